@@ -1,0 +1,69 @@
+"""Settings every service shares; each service subclasses it. Nothing else reads os.environ."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_DB_PASSWORD = "dev-only-password"
+
+
+class ServiceSettings(BaseSettings):
+    """Read from the environment (upper-case names), failing fast outside dev mode."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    service_name: str = "service"
+    environment: Literal["dev", "test", "production"] = "dev"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:5433/postgres",
+        description="The server; in dev also the admin connection that provisions the role and schema.",
+    )
+    db_schema: str = "service"
+    db_role_prefix: str = "booking_"
+    db_password: str = DEV_DB_PASSWORD
+    db_provision: bool = Field(True, description="Create the role and schema at start (dev/test).")
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_flavour: Literal["tansu", "kafka"] = Field(
+        "tansu", description="tansu: no idempotent producer (it fails InitProducerId); kafka: idempotence on."
+    )
+    kafka_fetch_max_wait_ms: int = 5
+    kafka_partitions: int = 4
+    consumer_max_attempts: int = Field(3, description="Tries before a message goes to its DLQ.")
+    consumer_retry_backoff_ms: int = 100
+
+    outbox_poll_interval_s: float = 1.0
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def db_role(self) -> str:
+        return f"{self.db_role_prefix}{self.db_schema}"
+
+    @property
+    def service_database_url(self) -> str:
+        """The same server and database, as the service's own role."""
+        parts = urlsplit(self.database_url)
+        host = parts.hostname or ""
+        netloc = f"{quote(self.db_role)}:{quote(self.db_password)}@{host}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+    @model_validator(mode="after")
+    def _safe_outside_dev(self) -> ServiceSettings:
+        if self.environment == "production":
+            if self.db_password == DEV_DB_PASSWORD:
+                raise ValueError("DB_PASSWORD must be set in production")
+            if self.db_provision:
+                raise ValueError("DB_PROVISION must be false in production (roles come from deploy/)")
+        return self

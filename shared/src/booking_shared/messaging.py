@@ -1,0 +1,234 @@
+"""Kafka plumbing: the broker factory, topic creation, and a message router that runs each
+handler exactly once per message (inbox), retries it, and dead-letters what cannot be handled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from booking_shared import inbox, outbox
+from booking_shared.config import ServiceSettings
+from booking_shared.contracts.base import Message, model_for
+from booking_shared.contracts.envelope import Envelope
+from booking_shared.contracts.topics import dlq
+from booking_shared.logs import booking_id_var, message_id_var
+from booking_shared.metrics import MESSAGES_DEAD, MESSAGES_HANDLED
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(settings: ServiceSettings) -> KafkaBroker:
+    """FastStream's KafkaBroker from settings. Tansu fails InitProducerId, so idempotence
+    is on only against Apache Kafka."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        enable_idempotence=settings.kafka_flavour == "kafka",
+        client_id=settings.service_name,
+        logger=None,
+    )
+
+
+async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> None:
+    """Create topics with the configured partition count; existing ones are left alone."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if missing:
+            await admin.create_topics(
+                [NewTopic(t, settings.kafka_partitions, 1) for t in missing]
+            )
+    finally:
+        await admin.close()
+
+
+@dataclass
+class Handling:
+    """What a handler gets: the open transaction, the message and a way to emit more."""
+
+    conn: asyncpg.Connection
+    envelope: Envelope
+    message: Message
+    topic: str
+    settings: ServiceSettings
+
+    async def publish(self, topic: str, message: Message, key: str | None = None) -> Envelope:
+        """Emit through the outbox, in this transaction, caused by the message being handled."""
+        return await outbox.enqueue(
+            self.conn,
+            topic,
+            message,
+            producer=self.settings.service_name,
+            schema=self.settings.db_schema,
+            cause=self.envelope,
+            key=key,
+        )
+
+
+Handler = Callable[[Handling], Awaitable[None]]
+
+
+@dataclass
+class MessageRouter:
+    """Routes (topic, type) to handlers. One consumer group per service."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    consumer: str
+    routes: dict[str, dict[str, Handler]] = field(default_factory=dict)
+    on_commit: Callable[[], None] | None = None
+
+    def on(self, topic: str, model: type[Message], handler: Handler) -> None:
+        self.routes.setdefault(topic, {})[model.type_name()] = handler
+
+    def attach(self, broker: KafkaBroker) -> None:
+        for topic in self.routes:
+            sub = broker.subscriber(
+                topic,
+                group_id=self.consumer,
+                auto_offset_reset="earliest",
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+                decoder=_raw_body,
+            )
+
+            sub(self._receiver(topic))
+
+    def _receiver(self, topic: str) -> Callable[..., Awaitable[None]]:
+        # FastStream reads a handler's parameters as message fields, so the topic is closed over.
+        async def receive(body: Any, msg: KafkaMessage) -> None:
+            record = msg.raw_message
+            await self.process(topic, msg.body, msg.headers, partition=record.partition, offset=record.offset)
+
+        return receive
+
+    async def process(
+        self,
+        topic: str,
+        body: bytes,
+        headers: Any,
+        *,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> str:
+        """Handle one record; returns what happened (handled, duplicate, ignored, dead)."""
+        raw_headers = _header_pairs(headers)
+        try:
+            env = Envelope.from_headers(raw_headers)
+        except ValidationError as exc:
+            await self._dead_letter(topic, body, raw_headers, None, f"bad envelope: {exc}", 0, partition, offset)
+            return "dead"
+        booking_id_var.set(env.correlation_id)
+        message_id_var.set(str(env.message_id))
+        handler = self.routes.get(topic, {}).get(env.type)
+        if handler is None:
+            log.info("no handler for %s on %s; skipped", env.type, topic)
+            return "ignored"
+        model = model_for(env.type)
+        try:
+            if model is None:
+                raise ValueError(f"unknown message type {env.type}")
+            message = model.model_validate_json(body)
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(topic, body, raw_headers, env, f"invalid {env.type}: {exc}", 0, partition, offset)
+            return "dead"
+
+        attempts = self.settings.consumer_max_attempts
+        last_error = ""
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    if not await inbox.claim(conn, self.consumer, env, topic):
+                        MESSAGES_HANDLED.labels(self.consumer, env.type, "duplicate").inc()
+                        return "duplicate"
+                    await handler(Handling(conn, env, message, topic, self.settings))
+                MESSAGES_HANDLED.labels(self.consumer, env.type, "handled").inc()
+                if self.on_commit:
+                    self.on_commit()
+                return "handled"
+            except Exception as exc:
+                last_error = "".join(traceback.format_exception_only(exc)).strip()
+                log.warning(
+                    "handler failed",
+                    extra={"type": env.type, "attempt": attempt, "error": last_error},
+                    exc_info=attempt == attempts,
+                )
+                if attempt < attempts:
+                    await asyncio.sleep(self.settings.consumer_retry_backoff_ms / 1000 * 2 ** (attempt - 1))
+        await self._dead_letter(topic, body, raw_headers, env, last_error, attempts, partition, offset)
+        return "dead"
+
+    async def _dead_letter(
+        self,
+        topic: str,
+        body: bytes,
+        headers: list[tuple[str, bytes]],
+        env: Envelope | None,
+        error: str,
+        attempts: int,
+        partition: int | None,
+        offset: int | None,
+    ) -> None:
+        """Park the message in <topic>.dlq (through the outbox) and mark it handled, so the
+        partition keeps flowing. If the database is down this raises, and the broker redelivers."""
+        log.error("message dead-lettered", extra={"topic": topic, "error": error, "attempts": attempts})
+        MESSAGES_DEAD.labels(self.consumer, env.type if env else "unknown").inc()
+        dlq_headers = [(k, v.decode(errors="replace")) for k, v in headers if not k.startswith("dlq_")]
+        dlq_headers += [
+            ("dlq_error", error[:2000]),
+            ("dlq_attempts", str(attempts)),
+            ("dlq_source_topic", topic),
+            ("dlq_consumer", self.consumer),
+            ("dlq_partition", str(partition)),
+            ("dlq_offset", str(offset)),
+        ]
+        async with self.pool.acquire() as conn, conn.transaction():
+            if env is not None and not await inbox.claim(conn, self.consumer, env, topic):
+                return
+            await conn.execute(
+                'INSERT INTO dead_letters (consumer, topic, partition, "offset", message_id, message_type, attempts, error)'
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                self.consumer,
+                topic,
+                partition,
+                offset,
+                str(env.message_id) if env else None,
+                env.type if env else None,
+                attempts,
+                error[:4000],
+            )
+            await outbox.enqueue_raw(
+                conn,
+                dlq(topic),
+                env.correlation_id if env else None,
+                dlq_headers,
+                body.decode(errors="replace"),
+                schema=self.settings.db_schema,
+            )
+        if self.on_commit:
+            self.on_commit()
+
+
+async def _raw_body(msg: Any) -> bytes:
+    """Hand the handler the bytes as they came, so a poison body reaches the DLQ path
+    instead of failing inside the framework's JSON decoding."""
+    return msg.body
+
+
+def _header_pairs(headers: Any) -> list[tuple[str, bytes]]:
+    if headers is None:
+        return []
+    items = headers.items() if isinstance(headers, dict) else headers
+    return [(k, v if isinstance(v, bytes | bytearray) else str(v).encode()) for k, v in items]

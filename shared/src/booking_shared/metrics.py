@@ -1,0 +1,9 @@
+"""Prometheus metrics of the plumbing, served at /metrics by every service."""
+
+from prometheus_client import Counter, Gauge
+
+MESSAGES_HANDLED = Counter(
+    "booking_messages_handled_total", "Messages consumed, by consumer, type and outcome", ["consumer", "type", "outcome"]
+)
+MESSAGES_DEAD = Counter("booking_messages_dead_lettered_total", "Messages sent to a DLQ", ["consumer", "type"])
+OUTBOX_PENDING = Gauge("booking_outbox_pending", "Outbox rows not yet published", ["service"])

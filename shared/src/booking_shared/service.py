@@ -1,0 +1,159 @@
+"""The shape every service process has: settings -> database -> broker -> handlers ->
+outbox relay -> HTTP (healthz, readyz, metrics, the service's own routes)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from booking_shared import logs
+from booking_shared.config import ServiceSettings
+from booking_shared.contracts.topics import all_topics
+from booking_shared.db import prepare_database
+from booking_shared.messaging import MessageRouter, ensure_topics, make_broker
+from booking_shared.metrics import OUTBOX_PENDING
+from booking_shared.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The adapters a running service holds, built once at start."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    broker: KafkaBroker
+    router: MessageRouter
+    relay: OutboxRelay
+    extras: dict[str, Any] = field(default_factory=dict)
+    ready: bool = False
+
+
+Wiring = Callable[[Runtime], Awaitable[None]]
+
+
+async def start_runtime(
+    settings: ServiceSettings,
+    *,
+    migrations_dir: Path | None,
+    wire: Wiring | None = None,
+    topics: list[str] | None = None,
+) -> Runtime:
+    """Provision and migrate, create topics, register handlers, start consuming and relaying."""
+    pool = await prepare_database(settings, migrations_dir)
+    await _retry("kafka topics", lambda: ensure_topics(settings, topics or all_topics()))
+    broker = make_broker(settings)
+    router = MessageRouter(settings=settings, pool=pool, consumer=settings.service_name)
+    relay = OutboxRelay(pool, settings)
+    router.on_commit = relay.wake
+    rt = Runtime(settings=settings, pool=pool, broker=broker, router=router, relay=relay)
+    if wire is not None:
+        await wire(rt)
+    router.attach(broker)
+    await _retry("kafka broker", broker.start)
+    relay.start()
+    rt.ready = True
+    return rt
+
+
+async def stop_runtime(rt: Runtime) -> None:
+    rt.ready = False
+    with contextlib.suppress(Exception):
+        await rt.broker.stop()
+    await rt.relay.stop()
+    for closer in rt.extras.get("closers", []):
+        with contextlib.suppress(Exception):
+            await closer()
+    await rt.pool.close()
+
+
+async def _retry(what: str, fn: Callable[[], Awaitable[Any]], attempts: int = 30) -> Any:
+    delay = 0.2
+    for i in range(attempts):
+        try:
+            return await fn()
+        except Exception as exc:
+            if i == attempts - 1:
+                raise
+            log.warning("waiting for %s", what, extra={"error": repr(exc)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    migrations_dir: Path | None,
+    wire: Wiring | None = None,
+    routers: list[APIRouter] | None = None,
+    title: str | None = None,
+    description: str = "",
+) -> FastAPI:
+    """A FastAPI app whose lifespan runs the service: the only place the process is wired."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logs.configure(settings.service_name, settings.log_level, settings.log_json)
+        rt = await start_runtime(settings, migrations_dir=migrations_dir, wire=wire)
+        app.state.runtime = rt
+        log.info("service started", extra={"port": settings.port})
+        try:
+            yield
+        finally:
+            await stop_runtime(rt)
+
+    app = FastAPI(title=title or settings.service_name, description=description, lifespan=lifespan)
+
+    @app.get("/healthz", tags=["ops"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/readyz", tags=["ops"], summary="Database, broker and outbox relay are working")
+    async def readyz() -> JSONResponse:
+        rt: Runtime | None = getattr(app.state, "runtime", None)
+        checks: dict[str, Any] = {"started": bool(rt and rt.ready)}
+        if rt is not None:
+            try:
+                await rt.pool.fetchval("SELECT 1")
+                checks["database"] = True
+            except Exception as exc:
+                checks["database"] = repr(exc)
+            try:
+                checks["broker"] = bool(await rt.broker.ping(timeout=2.0))
+            except Exception as exc:
+                checks["broker"] = repr(exc)
+            try:
+                pending = await rt.relay.pending()
+                OUTBOX_PENDING.labels(settings.service_name).set(pending)
+                checks["outbox_pending"] = pending
+            except Exception as exc:
+                checks["outbox_pending"] = repr(exc)
+        ok = checks["started"] and checks.get("database") is True and checks.get("broker") is True
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+
+    for r in routers or []:
+        app.include_router(r)
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run the app with uvicorn on the configured port (the services' CLI entrypoint)."""
+    import uvicorn
+
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
