@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_DB_PASSWORD = "dev-only-password"
+DEV_GUEST_DATA_KEY = "dev-only-guest-data-key"
 
 
 class ServiceSettings(BaseSettings):
@@ -42,6 +43,7 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_ms: int = 100
 
     outbox_poll_interval_s: float = 1.0
+    guest_data_key: str = Field(DEV_GUEST_DATA_KEY, description="Seals guest contact on topics (gateway, providers).")
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -64,6 +66,8 @@ class ServiceSettings(BaseSettings):
         if self.environment == "production":
             if self.db_password == DEV_DB_PASSWORD:
                 raise ValueError("DB_PASSWORD must be set in production")
+            if self.guest_data_key == DEV_GUEST_DATA_KEY:
+                raise ValueError("GUEST_DATA_KEY must be set in production")
             if self.db_provision:
                 raise ValueError("DB_PROVISION must be false in production (roles come from deploy/)")
         return self

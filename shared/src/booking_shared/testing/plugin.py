@@ -125,3 +125,27 @@ async def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, wha
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def service_settings(database_url: str, role_prefix: str, kafka_bootstrap: str, unique: str):
+    """Build a service's Settings for tests: the session's database, a unique schema and
+    consumer group, the session's broker, a free port. Extra keyword arguments override."""
+
+    def build(settings_cls, **overrides):
+        base = settings_cls()
+        values = {
+            "environment": "test",
+            "database_url": database_url,
+            "db_role_prefix": role_prefix,
+            "db_schema": f"{base.db_schema}_{unique}",
+            "service_name": f"{base.service_name}-{unique}",
+            "kafka_bootstrap_servers": kafka_bootstrap,
+            "port": infra.free_port(),
+            "log_json": False,
+            "outbox_poll_interval_s": 0.2,
+        }
+        values.update(overrides)
+        return settings_cls(**values)
+
+    return build

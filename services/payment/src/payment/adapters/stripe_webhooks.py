@@ -42,7 +42,9 @@ def verify_webhook(
         # a genuine signature on an old message: a replay.
         stale = "tolerance zone" in str(exc)
         raise WebhookVerificationError(
-            "webhook timestamp is older than the tolerance" if stale else "webhook signature is invalid",
+            "webhook timestamp is older than the tolerance"
+            if stale
+            else "webhook signature is invalid",
             code="webhook_timestamp_stale" if stale else "webhook_signature_invalid",
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -120,6 +120,7 @@ class IntentSnapshot:
     latest_charge_id: str | None = None
     capture_before: datetime | None = None
     created_at: datetime | None = None
+    cancellation_reason: str | None = None
     last_error_code: str | None = None
     last_decline_code: str | None = None
     last_error_message: str | None = None
@@ -330,7 +331,9 @@ class PaymentGateway(Protocol):
 
     async def cancel(self, intent_id: str, idempotency_key: str) -> Voided: ...
 
-    async def refund(self, payment_id: str, amount_minor: int, idempotency_key: str) -> Refunded: ...
+    async def refund(
+        self, payment_id: str, amount_minor: int, idempotency_key: str
+    ) -> Refunded: ...
 
     def construct_webhook_event(
         self, raw_body: bytes, signature_header: str | None, secret: str, tolerance: int = 300

@@ -371,7 +371,12 @@ class OpenTableClient:
                 last_error = f"HTTP {resp.status_code}"
             logger.warning(
                 "partner call failed",
-                extra={"partner": PARTNER, "operation": operation, "attempt": attempt + 1, "error": last_error},
+                extra={
+                    "partner": PARTNER,
+                    "operation": operation,
+                    "attempt": attempt + 1,
+                    "error": last_error,
+                },
             )
         raise PartnerUnavailable(operation, self.max_retries + 1, last_error)
 
@@ -382,12 +387,18 @@ class OpenTableClient:
     def _raise_for_read(resp: httpx.Response) -> None:
         if resp.status_code >= 400:
             e = _error_of(resp)
-            raise PartnerRequestError(resp.status_code, e.get("code", ""), e.get("message", ""), e.get("field"))
+            raise PartnerRequestError(
+                resp.status_code, e.get("code", ""), e.get("message", ""), e.get("field")
+            )
 
     # -- reads --------------------------------------------------------------------------
 
     async def search(
-        self, city: str | None = None, cuisine: str | None = None, q: str | None = None, limit: int = 50
+        self,
+        city: str | None = None,
+        cuisine: str | None = None,
+        q: str | None = None,
+        limit: int = 50,
     ) -> list[Restaurant]:
         params = {k: v for k, v in {"city": city, "cuisine": cuisine, "q": q}.items() if v}
         params["limit"] = str(limit)
@@ -423,7 +434,11 @@ class OpenTableClient:
             party_size=int(body["party_size"]),
             time_zone=body["time_zone"],
             slots=tuple(
-                Slot(datetime.fromisoformat(s["date_time"]), bool(s["available"]), int(s["tables_left"]))
+                Slot(
+                    datetime.fromisoformat(s["date_time"]),
+                    bool(s["available"]),
+                    int(s["tables_left"]),
+                )
                 for s in body["slots"]
             ),
         )
@@ -435,14 +450,21 @@ class OpenTableClient:
         self._raise_for_read(resp)
         return ReservationResult.parse(resp.json())
 
-    async def list_reservations_by_reference(self, partner_reference: str) -> list[ReservationResult]:
+    async def list_reservations_by_reference(
+        self, partner_reference: str
+    ) -> list[ReservationResult]:
         resp = await self._call(
-            "find_reservation", "GET", "/v1/reservations", params={"partner_reference": partner_reference}
+            "find_reservation",
+            "GET",
+            "/v1/reservations",
+            params={"partner_reference": partner_reference},
         )
         self._raise_for_read(resp)
         return [ReservationResult.parse(r) for r in resp.json()["reservations"]]
 
-    async def find_reservation_by_reference(self, partner_reference: str) -> ReservationResult | None:
+    async def find_reservation_by_reference(
+        self, partner_reference: str
+    ) -> ReservationResult | None:
         """Our booking at the partner, by our own reference: a live one first, else the latest."""
         found = await self.list_reservations_by_reference(partner_reference)
         if not found:

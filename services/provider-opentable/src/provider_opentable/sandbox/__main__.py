@@ -31,12 +31,24 @@ def parse_args(argv: list[str] | None = None) -> tuple[SandboxSettings, Faults]:
     knobs = settings.faults.model_dump(exclude_unset=True)
     if args.faults:
         knobs.update(json.loads(args.faults))
-    for name in ("latency_ms", "error_rate", "ghost_rate", "ghost_mode", "ghost_delay_ms", "lock_ttl_seconds"):
+    for name in (
+        "latency_ms",
+        "error_rate",
+        "ghost_rate",
+        "ghost_mode",
+        "ghost_delay_ms",
+        "lock_ttl_seconds",
+    ):
         value = getattr(args, name)
         if value is not None:
             knobs[name] = value
     settings = settings.model_copy(
-        update={"host": args.host, "port": args.port, "seed": args.seed, "log_level": args.log_level}
+        update={
+            "host": args.host,
+            "port": args.port,
+            "seed": args.seed,
+            "log_level": args.log_level,
+        }
     )
     return settings, Faults.model_validate(knobs)
 

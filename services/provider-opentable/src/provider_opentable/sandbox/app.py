@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .catalogue import build_catalogue
 from .edge import EdgeState, SandboxEdge
@@ -64,9 +64,9 @@ class ClockRequest(BaseModel):
 
 
 class TablesRequest(BaseModel):
-    tables: dict[Annotated[int, Field(ge=1, le=MAX_PARTY_SIZE)], Annotated[int, Field(ge=0, le=500)]] = Field(
-        description="Table size -> tables per slot.", examples=[{"2": 10, "4": 0}]
-    )
+    tables: dict[
+        Annotated[int, Field(ge=1, le=MAX_PARTY_SIZE)], Annotated[int, Field(ge=0, le=500)]
+    ] = Field(description="Table size -> tables per slot.", examples=[{"2": 10, "4": 0}])
 
 
 class StateRequest(BaseModel):
@@ -181,7 +181,9 @@ def _partner_routes(sb: Sandbox) -> APIRouter:
         rid: str,
         day: Annotated[date, Query(alias="date", description="Local date, YYYY-MM-DD.")],
         party_size: Annotated[int, Query(ge=1, le=MAX_PARTY_SIZE)],
-        at: Annotated[time | None, Query(alias="time", description="HH:MM: only slots near it.")] = None,
+        at: Annotated[
+            time | None, Query(alias="time", description="HH:MM: only slots near it.")
+        ] = None,
         backward_minutes: Annotated[int, Query(ge=0, le=720)] = 90,
         forward_minutes: Annotated[int, Query(ge=0, le=720)] = 90,
     ) -> dict:
@@ -191,7 +193,9 @@ def _partner_routes(sb: Sandbox) -> APIRouter:
             "date": day.isoformat(),
             "party_size": party_size,
             "time_zone": r.time_zone,
-            "slots": sb.store.availability(r, day, party_size, at, backward_minutes, forward_minutes),
+            "slots": sb.store.availability(
+                r, day, party_size, at, backward_minutes, forward_minutes
+            ),
         }
 
     @v1.post("/restaurants/{rid}/slot_locks", status_code=201)
@@ -260,7 +264,10 @@ def _admin_routes(sb: Sandbox) -> APIRouter:
 
     @admin.patch("/faults")
     async def patch_faults(changes: Annotated[dict[str, Any], Body()]) -> dict:
-        merged = Faults.model_validate({**sb.dice.faults.model_dump(), **changes})
+        try:
+            merged = Faults.model_validate({**sb.dice.faults.model_dump(), **changes})
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from None
         sb.dice.faults = merged
         return merged.model_dump()
 

@@ -158,7 +158,8 @@ class Restaurant:
             "tables": {str(size): count for size, count in sorted(self.tables.items())},
             "max_party_size": self.max_party_size(),
             "opening_hours": [
-                {"open": o.strftime("%H:%M"), "close": c.strftime("%H:%M")} for o, c in self.services
+                {"open": o.strftime("%H:%M"), "close": c.strftime("%H:%M")}
+                for o, c in self.services
             ],
         }
 

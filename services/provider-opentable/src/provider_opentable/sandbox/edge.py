@@ -43,7 +43,9 @@ class EdgeState:
 async def _send_json(send: Any, status: int, payload: dict, extra: list | None = None) -> None:
     body = json.dumps(payload).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -106,7 +108,9 @@ class SandboxEdge:
         if failure is not None:
             entry.update(status=failure, fault="error")
             await _send_json(
-                send, failure, {"error": {"code": "service_unavailable", "message": "Injected fault."}}
+                send,
+                failure,
+                {"error": {"code": "service_unavailable", "message": "Injected fault."}},
             )
             return
 
@@ -186,7 +190,9 @@ class SandboxEdge:
         if ghost == "timeout":
             entry["fault"] = "ghost_timeout"
             await asyncio.sleep(self.dice.faults.ghost_delay_ms / 1000)
-        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        await send(
+            {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+        )
         await send({"type": "http.response.body", "body": answer.body})
 
 

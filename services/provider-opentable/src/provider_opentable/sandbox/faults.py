@@ -30,21 +30,29 @@ class Faults(BaseModel):
 
     latency_ms: float = Field(0, ge=0, description="Fixed delay before every /v1 request.")
     latency: LatencyDist | None = Field(None, description="A drawn delay, added to latency_ms.")
-    error_rate: float = Field(0, ge=0, le=1, description="Share of /v1 requests answered 5xx, no effect.")
+    error_rate: float = Field(
+        0, ge=0, le=1, description="Share of /v1 requests answered 5xx, no effect."
+    )
     fail_next: int = Field(0, ge=0, description="The next N /v1 requests answer 503, no effect.")
     ghost_rate: float = Field(
-        0, ge=0, le=1, description="Share of committed writes whose answer is lost (see ghost_mode)."
+        0,
+        ge=0,
+        le=1,
+        description="Share of committed writes whose answer is lost (see ghost_mode).",
     )
     ghost_next: int = Field(0, ge=0, description="The next N committed writes are ghosts.")
     ghost_mode: Literal["5xx", "timeout"] = Field(
-        "5xx", description="'5xx': answer 503 after the commit; 'timeout': sleep ghost_delay_ms first."
+        "5xx",
+        description="'5xx': answer 503 after the commit; 'timeout': sleep ghost_delay_ms first.",
     )
     ghost_delay_ms: float = Field(5000, ge=0, description="How long a 'timeout' ghost sleeps.")
     lock_ttl_seconds: float | None = Field(
         None, gt=0, description="Lifetime of new slot locks (default 180 s)."
     )
     steal_next_confirm: int = Field(
-        0, ge=0, description="The next N reservations find their locked table taken: 409 slot_taken."
+        0,
+        ge=0,
+        description="The next N reservations find their locked table taken: 409 slot_taken.",
     )
 
     @field_validator("steal_next_confirm", "fail_next", "ghost_next", mode="before")

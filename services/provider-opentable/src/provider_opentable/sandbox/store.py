@@ -23,7 +23,15 @@ DONE = "Done"
 NO_SHOW = "NoShow"
 CANCELLED_WEB = "CancelledWeb"
 CANCELLED_RESTAURANT = "CancelledRestaurant"
-RESERVATION_STATES = (PENDING, CONFIRMED, SEATED, DONE, NO_SHOW, CANCELLED_WEB, CANCELLED_RESTAURANT)
+RESERVATION_STATES = (
+    PENDING,
+    CONFIRMED,
+    SEATED,
+    DONE,
+    NO_SHOW,
+    CANCELLED_WEB,
+    CANCELLED_RESTAURANT,
+)
 CANCELLED_STATES = (CANCELLED_WEB, CANCELLED_RESTAURANT)
 CANCELLABLE_STATES = (PENDING, CONFIRMED)
 
@@ -236,7 +244,9 @@ class Store:
             ):
                 continue
             left = 0 if slot <= now else sum(self.tables_left(r, slot, s) for s in sizes)
-            slots.append({"date_time": slot.isoformat(), "available": left > 0, "tables_left": left})
+            slots.append(
+                {"date_time": slot.isoformat(), "available": left > 0, "tables_left": left}
+            )
         return slots
 
     def _guard(self, r: Restaurant, slot: datetime) -> asyncio.Lock:
@@ -365,7 +375,10 @@ class Store:
         lock = self._lock(rid, lock_id)
         if reservation_token is not None and reservation_token != lock.reservation_token:
             raise SandboxError(
-                422, "invalid_reservation_token", "Does not match the lock.", field="reservation_token"
+                422,
+                "invalid_reservation_token",
+                "Does not match the lock.",
+                field="reservation_token",
             )
         live = [
             r for r in self.find_by_reference(partner_reference) if r.state not in CANCELLED_STATES
@@ -419,7 +432,10 @@ class Store:
         res = self.reservation(reservation_id)
         if res.state in CANCELLED_STATES:
             raise SandboxError(
-                409, "already_cancelled", "The reservation is already cancelled.", reservation=res.as_json()
+                409,
+                "already_cancelled",
+                "The reservation is already cancelled.",
+                reservation=res.as_json(),
             )
         if res.state not in CANCELLABLE_STATES:
             raise SandboxError(

@@ -1,0 +1,47 @@
+# The two commands: `make up` starts the whole system, `make test` runs the tests.
+# Only python3, git and make are needed: uv is installed into .dev/bootstrap on first use.
+
+UV_VERSION := 0.13.9
+UV := .dev/bootstrap/bin/uv
+PY := .venv/bin/python
+PYTEST_FLAGS ?=
+
+.PHONY: up install test test-all test-unit bench lint schemas clean help
+
+help:
+	@echo "make up        start the whole system (embedded Postgres, Kafka-protocol broker, Stripe emulator, sandboxes, services)"
+	@echo "make test      install what is needed and run the suite (slow chaos/load suites excluded)"
+	@echo "make test-all  everything, slow suites included"
+	@echo "make lint      ruff"
+	@echo "make schemas   regenerate the JSON Schemas of the contracts"
+
+$(UV):
+	python3 -m venv .dev/bootstrap
+	.dev/bootstrap/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(UV) sync --all-packages --frozen --quiet
+	@touch $@
+
+install: .venv/.synced
+
+up: install
+	@$(PY) -m booking_shared.devstack.up
+
+test: install
+	$(PY) -m pytest -m "not slow" -q $(PYTEST_FLAGS)
+
+test-all: install
+	$(PY) -m pytest -q $(PYTEST_FLAGS)
+
+test-unit: install
+	$(PY) -m pytest -m "not integration and not slow" -q $(PYTEST_FLAGS)
+
+lint: install
+	$(PY) -m ruff check shared services tests
+
+schemas: install
+	$(PY) -m booking_shared.contracts.export
+
+clean:
+	rm -rf .venv .dev/test

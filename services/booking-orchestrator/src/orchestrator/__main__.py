@@ -1,0 +1,3 @@
+from orchestrator.entrypoints.cli import main
+
+main()

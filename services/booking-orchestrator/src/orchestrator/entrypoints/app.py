@@ -1,0 +1,16 @@
+"""The Booking orchestrator's process: FastAPI app whose lifespan runs the consumers and the outbox relay."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from booking_shared.service import create_app as create_service_app
+from orchestrator.bootstrap import wire
+from orchestrator.config import Settings
+
+MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    return create_service_app(settings, migrations_dir=MIGRATIONS, wire=wire, title="Booking orchestrator")

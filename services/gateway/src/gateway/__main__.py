@@ -1,0 +1,3 @@
+from gateway.entrypoints.cli import main
+
+main()

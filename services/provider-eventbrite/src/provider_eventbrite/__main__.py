@@ -1,0 +1,3 @@
+from provider_eventbrite.entrypoints.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Adapters of the Eventbrite provider: the partner API client and its helpers."""

@@ -1,0 +1,6 @@
+"""An Eventbrite-style partner sandbox: v3-shaped reads and a Viator-style partner-order contract."""
+
+from .app import create_app
+from .faults import FaultConfig
+
+__all__ = ["FaultConfig", "create_app"]

@@ -1,0 +1,3 @@
+from provider_opentable.entrypoints.cli import main
+
+main()

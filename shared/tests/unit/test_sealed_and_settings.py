@@ -1,0 +1,30 @@
+"""Guest data sealing, and settings that fail fast in production."""
+
+import pytest
+
+from booking_shared.config import ServiceSettings
+from booking_shared.sealed import GuestContact, SealError, seal, unseal
+
+
+def test_sealed_guest_data_opens_only_with_the_key():
+    guest = GuestContact(first_name="Ana", last_name="Silva", email="ana@example.com", phone="+351 900 000 000")
+    token = seal(guest, "key-1")
+    assert "ana@example.com" not in token and "Silva" not in token
+    assert unseal(token, "key-1") == guest
+    with pytest.raises(SealError):
+        unseal(token, "another-key")
+
+
+def test_production_refuses_dev_secrets():
+    with pytest.raises(ValueError, match="DB_PASSWORD"):
+        ServiceSettings(environment="production", db_provision=False)
+    with pytest.raises(ValueError, match="GUEST_DATA_KEY"):
+        ServiceSettings(environment="production", db_provision=False, db_password="x")
+    ok = ServiceSettings(environment="production", db_provision=False, db_password="x", guest_data_key="k")
+    assert ok.service_database_url.startswith("postgresql://booking_service:x@")
+
+
+def test_the_service_connects_as_its_own_role():
+    s = ServiceSettings(database_url="postgresql://postgres@db:5432/app", db_schema="payment", db_password="p w")
+    assert s.db_role == "booking_payment"
+    assert s.service_database_url == "postgresql://booking_payment:p%20w@db:5432/app"
