@@ -54,14 +54,16 @@ def _yoyo_url(url: str, schema: str) -> str:
     return urlunsplit(("postgresql+psycopg", parts.netloc, parts.path, query, ""))
 
 
-def migrate(url: str, schema: str, service_dir: Path | None) -> list[str]:
+MigrationDirs = Path | list[Path] | None
+
+
+def migrate(url: str, schema: str, service_dirs: MigrationDirs) -> list[str]:
     """Apply the plumbing migrations and the service's own, in its schema (yoyo keeps its
     version tables there too). Blocking: call it from a thread. Returns the ids applied."""
     from yoyo import get_backend, read_migrations
 
-    sources = [str(PLUMBING_MIGRATIONS)]
-    if service_dir is not None and service_dir.exists():
-        sources.append(str(service_dir))
+    dirs = service_dirs if isinstance(service_dirs, list) else [service_dirs] if service_dirs else []
+    sources = [str(PLUMBING_MIGRATIONS)] + [str(d) for d in dirs if d.exists()]
     backend = get_backend(_yoyo_url(url, schema))
     migrations = read_migrations(*sources)
     with backend.lock():
@@ -79,7 +81,7 @@ async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
     )
 
 
-async def prepare_database(settings: ServiceSettings, migrations_dir: Path | None) -> asyncpg.Pool:
+async def prepare_database(settings: ServiceSettings, migrations_dir: MigrationDirs) -> asyncpg.Pool:
     """Provision (dev), migrate, and open the pool: what every service does at start."""
     import asyncio
 

@@ -8,7 +8,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,7 +19,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from booking_shared import logs
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.topics import all_topics
-from booking_shared.db import prepare_database
+from booking_shared.http import install_problem_handlers
+from booking_shared.db import MigrationDirs, prepare_database
 from booking_shared.messaging import MessageRouter, ensure_topics, make_broker
 from booking_shared.metrics import OUTBOX_PENDING
 from booking_shared.outbox import OutboxRelay
@@ -47,7 +47,7 @@ Wiring = Callable[[Runtime], Awaitable[None]]
 async def start_runtime(
     settings: ServiceSettings,
     *,
-    migrations_dir: Path | None,
+    migrations_dir: MigrationDirs,
     wire: Wiring | None = None,
     topics: list[str] | None = None,
 ) -> Runtime:
@@ -95,7 +95,7 @@ async def _retry(what: str, fn: Callable[[], Awaitable[Any]], attempts: int = 30
 def create_app(
     settings: ServiceSettings,
     *,
-    migrations_dir: Path | None,
+    migrations_dir: MigrationDirs,
     wire: Wiring | None = None,
     routers: list[APIRouter] | None = None,
     title: str | None = None,
@@ -115,6 +115,7 @@ def create_app(
             await stop_runtime(rt)
 
     app = FastAPI(title=title or settings.service_name, description=description, lifespan=lifespan)
+    install_problem_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

@@ -2,78 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-import httpx
 import pytest
 import stripe
 from payment.adapters.stripe_gateway import StripeGateway
 
 API_KEY = "sk_test_payment_integration"
-
-# localstripe's own `start()` binds [::] (fails where IPv6 is off) and pickles its whole store to
-# the fixed path /tmp/localstripe.pickle after every write (slow, and shared with every other
-# localstripe on the machine). Serve the same app on 127.0.0.1 with persistence turned off.
-_LOCALSTRIPE_MAIN = """
-import sys
-import localstripe.resources as resources
-resources.Store.dump_to_disk = lambda self: None
-resources.Store.try_load_from_disk = lambda self: None
-from aiohttp import web
-from localstripe.server import app
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
-"""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def localstripe_url() -> Iterator[str]:
-    """A localstripe of our own on a free port, for the whole session."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _LOCALSTRIPE_MAIN, str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"localstripe exited with {proc.returncode}: {err[-2000:]}")
-            try:
-                r = httpx.get(f"{url}/v1/customers", auth=(API_KEY, ""), timeout=1)
-                if r.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("localstripe did not start within 20 s")
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        if proc.stderr:
-            proc.stderr.close()
-
 
 @pytest.fixture
 async def gateway(localstripe_url: str) -> AsyncIterator[StripeGateway]:

@@ -289,6 +289,43 @@ async def test_finds_the_intent_of_a_command_after_a_crash(gateway, customer_id,
     assert await gateway.find_intent_by_command(stranger, command) is None
 
 
+async def test_lists_duplicate_holds_of_one_command_so_they_can_be_voided(
+    gateway, customer_id, new_card
+):
+    # localstripe ignores Idempotency-Key: the same authorize twice makes two holds.
+    pm = await saved_card(gateway, customer_id, new_card, VISA)
+    command, first = await hold(gateway, customer_id, pm)
+    _, second = await hold(gateway, customer_id, pm, command=command)
+    assert first.intent_id != second.intent_id
+    await gateway.cancel(first.intent_id, unique("void"))
+
+    found = await gateway.list_intents_by_command(customer_id, command)
+
+    assert [(s.intent_id, s.status) for s in found] == [
+        (second.intent_id, "requires_capture"),
+        (first.intent_id, "canceled"),
+    ]
+    assert (
+        await gateway.find_intent_by_command(customer_id, command)
+    ).intent_id == second.intent_id
+
+
+async def test_follows_pages_when_listing(localstripe_url, customer_id, new_card, gateway):
+    pm = await saved_card(gateway, customer_id, new_card, VISA)
+    await saved_card(gateway, customer_id, new_card, MASTERCARD)
+    command, auth = await hold(gateway, customer_id, pm)
+    for _ in range(3):
+        await hold(gateway, customer_id, pm, amount=100)
+
+    paging = StripeGateway("sk_test_x", api_base=localstripe_url, list_page_size=2)
+    try:
+        assert len(await paging.list_payment_methods(customer_id)) == 2
+        found = await paging.find_intent_by_command(customer_id, command)
+        assert found is not None and found.intent_id == auth.intent_id
+    finally:
+        await paging.close()
+
+
 # --- refunds ---------------------------------------------------------------------------------
 
 

@@ -23,7 +23,9 @@ class ServerThread:
     """uvicorn in a thread with its own event loop, on a socket we bound (no port race)."""
 
     def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on sockets that say they are TCP,
+        # and without it every small answer waits ~40 ms for a delayed ACK.
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.base_url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
@@ -64,6 +66,9 @@ class SandboxAdmin:
 
     async def faults(self, **fields: Any) -> dict[str, Any]:
         return await self._ok("PUT", "/_admin/faults", json=fields)
+
+    async def current_faults(self) -> dict[str, Any]:
+        return await self._ok("GET", "/_admin/faults")
 
     async def clock(self, offset_seconds: float) -> dict[str, Any]:
         return await self._ok("PUT", "/_admin/clock", json={"offset_seconds": offset_seconds})

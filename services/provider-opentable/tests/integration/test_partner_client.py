@@ -262,3 +262,30 @@ async def test_the_concurrency_limit_queues_calls_instead_of_failing(make_client
     elapsed = time.perf_counter() - started
     assert all(r is not None for r in found)
     assert elapsed >= 0.29  # three waves of four
+
+
+async def test_restaurant_side_states_are_normalised_and_a_seated_table_cannot_be_cancelled(
+    client, admin, dinner, guest, ref
+):
+    hold = await client.lock_slot("rest_010", dinner, 2, idempotency_key=f"{ref}:hold")
+    booked = await client.make_reservation(
+        "rest_010", hold.lock_id, ref, guest, idempotency_key=f"{ref}:confirm"
+    )
+    await admin.put(f"/_admin/reservations/{booked.reservation_id}/state", json={"state": "Seated"})
+    seated = await client.get_reservation(booked.reservation_id)
+    assert (seated.status, seated.partner_status) == (Status.CONFIRMED, "Seated")
+
+    refused = await client.cancel_reservation(
+        booked.reservation_id, idempotency_key=f"{ref}:cancel"
+    )
+    assert (refused.status, refused.partner_status, refused.reason) == (
+        Status.REJECTED,
+        "Seated",
+        "not_cancellable",
+    )
+
+
+async def test_a_hold_with_an_unparseable_time_is_rejected_naming_the_field(client):
+    hold = await client.lock_slot("rest_010", "next friday", 2, idempotency_key="garbage")
+    assert (hold.status, hold.reason, hold.date_time) == (Status.REJECTED, "invalid_request", None)
+    assert hold.detail.startswith("date_time")

@@ -37,6 +37,7 @@ from booking_shared.contracts.provider import (
     ItemCancelled,
     ItemConfirmed,
     ItemHeld,
+    ItemHoldLapsed,
     ItemRejected,
     ProviderAnnounced,
 )

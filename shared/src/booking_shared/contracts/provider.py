@@ -99,3 +99,11 @@ class ProviderAnnounced(Message):
     capabilities: Capabilities
     commands_topic: str = Field(examples=["provider.opentable.commands.v1"])
     replies_topic: str = Field(examples=["provider.opentable.replies.v1"])
+
+
+class ItemHoldLapsed(Message):
+    """A hold expired at the partner before it was confirmed (found by the provider's sweeper)."""
+
+    item_id: str = Field(examples=["item-1"])
+    hold_id: str | None = Field(None, examples=["lock_5f2c"])
+    expired_at: datetime

@@ -97,8 +97,7 @@ def start_tansu(port: int, log_dir: Path) -> Child:
 
 
 def start_localstripe(port: int, log_dir: Path) -> Child:
-    exe = Path(sys.executable).with_name("localstripe")
-    return spawn("localstripe", [str(exe), "--port", str(port)], port, log_dir)
+    return spawn("localstripe", [sys.executable, "-m", "booking_shared.devstack.localstripe_main", str(port)], port, log_dir)
 
 
 @dataclass

@@ -91,6 +91,7 @@ class StripeGateway:
         backoff_max_s: float = 2.0,
         timeout_s: float = 20.0,
         max_list_pages: int = 20,
+        list_page_size: int = 100,
         stripe_version: str | None = None,
         http_client: stripe.HTTPClient | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
@@ -114,6 +115,7 @@ class StripeGateway:
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
         self._max_list_pages = max_list_pages
+        self._list_page_size = list_page_size
         self._sleep = sleep
         # Stripe lists PaymentIntents by customer; localstripe answers 400 "Unexpected customer".
         # None until the first answer tells us which one we talk to.
@@ -238,7 +240,7 @@ class StripeGateway:
             self._list_all(
                 "list_payment_methods",
                 lambda after: self._v1.payment_methods.list_async(
-                    params=_page({"customer": customer_id, "type": "card"}, after)
+                    params=self._page({"customer": customer_id, "type": "card"}, after)
                 ),
             ),
             self._request(
@@ -401,13 +403,14 @@ class StripeGateway:
     ) -> list[IntentSnapshot]:
         """All intents carrying this command id, the one furthest along first. More than one can
         exist only where idempotency keys are not honoured (localstripe); void the extras."""
-        scanned = await self._scan_intents(customer_id)
-        matches = [
-            _snapshot(pi)
-            for pi in scanned
-            if _id_of(pi.get("customer")) == customer_id
-            and (pi.get("metadata") or {}).get(COMMAND_ID_KEY) == command_id
-        ]
+
+        def ours(pi: dict[str, Any]) -> bool:
+            return (
+                _id_of(pi.get("customer")) == customer_id
+                and (pi.get("metadata") or {}).get(COMMAND_ID_KEY) == command_id
+            )
+
+        matches = [_snapshot(pi) for pi in await self._scan_intents(customer_id, ours)]
         matches.sort(
             key=lambda s: (
                 _STATUS_RANK.get(s.status, -1),
@@ -417,15 +420,18 @@ class StripeGateway:
         )
         return matches
 
-    async def _scan_intents(self, customer_id: str) -> list[dict[str, Any]]:
+    async def _scan_intents(
+        self, customer_id: str, keep: Callable[[dict[str, Any]], bool]
+    ) -> list[dict[str, Any]]:
         expand = ["data.latest_charge"]
         if self._intents_listable_by_customer is not False:
             try:
                 items = await self._list_all(
                     "list_payment_intents",
                     lambda after: self._v1.payment_intents.list_async(
-                        params=_page({"customer": customer_id, "expand": expand}, after)
+                        params=self._page({"customer": customer_id, "expand": expand}, after)
                     ),
+                    keep=keep,
                 )
             except StripeRequestFailed as exc:
                 if not (
@@ -442,11 +448,15 @@ class StripeGateway:
             else:
                 self._intents_listable_by_customer = True
                 return items
+        # localstripe lists oldest first, so a page limit would drop the newest intents, the ones
+        # a reconciliation looks for: read them all (a dev-only path).
         return await self._list_all(
             "list_payment_intents",
             lambda after: self._v1.payment_intents.list_async(
-                params=_page({"expand": expand}, after)
+                params=self._page({"expand": expand}, after)
             ),
+            max_pages=None,
+            keep=keep,
         )
 
     async def capture(
@@ -524,7 +534,9 @@ class StripeGateway:
         charge_id = charge["id"]
         refunds = await self._list_all(
             "list_refunds",
-            lambda after: self._v1.refunds.list_async(params=_page({"charge": charge_id}, after)),
+            lambda after: self._v1.refunds.list_async(
+                params=self._page({"charge": charge_id}, after)
+            ),
         )
         captured, refunded = _charge_amounts(charge, refunds)
         currency = str(charge.get("currency") or "").upper()
@@ -665,19 +677,35 @@ class StripeGateway:
         step = min(self._backoff_max_s, self._backoff_base_s * (2 ** (attempt - 1)))
         return step / 2 + random.uniform(0, step / 2)
 
+    def _page(self, params: dict[str, Any], after: str | None) -> dict[str, Any]:
+        page: dict[str, Any] = {**params, "limit": self._list_page_size}
+        if after:
+            page["starting_after"] = after
+        return page
+
     async def _list_all(
-        self, operation: str, page: Callable[[str | None], Awaitable[Any]]
+        self,
+        operation: str,
+        page: Callable[[str | None], Awaitable[Any]],
+        *,
+        max_pages: int | None = -1,
+        keep: Callable[[dict[str, Any]], bool] | None = None,
     ) -> list[dict[str, Any]]:
+        """Follow `starting_after` pages, up to `max_pages` (-1: the gateway's
+        setting; None: no limit), keeping the items `keep` accepts."""
+        limit = self._max_list_pages if max_pages == -1 else max_pages
         items: list[dict[str, Any]] = []
         after: str | None = None
-        for _ in range(self._max_list_pages):
+        pages = 0
+        while limit is None or pages < limit:
+            pages += 1
             result = _plain(await self._request(operation, lambda cursor=after: page(cursor)))
             data = result.get("data") or []
-            items.extend(data)
+            items.extend(item for item in data if keep is None or keep(item))
             if not result.get("has_more") or not data:
                 return items
             after = data[-1]["id"]
-        log.warning("%s: stopped after %d pages", operation, self._max_list_pages)
+        log.warning("%s: stopped after %d pages", operation, pages)
         return items
 
 
@@ -702,13 +730,6 @@ def _id_of(value: Any) -> str | None:
     if isinstance(value, dict):
         return value.get("id")
     return getattr(value, "id", None)
-
-
-def _page(params: dict[str, Any], after: str | None) -> dict[str, Any]:
-    page: dict[str, Any] = {**params, "limit": 100}
-    if after:
-        page["starting_after"] = after
-    return page
 
 
 def _derive_key(base: str | None, operation: str) -> str:

@@ -251,7 +251,7 @@ class ReservationResult:
         state = raw.get("state")
         values: dict[str, Any] = dict(
             status=normalise_reservation_state(state),
-            partner_status=str(state),
+            partner_status=str(state or ""),
             reservation_id=raw.get("reservation_id"),
             confirmation_number=raw.get("confirmation_number"),
             partner_reference=raw.get("partner_reference"),
@@ -269,7 +269,10 @@ class ReservationResult:
 def _parse_dt(value: str | None) -> datetime | None:
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None  # echoed back from a refused request: not worth an exception
 
 
 def _error_of(resp: httpx.Response) -> dict[str, Any]:
@@ -507,7 +510,7 @@ class OpenTableClient:
     def _hold(raw: Mapping[str, Any], **overrides: Any) -> HoldResult:
         values: dict[str, Any] = dict(
             status=normalise_lock_state(raw.get("state")),
-            partner_status=str(raw.get("state")),
+            partner_status=str(raw.get("state") or ""),
             restaurant_id=raw["restaurant_id"],
             lock_id=raw.get("lock_id"),
             reservation_token=raw.get("reservation_token"),

@@ -173,7 +173,10 @@ class Store:
     # -- clock and ids --------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return self._clock().astimezone(UTC) + self.clock_offset
+        now = self._clock()
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)  # a naive clock is read as UTC, never as server-local
+        return now.astimezone(UTC) + self.clock_offset
 
     def _hex(self, n: int) -> str:
         return f"{self._ids.getrandbits(4 * n):0{n}x}"
