@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-
 from provider_eventbrite.adapters.partner_client import EventbriteClient
 from provider_eventbrite.sandbox import create_app
 
@@ -29,8 +28,15 @@ class ServerThread:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.base_url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                loop="asyncio", http="h11", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            loop="asyncio",
+            http="h11",
+            timeout_graceful_shutdown=1,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True
@@ -92,12 +98,14 @@ class SandboxAdmin:
         return await self._ok("PUT", f"/_admin/ticket_classes/{ticket_class_id}", json=fields)
 
     async def events(self) -> list[dict[str, Any]]:
-        data = await self._ok("GET", "/v3/events/search/",
-                              params={"page_size": 200, "expand": "ticket_classes"})
+        data = await self._ok(
+            "GET", "/v3/events/search/", params={"page_size": 200, "expand": "ticket_classes"}
+        )
         return data["events"]
 
-    async def bookable(self, policy: str | None = None, min_days_ahead: float = 0,
-                       min_left: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def bookable(
+        self, policy: str | None = None, min_days_ahead: float = 0, min_left: int = 1
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """An event (with the policy) and one of its classes on sale with at least min_left left."""
         now = await self.now()
         for e in await self.events():
@@ -134,8 +142,14 @@ async def make_client(sandbox: SandboxAdmin) -> AsyncIterator[Callable[..., Even
     made: list[EventbriteClient] = []
 
     def make(**kw: Any) -> EventbriteClient:
-        opts: dict[str, Any] = {"timeout": 2.0, "max_retries": 3, "max_concurrency": 20,
-                                "rate_per_second": None, "backoff_base": 0.01, "backoff_max": 0.05}
+        opts: dict[str, Any] = {
+            "timeout": 2.0,
+            "max_retries": 3,
+            "max_concurrency": 20,
+            "rate_per_second": None,
+            "backoff_base": 0.01,
+            "backoff_max": 0.05,
+        }
         opts.update(kw)
         client = EventbriteClient(sandbox.base_url, **opts)
         made.append(client)

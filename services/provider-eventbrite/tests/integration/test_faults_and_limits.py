@@ -6,7 +6,6 @@ import asyncio
 import time
 
 import pytest
-
 from provider_eventbrite.adapters.partner_client import PartnerUnavailable, Reason, Status
 
 ATTENDEE = {"name": "Rui", "email": "rui@example.org"}
@@ -14,17 +13,23 @@ ATTENDEE = {"name": "Rui", "email": "rui@example.org"}
 
 async def _hold(client, sandbox, ref, quantity=1):
     event, tc = await sandbox.bookable(min_left=quantity)
-    held = await client.hold(event["id"], tc["id"], quantity, ref("item"), idempotency_key=ref("hold"))
+    held = await client.hold(
+        event["id"], tc["id"], quantity, ref("item"), idempotency_key=ref("hold")
+    )
     assert held.status is Status.HELD
     return event, tc, held
 
 
 @pytest.mark.parametrize("mode", ["5xx", "timeout"])
-async def test_a_ghost_order_is_found_by_reference_and_never_doubled(sandbox, make_client, ref, mode):
+async def test_a_ghost_order_is_found_by_reference_and_never_doubled(
+    sandbox, make_client, ref, mode
+):
     client = make_client(timeout=0.4)
     _, _, held = await _hold(client, sandbox, ref)
     await sandbox.faults(ghost_rate=1.0, ghost_mode=mode, ghost_timeout_seconds=1.0)
-    order = await client.create_order(held.hold_id, ref("item"), ATTENDEE, idempotency_key=ref("order"))
+    order = await client.create_order(
+        held.hold_id, ref("item"), ATTENDEE, idempotency_key=ref("order")
+    )
     assert order.status is Status.CONFIRMED and order.recovered
     assert [o["order_id"] for o in await sandbox.orders(ref("item"))] == [order.order_id]
     # It looked the order up instead of writing a second time.
@@ -49,7 +54,9 @@ async def test_a_short_hold_ttl_expires_holds_early(sandbox, make_client, ref):
     assert order.reason == Reason.HOLD_EXPIRED
 
 
-async def test_tickets_stolen_between_hold_and_order_reject_it_as_sold_out(sandbox, make_client, ref):
+async def test_tickets_stolen_between_hold_and_order_reject_it_as_sold_out(
+    sandbox, make_client, ref
+):
     client = make_client()
     event, tc, held = await _hold(client, sandbox, ref)
     await sandbox.faults(steal_next_confirm=True)

@@ -6,15 +6,18 @@ import asyncio
 from datetime import datetime
 
 import pytest
-
 from provider_eventbrite.adapters.partner_client import Attendee, Reason, Status
 
 ANNA = Attendee(name="Anna Lisboa", email="anna@example.org")
 
 
 async def _order(client, sandbox, ref, policy, quantity=2, min_days_ahead=0.0):
-    event, tc = await sandbox.bookable(policy=policy, min_days_ahead=min_days_ahead, min_left=quantity)
-    held = await client.hold(event["id"], tc["id"], quantity, ref("item"), idempotency_key=ref("hold"))
+    event, tc = await sandbox.bookable(
+        policy=policy, min_days_ahead=min_days_ahead, min_left=quantity
+    )
+    held = await client.hold(
+        event["id"], tc["id"], quantity, ref("item"), idempotency_key=ref("hold")
+    )
     assert held.status is Status.HELD, held
     order = await client.create_order(held.hold_id, ref("item"), ANNA, idempotency_key=ref("order"))
     assert order.status is Status.CONFIRMED, order
@@ -28,7 +31,9 @@ async def _move_clock_to(sandbox, event, hours_before_start: float) -> None:
     await sandbox.clock((start - now).total_seconds() - hours_before_start * 3600)
 
 
-async def test_hold_order_lookup_and_cancel_with_a_full_refund_a_week_ahead(sandbox, make_client, ref):
+async def test_hold_order_lookup_and_cancel_with_a_full_refund_a_week_ahead(
+    sandbox, make_client, ref
+):
     client = make_client()
     event, tc, held, order = await _order(client, sandbox, ref, "STANDARD", min_days_ahead=8)
     assert held.partner_status == "HELD" and held.valid_until > await sandbox.now()
@@ -45,8 +50,9 @@ async def test_hold_order_lookup_and_cancel_with_a_full_refund_a_week_ahead(sand
     quote = await client.cancel_quote(order.order_id)
     assert quote.cancellable and quote.refund_percent == 100
     assert quote.refund == quote.order_total == order.price.total
-    cancelled = await client.cancel_order(order.order_id, idempotency_key=ref("cancel"),
-                                          cancel_quote_id=quote.quote_id)
+    cancelled = await client.cancel_order(
+        order.order_id, idempotency_key=ref("cancel"), cancel_quote_id=quote.quote_id
+    )
     assert cancelled.status is Status.CANCELLED and cancelled.refund == order.price.total
     assert (await client.get_order(order.order_id)).status is Status.CANCELLED
 
@@ -90,7 +96,9 @@ async def test_an_expired_cancel_quote_is_refused(sandbox, make_client, ref):
     _, _, _, order = await _order(client, sandbox, ref, None, quantity=1)
     quote = await client.cancel_quote(order.order_id)
     await sandbox.clock(601)
-    late = await client.cancel_order(order.order_id, idempotency_key=ref("c"), cancel_quote_id=quote.quote_id)
+    late = await client.cancel_order(
+        order.order_id, idempotency_key=ref("c"), cancel_quote_id=quote.quote_id
+    )
     assert late.status is Status.REJECTED and late.reason == Reason.QUOTE_EXPIRED
 
 
@@ -98,10 +106,12 @@ async def test_fifty_concurrent_holds_for_ten_tickets_hold_exactly_ten(sandbox, 
     event, tc = await sandbox.bookable(min_left=1)
     await sandbox.set_inventory(tc["id"], capacity=tc["quantity_sold"] + 10)
     client = make_client(max_concurrency=50)
-    results = await asyncio.gather(*(
-        client.hold(event["id"], tc["id"], 1, ref(f"item{i}"), idempotency_key=ref(f"hold{i}"))
-        for i in range(50)
-    ))
+    results = await asyncio.gather(
+        *(
+            client.hold(event["id"], tc["id"], 1, ref(f"item{i}"), idempotency_key=ref(f"hold{i}"))
+            for i in range(50)
+        )
+    )
     held = [r for r in results if r.status is Status.HELD]
     assert len(held) == 10 and len({r.hold_id for r in held}) == 10
     rejected = [r for r in results if r.status is Status.REJECTED]
@@ -151,4 +161,7 @@ async def test_a_second_order_with_the_same_reference_returns_the_first(sandbox,
     assert second.order_id == first.order_id and second.http_status == 200
     assert len(await sandbox.orders(ref("item"))) == 1
     ordered_hold = await client.release_hold(first.hold_id, idempotency_key=ref("rel"))
-    assert ordered_hold.status is Status.REJECTED and ordered_hold.reason == Reason.HOLD_ALREADY_ORDERED
+    assert (
+        ordered_hold.status is Status.REJECTED
+        and ordered_hold.reason == Reason.HOLD_ALREADY_ORDERED
+    )

@@ -25,8 +25,12 @@ async def test_search_pages_through_about_thirty_lisbon_events(sandbox):
     assert 25 <= p["object_count"] <= 35
     seen = [e["id"] for e in data["events"]]
     while data["pagination"]["has_more_items"]:
-        data = (await sandbox.http.get("/v3/events/search/", params={
-            "page_size": 10, "continuation": data["pagination"]["continuation"]})).json()
+        data = (
+            await sandbox.http.get(
+                "/v3/events/search/",
+                params={"page_size": 10, "continuation": data["pagination"]["continuation"]},
+            )
+        ).json()
         seen += [e["id"] for e in data["events"]]
     assert len(seen) == len(set(seen)) == p["object_count"]
 
@@ -44,17 +48,23 @@ async def test_search_filters_by_words_and_start_range(sandbox):
     assert fado and all("fado" in (e["name"]["text"] + e["summary"]).lower() for e in fado)
 
     third = datetime.fromisoformat(events[2]["start"]["utc"])
-    window = {"start_date.range_start": events[2]["start"]["utc"],
-              "start_date.range_end": (third + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    window = {
+        "start_date.range_start": events[2]["start"]["utc"],
+        "start_date.range_end": (third + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     found = (await sandbox.http.get("/v3/events/search/", params=window)).json()["events"]
     assert found[0]["id"] == events[2]["id"]
-    assert all(third <= datetime.fromisoformat(e["start"]["utc"]) <= third + timedelta(days=3)
-               for e in found)
+    assert all(
+        third <= datetime.fromisoformat(e["start"]["utc"]) <= third + timedelta(days=3)
+        for e in found
+    )
 
 
 async def test_event_expands_venue_and_ticket_classes_with_eventbrite_costs(sandbox):
     e = (await sandbox.events())[0]
-    resp = await sandbox.http.get(f"/v3/events/{e['id']}/", params={"expand": "venue,ticket_classes"})
+    resp = await sandbox.http.get(
+        f"/v3/events/{e['id']}/", params={"expand": "venue,ticket_classes"}
+    )
     event = resp.json()
     assert event["venue"]["id"] == event["venue_id"]
     assert event["venue"]["address"]["city"] == "Lisboa"
@@ -69,7 +79,9 @@ async def test_event_expands_venue_and_ticket_classes_with_eventbrite_costs(sand
     listed = (await sandbox.http.get(f"/v3/events/{e['id']}/ticket_classes/")).json()
     assert listed["pagination"]["object_count"] == len(event["ticket_classes"])
     assert [t["id"] for t in listed["ticket_classes"]] == [t["id"] for t in event["ticket_classes"]]
-    tiers = (await sandbox.http.get(f"/v3/events/{e['id']}/inventory_tiers/")).json()["inventory_tiers"]
+    tiers = (await sandbox.http.get(f"/v3/events/{e['id']}/inventory_tiers/")).json()[
+        "inventory_tiers"
+    ]
     for tier, tc in zip(tiers, event["ticket_classes"], strict=True):
         assert tier["ticket_class_ids"] == [tc["id"]]
         assert tier["quantity_available"] == tc["capacity"] - tc["quantity_sold"]
@@ -115,4 +127,6 @@ async def test_client_reads_events_classes_and_venues(sandbox, make_client):
     assert venue == first.venue
 
     later = await client.search_events("walking tour", start_after=first.start + timedelta(days=1))
-    assert all("Walking Tour" in e.name and e.start >= first.start + timedelta(days=1) for e in later)
+    assert all(
+        "Walking Tour" in e.name and e.start >= first.start + timedelta(days=1) for e in later
+    )

@@ -62,6 +62,17 @@ class Child:
                 fn()
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the parent dies, so that a
+    crashed `make up` or test session leaves nothing running."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def spawn(name: str, argv: list[str], port: int, log_dir: Path, env: dict | None = None, timeout: float = 30.0) -> Child:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
@@ -73,6 +84,7 @@ def spawn(name: str, argv: list[str], port: int, log_dir: Path, env: dict | None
         stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
         start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     child = Child(name, proc, port, log_path, cleanup=[logf.close])
     try:

@@ -56,7 +56,10 @@ SERVICES = [
 
 
 def say(msg: str) -> None:
-    print(msg, flush=True)
+    try:
+        print(msg, flush=True)
+    except (BrokenPipeError, OSError):
+        pass  # nobody reads our output any more; keep running (and stop cleanly)
 
 
 def already_running() -> int | None:
@@ -113,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     started: list = []
     t0 = time.monotonic()
 
+    stopped = False
+
     def stop_all(*_: object) -> None:
+        nonlocal stopped
+        if stopped:
+            return
+        stopped = True
         say("\nStopping...")
         for child in reversed(started):
             try:
@@ -199,12 +208,12 @@ def main(argv: list[str] | None = None) -> int:
                     started.remove(child)
             time.sleep(1)
     except KeyboardInterrupt:
-        stop_all()
         return 0
     except Exception as exc:
         say(f"make up failed: {exc}")
-        stop_all()
         return 1
+    finally:
+        stop_all()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from booking_shared.provider_kit import PartnerUnavailable as KitPartnerUnavailable
 
 from .partner_models import (
     Attendee,
@@ -47,9 +48,22 @@ from .partner_models import (
 from .rate_limit import TokenBucket
 
 __all__ = [
-    "Attendee", "CancelQuote", "CancelResult", "Event", "EventbriteClient", "HoldResult",
-    "OrderResult", "PartnerError", "PartnerRequestError", "PartnerUnavailable", "Price", "Reason",
-    "Status", "Ticket", "TicketClass", "Venue",
+    "Attendee",
+    "CancelQuote",
+    "CancelResult",
+    "Event",
+    "EventbriteClient",
+    "HoldResult",
+    "OrderResult",
+    "PartnerError",
+    "PartnerRequestError",
+    "PartnerUnavailable",
+    "Price",
+    "Reason",
+    "Status",
+    "Ticket",
+    "TicketClass",
+    "Venue",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,8 +79,10 @@ class PartnerError(Exception):
     """Base of the client's exceptions (bugs and outages; never business answers)."""
 
 
-class PartnerUnavailable(PartnerError):
-    """The partner did not answer usefully after all retries (5xx, timeouts, connection errors)."""
+class PartnerUnavailable(PartnerError, KitPartnerUnavailable):
+    """The partner did not answer usefully after all retries (5xx, timeouts, connection errors).
+
+    Also the provider kit's PartnerUnavailable, so the shared command handlers catch it as is."""
 
     def __init__(self, operation: str, attempts: int, last: BaseException | int | None) -> None:
         what = f"HTTP {last}" if isinstance(last, int) else repr(last)
@@ -124,7 +140,10 @@ class EventbriteClient:
     ) -> None:
         if max_retries < 0 or max_concurrency < 1:
             raise ValueError("max_retries must be >= 0 and max_concurrency >= 1")
-        headers = {"Accept": "application/json", "User-Agent": "one-click-booking/provider-eventbrite"}
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": "one-click-booking/provider-eventbrite",
+        }
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.max_retries = max_retries
@@ -137,8 +156,9 @@ class EventbriteClient:
             timeout=httpx.Timeout(timeout),
             transport=transport,
             headers=headers,
-            limits=httpx.Limits(max_connections=max_concurrency,
-                                max_keepalive_connections=max_concurrency),
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
         )
 
     async def __aenter__(self) -> EventbriteClient:
@@ -188,8 +208,14 @@ class EventbriteClient:
                 return await self._attempt(method, path, **kw)
             except _Ambiguous as amb:
                 last = amb.last
-                log.warning("eventbrite %s attempt %d/%d failed: %r", operation, attempt + 1,
-                            attempts, last, extra={"operation": operation, "path": path})
+                log.warning(
+                    "eventbrite %s attempt %d/%d failed: %r",
+                    operation,
+                    attempt + 1,
+                    attempts,
+                    last,
+                    extra={"operation": operation, "path": path},
+                )
         raise PartnerUnavailable(operation, attempts, last)
 
     # ---- reads (Eventbrite API v3 shapes) -----------------------------------------------------
@@ -225,8 +251,9 @@ class EventbriteClient:
             params = {**params, "continuation": pagination["continuation"]}
         return events
 
-    async def get_event(self, event_id: str,
-                        expand: Sequence[str] = ("venue", "ticket_classes")) -> Event | None:
+    async def get_event(
+        self, event_id: str, expand: Sequence[str] = ("venue", "ticket_classes")
+    ) -> Event | None:
         params = {"expand": ",".join(expand)} if expand else None
         resp = await self._call("get_event", "GET", f"/v3/events/{event_id}/", params=params)
         if resp.status_code == 404:
@@ -244,8 +271,9 @@ class EventbriteClient:
         out: list[TicketClass] = []
         params: dict[str, Any] = {}
         while True:
-            resp = await self._call("ticket_classes", "GET", f"/v3/events/{event_id}/ticket_classes/",
-                                    params=params)
+            resp = await self._call(
+                "ticket_classes", "GET", f"/v3/events/{event_id}/ticket_classes/", params=params
+            )
             if resp.status_code == 404:
                 return out
             data = self._read_ok("ticket_classes", resp)
@@ -263,43 +291,75 @@ class EventbriteClient:
 
     # ---- writes (partner-order contract) ------------------------------------------------------
 
-    async def hold(self, event_id: str, ticket_class_id: str, quantity: int, partner_reference: str,
-                   *, idempotency_key: str) -> HoldResult:
+    async def hold(
+        self,
+        event_id: str,
+        ticket_class_id: str,
+        quantity: int,
+        partner_reference: str,
+        *,
+        idempotency_key: str,
+    ) -> HoldResult:
         headers = {"X-Request-Id": self.request_id("hold", idempotency_key)}
-        body = {"event_id": event_id, "ticket_class_id": ticket_class_id, "quantity": quantity,
-                "partner_reference": partner_reference}
+        body = {
+            "event_id": event_id,
+            "ticket_class_id": ticket_class_id,
+            "quantity": quantity,
+            "partner_reference": partner_reference,
+        }
         resp = await self._call("hold", "POST", "/partner/v1/holds", json=body, headers=headers)
         data = _body(resp)
         if resp.status_code in (200, 201):
             return self._hold_result(data, resp.status_code)
-        return HoldResult(status=Status.REJECTED, partner_status=str(data.get("code") or resp.status_code),
-                          reason=reason_for(data.get("code"), resp.status_code),
-                          message=data.get("message"), available=data.get("available"),
-                          http_status=resp.status_code, raw=data)
+        return HoldResult(
+            status=Status.REJECTED,
+            partner_status=str(data.get("code") or resp.status_code),
+            reason=reason_for(data.get("code"), resp.status_code),
+            message=data.get("message"),
+            available=data.get("available"),
+            http_status=resp.status_code,
+            raw=data,
+        )
 
     async def release_hold(self, hold_id: str, *, idempotency_key: str) -> HoldResult:
         """Give the tickets back. An unknown, expired or lost hold holds nothing: CANCELLED too."""
         headers = {"X-Request-Id": self.request_id("release_hold", idempotency_key)}
-        resp = await self._call("release_hold", "DELETE", f"/partner/v1/holds/{hold_id}",
-                                headers=headers)
+        resp = await self._call(
+            "release_hold", "DELETE", f"/partner/v1/holds/{hold_id}", headers=headers
+        )
         data = _body(resp)
         if resp.status_code == 200:
             return replace(self._hold_result(data, 200), status=Status.CANCELLED)
         code = str(data.get("code") or resp.status_code)
         reason = reason_for(data.get("code"), resp.status_code)
         status = Status.CANCELLED if reason == Reason.HOLD_NOT_FOUND else Status.REJECTED
-        return HoldResult(status=status, partner_status=code, reason=reason, hold_id=hold_id,
-                          message=data.get("message"), http_status=resp.status_code, raw=data)
+        return HoldResult(
+            status=status,
+            partner_status=code,
+            reason=reason,
+            hold_id=hold_id,
+            message=data.get("message"),
+            http_status=resp.status_code,
+            raw=data,
+        )
 
-    async def create_order(self, hold_id: str, partner_reference: str,
-                           attendee: Attendee | Mapping[str, str], *,
-                           idempotency_key: str) -> OrderResult:
+    async def create_order(
+        self,
+        hold_id: str,
+        partner_reference: str,
+        attendee: Attendee | Mapping[str, str],
+        *,
+        idempotency_key: str,
+    ) -> OrderResult:
         """Turn a hold into an order. Ghost-safe: after an ambiguous attempt, look up first."""
         if not isinstance(attendee, Attendee):
             attendee = Attendee(name=attendee["name"], email=attendee["email"])
         headers = {"X-Request-Id": self.request_id("create_order", idempotency_key)}
-        body = {"hold_id": hold_id, "partner_reference": partner_reference,
-                "attendee": {"name": attendee.name, "email": attendee.email}}
+        body = {
+            "hold_id": hold_id,
+            "partner_reference": partner_reference,
+            "attendee": {"name": attendee.name, "email": attendee.email},
+        }
         attempts = self.max_retries + 1
         last: BaseException | int | None = None
         ambiguous = False
@@ -313,16 +373,24 @@ class EventbriteClient:
                     last = amb.last
                     continue
                 if found is not None:
-                    log.warning("eventbrite create_order: found order %s by reference after an "
-                                "ambiguous attempt", found.order_id,
-                                extra={"partner_reference": partner_reference})
+                    log.warning(
+                        "eventbrite create_order: found order %s by reference after an "
+                        "ambiguous attempt",
+                        found.order_id,
+                        extra={"partner_reference": partner_reference},
+                    )
                     return replace(found, recovered=True)
             try:
                 resp = await self._attempt("POST", "/partner/v1/orders", json=body, headers=headers)
             except _Ambiguous as amb:
                 ambiguous, last = True, amb.last
-                log.warning("eventbrite create_order attempt %d/%d ambiguous: %r", attempt + 1,
-                            attempts, last, extra={"partner_reference": partner_reference})
+                log.warning(
+                    "eventbrite create_order attempt %d/%d ambiguous: %r",
+                    attempt + 1,
+                    attempts,
+                    last,
+                    extra={"partner_reference": partner_reference},
+                )
                 continue
             return self._order_answer(resp)
         if ambiguous:
@@ -335,44 +403,72 @@ class EventbriteClient:
         raise PartnerUnavailable("create_order", attempts, last)
 
     async def cancel_quote(self, order_id: str) -> CancelQuote:
-        resp = await self._call("cancel_quote", "GET", f"/partner/v1/orders/{order_id}/cancel_quote")
+        resp = await self._call(
+            "cancel_quote", "GET", f"/partner/v1/orders/{order_id}/cancel_quote"
+        )
         data = _body(resp)
         if resp.status_code == 200:
             return CancelQuote(
-                order_id=str(data.get("order_id") or order_id), cancellable=bool(data.get("cancellable", True)),
-                partner_status=str(data.get("status") or "QUOTED"), quote_id=data.get("cancel_quote_id"),
-                refund=money(data.get("refund_amount")), refund_percent=data.get("refund_percent"),
+                order_id=str(data.get("order_id") or order_id),
+                cancellable=bool(data.get("cancellable", True)),
+                partner_status=str(data.get("status") or "QUOTED"),
+                quote_id=data.get("cancel_quote_id"),
+                refund=money(data.get("refund_amount")),
+                refund_percent=data.get("refund_percent"),
                 order_total=money(data.get("order_total")),
-                valid_until=parse_time(data.get("valid_until")), raw=data,
+                valid_until=parse_time(data.get("valid_until")),
+                raw=data,
             )
-        return CancelQuote(order_id=order_id, cancellable=False,
-                           partner_status=str(data.get("code") or resp.status_code),
-                           reason=reason_for(data.get("code"), resp.status_code),
-                           message=data.get("message"), raw=data)
+        return CancelQuote(
+            order_id=order_id,
+            cancellable=False,
+            partner_status=str(data.get("code") or resp.status_code),
+            reason=reason_for(data.get("code"), resp.status_code),
+            message=data.get("message"),
+            raw=data,
+        )
 
-    async def cancel_order(self, order_id: str, *, idempotency_key: str,
-                           cancel_quote_id: str | None = None) -> CancelResult:
+    async def cancel_order(
+        self, order_id: str, *, idempotency_key: str, cancel_quote_id: str | None = None
+    ) -> CancelResult:
         headers = {"X-Request-Id": self.request_id("cancel_order", idempotency_key)}
         body = {"cancel_quote_id": cancel_quote_id} if cancel_quote_id else {}
-        resp = await self._call("cancel_order", "POST", f"/partner/v1/orders/{order_id}/cancel",
-                                json=body, headers=headers)
+        resp = await self._call(
+            "cancel_order",
+            "POST",
+            f"/partner/v1/orders/{order_id}/cancel",
+            json=body,
+            headers=headers,
+        )
         data = _body(resp)
         if resp.status_code == 200:
             partner_status = str(data.get("status") or "")
             return CancelResult(
-                status=normalise_status(partner_status), partner_status=partner_status,
-                order_id=str(data.get("order_id") or order_id), refund=money(data.get("refund_amount")),
+                status=normalise_status(partner_status),
+                partner_status=partner_status,
+                order_id=str(data.get("order_id") or order_id),
+                refund=money(data.get("refund_amount")),
                 refund_percent=data.get("refund_percent"),
-                already_cancelled=bool(data.get("already_cancelled")), raw=data,
+                already_cancelled=bool(data.get("already_cancelled")),
+                raw=data,
             )
-        return CancelResult(status=Status.REJECTED, partner_status=str(data.get("code") or resp.status_code),
-                            order_id=order_id, reason=reason_for(data.get("code"), resp.status_code),
-                            message=data.get("message"), raw=data)
+        return CancelResult(
+            status=Status.REJECTED,
+            partner_status=str(data.get("code") or resp.status_code),
+            order_id=order_id,
+            reason=reason_for(data.get("code"), resp.status_code),
+            message=data.get("message"),
+            raw=data,
+        )
 
     async def find_order_by_reference(self, partner_reference: str) -> OrderResult | None:
         """The order we placed under this reference, if the partner has one (ghost detection)."""
-        resp = await self._call("find_order_by_reference", "GET", "/partner/v1/orders",
-                                params={"partner_reference": partner_reference})
+        resp = await self._call(
+            "find_order_by_reference",
+            "GET",
+            "/partner/v1/orders",
+            params={"partner_reference": partner_reference},
+        )
         return self._lookup_answer(resp)
 
     async def get_order(self, order_id: str) -> OrderResult | None:
@@ -384,8 +480,9 @@ class EventbriteClient:
     # ---- parsing ------------------------------------------------------------------------------
 
     async def _lookup_once(self, partner_reference: str) -> OrderResult | None:
-        resp = await self._attempt("GET", "/partner/v1/orders",
-                                   params={"partner_reference": partner_reference})
+        resp = await self._attempt(
+            "GET", "/partner/v1/orders", params={"partner_reference": partner_reference}
+        )
         return self._lookup_answer(resp)
 
     def _lookup_answer(self, resp: httpx.Response) -> OrderResult | None:
@@ -397,19 +494,28 @@ class EventbriteClient:
         data = _body(resp)
         if resp.status_code in (200, 201):
             return self._order_result(data, resp.status_code)
-        return OrderResult(status=Status.REJECTED, partner_status=str(data.get("code") or resp.status_code),
-                           reason=reason_for(data.get("code"), resp.status_code),
-                           message=data.get("message"), order_id=data.get("order_id"),
-                           http_status=resp.status_code, raw=data)
+        return OrderResult(
+            status=Status.REJECTED,
+            partner_status=str(data.get("code") or resp.status_code),
+            reason=reason_for(data.get("code"), resp.status_code),
+            message=data.get("message"),
+            order_id=data.get("order_id"),
+            http_status=resp.status_code,
+            raw=data,
+        )
 
     @staticmethod
     def _hold_result(d: Mapping[str, Any], http_status: int) -> HoldResult:
         partner_status = str(d.get("status") or "")
         return HoldResult(
-            status=normalise_status(partner_status), partner_status=partner_status,
-            hold_id=d.get("hold_id"), valid_until=parse_time(d.get("validUntil")),
-            quantity=d.get("quantity"), price=Price.from_partner(d.get("price")),
-            http_status=http_status, raw=d,
+            status=normalise_status(partner_status),
+            partner_status=partner_status,
+            hold_id=d.get("hold_id"),
+            valid_until=parse_time(d.get("validUntil")),
+            quantity=d.get("quantity"),
+            price=Price.from_partner(d.get("price")),
+            http_status=http_status,
+            raw=d,
         )
 
     @staticmethod
@@ -417,13 +523,25 @@ class EventbriteClient:
         partner_status = str(d.get("status") or "")
         cancellation = d.get("cancellation") or {}
         return OrderResult(
-            status=normalise_status(partner_status), partner_status=partner_status,
-            order_id=d.get("order_id"), partner_reference=d.get("partner_reference"),
-            hold_id=d.get("hold_id"), event_id=d.get("event_id"),
-            ticket_class_id=d.get("ticket_class_id"), quantity=d.get("quantity"),
+            status=normalise_status(partner_status),
+            partner_status=partner_status,
+            order_id=d.get("order_id"),
+            partner_reference=d.get("partner_reference"),
+            hold_id=d.get("hold_id"),
+            event_id=d.get("event_id"),
+            ticket_class_id=d.get("ticket_class_id"),
+            quantity=d.get("quantity"),
             price=Price.from_partner(d.get("price")),
-            tickets=tuple(Ticket(ticket_id=str(t.get("ticket_id")), barcode=t.get("barcode"),
-                                 ticket_class_id=t.get("ticket_class_id"), partner_status=t.get("status"))
-                          for t in d.get("tickets") or []),
-            refund=money(cancellation.get("refund_amount")), http_status=http_status, raw=d,
+            tickets=tuple(
+                Ticket(
+                    ticket_id=str(t.get("ticket_id")),
+                    barcode=t.get("barcode"),
+                    ticket_class_id=t.get("ticket_class_id"),
+                    partner_status=t.get("status"),
+                )
+                for t in d.get("tickets") or []
+            ),
+            refund=money(cancellation.get("refund_amount")),
+            http_status=http_status,
+            raw=d,
         )

@@ -42,12 +42,28 @@ class Reason(StrEnum):
 
 _STATUS = {
     **dict.fromkeys(["HELD", "ON_HOLD", "RESERVED"], Status.HELD),
-    **dict.fromkeys(["PENDING", "PENDING_CONFIRMATION", "PROCESSING", "ON_REQUEST"], Status.PENDING),
+    **dict.fromkeys(
+        ["PENDING", "PENDING_CONFIRMATION", "PROCESSING", "ON_REQUEST"], Status.PENDING
+    ),
     **dict.fromkeys(["CONFIRMED", "PLACED", "COMPLETED", "ORDERED"], Status.CONFIRMED),
-    **dict.fromkeys(["REJECTED", "DECLINED", "SOLD_OUT", "INSUFFICIENT_INVENTORY", "HOLD_EXPIRED",
-                     "HOLD_NOT_FOUND", "NOT_YET_ON_SALE", "SALES_ENDED", "LOST"], Status.REJECTED),
-    **dict.fromkeys(["CANCELLED", "CANCELED", "RELEASED", "EXPIRED", "REFUNDED", "VOID", "DELETED"],
-                    Status.CANCELLED),
+    **dict.fromkeys(
+        [
+            "REJECTED",
+            "DECLINED",
+            "SOLD_OUT",
+            "INSUFFICIENT_INVENTORY",
+            "HOLD_EXPIRED",
+            "HOLD_NOT_FOUND",
+            "NOT_YET_ON_SALE",
+            "SALES_ENDED",
+            "LOST",
+        ],
+        Status.REJECTED,
+    ),
+    **dict.fromkeys(
+        ["CANCELLED", "CANCELED", "RELEASED", "EXPIRED", "REFUNDED", "VOID", "DELETED"],
+        Status.CANCELLED,
+    ),
     **dict.fromkeys(["FAILED", "ERROR", "ABANDONED"], Status.FAILED),
 }
 
@@ -71,6 +87,32 @@ _REASON = {
     "ALREADY_CANCELLED": Reason.ALREADY_CANCELLED,
     "RATE_LIMITED": Reason.RATE_LIMITED,
 }
+
+
+# Our reasons in the provider-neutral reply contract's words (contracts.provider.RejectReason).
+_CONTRACT_REASON = {
+    Reason.SOLD_OUT: "sold_out",
+    Reason.INSUFFICIENT_INVENTORY: "insufficient_inventory",
+    Reason.HOLD_EXPIRED: "hold_expired",
+    Reason.HOLD_NOT_FOUND: "hold_expired",  # a hold the partner no longer knows has lapsed
+    Reason.HOLD_ALREADY_ORDERED: "slot_taken",
+    Reason.NOT_ON_SALE: "slot_unavailable",
+    Reason.SALES_ENDED: "slot_unavailable",
+    Reason.NOT_FOUND: "not_found",
+    Reason.INVALID_REQUEST: "invalid_item",
+    Reason.IDEMPOTENCY_CONFLICT: "invalid_item",
+    Reason.QUOTE_EXPIRED: "not_cancellable",
+    Reason.ALREADY_CANCELLED: "not_cancellable",
+    Reason.RATE_LIMITED: "partner_unavailable",
+}
+
+
+def contract_reason(reason: str | None) -> str:
+    """Our reason code as an ItemRejected.reason_code; an unknown one becomes slot_unavailable."""
+    try:
+        return _CONTRACT_REASON[Reason(reason)]
+    except ValueError:
+        return "slot_unavailable"
 
 
 def normalise_status(partner_status: str | None) -> Status:
@@ -120,13 +162,19 @@ class Venue:
     @classmethod
     def from_v3(cls, d: Mapping[str, Any]) -> Venue:
         addr = d.get("address") or {}
-        lat, lon = d.get("latitude") or addr.get("latitude"), d.get("longitude") or addr.get("longitude")
+        lat, lon = (
+            d.get("latitude") or addr.get("latitude"),
+            d.get("longitude") or addr.get("longitude"),
+        )
         return cls(
-            id=str(d["id"]), name=d.get("name") or "",
+            id=str(d["id"]),
+            name=d.get("name") or "",
             address=addr.get("localized_address_display") or addr.get("address_1") or "",
-            city=addr.get("city"), country=addr.get("country"),
+            city=addr.get("city"),
+            country=addr.get("country"),
             latitude=float(lat) if lat is not None else None,
-            longitude=float(lon) if lon is not None else None, raw=d,
+            longitude=float(lon) if lon is not None else None,
+            raw=d,
         )
 
 
@@ -159,14 +207,17 @@ class TicketClass:
     def from_v3(cls, d: Mapping[str, Any]) -> TicketClass:
         cap = d.get("quantity_total", d.get("capacity"))
         return cls(
-            id=str(d["id"]), event_id=str(d.get("event_id") or ""),
+            id=str(d["id"]),
+            event_id=str(d.get("event_id") or ""),
             name=d.get("display_name") or d.get("name") or "",
-            cost=money(d.get("cost")), fee=money(d.get("fee")),
+            cost=money(d.get("cost")),
+            fee=money(d.get("fee")),
             capacity=int(cap) if cap is not None else None,
             quantity_sold=int(d.get("quantity_sold") or 0),
             quantity_pending=int(d.get("quantity_pending") or 0),
             on_sale_status=str(d.get("on_sale_status") or "UNKNOWN"),
-            maximum_quantity_per_order=d.get("maximum_quantity_per_order"), raw=d,
+            maximum_quantity_per_order=d.get("maximum_quantity_per_order"),
+            raw=d,
         )
 
 
@@ -193,11 +244,17 @@ class Event:
         start, end = d.get("start") or {}, d.get("end") or {}
         tcs = d.get("ticket_classes")
         return cls(
-            id=str(d["id"]), name=(d.get("name") or {}).get("text") or "",
-            start=datetime.fromisoformat(start["utc"]), end=parse_time(end.get("utc")),
-            timezone=start.get("timezone") or "UTC", start_local=start.get("local") or "",
-            venue_id=d.get("venue_id"), currency=d.get("currency"), url=d.get("url"),
-            partner_status=str(d.get("status") or ""), category_id=d.get("category_id"),
+            id=str(d["id"]),
+            name=(d.get("name") or {}).get("text") or "",
+            start=datetime.fromisoformat(start["utc"]),
+            end=parse_time(end.get("utc")),
+            timezone=start.get("timezone") or "UTC",
+            start_local=start.get("local") or "",
+            venue_id=d.get("venue_id"),
+            currency=d.get("currency"),
+            url=d.get("url"),
+            partner_status=str(d.get("status") or ""),
+            category_id=d.get("category_id"),
             refund_policy=d.get("refund_policy"),
             venue=Venue.from_v3(d["venue"]) if d.get("venue") else None,
             ticket_classes=tuple(TicketClass.from_v3(t) for t in tcs) if tcs is not None else None,
@@ -217,9 +274,13 @@ class Price:
     def from_partner(cls, d: Mapping[str, Any] | None) -> Price | None:
         if not d:
             return None
-        return cls(quantity=int(d.get("quantity") or 0), unit_price=money(d.get("unit_price")),
-                   fees=money(d.get("fees")), subtotal=money(d.get("subtotal")),
-                   total=money(d.get("total")))
+        return cls(
+            quantity=int(d.get("quantity") or 0),
+            unit_price=money(d.get("unit_price")),
+            fees=money(d.get("fees")),
+            subtotal=money(d.get("subtotal")),
+            total=money(d.get("total")),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,13 @@ from collections.abc import Awaitable, Callable
 class TokenBucket:
     """`rate` tokens per second, at most `burst` saved up; `acquire()` waits for one token."""
 
-    def __init__(self, rate: float, burst: float | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = float(rate)
@@ -22,7 +26,9 @@ class TokenBucket:
         self._clock, self._sleep = clock, sleep
         self._tokens = self.burst
         self._stamp = clock()
-        self._lock = asyncio.Lock()  # one waiter at a time, so the queue is first come, first served
+        self._lock = (
+            asyncio.Lock()
+        )  # one waiter at a time, so the queue is first come, first served
 
     def _refill(self) -> None:
         now = self._clock()

@@ -30,11 +30,15 @@ _KNOBS = {  # flag/env suffix -> FaultConfig field
 }
 
 
-def parse(argv: Sequence[str] | None = None,
-          env: Mapping[str, str] | None = None) -> tuple[argparse.Namespace, FaultConfig]:
+def parse(
+    argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
+) -> tuple[argparse.Namespace, FaultConfig]:
     env = os.environ if env is None else env
-    p = argparse.ArgumentParser(prog="python -m provider_eventbrite.sandbox", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m provider_eventbrite.sandbox",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--host", default=env.get(PREFIX + "HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(env.get(PREFIX + "PORT", "8104")))
     p.add_argument("--seed", type=int, default=int(env.get(PREFIX + "SEED", "42")))

@@ -99,8 +99,12 @@ async def all_holds(request: Request) -> Any:
 @router.get("/stats")
 async def stats(request: Request) -> Any:
     st = _sb(request).stats
-    return {"requests": st.requests, "in_flight": st.in_flight, "max_in_flight": st.max_in_flight,
-            "by_route": dict(st.by_route)}
+    return {
+        "requests": st.requests,
+        "in_flight": st.in_flight,
+        "max_in_flight": st.max_in_flight,
+        "by_route": dict(st.by_route),
+    }
 
 
 @router.put("/ticket_classes/{ticket_class_id}")

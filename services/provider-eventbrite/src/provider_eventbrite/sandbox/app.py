@@ -25,8 +25,13 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def create_app(seed: int = 42, clock: Clock | None = None, *, faults: FaultConfig | None = None,
-               sweep_seconds: float = 1.0) -> FastAPI:
+def create_app(
+    seed: int = 42,
+    clock: Clock | None = None,
+    *,
+    faults: FaultConfig | None = None,
+    sweep_seconds: float = 1.0,
+) -> FastAPI:
     """Build a sandbox. `clock` returns an aware datetime (default: the real UTC clock)."""
     sandbox = Sandbox(seed=seed, clock=clock, faults=faults)
 
@@ -63,20 +68,32 @@ def create_app(seed: int = 42, clock: Clock | None = None, *, faults: FaultConfi
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": "body" if e.get("type") == "json_invalid" else _field(e.get("loc", ())),
-                   "message": e.get("msg", "invalid"),
-                   "type": e.get("type")} for e in exc.errors()]
+        errors = [
+            {
+                "field": "body" if e.get("type") == "json_invalid" else _field(e.get("loc", ())),
+                "message": e.get("msg", "invalid"),
+                "type": e.get("type"),
+            }
+            for e in exc.errors()
+        ]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         if request.url.path.startswith("/v3/"):
             return JSONResponse(
-                shapes.eventbrite_error(400, "ARGUMENTS_ERROR",
-                                        f"There are errors with your arguments: {first['field']} - INVALID",
-                                        {e["field"]: ["INVALID"] for e in errors}),
+                shapes.eventbrite_error(
+                    400,
+                    "ARGUMENTS_ERROR",
+                    f"There are errors with your arguments: {first['field']} - INVALID",
+                    {e["field"]: ["INVALID"] for e in errors},
+                ),
                 status_code=400,
             )
         return JSONResponse(
-            {"code": "VALIDATION_ERROR", "message": f"{first['field']}: {first['message']}",
-             "field": first["field"], "errors": errors},
+            {
+                "code": "VALIDATION_ERROR",
+                "message": f"{first['field']}: {first['message']}",
+                "field": first["field"],
+                "errors": errors,
+            },
             status_code=422,
         )
 

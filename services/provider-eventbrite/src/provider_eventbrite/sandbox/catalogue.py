@@ -40,7 +40,9 @@ STANDARD = RefundPolicy(
     (RefundBand(168, 100), RefundBand(48, 50)),
 )
 FLEXIBLE = RefundPolicy(
-    "FLEXIBLE", "Full refund until 24 hours before the event; no refund after.", (RefundBand(24, 100),)
+    "FLEXIBLE",
+    "Full refund until 24 hours before the event; no refund after.",
+    (RefundBand(24, 100),),
 )
 NO_REFUNDS = RefundPolicy("NO_REFUNDS", "No refunds.", ())
 
@@ -103,22 +105,55 @@ class Catalogue:
 
 
 _VENUES = [
-    ("Coliseu dos Recreios", "Rua das Portas de Santo Antão 96", "1150-269", "38.7155", "-9.1400", 3000),
+    (
+        "Coliseu dos Recreios",
+        "Rua das Portas de Santo Antão 96",
+        "1150-269",
+        "38.7155",
+        "-9.1400",
+        3000,
+    ),
     ("Teatro Tivoli BBVA", "Avenida da Liberdade 182", "1250-146", "38.7204", "-9.1450", 1100),
     ("Casa do Fado da Mouraria", "Rua da Mouraria 12", "1100-341", "38.7149", "-9.1358", 60),
     ("Sala Alfama", "Largo do Chafariz de Dentro 3", "1100-139", "38.7114", "-9.1283", 40),
     ("LX Factory Stage", "Rua Rodrigues de Faria 103", "1300-501", "38.7037", "-9.1783", 800),
-    ("Praça do Comércio (meeting point)", "Praça do Comércio", "1100-148", "38.7075", "-9.1364", 25),
+    (
+        "Praça do Comércio (meeting point)",
+        "Praça do Comércio",
+        "1100-148",
+        "38.7075",
+        "-9.1364",
+        25,
+    ),
     ("Miradouro da Graça (meeting point)", "Largo da Graça", "1170-165", "38.7163", "-9.1316", 20),
     ("Teatro São Luiz", "Rua António Maria Cardoso 38", "1200-027", "38.7095", "-9.1424", 700),
 ]
 
-_CONCERTS = ["Fado Night", "Jazz at the River", "Lisbon Symphonic", "Indie Rooftop Session",
-             "Kizomba Live", "Guitarra Portuguesa Recital", "Late Night Electronic"]
-_TOURS = ["Alfama Walking Tour", "Tram 28 Stories", "Belém Monuments Walk", "Street Art in Graça",
-          "Food Tour of Mouraria", "Sunset Photo Walk"]
-_SHOWS = ["Comedy in English", "Lisbon Musical", "Contemporary Dance", "Magic & Mentalism",
-          "Flamenco & Fado", "Improv Theatre"]
+_CONCERTS = [
+    "Fado Night",
+    "Jazz at the River",
+    "Lisbon Symphonic",
+    "Indie Rooftop Session",
+    "Kizomba Live",
+    "Guitarra Portuguesa Recital",
+    "Late Night Electronic",
+]
+_TOURS = [
+    "Alfama Walking Tour",
+    "Tram 28 Stories",
+    "Belém Monuments Walk",
+    "Street Art in Graça",
+    "Food Tour of Mouraria",
+    "Sunset Photo Walk",
+]
+_SHOWS = [
+    "Comedy in English",
+    "Lisbon Musical",
+    "Contemporary Dance",
+    "Magic & Mentalism",
+    "Flamenco & Fado",
+    "Improv Theatre",
+]
 
 # (kind, titles, category_id, format_id, venue indexes, local start hours, duration hours, prices in cents)
 _KINDS = [
@@ -172,9 +207,13 @@ def build_catalogue(seed: int, today: date, n_events: int = 30) -> Catalogue:
         base = rng.choice(prices)
         # Small venues and tours get small capacities; some classes start nearly or fully sold.
         small = venue.capacity <= 60
-        classes = [("General Admission", base, rng.randrange(8, 21) if small else rng.randrange(60, 301))]
+        classes = [
+            ("General Admission", base, rng.randrange(8, 21) if small else rng.randrange(60, 301))
+        ]
         if kind != "tour":
-            classes.append(("VIP", base * 2 + 1000, rng.randrange(2, 6) if small else rng.randrange(10, 31)))
+            classes.append(
+                ("VIP", base * 2 + 1000, rng.randrange(2, 6) if small else rng.randrange(10, 31))
+            )
         if i % 4 == 0:
             classes.insert(0, ("Early Bird", base - 500, rng.randrange(5, 21)))
         for j, (tc_name, cost, capacity) in enumerate(classes):

@@ -38,20 +38,32 @@ class FaultConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     latency_ms: float = Field(0, ge=0, description="Fixed extra latency per request.")
-    latency: LatencyDist | None = Field(None, description="A latency distribution (wins over latency_ms).")
-    error_rate: float = Field(0, ge=0, le=1, description="Share of requests answered 5xx, with no effect.")
+    latency: LatencyDist | None = Field(
+        None, description="A latency distribution (wins over latency_ms)."
+    )
+    error_rate: float = Field(
+        0, ge=0, le=1, description="Share of requests answered 5xx, with no effect."
+    )
     error_status: int = Field(503, ge=500, le=599, description="The status those errors carry.")
-    fail_next: int = Field(0, ge=0, description="The next N requests fail with error_status, no effect.")
-    ghost_rate: float = Field(0, ge=0, le=1, description="Share of writes that commit but lose the answer.")
+    fail_next: int = Field(
+        0, ge=0, description="The next N requests fail with error_status, no effect."
+    )
+    ghost_rate: float = Field(
+        0, ge=0, le=1, description="Share of writes that commit but lose the answer."
+    )
     ghost_mode: Literal["5xx", "timeout"] = Field(
         "5xx", description="5xx: answer 503 after committing; timeout: sleep, then answer late."
     )
-    ghost_timeout_seconds: float = Field(30, ge=0, description="How long timeout-mode ghosts sleep.")
+    ghost_timeout_seconds: float = Field(
+        30, ge=0, description="How long timeout-mode ghosts sleep."
+    )
     hold_ttl_seconds: float | None = Field(None, gt=0, description="Hold lifetime (default 900 s).")
     steal_next_confirm: bool = Field(
         False, description="The next order finds its tickets bought by someone else: 409 SOLD_OUT."
     )
-    seed: int | None = Field(None, description="Seed of the fault dice (default: the sandbox seed).")
+    seed: int | None = Field(
+        None, description="Seed of the fault dice (default: the sandbox seed)."
+    )
 
     def delay_seconds(self, rng: Any) -> float:
         if self.latency is not None:
@@ -64,8 +76,14 @@ class FaultConfig(BaseModel):
 def _json_response(status: int, body: dict[str, Any]) -> list[Message]:
     raw = json.dumps(body).encode()
     return [
-        {"type": "http.response.start", "status": status,
-         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]},
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(raw)).encode()),
+            ],
+        },
         {"type": "http.response.body", "body": raw},
     ]
 
@@ -102,8 +120,10 @@ class FaultMiddleware:
         if f.fail_next > 0 or (f.error_rate > 0 and sb.fault_rng.random() < f.error_rate):
             if f.fail_next > 0:
                 f.fail_next -= 1
-            for msg in _json_response(f.error_status, {"code": "SERVICE_UNAVAILABLE",
-                                                       "message": "injected fault: no effect"}):
+            for msg in _json_response(
+                f.error_status,
+                {"code": "SERVICE_UNAVAILABLE", "message": "injected fault: no effect"},
+            ):
                 await send(msg)
             return
         if scope["method"] not in WRITE_METHODS or not scope["path"].startswith("/partner/"):
@@ -120,8 +140,9 @@ class FaultMiddleware:
         fresh = bool(scope["state"].get("sandbox_fresh_effect"))
         if fresh and f.ghost_rate > 0 and sb.fault_rng.random() < f.ghost_rate:
             if f.ghost_mode == "5xx":
-                buffered = _json_response(503, {"code": "SERVICE_UNAVAILABLE",
-                                                "message": "upstream timeout"})
+                buffered = _json_response(
+                    503, {"code": "SERVICE_UNAVAILABLE", "message": "upstream timeout"}
+                )
             else:
                 await asyncio.sleep(f.ghost_timeout_seconds)
         for msg in buffered:

@@ -14,7 +14,9 @@ from .state import PartnerError, Sandbox, fingerprint
 
 router = APIRouter(prefix="/partner/v1")
 
-Id = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=64)]
+Id = Annotated[
+    str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=64)
+]
 Reference = Annotated[
     str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=128)
 ]
@@ -24,15 +26,28 @@ class HoldRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     event_id: Id = Field(description="The Eventbrite event id.", examples=["712345678901"])
-    ticket_class_id: Id = Field(description="A ticket class of that event.", examples=["1234567890"])
+    ticket_class_id: Id = Field(
+        description="A ticket class of that event.", examples=["1234567890"]
+    )
     quantity: int = Field(ge=1, le=100, strict=True, description="Tickets to hold.", examples=[2])
-    partner_reference: Reference = Field(description="The caller's reference.", examples=["bk-1:item-2"])
+    partner_reference: Reference = Field(
+        description="The caller's reference.", examples=["bk-1:item-2"]
+    )
 
 
 class Attendee(BaseModel):
-    name: Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=200)]
-    email: Annotated[str, StringConstraints(strict=True, strip_whitespace=True, max_length=254,
-                                            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    name: Annotated[
+        str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    email: Annotated[
+        str,
+        StringConstraints(
+            strict=True,
+            strip_whitespace=True,
+            max_length=254,
+            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        ),
+    ]
 
 
 class OrderRequest(BaseModel):
@@ -58,12 +73,16 @@ def request_id(
 ) -> str:
     key = (x_request_id or idempotency_key or "").strip()
     if not key:
-        raise PartnerError(400, "MISSING_REQUEST_ID",
-                           "every write needs an X-Request-Id (or Idempotency-Key) header",
-                           field="X-Request-Id")
+        raise PartnerError(
+            400,
+            "MISSING_REQUEST_ID",
+            "every write needs an X-Request-Id (or Idempotency-Key) header",
+            field="X-Request-Id",
+        )
     if len(key) > 200:
-        raise PartnerError(422, "VALIDATION_ERROR", "request id longer than 200 characters",
-                           field="X-Request-Id")
+        raise PartnerError(
+            422, "VALIDATION_ERROR", "request id longer than 200 characters", field="X-Request-Id"
+        )
     return key
 
 
@@ -74,8 +93,9 @@ def _sb(request: Request) -> Sandbox:
     return request.app.state.sandbox
 
 
-async def _idempotent(request: Request, key: str, body: BaseModel | None,
-                      fn: Callable[[], Awaitable[tuple[int, Any]]]) -> JSONResponse:
+async def _idempotent(
+    request: Request, key: str, body: BaseModel | None, fn: Callable[[], Awaitable[tuple[int, Any]]]
+) -> JSONResponse:
     sb = _sb(request)
     fp = fingerprint(request.method, request.url.path, body.model_dump_json() if body else "")
     status, payload, replayed = await sb.idempotency.run(key, fp, fn)
@@ -95,8 +115,9 @@ async def create_hold(body: HoldRequest, key: RequestId, request: Request) -> An
     sb = _sb(request)
 
     async def run() -> tuple[int, Any]:
-        h = await sb.create_hold(body.event_id, body.ticket_class_id, body.quantity,
-                                 body.partner_reference)
+        h = await sb.create_hold(
+            body.event_id, body.ticket_class_id, body.quantity, body.partner_reference
+        )
         _committed(request)
         return 201, shapes.hold(h)
 
@@ -125,8 +146,9 @@ async def create_order(body: OrderRequest, key: RequestId, request: Request) -> 
     sb = _sb(request)
 
     async def run() -> tuple[int, Any]:
-        o, created = await sb.create_order(body.hold_id, body.partner_reference,
-                                           body.attendee.name, body.attendee.email)
+        o, created = await sb.create_order(
+            body.hold_id, body.partner_reference, body.attendee.name, body.attendee.email
+        )
         if created:
             _committed(request)
         return (201 if created else 200), shapes.order(o)
@@ -159,8 +181,12 @@ async def cancel_quote(order_id: str, request: Request) -> Any:
 
 
 @router.post("/orders/{order_id}/cancel")
-async def cancel_order(order_id: str, key: RequestId, request: Request,
-                       body: Annotated[CancelRequest | None, Body()] = None) -> Any:
+async def cancel_order(
+    order_id: str,
+    key: RequestId,
+    request: Request,
+    body: Annotated[CancelRequest | None, Body()] = None,
+) -> Any:
     sb = _sb(request)
 
     async def run() -> tuple[int, Any]:
@@ -169,8 +195,13 @@ async def cancel_order(order_id: str, key: RequestId, request: Request,
             _committed(request)
         out = shapes.order(o)
         assert out["cancellation"] is not None
-        return 200, {"order_id": o.id, "status": o.status, "already_cancelled": not newly,
-                     "refund_amount": out["cancellation"]["refund_amount"],
-                     "refund_percent": o.refund_percent, "order": out}
+        return 200, {
+            "order_id": o.id,
+            "status": o.status,
+            "already_cancelled": not newly,
+            "refund_amount": out["cancellation"]["refund_amount"],
+            "refund_percent": o.refund_percent,
+            "order": out,
+        }
 
     return await _idempotent(request, key, body, run)

@@ -16,23 +16,33 @@ def money(minor: int, currency: str = CURRENCY) -> dict[str, Any]:
     """Eventbrite's currency cost object: value in minor units plus display strings."""
     sign = "-" if minor < 0 else ""
     major = f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d}"
-    return {"currency": currency, "value": minor, "major_value": major,
-            "display": f"{sign}{SYMBOL.get(currency, '')}{major.lstrip('-')}"}
+    return {
+        "currency": currency,
+        "value": minor,
+        "major_value": major,
+        "display": f"{sign}{SYMBOL.get(currency, '')}{major.lstrip('-')}",
+    }
 
 
 def local_dt(utc: datetime) -> dict[str, str]:
-    return {"timezone": TIMEZONE, "local": utc.astimezone(TZ).strftime("%Y-%m-%dT%H:%M:%S"),
-            "utc": iso(utc)}
+    return {
+        "timezone": TIMEZONE,
+        "local": utc.astimezone(TZ).strftime("%Y-%m-%dT%H:%M:%S"),
+        "utc": iso(utc),
+    }
 
 
 def paginate(items: list[Any], page: int, page_size: int) -> tuple[list[Any], dict[str, Any]]:
     count = len(items)
     page_count = max(1, -(-count // page_size))
-    chunk = items[(page - 1) * page_size: page * page_size]
+    chunk = items[(page - 1) * page_size : page * page_size]
     more = page < page_count
     pagination: dict[str, Any] = {
-        "object_count": count, "page_number": page, "page_size": page_size,
-        "page_count": page_count, "has_more_items": more,
+        "object_count": count,
+        "page_number": page,
+        "page_size": page_size,
+        "page_count": page_count,
+        "has_more_items": more,
     }
     if more:
         pagination["continuation"] = encode_continuation(page + 1)
@@ -56,8 +66,10 @@ def refund_policy(p: RefundPolicy) -> dict[str, Any]:
     return {
         "policy_type": p.policy_type,
         "description": p.description,
-        "bands": [{"min_hours_before_start": b.min_hours_before, "refund_percent": b.percent}
-                  for b in p.bands],
+        "bands": [
+            {"min_hours_before_start": b.min_hours_before, "refund_percent": b.percent}
+            for b in p.bands
+        ],
     }
 
 
@@ -71,9 +83,14 @@ def venue(base: str, v: Venue) -> dict[str, Any]:
         "latitude": v.latitude,
         "longitude": v.longitude,
         "address": {
-            "address_1": v.address_1, "address_2": None, "city": "Lisboa", "region": "Lisboa",
-            "postal_code": v.postal_code, "country": "PT",
-            "latitude": v.latitude, "longitude": v.longitude,
+            "address_1": v.address_1,
+            "address_2": None,
+            "city": "Lisboa",
+            "region": "Lisboa",
+            "postal_code": v.postal_code,
+            "country": "PT",
+            "latitude": v.latitude,
+            "longitude": v.longitude,
             "localized_address_display": f"{v.address_1}, {v.postal_code} Lisboa",
             "localized_area_display": "Lisboa, Lisboa",
             "localized_multi_line_address_display": [v.address_1, f"{v.postal_code} Lisboa"],
@@ -202,8 +219,9 @@ def event(base: str, sb: Sandbox, e: Event, expand: set[str]) -> dict[str, Any]:
     return out
 
 
-def eventbrite_error(status: int, error: str, description: str,
-                     fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def eventbrite_error(
+    status: int, error: str, description: str, fields: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"status_code": status, "error": error, "error_description": description}
     if fields:
         out["error_detail"] = {"ARGUMENTS_ERROR": fields}
@@ -255,7 +273,9 @@ def order(o: Order) -> dict[str, Any]:
         "tickets": [dict(t) for t in o.tickets],
         "created": iso(o.created, ms=True),
         "changed": iso(o.changed or o.created, ms=True),
-        "cancellation": None if o.status != "CANCELLED" else {
+        "cancellation": None
+        if o.status != "CANCELLED"
+        else {
             "cancelled_at": iso(o.cancelled_at, ms=True) if o.cancelled_at else None,
             "refund_amount": money(o.refund_minor or 0),
             "refund_percent": o.refund_percent,

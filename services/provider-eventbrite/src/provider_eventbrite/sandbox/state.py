@@ -27,8 +27,14 @@ def utc_now() -> datetime:
 class PartnerError(Exception):
     """A non-2xx answer of the partner contract: HTTP status, machine code, message, field."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
         self.extra = extra or {}
@@ -124,16 +130,20 @@ class Idempotency:
         self.records: dict[str, _Stored] = {}
         self.inflight: dict[str, asyncio.Future[None]] = {}
 
-    async def run(self, key: str, fingerprint: str,
-                  fn: Callable[[], Awaitable[tuple[int, Any]]]) -> tuple[int, Any, bool]:
+    async def run(
+        self, key: str, fingerprint: str, fn: Callable[[], Awaitable[tuple[int, Any]]]
+    ) -> tuple[int, Any, bool]:
         """Return (status, body, replayed)."""
         while True:
             rec = self.records.get(key)
             if rec is not None:
                 if rec.fingerprint != fingerprint:
-                    raise PartnerError(422, "IDEMPOTENCY_KEY_REUSED",
-                                       "this request id was already used for a different request",
-                                       field="X-Request-Id")
+                    raise PartnerError(
+                        422,
+                        "IDEMPOTENCY_KEY_REUSED",
+                        "this request id was already used for a different request",
+                        field="X-Request-Id",
+                    )
                 return rec.status, rec.body, True
             waiting = self.inflight.get(key)
             if waiting is None:
@@ -161,8 +171,9 @@ def fingerprint(method: str, path: str, body: bytes | str = b"") -> str:
 class Sandbox:
     """Everything the sandbox knows. All mutations run on one event loop, guarded per ticket class."""
 
-    def __init__(self, seed: int = 42, clock: Clock | None = None,
-                 faults: FaultConfig | None = None) -> None:
+    def __init__(
+        self, seed: int = 42, clock: Clock | None = None, faults: FaultConfig | None = None
+    ) -> None:
         self.seed = seed
         self._base_clock: Clock = clock or utc_now
         self.initial_faults = faults or FaultConfig()
@@ -182,10 +193,14 @@ class Sandbox:
         self.orders: dict[str, Order] = {}
         self.orders_by_ref: dict[str, str] = {}
         self.quotes: dict[str, Quote] = {}
-        self.locks: dict[str, asyncio.Lock] = {t: asyncio.Lock() for t in self.catalogue.ticket_classes}
+        self.locks: dict[str, asyncio.Lock] = {
+            t: asyncio.Lock() for t in self.catalogue.ticket_classes
+        }
         self.idempotency = Idempotency()
         self.faults = self.initial_faults.model_copy(deep=True)
-        self.fault_rng = random.Random(self.faults.seed if self.faults.seed is not None else self.seed)
+        self.fault_rng = random.Random(
+            self.faults.seed if self.faults.seed is not None else self.seed
+        )
         self.stats = Stats()
         self.stolen: list[dict[str, Any]] = []
 
@@ -228,20 +243,27 @@ class Sandbox:
 
     # ---- holds ------------------------------------------------------------------------------
 
-    async def create_hold(self, event_id: str, ticket_class_id: str, quantity: int,
-                          partner_reference: str) -> Hold:
+    async def create_hold(
+        self, event_id: str, ticket_class_id: str, quantity: int, partner_reference: str
+    ) -> Hold:
         event = self.event(event_id)
         if event is None:
             raise PartnerError(404, "EVENT_NOT_FOUND", f"no event {event_id}", field="event_id")
         tc = self.catalogue.ticket_classes.get(ticket_class_id)
         if tc is None or tc.event_id != event_id:
-            raise PartnerError(404, "TICKET_CLASS_NOT_FOUND",
-                               f"event {event_id} has no ticket class {ticket_class_id}",
-                               field="ticket_class_id")
+            raise PartnerError(
+                404,
+                "TICKET_CLASS_NOT_FOUND",
+                f"event {event_id} has no ticket class {ticket_class_id}",
+                field="ticket_class_id",
+            )
         if quantity > tc.maximum_quantity_per_order:
-            raise PartnerError(422, "VALIDATION_ERROR",
-                               f"quantity must be at most {tc.maximum_quantity_per_order}",
-                               field="quantity")
+            raise PartnerError(
+                422,
+                "VALIDATION_ERROR",
+                f"quantity must be at most {tc.maximum_quantity_per_order}",
+                field="quantity",
+            )
         async with self.locks[tc.id]:
             self.expire_holds()
             status = self.on_sale_status(tc)
@@ -249,19 +271,28 @@ class Sandbox:
                 raise PartnerError(409, status, f"ticket class {tc.id} is {status.lower()}")
             left = self.available(tc)
             if left <= 0:
-                raise PartnerError(409, "SOLD_OUT", f"ticket class {tc.id} is sold out",
-                                   extra={"available": 0})
+                raise PartnerError(
+                    409, "SOLD_OUT", f"ticket class {tc.id} is sold out", extra={"available": 0}
+                )
             if left < quantity:
-                raise PartnerError(409, "INSUFFICIENT_INVENTORY",
-                                   f"only {left} tickets left in class {tc.id}",
-                                   extra={"available": left})
+                raise PartnerError(
+                    409,
+                    "INSUFFICIENT_INVENTORY",
+                    f"only {left} tickets left in class {tc.id}",
+                    extra={"available": left},
+                )
             now = self.now()
             ttl = self.faults.hold_ttl_seconds or DEFAULT_HOLD_TTL_SECONDS
             hold = Hold(
-                id=self.new_id("hold_"), event_id=event_id, ticket_class_id=tc.id,
-                quantity=quantity, partner_reference=partner_reference,
-                unit_minor=tc.cost_minor, fee_minor=tc.fee_minor,
-                created=now, valid_until=now + timedelta(seconds=ttl),
+                id=self.new_id("hold_"),
+                event_id=event_id,
+                ticket_class_id=tc.id,
+                quantity=quantity,
+                partner_reference=partner_reference,
+                unit_minor=tc.cost_minor,
+                fee_minor=tc.fee_minor,
+                created=now,
+                valid_until=now + timedelta(seconds=ttl),
             )
             self.holds[hold.id] = hold
             self._active[hold.id] = hold
@@ -280,17 +311,21 @@ class Sandbox:
         async with self.locks[hold.ticket_class_id]:
             self.expire_holds()
             if hold.status == "ORDERED":
-                raise PartnerError(409, "HOLD_ALREADY_ORDERED",
-                                   f"hold {hold_id} became order {hold.order_id}; cancel the order",
-                                   extra={"order_id": hold.order_id})
+                raise PartnerError(
+                    409,
+                    "HOLD_ALREADY_ORDERED",
+                    f"hold {hold_id} became order {hold.order_id}; cancel the order",
+                    extra={"order_id": hold.order_id},
+                )
             if hold.status == "HELD":
                 self._end_hold(hold, "RELEASED", self.now())
             return hold  # RELEASED, EXPIRED or LOST: nothing is held any more
 
     # ---- orders -----------------------------------------------------------------------------
 
-    async def create_order(self, hold_id: str, partner_reference: str, name: str,
-                           email: str) -> tuple[Order, bool]:
+    async def create_order(
+        self, hold_id: str, partner_reference: str, name: str, email: str
+    ) -> tuple[Order, bool]:
         """Return (order, created); an existing order with this reference is returned as is."""
         if (oid := self.orders_by_ref.get(partner_reference)) is not None:
             return self.orders[oid], False
@@ -303,16 +338,22 @@ class Sandbox:
                 return self.orders[oid], False
             self.expire_holds()
             if hold.status == "EXPIRED":
-                raise PartnerError(409, "HOLD_EXPIRED",
-                                   f"hold {hold_id} expired at {iso(hold.valid_until)}")
+                raise PartnerError(
+                    409, "HOLD_EXPIRED", f"hold {hold_id} expired at {iso(hold.valid_until)}"
+                )
             if hold.status == "ORDERED":
-                raise PartnerError(409, "HOLD_ALREADY_ORDERED",
-                                   f"hold {hold_id} already became order {hold.order_id}",
-                                   extra={"order_id": hold.order_id})
+                raise PartnerError(
+                    409,
+                    "HOLD_ALREADY_ORDERED",
+                    f"hold {hold_id} already became order {hold.order_id}",
+                    extra={"order_id": hold.order_id},
+                )
             if hold.status == "LOST":
                 raise PartnerError(409, "SOLD_OUT", "the tickets were sold to someone else")
             if hold.status != "HELD":
-                raise PartnerError(409, "HOLD_NOT_FOUND", f"hold {hold_id} was {hold.status.lower()}")
+                raise PartnerError(
+                    409, "HOLD_NOT_FOUND", f"hold {hold_id} was {hold.status.lower()}"
+                )
             tc = self.catalogue.ticket_classes[hold.ticket_class_id]
             now = self.now()
             if self.faults.steal_next_confirm:
@@ -321,8 +362,14 @@ class Sandbox:
                 self._end_hold(hold, "LOST", now)
                 taken = self.available(tc)
                 tc.quantity_sold += taken
-                self.stolen.append({"ticket_class_id": tc.id, "quantity": taken, "hold_id": hold.id,
-                                    "at": iso(now)})
+                self.stolen.append(
+                    {
+                        "ticket_class_id": tc.id,
+                        "quantity": taken,
+                        "hold_id": hold.id,
+                        "at": iso(now),
+                    }
+                )
                 raise PartnerError(409, "SOLD_OUT", "the tickets were sold to someone else")
             order_id = str(1_000_000_000 + next(self._ids))
             tickets = [
@@ -336,10 +383,19 @@ class Sandbox:
                 for k in range(hold.quantity)
             ]
             order = Order(
-                id=order_id, partner_reference=partner_reference, hold_id=hold.id,
-                event_id=hold.event_id, ticket_class_id=tc.id, quantity=hold.quantity,
-                attendee_name=name, attendee_email=email, unit_minor=hold.unit_minor,
-                fee_minor=hold.fee_minor, created=now, changed=now, tickets=tickets,
+                id=order_id,
+                partner_reference=partner_reference,
+                hold_id=hold.id,
+                event_id=hold.event_id,
+                ticket_class_id=tc.id,
+                quantity=hold.quantity,
+                attendee_name=name,
+                attendee_email=email,
+                unit_minor=hold.unit_minor,
+                fee_minor=hold.fee_minor,
+                created=now,
+                changed=now,
+                tickets=tickets,
             )
             self._end_hold(hold, "ORDERED", now)
             hold.order_id = order_id
@@ -363,16 +419,23 @@ class Sandbox:
     def quote(self, order_id: str) -> Quote:
         order = self.get_order(order_id)
         if order.status == "CANCELLED":
-            raise PartnerError(409, "ALREADY_CANCELLED", f"order {order_id} is already cancelled",
-                               extra={"refund_amount_minor": order.refund_minor})
+            raise PartnerError(
+                409,
+                "ALREADY_CANCELLED",
+                f"order {order_id} is already cancelled",
+                extra={"refund_amount_minor": order.refund_minor},
+            )
         event = self.catalogue.events[order.event_id]
         now = self.now()
         hours = (event.start_utc - now).total_seconds() / 3600
         percent = event.refund_policy.percent_at(hours) if hours > 0 else 0
         q = Quote(
-            id=self.new_id("cq_"), order_id=order_id,
-            refund_minor=order.total_minor * percent // 100, percent=percent,
-            hours_before_start=hours, created=now,
+            id=self.new_id("cq_"),
+            order_id=order_id,
+            refund_minor=order.total_minor * percent // 100,
+            percent=percent,
+            hours_before_start=hours,
+            created=now,
             valid_until=now + timedelta(seconds=QUOTE_TTL_SECONDS),
         )
         self.quotes[q.id] = q
@@ -387,9 +450,12 @@ class Sandbox:
             if quote_id is not None:
                 q = self.quotes.get(quote_id)
                 if q is None or q.order_id != order_id:
-                    raise PartnerError(422, "VALIDATION_ERROR",
-                                       f"no cancel quote {quote_id} for order {order_id}",
-                                       field="cancel_quote_id")
+                    raise PartnerError(
+                        422,
+                        "VALIDATION_ERROR",
+                        f"no cancel quote {quote_id} for order {order_id}",
+                        field="cancel_quote_id",
+                    )
                 if q.valid_until <= self.now():
                     raise PartnerError(409, "QUOTE_EXPIRED", f"cancel quote {quote_id} expired")
             else:

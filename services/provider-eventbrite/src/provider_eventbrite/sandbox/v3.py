@@ -26,9 +26,12 @@ class ArgumentsError(Exception):
 
     def response(self) -> JSONResponse:
         return JSONResponse(
-            shapes.eventbrite_error(400, "ARGUMENTS_ERROR",
-                                    f"There are errors with your arguments: {self.name} - {self.problem}",
-                                    {self.name: [self.problem]}),
+            shapes.eventbrite_error(
+                400,
+                "ARGUMENTS_ERROR",
+                f"There are errors with your arguments: {self.name} - {self.problem}",
+                {self.name: [self.problem]},
+            ),
             status_code=400,
         )
 
@@ -118,9 +121,11 @@ async def search_events(request: Request) -> Any:
         found.append(e)
     chunk, pagination = shapes.paginate(found, page, size)
     base = _base(request)
-    return {"pagination": pagination,
-            "events": [shapes.event(base, sb, e, expand) for e in chunk],
-            "location": {"augmented_location": {"city": "Lisbon", "country": "PT"}}}
+    return {
+        "pagination": pagination,
+        "events": [shapes.event(base, sb, e, expand) for e in chunk],
+        "location": {"augmented_location": {"city": "Lisbon", "country": "PT"}},
+    }
 
 
 @router.get("/events/{event_id}/")
@@ -150,8 +155,10 @@ async def list_ticket_classes(event_id: str, request: Request) -> Any:
     page, size = _page(request)
     chunk, pagination = shapes.paginate(e.ticket_classes, page, size)
     base = _base(request)
-    return {"pagination": pagination,
-            "ticket_classes": [shapes.ticket_class(base, sb, tc) for tc in chunk]}
+    return {
+        "pagination": pagination,
+        "ticket_classes": [shapes.ticket_class(base, sb, tc) for tc in chunk],
+    }
 
 
 @router.get("/events/{event_id}/ticket_classes/{ticket_class_id}/")
@@ -171,8 +178,10 @@ async def list_inventory_tiers(event_id: str, request: Request) -> Any:
         return not_found("event")
     page, size = _page(request)
     chunk, pagination = shapes.paginate(e.ticket_classes, page, size)
-    return {"pagination": pagination,
-            "inventory_tiers": [shapes.inventory_tier(sb, tc) for tc in chunk]}
+    return {
+        "pagination": pagination,
+        "inventory_tiers": [shapes.inventory_tier(sb, tc) for tc in chunk],
+    }
 
 
 @router.get("/events/{event_id}/capacity_tier/")
