@@ -1,0 +1,74 @@
+"""The whole system as `make up` runs it (every part a real process on free ports), once per
+test session, for end-to-end tests through the gateway's public API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from booking_shared.devstack import infra
+
+PORTS = {
+    "POSTGRES_PORT": "postgres", "KAFKA_PORT": "kafka", "LOCALSTRIPE_PORT": "stripe",
+    "OPENTABLE_SANDBOX_PORT": "opentable_sandbox", "EVENTBRITE_SANDBOX_PORT": "eventbrite_sandbox",
+    "PAYMENT_PORT": "payment", "PROVIDER_OPENTABLE_PORT": "opentable", "PROVIDER_EVENTBRITE_PORT": "eventbrite",
+    "ORCHESTRATOR_PORT": "orchestrator", "GATEWAY_PORT": "gateway",
+}
+
+
+@dataclass
+class System:
+    ports: dict[str, int]
+    state_dir: Path
+    proc: subprocess.Popen
+
+    def url(self, part: str) -> str:
+        return f"http://127.0.0.1:{self.ports[part]}"
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.ports['postgres']}/postgres"
+
+    @property
+    def kafka(self) -> str:
+        return f"127.0.0.1:{self.ports['kafka']}"
+
+    def log(self, name: str) -> str:
+        p = self.state_dir / "logs" / f"{name}.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory):
+    state = tmp_path_factory.mktemp("stack")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "STRIPE_API_KEY")}
+    ports = {name: infra.free_port() for name in PORTS.values()}
+    env.update({var: str(ports[name]) for var, name in PORTS.items()})
+    env["DEVSTACK_DIR"] = str(state)
+    out = open(state / "up.out", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "booking_shared.devstack.up", "--timeout", "120"],
+        env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 150
+    try:
+        while "All services ready" not in (state / "up.out").read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the system did not start:\n" + (state / "up.out").read_text()[-3000:])
+            time.sleep(0.25)
+        yield System(ports, state, proc)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        out.close()
