@@ -20,7 +20,14 @@ SERVICES = [
 async def test_the_service_starts_migrates_and_reports_ready(config_mod, app_mod, service_settings):
     import importlib
 
-    settings = service_settings(importlib.import_module(config_mod).Settings)
+    from booking_shared.devstack.infra import free_port
+
+    # Partners and peers at a closed port: replayed commands from other suites on the shared
+    # session topics must never reach a sandbox of a running `make up`.
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings_cls = importlib.import_module(config_mod).Settings
+    urls = {f: closed for f in settings_cls.model_fields if f.endswith(("_base_url", "_url")) and f != "database_url"}
+    settings = service_settings(settings_cls, **urls)
     app = importlib.import_module(app_mod).create_app(settings)
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/healthz")).json()["status"] == "ok"

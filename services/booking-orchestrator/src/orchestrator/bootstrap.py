@@ -2,6 +2,18 @@
 
 from booking_shared.service import Runtime
 
+from orchestrator.entrypoints.deadlines import DeadlineWorker
+from orchestrator.entrypoints.messaging import subscribe
+from orchestrator.handlers import Deps, policy_from
+
 
 async def wire(rt: Runtime) -> None:
-    """Register message handlers on rt.router and keep adapters in rt.extras."""
+    """Register message handlers on rt.router, start the deadline worker, keep deps in rt.extras."""
+    s = rt.settings
+    deps = Deps(producer=s.service_name, schema=s.db_schema, policy=policy_from(s))
+    rt.extras["deps"] = deps
+    subscribe(rt, deps)
+    worker = DeadlineWorker(rt.pool, deps, getattr(s, "deadline_poll_interval_s", 0.5), rt.relay.wake)
+    worker.start()
+    rt.extras["deadline_worker"] = worker
+    rt.extras.setdefault("closers", []).append(worker.stop)

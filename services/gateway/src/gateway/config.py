@@ -39,8 +39,12 @@ class Settings(ServiceSettings):
     rate_bookings_per_minute: float = Field(5.0, gt=0, description="Booking bucket refill per user.")
     max_active_bookings: int = Field(10, ge=1, description="Bookings not yet final, per user (no slot hoarding).")
 
+    idempotency_ttl_h: float = Field(24.0, description="A used Idempotency-Key can be reused after this.")
     idempotency_lock_s: float = Field(30.0, description="After this, a request left 'in flight' by a crash is taken over.")
     sse_poll_interval_s: float = Field(1.0, description="SSE fallback poll when no NOTIFY arrives.")
+    sse_outcome_grace_s: float = Field(
+        5.0, description="After a final saga state, how long SSE waits for the event with its codes or reasons."
+    )
     sse_ping_s: float = Field(15.0, description="SSE keep-alive comment interval.")
     sse_max_s: float = Field(3600.0, description="An SSE stream ends after this even without a final state.")
     max_body_bytes: int = Field(65536, description="Bigger request bodies get 413.")

@@ -1,7 +1,59 @@
 """The only place the Payment service's adapters are built and its handlers registered."""
 
-from booking_shared.service import Runtime
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from booking_shared.contracts import AuthorizePayment, CapturePayment, RefundPayment, VoidPayment
+from booking_shared.contracts.topics import PAYMENT_COMMANDS, PAYMENT_REPLIES, dlq
+from booking_shared.messaging import MessageRouter, ensure_topics
+from booking_shared.service import Runtime, Wiring
+
+from payment import handlers
+from payment.adapters.stripe_gateway import StripeGateway
+from payment.config import Settings
+from payment.domain.gateway import PaymentGateway
+
+GatewayFactory = Callable[[Settings], PaymentGateway]
 
 
-async def wire(rt: Runtime) -> None:
-    """Register message handlers on rt.router and keep adapters in rt.extras."""
+def stripe_gateway(settings: Settings) -> PaymentGateway:
+    return StripeGateway(
+        settings.stripe_api_key,
+        api_base=settings.stripe_api_base,
+        max_attempts=settings.stripe_max_attempts,
+        timeout_s=settings.stripe_timeout_s,
+    )
+
+
+def make_wiring(gateway_factory: GatewayFactory = stripe_gateway) -> Wiring:
+    """The service's wiring; tests may pass another gateway (a fake, or one that fails on cue)."""
+
+    async def wire(rt: Runtime) -> None:
+        settings: Settings = rt.settings  # type: ignore[assignment]
+        # The SDK logs request and response bodies at DEBUG (client secrets among them) and every
+        # request at INFO: keep it to warnings whatever LOG_LEVEL says.
+        logging.getLogger("stripe").setLevel(logging.WARNING)
+        gateway = gateway_factory(settings)
+        deps = handlers.Deps(gateway=gateway, pool=rt.pool, settings=settings)
+        rt.extras["payment"] = deps
+        rt.extras.setdefault("closers", []).append(gateway.close)
+        topics = [settings.commands_topic, settings.replies_topic, dlq(settings.commands_topic)]
+        if settings.commands_topic != PAYMENT_COMMANDS or settings.replies_topic != PAYMENT_REPLIES:
+            await ensure_topics(settings, topics)  # the runtime creates only the standard ones
+        register(rt.router, deps)
+
+    return wire
+
+
+def register(router: MessageRouter, deps: handlers.Deps) -> None:
+    """Route the four commands to their handlers."""
+    commands = deps.settings.commands_topic
+    router.on(commands, AuthorizePayment, lambda h: handlers.authorize_payment(h, deps))
+    router.on(commands, CapturePayment, lambda h: handlers.capture_payment(h, deps))
+    router.on(commands, VoidPayment, lambda h: handlers.void_payment(h, deps))
+    router.on(commands, RefundPayment, lambda h: handlers.refund_payment(h, deps))
+
+
+wire = make_wiring()

@@ -1,20 +1,36 @@
-"""Fixtures: the sandbox served by uvicorn on a free 127.0.0.1 port, an admin helper, clients."""
+"""Fixtures: the sandbox served by uvicorn on a free 127.0.0.1 port, an admin helper, clients,
+and the provider service itself (one per test module) with a bus to send commands and read replies."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from booking_shared.contracts import BookingItem, Envelope, Message, model_for
+from booking_shared.contracts.topics import (
+    PROVIDER_REGISTRY,
+    provider_commands,
+    provider_replies,
+)
+from booking_shared.devstack.infra import free_port
+from booking_shared.money import Money
+from booking_shared.sealed import GuestContact, seal
+from booking_shared.testing.plugin import wait_for
+from booking_shared.testing.servers import serve_app
 from provider_eventbrite.adapters.partner_client import EventbriteClient
+from provider_eventbrite.config import Settings
+from provider_eventbrite.entrypoints.app import create_app as create_service_app
 from provider_eventbrite.sandbox import create_app
 
 
@@ -165,3 +181,183 @@ def ref() -> Callable[[str], str]:
     """Unique references and idempotency keys per test (no cleanup needed)."""
     run = uuid.uuid4().hex[:8]
     return lambda name: f"{name}-{run}"
+
+
+# ---- the provider service itself (over the real broker, Postgres and this sandbox) -------------
+# One service per test module: a consumer group join costs ~5 s on Tansu.
+
+COMMANDS, REPLIES = provider_commands("eventbrite"), provider_replies("eventbrite")
+GUEST = GuestContact(first_name="Anna", last_name="Lisboa", email="anna@example.org")
+
+
+class Bus:
+    """Publishes commands like the orchestrator does; collects every reply and announcement."""
+
+    def __init__(self, bootstrap: str, producer_name: str) -> None:
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+        # No group: no join to wait for; we read both topics from the start.
+        self.consumer = AIOKafkaConsumer(
+            REPLIES,
+            PROVIDER_REGISTRY,
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=5,
+        )
+        self.producer_name = producer_name
+        self.seen: list[tuple[str, Envelope, Message]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.producer.start()
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._collect())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.consumer.stop()
+        await self.producer.stop()
+
+    async def _collect(self) -> None:
+        async for record in self.consumer:
+            env = Envelope.from_headers(record.headers)
+            model = model_for(env.type)
+            if model is not None:
+                self.seen.append((record.topic, env, model.model_validate_json(record.value)))
+
+    @staticmethod
+    def envelope(message: Message) -> Envelope:
+        return Envelope.new(
+            message.type_name(), correlation_id=message.booking_id, producer="test-orchestrator"
+        )
+
+    async def send(self, message: Message, envelope: Envelope | None = None) -> Envelope:
+        env = envelope or self.envelope(message)
+        await self.producer.send_and_wait(
+            COMMANDS,
+            message.model_dump_json().encode(),
+            key=message.booking_id.encode(),
+            headers=env.to_headers(),
+        )
+        return env
+
+    def replies(self, booking_id: str, type_: str | None = None) -> list[Message]:
+        return [
+            m
+            for topic, env, m in self.seen
+            if topic == REPLIES
+            and m.booking_id == booking_id
+            and (type_ is None or env.type == type_)
+            and env.producer == self.producer_name
+        ]
+
+    async def reply(
+        self, booking_id: str, type_: str | None = None, n: int = 1, within: float = 20
+    ) -> Message:
+        """Wait for the n-th reply of a booking (of a type) and return the last one."""
+        found = await wait_for(
+            lambda: (r := self.replies(booking_id, type_)) and len(r) >= n and r,
+            timeout=within,
+            what=f"{n} {type_ or 'replies'} for {booking_id}",
+        )
+        return found[n - 1]
+
+    def announcements(self) -> list[Message]:
+        return [
+            m
+            for topic, env, m in self.seen
+            if topic == PROVIDER_REGISTRY and env.producer == self.producer_name
+        ]
+
+
+@dataclass
+class Provider:
+    """The running service: its settings, base URL, runtime (router, pool) and the bus."""
+
+    settings: Settings
+    url: str
+    app: Any
+    bus: Bus
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+    async def process(self, message: Message) -> str:
+        """Hand one command straight to the service's router (as the consumer would)."""
+        env = Bus.envelope(message)
+        return await self.runtime.router.process(
+            COMMANDS, message.model_dump_json().encode(), env.to_headers()
+        )
+
+    def seal(self, guest: GuestContact = GUEST) -> str:
+        return seal(guest, self.settings.guest_data_key)
+
+
+@pytest.fixture(scope="module")
+async def provider(
+    sandbox_server: ServerThread, database_url: str, role_prefix: str, kafka_bootstrap: str
+) -> AsyncIterator[Provider]:
+    unique = uuid.uuid4().hex[:6]
+    settings = Settings(
+        environment="test",
+        database_url=database_url,
+        db_role_prefix=role_prefix,
+        db_schema=f"eventbrite_{unique}",
+        service_name=f"provider-eventbrite-{unique}",
+        kafka_bootstrap_servers=kafka_bootstrap,
+        port=free_port(),
+        log_json=False,
+        outbox_poll_interval_s=0.2,
+        consumer_retry_backoff_ms=10,
+        eventbrite_base_url=sandbox_server.base_url,
+        eventbrite_timeout_s=1.0,
+        eventbrite_backoff_base_s=0.01,
+        eventbrite_backoff_max_s=0.05,
+        eventbrite_max_concurrency=20,
+        eventbrite_rate_per_second=0,
+        hold_sweep_interval_s=0.2,
+    )
+    app = create_service_app(settings)
+    async with serve_app(app, port=settings.port) as url:
+        bus = Bus(kafka_bootstrap, settings.service_name)
+        await bus.start()
+        try:
+            yield Provider(settings, url, app, bus)
+        finally:
+            await bus.stop()
+
+
+def event_item(
+    event: dict[str, Any], tc: dict[str, Any], quantity: int = 2, item_id: str = "item-1"
+) -> BookingItem:
+    """A booking item for a sandbox event and class, as the schedule generator would send it."""
+    return BookingItem(
+        id=item_id,
+        title=event["name"]["text"],
+        category="concert",
+        start_time=datetime.fromisoformat(event["start"]["utc"]),
+        cost=Money(
+            amount_minor=tc["cost"]["value"] + tc["fee"]["value"], currency=tc["cost"]["currency"]
+        ),
+        event_id=event["id"],
+        ticket_class_id=tc["id"],
+        quantity=quantity,
+    )
+
+
+@pytest.fixture
+def item_for() -> Callable[..., BookingItem]:
+    """event_item(event, ticket_class, quantity=2, item_id="item-1") as a fixture."""
+    return event_item
+
+
+@pytest.fixture
+def booking_id() -> Callable[[str], str]:
+    run = uuid.uuid4().hex[:8]
+    return lambda name="bk": f"{name}_{run}"

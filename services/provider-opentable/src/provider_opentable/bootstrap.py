@@ -1,7 +1,53 @@
-"""The only place the OpenTable provider's adapters are built and its handlers registered."""
+"""The only place the OpenTable provider's adapters are built and the service is assembled."""
 
-from booking_shared.service import Runtime
+from __future__ import annotations
+
+from booking_shared.provider_kit.service import create_provider_app
+from fastapi import FastAPI
+
+from provider_opentable.adapters.partner_client import OpenTableClient
+from provider_opentable.adapters.partner_port import OpenTablePort
+from provider_opentable.config import Settings
+
+TITLE = "OpenTable provider"
+DESCRIPTION = (
+    "Restaurant bookings through an OpenTable-style partner API: slot lock -> reservation -> cancel, "
+    "behind the provider-neutral HoldItem/ConfirmItem/CancelItem contract."
+)
 
 
-async def wire(rt: Runtime) -> None:
-    """Register message handlers on rt.router and keep adapters in rt.extras."""
+def build_client(settings: Settings) -> OpenTableClient:
+    headers = {}
+    if settings.opentable_api_key is not None:
+        headers["Authorization"] = f"Bearer {settings.opentable_api_key.get_secret_value()}"
+    return OpenTableClient(
+        settings.opentable_base_url,
+        timeout=settings.opentable_timeout_s,
+        max_retries=settings.opentable_max_retries,
+        max_concurrency=settings.opentable_max_concurrency,
+        rate_per_second=settings.opentable_rate_per_second or None,
+        backoff_base=settings.opentable_backoff_base_s,
+        headers=headers,
+    )
+
+
+def build_port(settings: Settings) -> OpenTablePort:
+    """Called in the app's lifespan: nothing connects at import time, and nothing at start either
+    (the partner is first called by a command or a search, so the service starts without it)."""
+    return OpenTablePort(
+        build_client(settings),
+        timezone=settings.opentable_timezone,
+        hold_ttl_seconds=settings.opentable_hold_ttl_seconds,
+        catalogue_ttl_s=settings.opentable_catalogue_ttl_s,
+    )
+
+
+def build_app(settings: Settings) -> FastAPI:
+    # The kit's migrations (items, commands) are the whole schema: this service adds no table.
+    return create_provider_app(
+        settings,
+        port_factory=lambda: build_port(settings),
+        title=TITLE,
+        description=DESCRIPTION,
+        sweep_interval_s=settings.hold_sweep_interval_s,
+    )

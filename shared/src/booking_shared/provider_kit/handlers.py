@@ -79,8 +79,15 @@ async def hold_item(h: Handling, port: PartnerPort, replies_topic: str) -> None:
         return
     item = cmd.item
     row = await _item_row(h.conn, cmd.booking_id, item.id)
+    now = datetime.now(UTC)
     if row is not None and row["status"] == "CANCELLED":
         outcome = HoldOutcome(ok=False, reason_code="invalid_item", detail="the item was already cancelled")
+    elif row is not None and row["status"] == "HELD" and (row["hold_expires_at"] is None or row["hold_expires_at"] > now):
+        # Another hold command for an item we already hold: reuse the live hold, never lock twice.
+        outcome = HoldOutcome(
+            ok=True, price=_money(row, "price_minor"), hold_id=row["hold_id"],
+            expires_at=row["hold_expires_at"], partner_status=row["partner_status"],
+        )
     else:
         try:
             outcome = await port.hold(item, key=str(cmd.command_id), reference=reference(cmd.booking_id, item.id))

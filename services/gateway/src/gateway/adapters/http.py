@@ -27,12 +27,12 @@ class ServiceClient:
         *,
         json: Any = None,
         params: dict[str, Any] | None = None,
-        timeout: float | None = None,
+        timeout_s: float | None = None,
         none_on_404: bool = False,
     ) -> Any:
         kwargs: dict[str, Any] = {"json": json, "params": params}
-        if timeout is not None:
-            kwargs["timeout"] = timeout
+        if timeout_s is not None:
+            kwargs["timeout"] = timeout_s
         try:
             r = await self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:

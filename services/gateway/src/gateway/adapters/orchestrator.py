@@ -14,8 +14,8 @@ class OrchestratorClient(ServiceClient):
     def __init__(self, base_url: str, timeout: float, **kw: Any) -> None:
         super().__init__("orchestrator", base_url, timeout, **kw)
 
-    async def get_saga(self, booking_id: str, timeout: float | None = None) -> dict[str, Any] | None:
-        return await self.call("GET", f"/internal/sagas/{quote(booking_id, safe='')}", timeout=timeout, none_on_404=True)
+    async def get_saga(self, booking_id: str, timeout_s: float | None = None) -> dict[str, Any] | None:
+        return await self.call("GET", f"/internal/sagas/{quote(booking_id, safe='')}", timeout_s=timeout_s, none_on_404=True)
 
     async def list_sagas(self, params: dict[str, Any]) -> dict[str, Any]:
         clean = {k: v for k, v in params.items() if v is not None}

@@ -14,9 +14,9 @@ class ProviderClient(ServiceClient):
         super().__init__(f"provider-{name}", base_url, timeout, **kw)
         self.name = name
 
-    async def search(self, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    async def search(self, params: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         clean = {k: v for k, v in params.items() if v is not None}
-        return await self.call("GET", "/internal/search", params=clean, timeout=timeout)
+        return await self.call("GET", "/internal/search", params=clean, timeout_s=timeout_s)
 
     async def quote(self, items: list[BookingItem]) -> list[dict[str, Any]]:
         body = await self.call("POST", "/internal/quote", json={"items": [i.model_dump(mode="json") for i in items]})

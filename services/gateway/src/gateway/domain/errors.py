@@ -121,3 +121,13 @@ class UpstreamRejected(Exception):
 
     def __str__(self) -> str:
         return f"{self.service} answered {self.status}: {self.body.get('detail') or self.body}"
+
+
+def upstream_field_errors(body: dict[str, Any], default_field: str) -> list[FieldError]:
+    """The field errors of another service's problem+json, or one error on default_field."""
+    errs = [
+        FieldError(str(e.get("field") or default_field), str(e.get("message", "")))
+        for e in body.get("errors", []) or []
+        if isinstance(e, dict)
+    ]
+    return errs or [FieldError(default_field, str(body.get("detail") or body.get("title") or "rejected"))]

@@ -389,6 +389,11 @@ class StripeGateway:
         )
         return _snapshot(_plain(pi))
 
+    def intent_from_object(self, obj: Mapping[str, Any]) -> IntentSnapshot:
+        """A PaymentIntent object as a (verified) webhook carries it, read the way `get_intent`
+        reads one, with the same emulator fallbacks."""
+        return _snapshot(dict(obj))
+
     async def find_intent_by_command(
         self, customer_id: str, command_id: str
     ) -> IntentSnapshot | None:

@@ -2,15 +2,29 @@
 
 from pathlib import Path
 
+from booking_shared.service import create_app as create_service_app
 from fastapi import FastAPI
 
-from booking_shared.service import create_app as create_service_app
-from payment.bootstrap import wire
+from payment.bootstrap import GatewayFactory, make_wiring, stripe_gateway
 from payment.config import Settings
+from payment.entrypoints.http import router
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
+DESCRIPTION = (
+    "The only service that talks to Stripe. Internal API for saved cards (tokens only) and payment "
+    "status; Stripe webhooks; AuthorizePayment/CapturePayment/VoidPayment/RefundPayment on "
+    "payment.commands.v1, replies on payment.replies.v1."
+)
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+
+def create_app(settings: Settings | None = None, *, gateway_factory: GatewayFactory = stripe_gateway) -> FastAPI:
     settings = settings or Settings()
-    return create_service_app(settings, migrations_dir=MIGRATIONS, wire=wire, title="Payment service")
+    return create_service_app(
+        settings,
+        migrations_dir=MIGRATIONS,
+        wire=make_wiring(gateway_factory),
+        routers=[router],
+        title="Payment service",
+        description=DESCRIPTION,
+    )

@@ -217,6 +217,7 @@ class HoldResult:
     party_size: int | None = None
     reason: str | None = None
     detail: str | None = None
+    reservation_id: str | None = None  # set once the lock became a reservation (Consumed)
 
     @property
     def ok(self) -> bool:
@@ -517,6 +518,7 @@ class OpenTableClient:
             expires_at=_parse_dt(raw.get("expires_at")),
             date_time=_parse_dt(raw.get("date_time")),
             party_size=raw.get("party_size"),
+            reservation_id=raw.get("reservation_id"),
         )
         values.update(overrides)
         return HoldResult(**values)
@@ -547,6 +549,8 @@ class OpenTableClient:
             lock_id=lock_id,
             reason=_reason(code, resp),
             detail=e.get("message"),
+            # lock_already_used names the reservation the lock became: the caller may cancel it.
+            reservation_id=e.get("reservation_id"),
         )
 
     async def make_reservation(

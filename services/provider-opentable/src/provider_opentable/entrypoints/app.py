@@ -1,16 +1,11 @@
-"""The OpenTable provider's process: FastAPI app whose lifespan runs the consumers and the outbox relay."""
-
-from pathlib import Path
+"""The OpenTable provider's process: a FastAPI app whose lifespan runs the consumers, the outbox
+relay and the hold sweeper, with the internal API for the gateway."""
 
 from fastapi import FastAPI
 
-from booking_shared.service import create_app as create_service_app
-from provider_opentable.bootstrap import wire
+from provider_opentable.bootstrap import build_app
 from provider_opentable.config import Settings
-
-MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    return create_service_app(settings, migrations_dir=MIGRATIONS, wire=wire, title="OpenTable provider")
+    return build_app(settings or Settings())

@@ -1,0 +1,92 @@
+"""The internal API's JSON shapes, from domain objects and history rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from booking_shared.money import Money
+
+from orchestrator.domain.model import Saga, SagaState
+
+
+def money(m: Money | None) -> dict[str, Any] | None:
+    return None if m is None else {"amount_minor": m.amount_minor, "currency": m.currency}
+
+
+def _iso(t) -> str | None:  # type: ignore[no-untyped-def]
+    return t.isoformat() if t is not None else None
+
+
+def saga_view(saga: Saga, history: list[Any]) -> dict[str, Any]:
+    p = saga.payment
+    return {
+        "booking_id": saga.booking_id,
+        "user_id": saga.user_id,
+        "state": saga.state.value,
+        "mode": saga.mode,
+        "definition_version": saga.definition_version,
+        "paused": saga.paused,
+        "total": money(saga.total),
+        "items": [
+            {
+                "item_id": it.item_id,
+                "provider": it.provider or None,
+                "booking_type": it.booking_type,
+                "status": it.status.value,
+                "hold_id": it.hold_id,
+                "hold_expires_at": _iso(it.hold_expires_at),
+                "confirmation_code": it.confirmation_code,
+                "price": money(it.price),
+                "refund": money(it.refund),
+            }
+            for it in saga.items
+        ],
+        "payment": {
+            "payment_intent_id": p.payment_intent_id,
+            "authorized": money(p.authorized),
+            "captured": money(p.captured),
+            "refunded": money(p.refunded),
+            "capture_before": _iso(p.capture_before),
+            # The UI needs it to finish 3-D Secure; nobody needs it afterwards.
+            "client_secret": p.client_secret if saga.state == SagaState.ACTION_REQUIRED else None,
+        },
+        "failure_reasons": [r.model_dump(mode="json") for r in saga.failure_reasons],
+        "steps": [
+            {
+                "name": st.name,
+                "status": st.status.value,
+                "command_id": str(st.command_id),
+                "attempts": st.attempts,
+                "deadline_at": _iso(st.deadline_at),
+            }
+            for st in saga.steps.values()
+        ],
+        "history": [
+            {
+                "at": _iso(h["at"]),
+                "direction": h["direction"],
+                "topic": h["topic"],
+                "type": h["type"],
+                "message_id": str(h["message_id"]) if h["message_id"] else None,
+                "summary": h["summary"],
+            }
+            for h in history
+        ],
+        "created_at": _iso(saga.created_at),
+        "updated_at": _iso(saga.updated_at),
+    }
+
+
+def summary_view(row: Any) -> dict[str, Any]:
+    return {
+        "booking_id": row["booking_id"],
+        "user_id": row["user_id"],
+        "state": row["state"],
+        "mode": row["mode"],
+        "paused": row["paused"],
+        "definition_version": row["definition_version"],
+        "total": {"amount_minor": row["total_minor"], "currency": row["currency"]},
+        "created_at": _iso(row["created_at"]),
+        "updated_at": _iso(row["updated_at"]),
+        "state_changed_at": _iso(row["state_changed_at"]),
+    }

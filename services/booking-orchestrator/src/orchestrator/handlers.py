@@ -1,0 +1,252 @@
+"""Use cases of the orchestrator: load the saga, apply the pure saga function, write the new
+state, the history and the outgoing messages (outbox) in the caller's one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from booking_shared import outbox
+from booking_shared.contracts import (
+    BookingCancellationRequested,
+    BookingRequested,
+    Envelope,
+    Message,
+    ProviderAnnounced,
+    model_for,
+)
+from booking_shared.messaging import Handling
+
+from orchestrator.adapters.repository import SagaRepository
+from orchestrator.domain.model import (
+    CancellationRequested,
+    Context,
+    DeadlineDue,
+    Decision,
+    Input,
+    OperatorAction,
+    Policy,
+    ReplyReceived,
+    Saga,
+    SagaState,
+)
+from orchestrator.domain.saga import decide, start
+from orchestrator.domain.summary import summarize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Deps:
+    """What the handlers need besides the transaction (built once in bootstrap)."""
+
+    producer: str
+    schema: str
+    policy: Policy
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+class SagaNotFound(Exception):
+    pass
+
+
+async def _context(repo: SagaRepository, deps: Deps, saga: Saga | None = None) -> Context:
+    # Only routing reads the provider directory: a saga past REQUESTED never does.
+    needs_directory = saga is None or saga.state == SagaState.REQUESTED
+    directory = await repo.directory() if needs_directory else {}
+    return Context(now=deps.clock(), policy=deps.policy, directory=directory)
+
+
+async def _emit(
+    conn: asyncpg.Connection, repo: SagaRepository, decision: Decision, deps: Deps, cause: Envelope | None
+) -> None:
+    """Outgoing commands and events through the outbox, each one also in the history."""
+    for send in decision.sends:
+        env = await outbox.enqueue(conn, send.topic, send.message, producer=deps.producer, schema=deps.schema, cause=cause)
+        await repo.record(
+            decision.saga.booking_id,
+            "out",
+            send.message.type_name(),
+            topic=send.topic,
+            message_id=env.message_id,
+            summary=summarize(send.message),
+        )
+    for before, to, reason in decision.transitions:
+        log.info(
+            "saga state changed",
+            extra={"booking_id": decision.saga.booking_id, "from": before, "to": to.value, "reason": reason},
+        )
+
+
+async def _record_in(repo: SagaRepository, h: Handling, note: str = "") -> None:
+    summary = summarize(h.message)
+    await repo.record(
+        h.message.booking_id,
+        "in",
+        h.envelope.type,
+        topic=h.topic,
+        message_id=h.envelope.message_id,
+        summary=f"{summary} | {note}" if note else summary,
+    )
+
+
+# ---- messages ----------------------------------------------------------------------------------
+
+
+async def start_booking(h: Handling, deps: Deps) -> None:
+    """BookingRequested: a new saga, holds sent to every item's provider in parallel."""
+    msg: BookingRequested = h.message  # type: ignore[assignment]
+    repo = SagaRepository(h.conn)
+    if await repo.exists(msg.booking_id):
+        await _record_in(repo, h, "duplicate request: the saga already exists")
+        return
+    decision = start(msg, await _context(repo, deps))
+    await repo.save(decision.saga, None)
+    await _record_in(repo, h, decision.note)
+    await _emit(h.conn, repo, decision, deps, h.envelope)
+
+
+async def request_cancellation(h: Handling, deps: Deps) -> None:
+    msg: BookingCancellationRequested = h.message  # type: ignore[assignment]
+    await _apply(h, CancellationRequested(msg), deps)
+
+
+async def apply_reply(h: Handling, deps: Deps) -> None:
+    """A participant's answer (payment or provider)."""
+    await _apply(h, ReplyReceived(h.message), deps)
+
+
+async def _apply(h: Handling, event: Input, deps: Deps) -> None:
+    repo = SagaRepository(h.conn)
+    saga = await repo.load(h.message.booking_id)
+    if saga is None:
+        await _record_in(repo, h, "no such saga; ignored")
+        log.warning("message for an unknown saga", extra={"type": h.envelope.type})
+        return
+    if saga.paused:
+        await repo.park(saga.booking_id, h.topic, h.envelope.type, h.envelope.message_id, h.message.model_dump_json())
+        await _record_in(repo, h, "parked: the saga is paused")
+        return
+    decision = decide(saga, event, await _context(repo, deps, saga))
+    await repo.save(decision.saga, saga)
+    await _record_in(repo, h, decision.note)
+    await _emit(h.conn, repo, decision, deps, h.envelope)
+
+
+async def record_provider(h: Handling, deps: Deps) -> None:
+    """ProviderAnnounced: remember what the provider books and what it can do."""
+    msg: ProviderAnnounced = h.message  # type: ignore[assignment]
+    newer = await SagaRepository(h.conn).record_provider(msg, h.envelope.occurred_at, h.envelope.message_id)
+    log.info("provider announced", extra={"provider": msg.provider, "types": msg.booking_types, "kept": newer})
+
+
+# ---- deadlines ---------------------------------------------------------------------------------
+
+
+async def fire_due_deadlines(
+    pool: asyncpg.Pool, deps: Deps, limit: int = 100, skip: dict[str, datetime] | None = None
+) -> int:
+    """Fire the due deadlines of up to `limit` sagas, one transaction per saga. Several
+    instances may run this at once: each locks the saga it works on (SKIP LOCKED). A saga
+    whose deadlines raise is set aside for a while (in `skip`) so the others keep moving."""
+    skip = skip if skip is not None else {}
+    for booking_id, until in list(skip.items()):
+        if until <= deps.clock():
+            del skip[booking_id]
+    fired = 0
+    while fired < limit:
+        booking_id = None
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                repo = SagaRepository(conn)
+                now = deps.clock()
+                booking_id = await repo.lock_one_due(now, list(skip))
+                if booking_id is None:
+                    return fired
+                saga = await repo.load(booking_id, lock=False)  # locked by lock_one_due
+                assert saga is not None
+                ctx = await _context(repo, deps, saga)
+                current = saga
+                for name in await repo.due_deadlines(booking_id, now):
+                    decision = decide(current, DeadlineDue(name), ctx)
+                    if decision.sends or decision.transitions:
+                        summary = f"{name}: {decision.note}" if decision.note else name
+                        await repo.record(booking_id, "action", "DeadlineDue", summary=summary)
+                    await _emit(conn, repo, decision, deps, None)
+                    current = decision.saga
+                await repo.save(current, saga)
+        except Exception:
+            if booking_id is None:
+                raise
+            log.exception("deadlines of a saga failed; set aside for 30 s", extra={"booking_id": booking_id})
+            skip[booking_id] = deps.clock() + timedelta(seconds=30)
+            continue
+        fired += 1
+    return fired
+
+
+# ---- operators ---------------------------------------------------------------------------------
+
+
+async def act_on_saga(
+    pool: asyncpg.Pool, booking_id: str, action: str, actor: str, reason: str, deps: Deps
+) -> None:
+    """retry / compensate / pause / resume, recorded in the history. Raises SagaNotFound, or
+    NotAllowed (nothing is written then)."""
+    async with pool.acquire() as conn, conn.transaction():
+        repo = SagaRepository(conn)
+        saga = await repo.load(booking_id)
+        if saga is None:
+            raise SagaNotFound(booking_id)
+        decision = decide(saga, OperatorAction(action, actor, reason), await _context(repo, deps, saga))  # type: ignore[arg-type]
+        await repo.record(booking_id, "action", action, summary=f"{action} by {actor}: {reason} | {decision.note}")
+        await _emit(conn, repo, decision, deps, None)
+        current = decision.saga
+        if action == "resume":
+            current = await _replay_parked(conn, repo, current, deps)
+        await repo.save(current, saga)
+
+
+async def _replay_parked(conn: asyncpg.Connection, repo: SagaRepository, saga: Saga, deps: Deps) -> Saga:
+    """Apply, in arrival order, what came while the saga was paused."""
+    for row in sorted(await repo.take_parked(saga.booking_id), key=lambda r: r["id"]):
+        model = model_for(row["type"])
+        if model is None:
+            continue
+        message: Message = model.model_validate_json(row["payload"])
+        event: Input = (
+            CancellationRequested(message)  # type: ignore[arg-type]
+            if isinstance(message, BookingCancellationRequested)
+            else ReplyReceived(message)
+        )
+        decision = decide(saga, event, await _context(repo, deps, saga))
+        await repo.record(
+            saga.booking_id,
+            "in",
+            row["type"],
+            topic=row["topic"],
+            message_id=row["message_id"],
+            summary=f"{summarize(message)} | applied on resume {decision.note}".strip(),
+        )
+        await _emit(conn, repo, decision, deps, None)
+        saga = decision.saga
+    return saga
+
+
+def policy_from(settings) -> Policy:  # type: ignore[no-untyped-def]
+    return Policy(
+        step_timeout_s=settings.step_timeout_s,
+        step_max_attempts=settings.step_max_attempts,
+        backoff=settings.step_backoff,
+        max_step_timeout_s=settings.max_step_timeout_s,
+        compensation_max_attempts=settings.compensation_max_attempts,
+        action_window_s=settings.action_window_s,
+        route_wait_s=settings.route_wait_s,
+    )
+
+
+def older_than(seconds: float | None, now: datetime) -> datetime | None:
+    return None if seconds is None else now - timedelta(seconds=seconds)

@@ -1,0 +1,56 @@
+"""Bearer authentication: a user's token (stored hashed) or the ops bootstrap token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from gateway.adapters.postgres import User
+from gateway.bootstrap import DEPS_KEY
+from gateway.domain.errors import Unauthorized
+from gateway.handlers.deps import ClientInfo, Deps
+from gateway.handlers.users import Principal, authenticate
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="The token POST /v1/users returned (shown once). Ops routes need the ops role.",
+)
+
+
+def get_deps(request: Request) -> Deps:
+    return request.app.state.runtime.extras[DEPS_KEY]
+
+
+async def principal(
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    if creds is None:
+        raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+    found = await authenticate(get_deps(request), creds.credentials)
+    if found is None:
+        raise Unauthorized("the bearer token is invalid or revoked")
+    return found
+
+
+async def current_user(p: Annotated[Principal, Depends(principal)]) -> User:
+    return p.require_user()
+
+
+async def ops_principal(p: Annotated[Principal, Depends(principal)]) -> Principal:
+    p.require_ops()
+    return p
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+OpsPrincipal = Annotated[Principal, Depends(ops_principal)]
+
+
+def client_info(request: Request) -> ClientInfo:
+    deps = get_deps(request)
+    ip = request.client.host if request.client else None
+    if deps.settings.trust_forwarded_for and (fwd := request.headers.get("x-forwarded-for")):
+        ip = fwd.split(",")[0].strip() or ip
+    return ClientInfo(user_agent=request.headers.get("user-agent"), ip=ip)

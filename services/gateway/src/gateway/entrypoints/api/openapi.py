@@ -1,0 +1,100 @@
+"""Finishing touches on the OpenAPI document: the Problem schema, problem+json for FastAPI's own
+validation answers, examples for the built-in health routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.entrypoints.api.examples import PROBLEMS
+
+TAGS = [
+    {"name": "users", "description": "Sign-up (a bearer token, shown once), profile and booking preferences."},
+    {"name": "payment methods", "description": "Saved cards as Stripe tokens, through the payment service. Never a card number."},
+    {"name": "search", "description": "Restaurants and events from every provider at once."},
+    {"name": "quotes", "description": "Price a day's items; see whether your preferences allow booking them in one click."},
+    {"name": "bookings", "description": "One-click booking, status (also as Server-Sent Events), calendar, cancellation."},
+    {"name": "ops", "description": "Operators (ops role): sagas by state and age, history, retry / compensate / pause / resume."},
+]
+
+DESCRIPTION = """
+The public API of one-click booking: a person's planned day, booked and paid in one go, or nothing.
+
+**Auth**: `Authorization: Bearer <token>` (from `POST /v1/users`, shown once, stored hashed). You see and
+change only your own bookings, quotes and cards: anything else is 404. `/v1/ops/*` needs the ops role.
+
+**Errors** are `application/problem+json` (RFC 9457) with `errors: [{field, message}]` naming each field at
+fault; a refused request changes nothing. Card numbers are refused anywhere (422), never stored or logged.
+
+**Idempotency**: `POST /v1/bookings` requires `Idempotency-Key` (IETF draft): missing -> 400, same key and
+body -> the same answer, same key and another body -> 422, same key while in flight -> 409.
+
+**Rate limits** per user on quotes and bookings: 429 with `Retry-After`.
+"""
+
+
+class ProblemField(BaseModel):
+    field: str = Field(examples=["items[0].cost"])
+    message: str = Field(examples=["cannot read an amount from 'lots'"])
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; extra members (reasons, retry_after, service, ...) may follow."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["https://booking.local/problems/invalid-input"])
+    title: str = Field(examples=["Invalid input"])
+    status: int = Field(examples=[422])
+    detail: str = Field(examples=["invalid input: items[0].cost"])
+    instance: str | None = Field(None, examples=["/v1/quotes"])
+    errors: list[ProblemField] = Field(default_factory=list)
+
+
+BUILTIN_EXAMPLES: dict[str, tuple[str, Any]] = {
+    "/healthz": ("application/json", {"status": "ok", "service": "gateway"}),
+    "/readyz": (
+        "application/json",
+        {"status": "ready", "checks": {"started": True, "database": True, "broker": True, "outbox_pending": 0}},
+    ),
+    "/metrics": ("text/plain", '# HELP booking_outbox_pending Outbox rows not yet published\nbooking_outbox_pending{service="gateway"} 0.0\n'),
+}
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = FastAPI.openapi(app)
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        defs = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in defs.pop("$defs", {}).items():
+            comps[name] = sub
+        comps["Problem"] = defs
+        invalid = PROBLEMS["invalid"][2]
+        for path, ops in schema.get("paths", {}).items():
+            for op in ops.values():
+                responses = op.get("responses", {})
+                r422 = responses.get("422")
+                if r422 and "application/json" in r422.get("content", {}):
+                    responses["422"] = {
+                        "description": "Invalid input; `errors` names each field",
+                        "content": {
+                            "application/problem+json": {
+                                "schema": {"$ref": "#/components/schemas/Problem"},
+                                "example": invalid,
+                            }
+                        },
+                    }
+                if path in BUILTIN_EXAMPLES:
+                    media, example = BUILTIN_EXAMPLES[path]
+                    ok = responses.setdefault("200", {"description": "OK"})
+                    ok.setdefault("content", {}).setdefault(media, {})["example"] = example
+        for unused in ("HTTPValidationError", "ValidationError"):
+            comps.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,196 @@
+"""Errors as application/problem+json (RFC 9457) naming the fields at fault, FastAPI's own 422s
+included; and the route class that refuses card numbers and oversized bodies before anything runs.
+Request bodies are never logged nor echoed back."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.domain.errors import FieldError, GatewayError, UpstreamRejected
+from gateway.domain.pan import find_pans, looks_like_pan
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+DEFAULT_TYPE_BASE = "https://booking.local/problems/"
+HEADER_NAMES = {"idempotency-key": "Idempotency-Key", "authorization": "Authorization", "last-event-id": "Last-Event-ID"}
+
+
+def _type_base(request: Request) -> str:
+    rt = getattr(request.app.state, "runtime", None)
+    return getattr(getattr(rt, "settings", None), "problem_type_base", DEFAULT_TYPE_BASE)
+
+
+def problem(
+    request: Request,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: Sequence[FieldError] = (),
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": _type_base(request) + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "errors": [{"field": e.field, "message": e.message} for e in errors],
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def field_name(loc: Sequence[Any]) -> str:
+    """('body', 'items', 0, 'cost') -> 'items[0].cost'; ('header', 'idempotency-key') -> 'Idempotency-Key'."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        source = parts.pop(0)
+        if source == "header" and parts:
+            name = str(parts[0]).replace("_", "-").lower()
+            return HEADER_NAMES.get(name, "-".join(w.capitalize() for w in name.split("-")))
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif "[" in str(p) or str(p).startswith("function-"):
+            continue  # pydantic's internal validator names
+        else:
+            out += ("." if out else "") + str(p)
+    return out or "body"
+
+
+def _message(err: dict[str, Any]) -> str:
+    msg = str(err.get("msg", "invalid"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    if err.get("type") == "missing":
+        msg = "this field is required"
+    elif err.get("type") == "extra_forbidden":
+        msg = "unknown field"
+    return msg
+
+
+async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errs = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errs):
+        return problem(
+            request, 400, "malformed-json", "Malformed JSON", "the request body is not valid JSON",
+            [FieldError("body", "not valid JSON")],
+        )
+    fields = [FieldError(field_name(e.get("loc", ())), _message(e)) for e in errs]
+    if any(f.field == "Idempotency-Key" for f in fields):
+        return problem(request, 400, "idempotency-key-missing", "Idempotency-Key required", fields[0].message, fields)
+    names = ", ".join(dict.fromkeys(f.field for f in fields))
+    return problem(request, 422, "invalid-input", "Invalid input", f"invalid input: {names}", fields)
+
+
+async def on_gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
+    headers = dict(exc.headers)
+    if exc.status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="booking"')
+    return problem(request, exc.status, exc.slug, exc.title, exc.detail, exc.errors, headers, **exc.extra)
+
+
+async def on_upstream_rejected(request: Request, exc: UpstreamRejected) -> JSONResponse:
+    # A 4xx from another service that no handler expected: our bug or theirs, not the caller's.
+    log.error("unexpected answer from another service", extra={"service": exc.service, "status": exc.status})
+    return problem(request, 502, "bad-gateway", "Bad gateway", f"the {exc.service} service refused the request")
+
+
+async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
+    return problem(
+        request,
+        exc.status_code,
+        {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error"),
+        titles.get(exc.status_code, "HTTP error"),
+        str(exc.detail),
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem(request, 500, "internal-error", "Internal error", "something went wrong on our side")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(GatewayError, on_gateway_error)  # type: ignore[arg-type]
+    app.add_exception_handler(UpstreamRejected, on_upstream_rejected)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+class GuardedRoute(APIRoute):
+    """Before validation: 413 for a body over MAX_BODY_BYTES, 422 for anything that looks like a
+    card number in the body, the query or the path (the field named, the value never echoed)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            refused = await screen(request)
+            return refused if refused is not None else await handler(request)
+
+        return guarded
+
+
+async def screen(request: Request) -> Response | None:
+    rt = getattr(request.app.state, "runtime", None)
+    limit = getattr(getattr(rt, "settings", None), "max_body_bytes", 65536)
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return _too_large(request, limit)
+    for name, value in list(request.query_params.multi_items()) + list(request.path_params.items()):
+        if looks_like_pan(str(value)):
+            return _pan(request, [name])
+    body = await request.body()  # cached on the request: the route reads the same bytes
+    if len(body) > limit:
+        return _too_large(request, limit)
+    if not body:
+        return None
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        if looks_like_pan(body.decode(errors="replace")):
+            return _pan(request, ["body"])
+        parsed = None  # FastAPI reports malformed JSON itself
+    else:
+        fields = list(dict.fromkeys(find_pans(parsed)))
+        if fields:
+            return _pan(request, fields)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        msg = "send the body as application/json"
+        return problem(
+            request, 415, "unsupported-media-type", "Unsupported media type", msg, [FieldError("Content-Type", msg)]
+        )
+    return None
+
+
+def _pan(request: Request, fields: list[str]) -> JSONResponse:
+    msg = "looks like a card number: card numbers are never accepted here; save a card with a SetupIntent instead"
+    return problem(
+        request, 422, "card-number-refused", "Card numbers are not accepted", msg, [FieldError(f, msg) for f in fields]
+    )
+
+
+def _too_large(request: Request, limit: int) -> JSONResponse:
+    return problem(
+        request, 413, "payload-too-large", "Payload too large", f"the body is larger than {limit} bytes",
+        [FieldError("body", f"larger than {limit} bytes")],
+    )

@@ -1,0 +1,356 @@
+"""Request and response bodies of the public API, with examples (they feed /docs)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from booking_shared.contracts.items import BookingItem, BookingType
+from booking_shared.money import Money
+from booking_shared.sealed import GuestContact
+from gateway.domain.models import Card, Preferences, QuoteLine, Reason, parse_money
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{5,24}$")
+PM_PATTERN = r"^pm_[A-Za-z0-9_]{1,250}$"
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+MONEY_EX = {"amount_minor": 9000, "currency": "EUR"}
+PREFS_EX = {
+    "auto_book_enabled": True,
+    "max_auto_spend": {"amount_minor": 20000, "currency": "EUR"},
+    "allowed_booking_types": ["restaurant", "event"],
+    "require_confirmation_above": {"amount_minor": 15000, "currency": "EUR"},
+}
+USER_EX = {
+    "id": "usr_0193b2c4d5e6a1b2c3d4e5f6",
+    "name": "Ana Silva",
+    "email": "ana@example.com",
+    "phone": "+351 912 345 678",
+    "role": "user",
+    "preferences": PREFS_EX,
+    "created_at": "2026-11-30T10:00:00Z",
+    "updated_at": "2026-11-30T10:00:00Z",
+}
+ITEM_EX = {
+    "id": "item-1",
+    "title": "Dinner at Cervejaria Ramiro",
+    "category": "dinner",
+    "start_time": "2026-12-05T20:00:00+00:00",
+    "cost": "$45.00",
+    "venue_id": "rest_001",
+    "party_size": 2,
+}
+EVENT_ITEM_EX = {
+    "id": "item-2",
+    "title": "Fado night",
+    "category": "concert",
+    "start_time": "2026-12-05T22:30:00+00:00",
+    "cost": 30,
+    "event_id": "evt_001",
+    "ticket_class_id": "tc_001_a",
+    "quantity": 2,
+}
+POLICY_EX = {"summary": "Free cancellation until 24 h before.", "free_until": "2026-12-04T20:00:00Z", "refundable": True}
+
+
+def _check_email(v: str) -> str:
+    v = v.strip()
+    if len(v) > 254 or not _EMAIL.match(v):
+        raise ValueError("not an email address")
+    return v
+
+
+def _check_phone(v: str | None) -> str | None:
+    if v is None:
+        return None
+    v = v.strip()
+    if not _PHONE.match(v):
+        raise ValueError("not a phone number (digits, spaces, +, -, parentheses)")
+    return v
+
+
+def _check_name(v: str) -> str:
+    v = v.strip()
+    if not v:
+        raise ValueError("cannot be blank")
+    return v
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+class SignUp(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, examples=["Ana Silva"])
+    email: str = Field(max_length=254, examples=["ana@example.com"])
+    phone: str | None = Field(None, max_length=32, examples=["+351 912 345 678"])
+    preferences: Preferences | None = Field(None, description="Defaults: auto-booking off, every booking type.")
+
+    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+    _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
+    _phone = field_validator("phone")(classmethod(lambda cls, v: _check_phone(v)))
+
+
+class PreferencesPatch(BaseModel):
+    """Only the fields present change; null clears a money limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto_book_enabled: bool | None = Field(None, examples=[True])
+    max_auto_spend: Money | None = Field(None, examples=[MONEY_EX])
+    allowed_booking_types: list[BookingType] | None = Field(None, examples=[["restaurant"]])
+    require_confirmation_above: Money | None = Field(None, examples=[MONEY_EX])
+
+    @field_validator("max_auto_spend", "require_confirmation_above", mode="before")
+    @classmethod
+    def _money(cls, v: Any) -> Any:
+        return parse_money(v)
+
+    @field_validator("auto_book_enabled", "allowed_booking_types", mode="before")
+    @classmethod
+    def _not_null(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError("cannot be null")
+        return v
+
+
+class MePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200, examples=["Ana M. Silva"])
+    email: str | None = Field(None, max_length=254, examples=["ana.silva@example.com"])
+    phone: str | None = Field(None, max_length=32, description="null removes it.", examples=["+351 912 345 678"])
+    preferences: PreferencesPatch | None = None
+
+    @field_validator("name", "email", mode="before")
+    @classmethod
+    def _not_null(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError("cannot be null")
+        return v
+
+    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+    _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
+    _phone = field_validator("phone")(classmethod(lambda cls, v: _check_phone(v)))
+
+
+class UserView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [USER_EX]})
+
+    id: str
+    name: str
+    email: str
+    phone: str | None
+    role: Literal["user", "ops"]
+    preferences: Preferences
+    created_at: datetime
+    updated_at: datetime
+
+
+class SignedUp(BaseModel):
+    user: UserView
+    token: str = Field(description="Bearer token, shown once: only its hash is stored.")
+    token_type: Literal["Bearer"] = "Bearer"
+
+
+# --- payment methods ------------------------------------------------------------------------
+
+
+class SetupIntentView(BaseModel):
+    setup_intent_id: str = Field(examples=["seti_1Pq2w3"])
+    client_secret: str = Field(description="For Stripe.js confirmCardSetup in the browser.", examples=["seti_1Pq2w3_secret_abc"])
+
+
+class AttachPaymentMethod(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payment_method_id: str = Field(
+        pattern=PM_PATTERN, description="A Stripe PaymentMethod id (never a card number).", examples=["pm_1Pq2w3"]
+    )
+    make_default: bool = Field(True, examples=[True])
+
+
+class CardList(BaseModel):
+    payment_methods: list[Card]
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+class SearchResult(BaseModel):
+    provider: str = Field(examples=["opentable"])
+    booking_type: BookingType
+    item: dict[str, Any] = Field(description="A BookingItem: post it as is to /v1/quotes.")
+    price: Money | None = Field(None, description="Line total.")
+    timezone: str | None = Field(None, examples=["Europe/Lisbon"])
+    cancellation_policy: dict[str, Any] | None = None
+    available: bool = True
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class SearchView(BaseModel):
+    date: str | None
+    results: list[SearchResult]
+    providers: list[str] = Field(description="Providers that answered.")
+    missing_providers: list[str] = Field(description="Providers that did not answer in time.")
+
+
+# --- quotes ---------------------------------------------------------------------------------
+
+
+class QuoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[BookingItem] = Field(
+        min_length=1, max_length=20, description="Schedule items, in the schedule generator's shape."
+    )
+
+
+class QuoteView(BaseModel):
+    id: str = Field(examples=["qt_0193b2c4d5e6a1b2c3d4e5f6"])
+    items: list[QuoteLine]
+    currency: str = Field(examples=["EUR"])
+    total: Money = Field(description="Sum of the available items.")
+    bookable: bool
+    all_available: bool
+    auto_book_allowed: bool = Field(description="Bookable with confirm=false under the user's preferences.")
+    confirmation_required: bool
+    reasons: list[Reason]
+    created_at: datetime
+    expires_at: datetime
+    links: dict[str, str]
+
+
+# --- bookings -------------------------------------------------------------------------------
+
+
+class GuestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: str = Field(min_length=1, max_length=100, examples=["Rui"])
+    last_name: str = Field("", max_length=100, examples=["Costa"])
+    email: str = Field(max_length=254, examples=["rui@example.com"])
+    phone: str = Field("", max_length=32, examples=["+351 913 000 000"])
+
+    _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str) -> str:
+        return _check_phone(v) or "" if v else ""
+
+    def contact(self) -> GuestContact:
+        return GuestContact(**self.model_dump())
+
+
+class BookingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quote_id: str = Field(pattern=ID_PATTERN, examples=["qt_0193b2c4d5e6a1b2c3d4e5f6"])
+    payment_method_id: str | None = Field(
+        None, pattern=PM_PATTERN, description="A saved card; the default card when absent.", examples=["pm_1Pq2w3"]
+    )
+    mode: Literal["all_or_nothing", "best_effort"] = Field("all_or_nothing", examples=["all_or_nothing"])
+    confirm: bool = Field(False, description="Explicit confirmation of the quote's total.", examples=[True])
+    guest: GuestIn | None = Field(None, description="Who the partners expect; the user when absent. Sealed on topics.")
+
+
+class BookingAccepted(BaseModel):
+    booking_id: str
+    state: str
+    quote_id: str
+    mode: str
+    total: Money
+    payment_method_id: str
+    consent: dict[str, Any]
+    links: dict[str, str]
+
+
+class BookingItemStatus(BaseModel):
+    item_id: str
+    title: str
+    booking_type: str
+    provider: str
+    start_time: datetime
+    price: Money | None = None
+    status: str = Field(examples=["CONFIRMED"])
+    confirmation_code: str | None = Field(None, examples=["OT-8K2M4Q"])
+    hold_expires_at: datetime | None = None
+    refund: Money | None = None
+    failure: dict[str, Any] | None = None
+
+
+class PaymentStatus(BaseModel):
+    payment_method_id: str
+    held: Money | None = Field(None, description="Authorized, not yet captured.")
+    captured: Money | None = None
+    refunded: Money | None = None
+    capture_before: datetime | None = None
+    client_secret: str | None = Field(None, description="Only while the card needs 3-D Secure (ACTION_REQUIRED).")
+
+
+class BookingSummary(BaseModel):
+    booking_id: str
+    state: str = Field(examples=["CONFIRMED"])
+    mode: str
+    quote_id: str
+    total: Money
+    created_at: datetime
+    updated_at: datetime
+    links: dict[str, str]
+
+
+class BookingView(BookingSummary):
+    items: list[BookingItemStatus]
+    payment: PaymentStatus
+    failure_reasons: list[dict[str, Any]]
+    cancellation: dict[str, Any] | None
+    saga: dict[str, Any] = Field(description="source: orchestrator | unavailable | not_found (not started yet).")
+
+
+class BookingPage(BaseModel):
+    items: list[BookingSummary]
+    next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page; null on the last.")
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("", max_length=500, examples=["plans changed"])
+
+
+class CancelAccepted(BaseModel):
+    booking_id: str
+    state: str
+    links: dict[str, str]
+
+
+class ItemCancelQuote(BaseModel):
+    item_id: str
+    title: str
+    available: bool = Field(description="False when the item's provider did not answer.")
+    refund: Money | None = None
+    fee: Money | None = None
+    policy: Any = None
+
+
+class CancelQuoteView(BaseModel):
+    booking_id: str
+    items: list[ItemCancelQuote]
+    total_refund: Money
+    total_fee: Money
+    missing_providers: list[str]
+
+
+# --- ops ------------------------------------------------------------------------------------
+
+
+class SagaAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, examples=["partner confirmed by phone; retrying capture"])

@@ -1,0 +1,602 @@
+"""One-click booking: consent, the Idempotency-Key rules, the booking row and BookingRequested
+in one transaction; then status, the SSE stream, the calendar and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from booking_shared import outbox
+from booking_shared.contracts import BookingCancellationRequested, BookingRequested, PaymentSource
+from booking_shared.contracts.topics import BOOKING_EVENTS
+from booking_shared.money import Money, total
+from booking_shared.sealed import GuestContact, seal
+from gateway.adapters import postgres as db
+from gateway.adapters.postgres import User
+from gateway.domain import calendar, consent, idempotency, states
+from gateway.domain.errors import (
+    Conflict,
+    ConsentRefused,
+    FieldError,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+    PaymentMethodRequired,
+    RateLimited,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from gateway.domain.ids import new_id
+from gateway.handlers import limits
+from gateway.handlers.deps import ClientInfo, Deps
+from gateway.handlers.payment_methods import choose_card
+from gateway.handlers.quotes import lines_of
+from gateway.metrics import BOOKINGS_REFUSED, BOOKINGS_REQUESTED, IDEMPOTENT_REPLAYS
+
+log = logging.getLogger(__name__)
+
+BOOKINGS_PATH = "/v1/bookings"
+# The booking.events.v1 event that completes each final state (codes, reasons, refunds).
+OUTCOME_EVENTS = {"CONFIRMED": "BookingConfirmed", "FAILED": "BookingFailed", "CANCELLED": "BookingCancelled"}
+
+
+@dataclass(frozen=True)
+class BookingCommand:
+    quote_id: str
+    mode: str
+    confirm: bool
+    payment_method_id: str | None = None
+    guest: GuestContact | None = None
+
+
+@dataclass
+class Answer:
+    """An HTTP answer a use case decided, replayable for an Idempotency-Key."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    replayed: bool = False
+
+
+# --- POST /v1/bookings ----------------------------------------------------------------------
+
+
+async def request_booking(
+    deps: Deps, user: User, cmd: BookingCommand, raw_key: str | None, body: dict[str, Any], client: ClientInfo
+) -> Answer:
+    """The Idempotency-Key wrapper: 400 without a key, the first answer again for the same key and
+    body, 422 for the same key and another body, 409 while the first request is still running."""
+    key = idempotency.normalize(raw_key)
+    problem = idempotency.key_problem(key)
+    if problem:
+        raise IdempotencyKeyMissing(problem, [FieldError("Idempotency-Key", problem)])
+    assert key is not None
+    fp = idempotency.fingerprint("POST", BOOKINGS_PATH, body)
+    pool = deps.db()
+    claim = await db.claim_key(
+        pool, user.id, key, fp, deps.settings.idempotency_lock_s, deps.settings.idempotency_ttl_h * 3600
+    )
+    if claim.kind == "mismatch":
+        msg = "this Idempotency-Key was used with a different request body"
+        raise IdempotencyKeyReused(msg, [FieldError("Idempotency-Key", msg)])
+    if claim.kind == "in_flight":
+        raise IdempotencyKeyInFlight("a request with this Idempotency-Key is still being processed; retry shortly")
+    if claim.kind == "done":
+        IDEMPOTENT_REPLAYS.inc()
+        row = claim.row
+        return Answer(row["response_status"], db.loads(row["response_body"]), db.loads(row["response_headers"]), True)
+    try:
+        return await _book(deps, user, cmd, key, client)
+    except BaseException:
+        # Nothing was booked: free the key so that the corrected request can use it.
+        await asyncio.shield(db.release_key(pool, user.id, key, fp))
+        raise
+
+
+async def _book(deps: Deps, user: User, cmd: BookingCommand, key: str, client: ClientInfo) -> Answer:
+    pool = deps.db()
+    quote = await db.get_quote(pool, cmd.quote_id, user.id)
+    if quote is None:
+        raise NotFound("quote", "quote_id")
+    now = deps.clock()
+    if quote["expires_at"] <= now:
+        raise Conflict("quote-expired", "the quote has expired; ask for a new one", "quote_id")
+    if (existing := await db.booking_for_quote(pool, quote["id"])) is not None:
+        raise _already_booked(existing)
+
+    lines = lines_of(quote)
+    unavailable = [ln for ln in lines if not ln.available]
+    to_book = [ln for ln in lines if ln.available]
+    if not to_book or (cmd.mode == "all_or_nothing" and unavailable):
+        names = ", ".join(f"{ln.item_id} ({ln.reason})" for ln in unavailable)
+        raise Conflict(
+            "items-unavailable",
+            f"these items cannot be booked: {names}" + ("; book best_effort or re-quote" if to_book else ""),
+            "quote_id",
+            items=[ln.item_id for ln in unavailable],
+        )
+    amount = total([ln.price for ln in to_book if ln.price is not None], quote["currency"])
+    types = {ln.booking_type for ln in to_book}
+    try:
+        granted = consent.check(user.preferences, amount, types, cmd.confirm)
+    except consent.Refusal as refusal:
+        for r in refusal.decision.reasons:
+            BOOKINGS_REFUSED.labels(r.code).inc()
+        raise _refused(refusal) from None
+
+    active = await db.count_active(pool, user.id, states.FINAL)
+    if active >= deps.settings.max_active_bookings:
+        raise RateLimited(f"you have {active} bookings in progress; wait until one finishes", 5)
+
+    customer_id, card = await choose_card(deps, user, cmd.payment_method_id)
+    if card is None:
+        msg = "no payment method on file: add a card (POST /v1/payment-methods) before booking"
+        raise PaymentMethodRequired(msg, [FieldError("payment_method_id", msg)])
+
+    guest = cmd.guest or guest_from_user(user)
+    booking_id = new_id("bk")
+    message = BookingRequested(
+        booking_id=booking_id,
+        user_id=user.id,
+        quote_id=quote["id"],
+        items=[ln.item for ln in to_book],
+        total=amount,
+        payment=PaymentSource(customer_id=customer_id, payment_method_id=card.id),
+        mode=cmd.mode,  # type: ignore[arg-type]
+        guest=seal(guest, deps.settings.guest_data_key),
+        requested_at=now,
+    )
+    location = f"{BOOKINGS_PATH}/{booking_id}"
+    body = {
+        "booking_id": booking_id,
+        "state": states.INITIAL,
+        "quote_id": quote["id"],
+        "mode": cmd.mode,
+        "total": amount.model_dump(),
+        "payment_method_id": card.id,
+        "consent": {"basis": granted.basis, "recorded_at": now.isoformat()},
+        "links": _links(booking_id),
+    }
+    headers = {"Location": location}
+    items_summary = [
+        {
+            "item_id": ln.item_id,
+            "title": ln.title,
+            "booking_type": ln.booking_type,
+            "provider": ln.provider,
+            "start_time": ln.start_time.isoformat(),
+            "price": ln.price.model_dump() if ln.price else None,
+        }
+        for ln in to_book
+    ]
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await limits.take_or_refuse(deps, conn, user.id, limits.BOOKINGS)
+            await db.insert_booking(
+                conn,
+                id=booking_id,
+                user_id=user.id,
+                quote_id=quote["id"],
+                mode=cmd.mode,
+                state=states.INITIAL,
+                total_minor=amount.amount_minor,
+                currency=amount.currency,
+                payment_method_id=card.id,
+                items=items_summary,
+            )
+            await db.insert_consent(
+                conn,
+                booking_id=booking_id,
+                user_id=user.id,
+                quote_id=quote["id"],
+                amount_minor=amount.amount_minor,
+                currency=amount.currency,
+                mode=cmd.mode,
+                basis=granted.basis,
+                confirmed_explicitly=cmd.confirm,
+                preferences=user.preferences.model_dump(mode="json"),
+                decision=granted.decision.model_dump(mode="json"),
+                user_agent=(client.user_agent or "")[:500] or None,
+                ip=client.ip,
+            )
+            await db.add_timeline(
+                conn,
+                booking_id,
+                "BookingRequested",
+                states.INITIAL,
+                {"total": amount.model_dump(), "mode": cmd.mode, "items": [ln.item_id for ln in to_book]},
+                now,
+                schema=deps.settings.db_schema,
+            )
+            await outbox.enqueue(
+                conn, BOOKING_EVENTS, message, producer=deps.settings.service_name, schema=deps.settings.db_schema
+            )
+            await db.complete_key(conn, user.id, key, 202, body, headers, booking_id)
+    except asyncpg.UniqueViolationError:
+        existing = await db.booking_for_quote(pool, quote["id"])
+        raise _already_booked(existing or "") from None
+    BOOKINGS_REQUESTED.labels(granted.basis).inc()
+    log.info("booking requested", extra={"booking_id": booking_id, "basis": granted.basis})
+    return Answer(202, body, headers)
+
+
+def _already_booked(booking_id: str) -> Conflict:
+    return Conflict(
+        "quote-already-booked",
+        f"this quote is already booked as {booking_id}",
+        "quote_id",
+        booking_id=booking_id,
+        booking=f"{BOOKINGS_PATH}/{booking_id}",
+    )
+
+
+def _refused(refusal: consent.Refusal) -> ConsentRefused:
+    reasons = refusal.decision.reasons
+    if refusal.needs_confirmation:
+        detail = "this booking needs your explicit confirmation (confirm: true)"
+        errors = [FieldError("confirm", r.message) for r in reasons if r.code != "booking_type_not_allowed"]
+    else:
+        detail = "your booking preferences do not allow this booking"
+        errors = [FieldError("quote_id", r.message) for r in reasons if r.code == "booking_type_not_allowed"]
+    return ConsentRefused(detail, errors, reasons=[r.model_dump() for r in reasons])
+
+
+def guest_from_user(user: User) -> GuestContact:
+    first, _, last = user.name.strip().partition(" ")
+    return GuestContact(first_name=first or user.name, last_name=last.strip(), email=user.email, phone=user.phone or "")
+
+
+def _links(booking_id: str) -> dict[str, str]:
+    base = f"{BOOKINGS_PATH}/{booking_id}"
+    return {
+        "self": base,
+        "events": f"{base}/events",
+        "calendar": f"{base}/calendar.ics",
+        "cancel_quote": f"{base}/cancel-quote",
+        "cancel": f"{base}/cancel",
+    }
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+async def _mine(deps: Deps, user: User, booking_id: str) -> asyncpg.Record:
+    row = await db.get_booking(deps.db(), booking_id, user.id)
+    if row is None:
+        raise NotFound("booking", "booking_id")
+    return row
+
+
+def _money(minor: int | None, currency: str) -> dict[str, Any] | None:
+    return None if minor is None else {"amount_minor": minor, "currency": currency}
+
+
+def _m(value: Any) -> dict[str, Any] | None:
+    """A Money-shaped value from another service, or None."""
+    if isinstance(value, dict) and "amount_minor" in value and "currency" in value:
+        return {"amount_minor": value["amount_minor"], "currency": value["currency"]}
+    return None
+
+
+def summary_view(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "booking_id": row["id"],
+        "state": row["state"],
+        "mode": row["mode"],
+        "quote_id": row["quote_id"],
+        "total": _money(row["total_minor"], row["currency"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "links": _links(row["id"]),
+    }
+
+
+def booking_view(row: asyncpg.Record, saga: dict[str, Any] | None, source: str) -> dict[str, Any]:
+    """The gateway's projection, completed by the orchestrator's saga when it answered."""
+    cur = row["currency"]
+    confirmed = {c["item_id"]: c for c in db.loads(row["confirmed_items"])}
+    failed = {f.get("item_id"): f for f in db.loads(row["failure_reasons"])}
+    refunds = {r["item_id"]: r for r in db.loads(row["refunds"])}
+    saga_items = {i.get("item_id"): i for i in (saga or {}).get("items", []) if isinstance(i, dict)}
+    items = []
+    for it in db.loads(row["items"]):
+        iid = it["item_id"]
+        s = saga_items.get(iid, {})
+        status = s.get("status")
+        if status is None:
+            if iid in refunds:
+                status = "CANCELLED"
+            elif iid in confirmed:
+                status = "CONFIRMED"
+            elif iid in failed:
+                status = "FAILED"
+            else:
+                status = "PENDING"
+        items.append(
+            {
+                **it,
+                "status": status,
+                "confirmation_code": s.get("confirmation_code") or confirmed.get(iid, {}).get("confirmation_code"),
+                "hold_expires_at": s.get("hold_expires_at"),
+                "refund": _m(s.get("refund")) or _m(refunds.get(iid, {}).get("refunded")),
+                "failure": failed.get(iid),
+            }
+        )
+    pay = (saga or {}).get("payment") or {}
+    state = row["state"]
+    return {
+        **summary_view(row),
+        "items": items,
+        "payment": {
+            "payment_method_id": row["payment_method_id"],
+            "held": _m(pay.get("authorized")),
+            "captured": _m(pay.get("captured")) or _money(row["amount_captured_minor"], cur),
+            "refunded": _m(pay.get("refunded")) or _money(row["amount_refunded_minor"], cur),
+            "capture_before": pay.get("capture_before"),
+            "client_secret": pay.get("client_secret") if state == "ACTION_REQUIRED" else None,
+        },
+        "failure_reasons": [f for f in failed.values()],
+        "cancellation": {
+            "requested_at": row["cancellation_requested_at"],
+            "reason": row["cancellation_reason"],
+            "refunds": list(refunds.values()),
+        }
+        if row["cancellation_requested_at"] or refunds
+        else None,
+        "saga": {"source": source, "state": (saga or {}).get("state"), "paused": (saga or {}).get("paused")},
+    }
+
+
+async def get_booking(deps: Deps, user: User, booking_id: str) -> dict[str, Any]:
+    row = await _mine(deps, user, booking_id)
+    saga, source = await _saga(deps, booking_id)
+    return booking_view(row, saga, source)
+
+
+async def _saga(deps: Deps, booking_id: str) -> tuple[dict[str, Any] | None, str]:
+    try:
+        saga = await deps.orchestrator.get_saga(booking_id, timeout_s=deps.settings.status_timeout_s)
+    except (UpstreamUnavailable, UpstreamRejected):
+        return None, "unavailable"
+    return saga, "orchestrator" if saga else "not_found"
+
+
+def encode_cursor(row: asyncpg.Record) -> str:
+    raw = f"{row['created_at'].isoformat()}|{row['id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, booking_id = raw.partition("|")
+        return datetime.fromisoformat(stamp), booking_id
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+async def list_bookings(deps: Deps, user: User, limit: int, cursor: str | None, state: str | None) -> dict[str, Any]:
+    after = None
+    if cursor:
+        after = decode_cursor(cursor)
+        if after is None:
+            raise InvalidInput("the cursor is not one this API gave out", [FieldError("cursor", "invalid cursor")])
+    rows = await db.list_bookings(deps.db(), user.id, limit + 1, after, state)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "items": [summary_view(r) for r in rows],
+        "next_cursor": encode_cursor(rows[-1]) if more and rows else None,
+    }
+
+
+# --- the SSE stream ---------------------------------------------------------------------------
+
+
+async def follow_booking(deps: Deps, user: User, booking_id: str, after_id: int = 0) -> AsyncIterator[dict[str, Any]]:
+    """Every state change of the booking (the timeline), from after_id, until a final state.
+    Raises NotFound before the first event when the booking is not the user's."""
+    await _mine(deps, user, booking_id)
+    return _follow(deps, booking_id, after_id)
+
+
+async def _follow(deps: Deps, booking_id: str, after_id: int) -> AsyncIterator[dict[str, Any]]:
+    pool = deps.db()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + deps.settings.sse_max_s
+    last = after_id
+    settled_since: float | None = None
+    with deps.signals.subscribe(booking_id) as wake:
+        while True:
+            wake.clear()
+            # State first, then rows: a final state's own row committed with it, so it is read too.
+            state, has_outcome = await db.state_and_outcome(pool, booking_id, OUTCOME_EVENTS.get)
+            if states.is_final(state) and settled_since is None:
+                settled_since = loop.time()
+            # A final saga state may come before the event with the codes or reasons (another
+            # topic): wait a little for it, so that the stream ends with the whole story.
+            done = states.is_final(state) and (
+                has_outcome or loop.time() - (settled_since or 0) >= deps.settings.sse_outcome_grace_s
+            )
+            rows = await db.timeline_after(pool, booking_id, last)
+            for i, r in enumerate(rows):
+                last = r["id"]
+                yield await _event(deps, r, final=done and i == len(rows) - 1)
+            if done or loop.time() > deadline:
+                return
+            if not states.is_final(state):
+                settled_since = None
+            try:
+                await asyncio.wait_for(wake.wait(), deps.settings.sse_poll_interval_s)
+            except TimeoutError:
+                pass
+
+
+async def _event(deps: Deps, r: asyncpg.Record, final: bool) -> dict[str, Any]:
+    data = {
+        "booking_id": r["booking_id"],
+        "state": r["state"],
+        "type": r["type"],
+        "at": r["occurred_at"].isoformat(),
+        "details": db.loads(r["data"]),
+        "final": final,
+    }
+    if r["state"] == "ACTION_REQUIRED":
+        data["client_secret"] = await client_secret(deps, r["booking_id"])
+    return {"id": r["id"], "event": "state", "data": data}
+
+
+async def client_secret(deps: Deps, booking_id: str) -> str | None:
+    """The PaymentIntent's client_secret for 3-D Secure: the orchestrator's, else the payment service's."""
+    saga, _ = await _saga(deps, booking_id)
+    secret = ((saga or {}).get("payment") or {}).get("client_secret")
+    if secret:
+        return secret
+    try:
+        payment = await deps.payment.get_payment(booking_id)
+    except (UpstreamUnavailable, UpstreamRejected):
+        return None
+    return (payment or {}).get("client_secret")
+
+
+# --- calendar --------------------------------------------------------------------------------
+
+
+async def booking_calendar(deps: Deps, user: User, booking_id: str) -> str:
+    row = await _mine(deps, user, booking_id)
+    if row["state"] != states.CONFIRMED:
+        raise Conflict("booking-not-confirmed", f"the booking is {row['state']}, not CONFIRMED", "booking_id")
+    confirmed = {c["item_id"]: c for c in db.loads(row["confirmed_items"])}
+    failed = {f.get("item_id") for f in db.loads(row["failure_reasons"])}
+    if not confirmed:
+        saga, _ = await _saga(deps, booking_id)
+        for it in (saga or {}).get("items", []):
+            if isinstance(it, dict) and it.get("status") == "CONFIRMED":
+                confirmed[it["item_id"]] = {"confirmation_code": it.get("confirmation_code")}
+    items = []
+    for it in db.loads(row["items"]):
+        iid = it["item_id"]
+        if (confirmed and iid not in confirmed) or iid in failed:
+            continue
+        items.append(
+            calendar.CalendarItem(
+                item_id=iid,
+                title=it["title"],
+                start=datetime.fromisoformat(it["start_time"]),
+                minutes=deps.settings.calendar_default_minutes.get(it["booking_type"], 120),
+                confirmation_code=confirmed.get(iid, {}).get("confirmation_code"),
+                provider=it["provider"],
+            )
+        )
+    stamp = row["confirmed_at"] or row["created_at"]
+    return calendar.render(booking_id, items, stamp, deps.settings.calendar_domain)
+
+
+# --- cancellation ----------------------------------------------------------------------------
+
+
+def _bookable_items(row: asyncpg.Record) -> list[dict[str, Any]]:
+    failed = {f.get("item_id") for f in db.loads(row["failure_reasons"])}
+    return [it for it in db.loads(row["items"]) if it["item_id"] not in failed]
+
+
+async def cancel_quote(deps: Deps, user: User, booking_id: str) -> dict[str, Any]:
+    row = await _mine(deps, user, booking_id)
+    if row["state"] != states.CONFIRMED:
+        raise Conflict("booking-not-confirmed", f"the booking is {row['state']}, not CONFIRMED", "booking_id")
+    items = _bookable_items(row)
+
+    async def one(it: dict[str, Any]) -> dict[str, Any]:
+        provider = deps.providers.get(it["provider"])
+        if provider is None:
+            raise UpstreamUnavailable(it["provider"])
+        return await provider.cancel_quote(booking_id, it["item_id"])
+
+    answers = await asyncio.gather(*(one(it) for it in items), return_exceptions=True)
+    out, missing = [], set()
+    refund = Money.zero(row["currency"])
+    fee = Money.zero(row["currency"])
+    for it, ans in zip(items, answers, strict=True):
+        if isinstance(ans, BaseException):
+            if not isinstance(ans, UpstreamUnavailable | UpstreamRejected):
+                log.warning("cancel quote failed", extra={"error": repr(ans)})
+            missing.add(it["provider"])
+            out.append({"item_id": it["item_id"], "title": it["title"], "available": False})
+            continue
+        r, f = _m(ans.get("refund")), _m(ans.get("fee"))
+        if r and r["currency"] == refund.currency:
+            refund = refund + Money.model_validate(r)
+        if f and f["currency"] == fee.currency:
+            fee = fee + Money.model_validate(f)
+        out.append(
+            {
+                "item_id": it["item_id"],
+                "title": it["title"],
+                "available": True,
+                "refund": r,
+                "fee": f,
+                "policy": ans.get("policy"),
+            }
+        )
+    return {
+        "booking_id": booking_id,
+        "items": out,
+        "total_refund": refund.model_dump(),
+        "total_fee": fee.model_dump(),
+        "missing_providers": sorted(missing),
+    }
+
+
+async def request_cancellation(deps: Deps, user: User, booking_id: str, reason: str) -> Answer:
+    """CONFIRMED -> BookingCancellationRequested through the outbox (once); 409 otherwise."""
+    async with deps.db().acquire() as conn, conn.transaction():
+        row = await db.get_booking(conn, booking_id, user.id, for_update=True)
+        if row is None:
+            raise NotFound("booking", "booking_id")
+        body = {"booking_id": booking_id, "state": states.CANCELLATION_REQUESTED, "links": _links(booking_id)}
+        headers = {"Location": f"{BOOKINGS_PATH}/{booking_id}"}
+        if row["cancellation_requested_at"] is not None and row["state"] in (states.CANCELLATION_REQUESTED, "CANCELLING"):
+            return Answer(202, {**body, "state": row["state"]}, headers, replayed=True)
+        if row["state"] != states.CONFIRMED:
+            raise Conflict(
+                "booking-not-confirmed", f"only a CONFIRMED booking can be cancelled; this one is {row['state']}", "booking_id"
+            )
+        now = deps.clock()
+        saga_state, outcome = row["saga_state"], states.CANCELLATION_REQUESTED
+        await db.update_booking(
+            conn,
+            booking_id,
+            {
+                "outcome": outcome,
+                "state": states.display(saga_state, outcome),
+                "cancellation_requested_at": now,
+                "cancellation_reason": reason or None,
+            },
+        )
+        await db.add_timeline(
+            conn,
+            booking_id,
+            "BookingCancellationRequested",
+            states.CANCELLATION_REQUESTED,
+            {"reason": reason},
+            now,
+            schema=deps.settings.db_schema,
+        )
+        await outbox.enqueue(
+            conn,
+            BOOKING_EVENTS,
+            BookingCancellationRequested(booking_id=booking_id, requested_by=user.id, reason=reason),
+            producer=deps.settings.service_name,
+            schema=deps.settings.db_schema,
+        )
+    return Answer(202, body, headers)

@@ -1,0 +1,104 @@
+"""Saved cards through the payment service: SetupIntent, attach, list, default, remove.
+Only Stripe tokens (pm_...) pass here, never a card number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.adapters import postgres as db
+from gateway.adapters.postgres import User
+from gateway.domain.errors import (
+    FieldError,
+    InvalidInput,
+    NotFound,
+    PaymentDeclined,
+    UpstreamRejected,
+    upstream_field_errors,
+)
+from gateway.domain.models import Card
+from gateway.handlers.deps import Deps
+
+
+async def customer_of(deps: Deps, user: User, *, create: bool) -> str | None:
+    """The user's Stripe customer id, created at the payment service on first need."""
+    if user.stripe_customer_id or not create:
+        return user.stripe_customer_id
+    customer_id = await deps.payment.ensure_customer(user.id, user.email)
+    return await db.set_customer(deps.db(), user.id, customer_id)
+
+
+async def create_setup_intent(deps: Deps, user: User) -> dict[str, Any]:
+    customer = await customer_of(deps, user, create=True)
+    return await deps.payment.create_setup_intent(customer)
+
+
+async def list_payment_methods(deps: Deps, user: User) -> list[Card]:
+    customer = await customer_of(deps, user, create=False)
+    if customer is None:
+        return []
+    return await deps.payment.list_cards(customer)
+
+
+async def attach_payment_method(deps: Deps, user: User, payment_method_id: str, make_default: bool) -> Card:
+    customer = await customer_of(deps, user, create=True)
+    try:
+        return await deps.payment.attach_card(customer, payment_method_id, make_default)
+    except UpstreamRejected as exc:
+        if exc.status == 402:
+            code = str(exc.body.get("code") or exc.body.get("decline_code") or "card_declined")
+            msg = f"the card was declined ({code})"
+            raise PaymentDeclined(msg, [FieldError("payment_method_id", msg)], code=code) from None
+        if exc.status == 404:
+            raise NotFound("payment method", "payment_method_id") from None
+        raise InvalidInput(
+            "the payment service refused this payment method", upstream_field_errors(exc.body, "payment_method_id")
+        ) from None
+
+
+async def _owned(deps: Deps, user: User, payment_method_id: str) -> str:
+    """The customer id, if the payment method is one of this user's; else 404 (never another user's)."""
+    customer = await customer_of(deps, user, create=False)
+    if customer is None:
+        raise NotFound("payment method", "payment_method_id")
+    cards = await deps.payment.list_cards(customer)
+    if payment_method_id not in {c.id for c in cards}:
+        raise NotFound("payment method", "payment_method_id")
+    return customer
+
+
+async def set_default_payment_method(deps: Deps, user: User, payment_method_id: str) -> Card:
+    customer = await _owned(deps, user, payment_method_id)
+    try:
+        return await deps.payment.set_default_card(customer, payment_method_id)
+    except UpstreamRejected as exc:
+        if exc.status == 404:
+            raise NotFound("payment method", "payment_method_id") from None
+        raise
+
+
+async def remove_payment_method(deps: Deps, user: User, payment_method_id: str) -> None:
+    customer = await _owned(deps, user, payment_method_id)
+    try:
+        await deps.payment.detach_card(customer, payment_method_id)
+    except UpstreamRejected as exc:
+        if exc.status == 404:
+            raise NotFound("payment method", "payment_method_id") from None
+        raise
+
+
+async def choose_card(deps: Deps, user: User, wanted: str | None) -> tuple[str, Card | None]:
+    """(customer id, card) for a booking: the card asked for (if it is this user's), else the
+    default; (customer, None) when there is no card on file."""
+    customer = await customer_of(deps, user, create=False)
+    if customer is None:
+        if wanted:
+            raise NotFound("payment method", "payment_method_id")
+        return "", None
+    cards = await deps.payment.list_cards(customer)
+    if wanted:
+        for c in cards:
+            if c.id == wanted:
+                return customer, c
+        raise NotFound("payment method", "payment_method_id")
+    default = next((c for c in cards if c.is_default), cards[0] if cards else None)
+    return customer, default

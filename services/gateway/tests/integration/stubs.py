@@ -1,0 +1,224 @@
+"""CONTRACT STUBS: in-test stand-ins of the payment, provider and orchestrator internal APIs,
+implementing .dev/notes/internal-apis.md and nothing more. The real services are built
+concurrently; the all-real end-to-end test lives in the repo's tests/ (added by the lead).
+
+One app, one port: /payment, /opentable, /eventbrite and /orchestrator are the base URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(
+        {"type": "about:blank", "title": detail, "status": status, "detail": detail, "errors": [], **extra},
+        status_code=status,
+        media_type=PROBLEM,
+    )
+
+
+def money(minor: int, currency: str = "EUR") -> dict[str, Any]:
+    return {"amount_minor": minor, "currency": currency}
+
+
+@dataclass
+class Upstreams:
+    """State and knobs of the stand-ins; tests read and set them directly."""
+
+    url: str = ""
+    customers: dict[str, str] = field(default_factory=dict)  # user_id -> customer id
+    cards: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # customer -> cards
+    down: set[str] = field(default_factory=set)  # "payment", "opentable", "eventbrite", "orchestrator"
+    delay: dict[str, float] = field(default_factory=dict)  # route key -> seconds
+    unavailable_items: set[str] = field(default_factory=set)
+    sagas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    async def _gate(self, service: str, key: str) -> Response | None:
+        self.calls.append((service, key))
+        if (d := self.delay.get(key) or self.delay.get(service)) is not None:
+            await asyncio.sleep(d)
+        if service in self.down:
+            return problem(503, f"{service} is down")
+        return None
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+        app.include_router(self._payment(), prefix="/payment")
+        for name, btype in (("opentable", "restaurant"), ("eventbrite", "event")):
+            app.include_router(self._provider(name, btype), prefix=f"/{name}")
+        app.include_router(self._orchestrator(), prefix="/orchestrator")
+        return app
+
+    # --- payment ------------------------------------------------------------------------------
+
+    def _payment(self) -> APIRouter:
+        r = APIRouter()
+
+        @r.post("/internal/customers")
+        async def customer(body: dict) -> Any:
+            if (gate := await self._gate("payment", "customers")) is not None:
+                return gate
+            cid = self.customers.setdefault(body["user_id"], f"cus_{secrets.token_hex(6)}")
+            self.cards.setdefault(cid, [])
+            return {"customer_id": cid}
+
+        @r.post("/internal/customers/{cid}/setup-intents", status_code=201)
+        async def setup_intent(cid: str) -> Any:
+            if (gate := await self._gate("payment", "setup-intents")) is not None:
+                return gate
+            sid = f"seti_{secrets.token_hex(6)}"
+            return {"setup_intent_id": sid, "client_secret": f"{sid}_secret_{secrets.token_hex(4)}"}
+
+        @r.get("/internal/customers/{cid}/payment-methods")
+        async def list_cards(cid: str) -> Any:
+            if (gate := await self._gate("payment", "list-cards")) is not None:
+                return gate
+            return {"payment_methods": self.cards.get(cid, [])}
+
+        @r.post("/internal/customers/{cid}/payment-methods", status_code=201)
+        async def attach(cid: str, body: dict) -> Any:
+            if (gate := await self._gate("payment", "attach")) is not None:
+                return gate
+            pm = body["payment_method_id"]
+            if "declined" in pm:
+                return problem(402, "Your card was declined.", code="card_declined")
+            cards = self.cards.setdefault(cid, [])
+            if body.get("make_default", True):
+                for c in cards:
+                    c["is_default"] = False
+            card = {"id": pm, "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030,
+                    "is_default": bool(body.get("make_default", True)) or not cards}
+            cards.append(card)
+            return card
+
+        @r.post("/internal/customers/{cid}/payment-methods/{pm}/default")
+        async def default(cid: str, pm: str) -> Any:
+            cards = self.cards.get(cid, [])
+            if pm not in {c["id"] for c in cards}:
+                return problem(404, "no such payment method")
+            for c in cards:
+                c["is_default"] = c["id"] == pm
+            return next(c for c in cards if c["id"] == pm)
+
+        @r.delete("/internal/customers/{cid}/payment-methods/{pm}", status_code=204, response_model=None)
+        async def detach(cid: str, pm: str) -> Response:
+            cards = self.cards.get(cid, [])
+            if pm not in {c["id"] for c in cards}:
+                return problem(404, "no such payment method")
+            self.cards[cid] = [c for c in cards if c["id"] != pm]
+            return Response(status_code=204)
+
+        @r.get("/internal/payments/{booking_id}")
+        async def payment(booking_id: str) -> Any:
+            saga = self.sagas.get(booking_id)
+            if not saga:
+                return problem(404, "no such payment")
+            return {"booking_id": booking_id, "status": "requires_action", **(saga.get("payment") or {})}
+
+        return r
+
+    # --- providers ----------------------------------------------------------------------------
+
+    def _provider(self, name: str, btype: str) -> APIRouter:
+        r = APIRouter()
+        policy = {"summary": "Free cancellation until 24 h before.", "free_until": None, "refundable": True}
+
+        def item(i: int, date: str, party_size: int, quantity: int) -> dict[str, Any]:
+            base = {
+                "id": f"{name}-{i}",
+                "title": f"{'Dinner' if btype == 'restaurant' else 'Concert'} {i} at {name}",
+                "category": "dinner" if btype == "restaurant" else "concert",
+                "start_time": f"{date}T{19 + i}:00:00+00:00",
+                "cost": money(2500 if btype == "restaurant" else 3000),
+            }
+            if btype == "restaurant":
+                return {**base, "venue_id": f"rest_00{i}", "party_size": party_size}
+            return {**base, "event_id": f"evt_00{i}", "ticket_class_id": f"tc_00{i}_a", "quantity": quantity}
+
+        @r.get("/internal/capabilities")
+        async def capabilities() -> Any:
+            return {"provider": name, "booking_types": [btype],
+                    "capabilities": {"hold": True, "api_book": True, "cancel": True, "refund_policy": "per_item_policy", "hold_ttl_seconds": 180}}
+
+        @r.get("/internal/search")
+        async def search(date: str, party_size: int = 2, quantity: int = 1, q: str | None = None) -> Any:
+            if (gate := await self._gate(name, "search")) is not None:
+                return gate
+            items = []
+            for i in (1, 2):
+                it = item(i, date, party_size, quantity)
+                units = party_size if btype == "restaurant" else quantity
+                items.append({"item": it, "price": money(it["cost"]["amount_minor"] * units), "timezone": "Europe/Lisbon",
+                              "cancellation_policy": policy, "available": True, "details": {"q": q}})
+            return {"provider": name, "timezone": "Europe/Lisbon", "items": items}
+
+        @r.post("/internal/quote")
+        async def quote(body: dict) -> Any:
+            if (gate := await self._gate(name, "quote")) is not None:
+                return gate
+            out = []
+            for it in body["items"]:
+                units = it.get("party_size") or it.get("quantity") or 1
+                cost = it["cost"]
+                ok = it["id"] not in self.unavailable_items
+                out.append({
+                    "item_id": it["id"],
+                    "available": ok,
+                    "unit_price": cost,
+                    "price": money(cost["amount_minor"] * units, cost["currency"]),
+                    "cancellation_policy": policy,
+                    **({} if ok else {"reason": "slot_unavailable"}),
+                })
+            return {"items": out}
+
+        @r.get("/internal/bookings/{booking_id}/items/{item_id}/cancel-quote")
+        async def cancel_quote(booking_id: str, item_id: str) -> Any:
+            if (gate := await self._gate(name, "cancel-quote")) is not None:
+                return gate
+            return {"item_id": item_id, "refund": money(4000), "fee": money(1000), "policy": policy}
+
+        return r
+
+    # --- orchestrator -------------------------------------------------------------------------
+
+    def _orchestrator(self) -> APIRouter:
+        r = APIRouter()
+
+        @r.get("/internal/sagas")
+        async def list_sagas(request: Request) -> Any:
+            if (gate := await self._gate("orchestrator", "list")) is not None:
+                return gate
+            state = request.query_params.get("state")
+            sagas = [s for s in self.sagas.values() if not state or s["state"] == state]
+            return {"sagas": [{"booking_id": s["booking_id"], "state": s["state"]} for s in sagas], "total": len(sagas),
+                    "query": dict(request.query_params)}
+
+        @r.get("/internal/sagas/{booking_id}")
+        async def get_saga(booking_id: str) -> Any:
+            if (gate := await self._gate("orchestrator", "get")) is not None:
+                return gate
+            saga = self.sagas.get(booking_id)
+            return saga if saga else problem(404, "no such saga")
+
+        @r.post("/internal/sagas/{booking_id}/{action}")
+        async def act(booking_id: str, action: str, body: dict) -> Any:
+            saga = self.sagas.get(booking_id)
+            if not saga:
+                return problem(404, "no such saga")
+            if saga["state"] in ("CONFIRMED", "FAILED", "CANCELLED") and action in ("retry", "compensate"):
+                return problem(409, f"saga is {saga['state']}")
+            self.actions.append({"booking_id": booking_id, "action": action, **body})
+            saga.setdefault("history", []).append({"direction": "action", "type": action, "summary": body.get("reason")})
+            return saga
+
+        return r

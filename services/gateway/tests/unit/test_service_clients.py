@@ -1,0 +1,49 @@
+"""The httpx clients of the other services: paths under a base URL, errors mapped."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gateway.adapters.orchestrator import OrchestratorClient
+from gateway.adapters.payment import PaymentClient
+from gateway.adapters.providers import ProviderClient
+from gateway.domain.errors import UpstreamRejected, UpstreamUnavailable
+
+
+def transport(handler):
+    return httpx.MockTransport(handler)
+
+
+async def test_paths_are_joined_under_a_base_path_and_ids_escaped():
+    seen = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req.url.raw_path.decode())
+        return httpx.Response(200, json={"payment_methods": [{"id": "pm_1", "brand": "visa", "is_default": True}]})
+
+    client = PaymentClient("http://svc/payment", 1, transport=transport(handler))
+    cards = await client.list_cards("cus/1")
+    assert seen == ["/payment/internal/customers/cus%2F1/payment-methods"] and cards[0].id == "pm_1"
+
+
+async def test_5xx_and_transport_errors_are_unavailable_4xx_rejected_404_none():
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path.endswith("/search"):
+            return httpx.Response(503)
+        if req.url.path.endswith("/quote"):
+            return httpx.Response(422, json={"errors": [{"field": "items[0]", "message": "bad"}]})
+        if "/sagas/" in req.url.path:
+            return httpx.Response(404, json={"detail": "no such saga"})
+        raise httpx.ConnectError("refused")
+
+    p = ProviderClient("opentable", "http://svc", 1, transport=transport(handler))
+    with pytest.raises(UpstreamUnavailable):
+        await p.search({"date": "2026-12-05", "q": None}, 1)
+    with pytest.raises(UpstreamRejected) as exc:
+        await p.quote([])
+    assert exc.value.status == 422 and exc.value.body["errors"][0]["field"] == "items[0]"
+    o = OrchestratorClient("http://svc", 1, transport=transport(handler))
+    assert await o.get_saga("bk_1") is None
+    with pytest.raises(UpstreamUnavailable):
+        await o.list_sagas({})
