@@ -12,7 +12,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-
 from booking_shared.contracts import (
     BookingCancellationRequested,
     BookingItem,
@@ -20,7 +19,12 @@ from booking_shared.contracts import (
     Capabilities,
     PaymentSource,
 )
-from booking_shared.contracts.topics import BOOKING_EVENTS, all_topics, provider_commands, provider_replies
+from booking_shared.contracts.topics import (
+    BOOKING_EVENTS,
+    all_topics,
+    provider_commands,
+    provider_replies,
+)
 from booking_shared.devstack.infra import free_port
 from booking_shared.messaging import ensure_topics
 from booking_shared.money import Money
@@ -83,17 +87,17 @@ class Harness:
     async def state(self, bid: str) -> str | None:
         return await self.pool.fetchval("SELECT state FROM sagas WHERE booking_id = $1", bid)
 
-    async def reaches(self, bid: str, *states: str, timeout: float = 20.0) -> str:
+    async def reaches(self, bid: str, *states: str, within: float = 20.0) -> str:
         async def check() -> str | None:
             s = await self.state(bid)
             return s if s in states else None
 
-        return await wait_for(check, timeout=timeout, interval=0.05, what=f"{bid} in {states}")
+        return await wait_for(check, timeout=within, interval=0.05, what=f"{bid} in {states}")
 
-    async def settles(self, bid: str, timeout: float = 20.0) -> str:
+    async def settles(self, bid: str, within: float = 20.0) -> str:
         """A final state, and nothing of the saga's left in the outbox or the broker's way."""
-        state = await self.reaches(bid, *FINAL, timeout=timeout)
-        await wait_for(lambda: self._drained(bid), timeout=timeout, what=f"{bid}'s messages relayed and answered")
+        state = await self.reaches(bid, *FINAL, within=within)
+        await wait_for(lambda: self._drained(bid), timeout=within, what=f"{bid}'s messages relayed and answered")
         return state
 
     async def _drained(self, bid: str) -> bool:
@@ -109,8 +113,6 @@ class Harness:
 
 @pytest.fixture(scope="session")
 async def orchestrator(database_url: str, role_prefix: str, kafka_bootstrap: str):  # type: ignore[no-untyped-def]
-    import time
-    T0 = time.monotonic()
     u = secrets.token_hex(3)
     settings = Settings(
         environment="test",
@@ -144,21 +146,16 @@ async def orchestrator(database_url: str, role_prefix: str, kafka_bootstrap: str
     await fakes.start()
     await fakes.announce()
     app = create_app(settings)
-    print("BEFORE_SERVE", time.monotonic() - T0)
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
         rt = app.state.runtime
         h = Harness(url, http, settings, rt.pool, fakes, f"bk{u}-", app, itertools.count(1))
-        t0 = time.monotonic()
-        print("SERVE", t0 - T0)
         names = {p.name for p in providers}
         await wait_for(
             lambda: _known(rt.pool, names), timeout=60, what="the fake providers' announcements"
         )
         # Warm up: one booking all the way, so every consumer has joined before the tests time anything.
-        t1 = time.monotonic()
         warm = await h.book()
-        await h.reaches(warm, "CONFIRMED", "FAILED", timeout=60)
-        print("STARTUP", t1 - t0, time.monotonic() - t1)
+        await h.reaches(warm, "CONFIRMED", "FAILED", within=60)
         yield h
     await fakes.stop()
 

@@ -98,7 +98,7 @@ async def test_a_partner_that_never_answers_gets_the_same_command_again_then_the
 ) -> None:
     h = orchestrator
     bid = await h.book({"HoldItem:item-2": Act("silent")})
-    assert await h.settles(bid, timeout=30) == "FAILED"
+    assert await h.settles(bid, within=30) == "FAILED"
     holds = h.fakes.commands(bid, "HoldItem", "item-2")
     assert len(holds) == h.settings.step_max_attempts
     assert len({c.command_id for c in holds}) == 1, "a resend must reuse the command id"
@@ -112,7 +112,7 @@ async def test_a_partner_that_never_answers_gets_the_same_command_again_then_the
 async def test_a_lost_answer_is_recovered_by_the_resend(orchestrator: Harness) -> None:
     h = orchestrator
     bid = await h.book({"ConfirmItem:item-1": Act("silent", silent_for=1)})
-    assert await h.settles(bid, timeout=30) == "CONFIRMED"
+    assert await h.settles(bid, within=30) == "CONFIRMED"
     confirms = h.fakes.commands(bid, "ConfirmItem", "item-1")
     assert len(confirms) == 2 and len({c.command_id for c in confirms}) == 1
 
@@ -218,7 +218,7 @@ async def test_3ds_never_completed_compensates_when_the_customers_window_ends(or
     h = orchestrator
     bid = await h.book({"AuthorizePayment": Act("action_required")})
     await h.reaches(bid, "ACTION_REQUIRED")
-    assert await h.settles(bid, timeout=h.settings.action_window_s + 15) == "FAILED"
+    assert await h.settles(bid, within=h.settings.action_window_s + 15) == "FAILED"
     assert len(h.fakes.commands(bid, "VoidPayment")) == 1
     assert_nothing_kept_or_charged(h, bid)
     saga = await h.saga(bid)
@@ -235,7 +235,7 @@ async def test_twenty_concurrent_sagas_all_reach_a_final_state_with_the_invarian
         {"CapturePayment": Act("fail")},
     ]
     ids = [await h.book(scripts[i % len(scripts)]) for i in range(20)]
-    finals = await asyncio.gather(*(h.settles(b, timeout=40) for b in ids))
+    finals = await asyncio.gather(*(h.settles(b, within=40) for b in ids))
     for i, (bid, final) in enumerate(zip(ids, finals, strict=True)):
         if i % len(scripts) == 0:
             assert final == "CONFIRMED"

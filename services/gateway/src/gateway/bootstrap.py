@@ -6,9 +6,15 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from booking_shared.contracts import BookingCancelled, BookingConfirmed, BookingFailed, SagaStateChanged
+from booking_shared.contracts import (
+    BookingCancelled,
+    BookingConfirmed,
+    BookingFailed,
+    SagaStateChanged,
+)
 from booking_shared.contracts.topics import BOOKING_EVENTS, SAGA_STATE
 from booking_shared.service import Runtime, Wiring
+
 from gateway.adapters.orchestrator import OrchestratorClient
 from gateway.adapters.payment import PaymentClient
 from gateway.adapters.postgres import booking_channel
@@ -47,12 +53,20 @@ def make_wire(ports: Ports | None = None) -> Wiring:
         signals = BookingSignals(
             settings.service_database_url,
             booking_channel(settings.db_schema),
-            {"search_path": settings.db_schema, "application_name": f"{settings.service_name}-signals"},
+            {
+                "search_path": settings.db_schema,
+                "application_name": f"{settings.service_name}-signals",
+            },
         )
         await signals.start()
         rt.extras[DEPS_KEY] = Deps(settings, rt.pool, payment, providers, orchestrator, signals)
         closers = rt.extras.setdefault("closers", [])
-        closers += [signals.close, payment.close, orchestrator.close, *(p.close for p in providers.values())]
+        closers += [
+            signals.close,
+            payment.close,
+            orchestrator.close,
+            *(p.close for p in providers.values()),
+        ]
 
         rt.router.on(SAGA_STATE, SagaStateChanged, record_saga_state)
         for event in (BookingConfirmed, BookingFailed, BookingCancelled):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
-
 from booking_shared.config import ServiceSettings
+from pydantic import Field, SecretStr, model_validator
 
 
 class Settings(ServiceSettings):
@@ -15,8 +14,12 @@ class Settings(ServiceSettings):
     # The services the gateway calls (internal HTTP APIs, see .dev/notes/internal-apis.md).
     payment_url: str = Field("http://127.0.0.1:8002", description="Payment service base URL.")
     orchestrator_url: str = Field("http://127.0.0.1:8001", description="Orchestrator base URL.")
-    provider_opentable_url: str = Field("http://127.0.0.1:8003", description="OpenTable provider base URL.")
-    provider_eventbrite_url: str = Field("http://127.0.0.1:8004", description="Eventbrite provider base URL.")
+    provider_opentable_url: str = Field(
+        "http://127.0.0.1:8003", description="OpenTable provider base URL."
+    )
+    provider_eventbrite_url: str = Field(
+        "http://127.0.0.1:8004", description="Eventbrite provider base URL."
+    )
     extra_provider_urls: dict[str, str] = Field(
         default_factory=dict, description="More providers: name -> base URL (JSON), e.g. tours."
     )
@@ -25,35 +28,58 @@ class Settings(ServiceSettings):
         description="Which provider serves each booking type (JSON).",
     )
     http_timeout_s: float = Field(5.0, description="Timeout of a call to another service.")
-    search_timeout_s: float = Field(2.0, description="A provider slower than this is reported missing.")
-    status_timeout_s: float = Field(2.0, description="Timeout of the orchestrator read in GET /v1/bookings/{id}.")
+    search_timeout_s: float = Field(
+        2.0, description="A provider slower than this is reported missing."
+    )
+    status_timeout_s: float = Field(
+        2.0, description="Timeout of the orchestrator read in GET /v1/bookings/{id}."
+    )
 
     quote_ttl_s: int = Field(900, ge=30, description="How long a quote can be booked.")
     ops_bootstrap_token: SecretStr | None = Field(
-        None, description="A bearer token with the ops role (dev/bootstrap); prefer `gateway-service create-ops-user`."
+        None,
+        description="A bearer token with the ops role (dev/bootstrap); prefer `gateway-service create-ops-user`.",
     )
 
     rate_quotes_capacity: int = Field(20, ge=1, description="Quote bucket size per user (burst).")
     rate_quotes_per_minute: float = Field(20.0, gt=0, description="Quote bucket refill per user.")
-    rate_bookings_capacity: int = Field(5, ge=1, description="Booking bucket size per user (burst).")
-    rate_bookings_per_minute: float = Field(5.0, gt=0, description="Booking bucket refill per user.")
-    max_active_bookings: int = Field(10, ge=1, description="Bookings not yet final, per user (no slot hoarding).")
+    rate_bookings_capacity: int = Field(
+        5, ge=1, description="Booking bucket size per user (burst)."
+    )
+    rate_bookings_per_minute: float = Field(
+        5.0, gt=0, description="Booking bucket refill per user."
+    )
+    max_active_bookings: int = Field(
+        10, ge=1, description="Bookings not yet final, per user (no slot hoarding)."
+    )
 
-    idempotency_ttl_h: float = Field(24.0, description="A used Idempotency-Key can be reused after this.")
-    idempotency_lock_s: float = Field(30.0, description="After this, a request left 'in flight' by a crash is taken over.")
+    idempotency_ttl_h: float = Field(
+        24.0, description="A used Idempotency-Key can be reused after this."
+    )
+    idempotency_lock_s: float = Field(
+        30.0, description="After this, a request left 'in flight' by a crash is taken over."
+    )
     sse_poll_interval_s: float = Field(1.0, description="SSE fallback poll when no NOTIFY arrives.")
     sse_outcome_grace_s: float = Field(
-        5.0, description="After a final saga state, how long SSE waits for the event with its codes or reasons."
+        5.0,
+        description="After a final saga state, how long SSE waits for the event with its codes or reasons.",
     )
     sse_ping_s: float = Field(15.0, description="SSE keep-alive comment interval.")
-    sse_max_s: float = Field(3600.0, description="An SSE stream ends after this even without a final state.")
+    sse_max_s: float = Field(
+        3600.0, description="An SSE stream ends after this even without a final state."
+    )
     max_body_bytes: int = Field(65536, description="Bigger request bodies get 413.")
-    trust_forwarded_for: bool = Field(False, description="Take the client IP from X-Forwarded-For (behind a proxy).")
+    trust_forwarded_for: bool = Field(
+        False, description="Take the client IP from X-Forwarded-For (behind a proxy)."
+    )
     calendar_domain: str = Field("booking.local", description="Right-hand side of calendar UIDs.")
     calendar_default_minutes: dict[str, int] = Field(
-        default_factory=lambda: {"restaurant": 120, "event": 180}, description="Event length per booking type."
+        default_factory=lambda: {"restaurant": 120, "event": 180},
+        description="Event length per booking type.",
     )
-    problem_type_base: str = Field("https://booking.local/problems/", description="Prefix of problem+json type URIs.")
+    problem_type_base: str = Field(
+        "https://booking.local/problems/", description="Prefix of problem+json type URIs."
+    )
 
     @property
     def provider_urls(self) -> dict[str, str]:
@@ -70,5 +96,7 @@ class Settings(ServiceSettings):
             raise ValueError("OPS_BOOTSTRAP_TOKEN must be at least 32 characters in production")
         for btype, provider in self.booking_type_providers.items():
             if provider not in self.provider_urls:
-                raise ValueError(f"BOOKING_TYPE_PROVIDERS routes {btype} to {provider}, which has no URL")
+                raise ValueError(
+                    f"BOOKING_TYPE_PROVIDERS routes {btype} to {provider}, which has no URL"
+                )
         return self

@@ -2,8 +2,20 @@
 
 from prometheus_client import Counter
 
-BOOKINGS_REQUESTED = Counter("gateway_bookings_requested_total", "Bookings accepted (202), by consent basis", ["basis"])
-BOOKINGS_REFUSED = Counter("gateway_bookings_refused_total", "Bookings refused for consent, by reason code", ["reason"])
-IDEMPOTENT_REPLAYS = Counter("gateway_idempotent_replays_total", "Answers replayed for a repeated Idempotency-Key")
-RATE_LIMITED = Counter("gateway_rate_limited_total", "Requests refused with 429, by bucket", ["bucket"])
-PROVIDER_MISSING = Counter("gateway_search_provider_missing_total", "Searches a provider did not answer in time", ["provider"])
+BOOKINGS_REQUESTED = Counter(
+    "gateway_bookings_requested_total", "Bookings accepted (202), by consent basis", ["basis"]
+)
+BOOKINGS_REFUSED = Counter(
+    "gateway_bookings_refused_total", "Bookings refused for consent, by reason code", ["reason"]
+)
+IDEMPOTENT_REPLAYS = Counter(
+    "gateway_idempotent_replays_total", "Answers replayed for a repeated Idempotency-Key"
+)
+RATE_LIMITED = Counter(
+    "gateway_rate_limited_total", "Requests refused with 429, by bucket", ["bucket"]
+)
+PROVIDER_MISSING = Counter(
+    "gateway_search_provider_missing_total",
+    "Searches a provider did not answer in time",
+    ["provider"],
+)

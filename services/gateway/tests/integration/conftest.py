@@ -13,7 +13,6 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from booking_shared.contracts import Envelope
 from booking_shared.contracts.base import Message
 from booking_shared.devstack.infra import free_port
@@ -24,7 +23,17 @@ from gateway.entrypoints.app import create_app
 from .stubs import Upstreams
 
 OPS_TOKEN = "ops-bootstrap-token-for-tests-" + "x" * 8
-TABLES = ("users", "api_tokens", "quotes", "bookings", "consents", "booking_timeline", "outbox", "idempotency_keys", "rate_buckets")
+TABLES = (
+    "users",
+    "api_tokens",
+    "quotes",
+    "bookings",
+    "consents",
+    "booking_timeline",
+    "outbox",
+    "idempotency_keys",
+    "rate_buckets",
+)
 
 
 @dataclass
@@ -42,7 +51,10 @@ class Gateway:
     async def publish(self, topic: str, message: Message) -> Envelope:
         env = Envelope.new(message.type_name(), correlation_id=message.booking_id, producer="test")
         await self.producer.send_and_wait(
-            topic, message.model_dump_json().encode(), key=message.booking_id.encode(), headers=env.to_headers()
+            topic,
+            message.model_dump_json().encode(),
+            key=message.booking_id.encode(),
+            headers=env.to_headers(),
         )
         return env
 
@@ -85,7 +97,9 @@ async def gateway(upstreams, database_url, role_prefix, kafka_bootstrap) -> Asyn
     await producer.start()
     try:
         async with serve_app(app, port=settings.port) as url:
-            yield Gateway(url, settings, app.state.runtime.pool, upstreams, kafka_bootstrap, producer)
+            yield Gateway(
+                url, settings, app.state.runtime.pool, upstreams, kafka_bootstrap, producer
+            )
     finally:
         await producer.stop()
 
@@ -102,7 +116,11 @@ def bearer(token: str) -> dict[str, str]:
 
 async def sign_up(client: httpx.AsyncClient, **prefs: Any) -> tuple[str, dict[str, Any]]:
     tag = secrets.token_hex(4)
-    body: dict[str, Any] = {"name": f"Ana Silva {tag}", "email": f"ana.{tag}@example.com", "phone": "+351 912 345 678"}
+    body: dict[str, Any] = {
+        "name": f"Ana Silva {tag}",
+        "email": f"ana.{tag}@example.com",
+        "phone": "+351 912 345 678",
+    }
     if prefs:
         body["preferences"] = prefs
     r = await client.post("/v1/users", json=body)
@@ -112,38 +130,77 @@ async def sign_up(client: httpx.AsyncClient, **prefs: Any) -> tuple[str, dict[st
 
 async def add_card(client: httpx.AsyncClient, token: str, pm: str | None = None) -> str:
     pm = pm or f"pm_{secrets.token_hex(6)}"
-    r = await client.post("/v1/payment-methods", json={"payment_method_id": pm}, headers=bearer(token))
+    r = await client.post(
+        "/v1/payment-methods", json={"payment_method_id": pm}, headers=bearer(token)
+    )
     assert r.status_code == 201, r.text
     return pm
 
 
-def restaurant_item(item_id: str = "item-1", cost: Any = "45.00 EUR", party_size: int = 2, **kw: Any) -> dict[str, Any]:
-    return {"id": item_id, "title": "Dinner at Cervejaria Ramiro", "category": "dinner",
-            "start_time": "2026-12-05T20:00:00+00:00", "cost": cost, "venue_id": "rest_001", "party_size": party_size, **kw}
+def restaurant_item(
+    item_id: str = "item-1", cost: Any = "45.00 EUR", party_size: int = 2, **kw: Any
+) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "title": "Dinner at Cervejaria Ramiro",
+        "category": "dinner",
+        "start_time": "2026-12-05T20:00:00+00:00",
+        "cost": cost,
+        "venue_id": "rest_001",
+        "party_size": party_size,
+        **kw,
+    }
 
 
-def event_item(item_id: str = "item-2", cost: Any = "30.00 EUR", quantity: int = 2, **kw: Any) -> dict[str, Any]:
-    return {"id": item_id, "title": "Fado night", "category": "concert", "start_time": "2026-12-05T22:30:00+00:00",
-            "cost": cost, "event_id": "evt_001", "ticket_class_id": "tc_001_a", "quantity": quantity, **kw}
+def event_item(
+    item_id: str = "item-2", cost: Any = "30.00 EUR", quantity: int = 2, **kw: Any
+) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "title": "Fado night",
+        "category": "concert",
+        "start_time": "2026-12-05T22:30:00+00:00",
+        "cost": cost,
+        "event_id": "evt_001",
+        "ticket_class_id": "tc_001_a",
+        "quantity": quantity,
+        **kw,
+    }
 
 
-async def quote(client: httpx.AsyncClient, token: str, items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    r = await client.post("/v1/quotes", json={"items": items or [restaurant_item(), event_item()]}, headers=bearer(token))
+async def quote(
+    client: httpx.AsyncClient, token: str, items: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    r = await client.post(
+        "/v1/quotes",
+        json={"items": items or [restaurant_item(), event_item()]},
+        headers=bearer(token),
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
-async def book(client: httpx.AsyncClient, token: str, quote_id: str, key: str | None = None, **body: Any) -> httpx.Response:
+async def book(
+    client: httpx.AsyncClient, token: str, quote_id: str, key: str | None = None, **body: Any
+) -> httpx.Response:
     headers = {**bearer(token), "Idempotency-Key": key or str(uuid.uuid4())}
     return await client.post("/v1/bookings", json={"quote_id": quote_id, **body}, headers=headers)
 
 
-async def read_topic(bootstrap: str, topic: str, key: str, want: int = 1, wait_s: float = 15.0) -> list:
+async def read_topic(
+    bootstrap: str, topic: str, key: str, want: int = 1, wait_s: float = 15.0
+) -> list:
     """Records with this key on the topic, read from the beginning without a consumer group."""
     import asyncio
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_wait_ms=50,
+    )
     await consumer.start()
     out: list = []
     try:

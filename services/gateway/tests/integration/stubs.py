@@ -19,7 +19,14 @@ PROBLEM = "application/problem+json"
 
 def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(
-        {"type": "about:blank", "title": detail, "status": status, "detail": detail, "errors": [], **extra},
+        {
+            "type": "about:blank",
+            "title": detail,
+            "status": status,
+            "detail": detail,
+            "errors": [],
+            **extra,
+        },
         status_code=status,
         media_type=PROBLEM,
     )
@@ -36,7 +43,9 @@ class Upstreams:
     url: str = ""
     customers: dict[str, str] = field(default_factory=dict)  # user_id -> customer id
     cards: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # customer -> cards
-    down: set[str] = field(default_factory=set)  # "payment", "opentable", "eventbrite", "orchestrator"
+    down: set[str] = field(
+        default_factory=set
+    )  # "payment", "opentable", "eventbrite", "orchestrator"
     delay: dict[str, float] = field(default_factory=dict)  # route key -> seconds
     unavailable_items: set[str] = field(default_factory=set)
     sagas: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -96,8 +105,14 @@ class Upstreams:
             if body.get("make_default", True):
                 for c in cards:
                     c["is_default"] = False
-            card = {"id": pm, "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030,
-                    "is_default": bool(body.get("make_default", True)) or not cards}
+            card = {
+                "id": pm,
+                "brand": "visa",
+                "last4": "4242",
+                "exp_month": 12,
+                "exp_year": 2030,
+                "is_default": bool(body.get("make_default", True)) or not cards,
+            }
             cards.append(card)
             return card
 
@@ -110,7 +125,9 @@ class Upstreams:
                 c["is_default"] = c["id"] == pm
             return next(c for c in cards if c["id"] == pm)
 
-        @r.delete("/internal/customers/{cid}/payment-methods/{pm}", status_code=204, response_model=None)
+        @r.delete(
+            "/internal/customers/{cid}/payment-methods/{pm}", status_code=204, response_model=None
+        )
         async def detach(cid: str, pm: str) -> Response:
             cards = self.cards.get(cid, [])
             if pm not in {c["id"] for c in cards}:
@@ -123,7 +140,11 @@ class Upstreams:
             saga = self.sagas.get(booking_id)
             if not saga:
                 return problem(404, "no such payment")
-            return {"booking_id": booking_id, "status": "requires_action", **(saga.get("payment") or {})}
+            return {
+                "booking_id": booking_id,
+                "status": "requires_action",
+                **(saga.get("payment") or {}),
+            }
 
         return r
 
@@ -131,7 +152,11 @@ class Upstreams:
 
     def _provider(self, name: str, btype: str) -> APIRouter:
         r = APIRouter()
-        policy = {"summary": "Free cancellation until 24 h before.", "free_until": None, "refundable": True}
+        policy = {
+            "summary": "Free cancellation until 24 h before.",
+            "free_until": None,
+            "refundable": True,
+        }
 
         def item(i: int, date: str, party_size: int, quantity: int) -> dict[str, Any]:
             base = {
@@ -143,23 +168,47 @@ class Upstreams:
             }
             if btype == "restaurant":
                 return {**base, "venue_id": f"rest_00{i}", "party_size": party_size}
-            return {**base, "event_id": f"evt_00{i}", "ticket_class_id": f"tc_00{i}_a", "quantity": quantity}
+            return {
+                **base,
+                "event_id": f"evt_00{i}",
+                "ticket_class_id": f"tc_00{i}_a",
+                "quantity": quantity,
+            }
 
         @r.get("/internal/capabilities")
         async def capabilities() -> Any:
-            return {"provider": name, "booking_types": [btype],
-                    "capabilities": {"hold": True, "api_book": True, "cancel": True, "refund_policy": "per_item_policy", "hold_ttl_seconds": 180}}
+            return {
+                "provider": name,
+                "booking_types": [btype],
+                "capabilities": {
+                    "hold": True,
+                    "api_book": True,
+                    "cancel": True,
+                    "refund_policy": "per_item_policy",
+                    "hold_ttl_seconds": 180,
+                },
+            }
 
         @r.get("/internal/search")
-        async def search(date: str, party_size: int = 2, quantity: int = 1, q: str | None = None) -> Any:
+        async def search(
+            date: str, party_size: int = 2, quantity: int = 1, q: str | None = None
+        ) -> Any:
             if (gate := await self._gate(name, "search")) is not None:
                 return gate
             items = []
             for i in (1, 2):
                 it = item(i, date, party_size, quantity)
                 units = party_size if btype == "restaurant" else quantity
-                items.append({"item": it, "price": money(it["cost"]["amount_minor"] * units), "timezone": "Europe/Lisbon",
-                              "cancellation_policy": policy, "available": True, "details": {"q": q}})
+                items.append(
+                    {
+                        "item": it,
+                        "price": money(it["cost"]["amount_minor"] * units),
+                        "timezone": "Europe/Lisbon",
+                        "cancellation_policy": policy,
+                        "available": True,
+                        "details": {"q": q},
+                    }
+                )
             return {"provider": name, "timezone": "Europe/Lisbon", "items": items}
 
         @r.post("/internal/quote")
@@ -171,14 +220,16 @@ class Upstreams:
                 units = it.get("party_size") or it.get("quantity") or 1
                 cost = it["cost"]
                 ok = it["id"] not in self.unavailable_items
-                out.append({
-                    "item_id": it["id"],
-                    "available": ok,
-                    "unit_price": cost,
-                    "price": money(cost["amount_minor"] * units, cost["currency"]),
-                    "cancellation_policy": policy,
-                    **({} if ok else {"reason": "slot_unavailable"}),
-                })
+                out.append(
+                    {
+                        "item_id": it["id"],
+                        "available": ok,
+                        "unit_price": cost,
+                        "price": money(cost["amount_minor"] * units, cost["currency"]),
+                        "cancellation_policy": policy,
+                        **({} if ok else {"reason": "slot_unavailable"}),
+                    }
+                )
             return {"items": out}
 
         @r.get("/internal/bookings/{booking_id}/items/{item_id}/cancel-quote")
@@ -200,8 +251,11 @@ class Upstreams:
                 return gate
             state = request.query_params.get("state")
             sagas = [s for s in self.sagas.values() if not state or s["state"] == state]
-            return {"sagas": [{"booking_id": s["booking_id"], "state": s["state"]} for s in sagas], "total": len(sagas),
-                    "query": dict(request.query_params)}
+            return {
+                "sagas": [{"booking_id": s["booking_id"], "state": s["state"]} for s in sagas],
+                "total": len(sagas),
+                "query": dict(request.query_params),
+            }
 
         @r.get("/internal/sagas/{booking_id}")
         async def get_saga(booking_id: str) -> Any:
@@ -215,10 +269,15 @@ class Upstreams:
             saga = self.sagas.get(booking_id)
             if not saga:
                 return problem(404, "no such saga")
-            if saga["state"] in ("CONFIRMED", "FAILED", "CANCELLED") and action in ("retry", "compensate"):
+            if saga["state"] in ("CONFIRMED", "FAILED", "CANCELLED") and action in (
+                "retry",
+                "compensate",
+            ):
                 return problem(409, f"saga is {saga['state']}")
             self.actions.append({"booking_id": booking_id, "action": action, **body})
-            saga.setdefault("history", []).append({"direction": "action", "type": action, "summary": body.get("reason")})
+            saga.setdefault("history", []).append(
+                {"direction": "action", "type": action, "summary": body.get("reason")}
+            )
             return saga
 
         return r

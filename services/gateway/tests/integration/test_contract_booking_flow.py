@@ -8,7 +8,6 @@ import asyncio
 import json
 
 import httpx
-
 from booking_shared.contracts import (
     BookingCancelled,
     BookingConfirmed,
@@ -27,12 +26,16 @@ from booking_shared.testing.plugin import wait_for
 from .conftest import add_card, bearer, book, quote, read_topic, sign_up
 
 
-async def sse_events(client: httpx.AsyncClient, token: str, booking_id: str, wait_s: float = 20.0) -> list[dict]:
+async def sse_events(
+    client: httpx.AsyncClient, token: str, booking_id: str, wait_s: float = 20.0
+) -> list[dict]:
     """Read the booking's event stream until the server ends it."""
     events: list[dict] = []
 
     async def run() -> None:
-        async with client.stream("GET", f"/v1/bookings/{booking_id}/events", headers=bearer(token)) as r:
+        async with client.stream(
+            "GET", f"/v1/bookings/{booking_id}/events", headers=bearer(token)
+        ) as r:
             assert r.status_code == 200, await r.aread()
             assert r.headers["content-type"].startswith("text/event-stream")
             current: dict = {}
@@ -51,22 +54,39 @@ async def sse_events(client: httpx.AsyncClient, token: str, booking_id: str, wai
     return events
 
 
-async def test_sign_up_add_card_search_quote_and_book_puts_a_sealed_booking_requested_on_the_topic(gateway, client):
+async def test_sign_up_add_card_search_quote_and_book_puts_a_sealed_booking_requested_on_the_topic(
+    gateway, client
+):
     token, user = await sign_up(client)
     assert user["preferences"]["auto_book_enabled"] is False
-    assert await gateway.pool.fetchval("SELECT count(*) FROM api_tokens WHERE token_hash = $1", token) == 0
+    assert (
+        await gateway.pool.fetchval("SELECT count(*) FROM api_tokens WHERE token_hash = $1", token)
+        == 0
+    )
 
     r = await client.post("/v1/payment-methods/setup-intent", headers=bearer(token))
     assert r.status_code == 201 and r.json()["client_secret"].startswith("seti_")
     pm = await add_card(client, token)
-    cards = (await client.get("/v1/payment-methods", headers=bearer(token))).json()["payment_methods"]
+    cards = (await client.get("/v1/payment-methods", headers=bearer(token))).json()[
+        "payment_methods"
+    ]
     assert [c["id"] for c in cards] == [pm] and cards[0]["is_default"]
 
-    r = await client.get("/v1/search", params={"date": "2026-12-05", "party_size": 2, "quantity": 2}, headers=bearer(token))
+    r = await client.get(
+        "/v1/search",
+        params={"date": "2026-12-05", "party_size": 2, "quantity": 2},
+        headers=bearer(token),
+    )
     assert r.status_code == 200, r.text
     found = r.json()
-    assert found["missing_providers"] == [] and sorted(found["providers"]) == ["eventbrite", "opentable"]
-    items = [next(x["item"] for x in found["results"] if x["booking_type"] == t) for t in ("restaurant", "event")]
+    assert found["missing_providers"] == [] and sorted(found["providers"]) == [
+        "eventbrite",
+        "opentable",
+    ]
+    items = [
+        next(x["item"] for x in found["results"] if x["booking_type"] == t)
+        for t in ("restaurant", "event")
+    ]
 
     q = await quote(client, token, items)
     assert q["bookable"] and q["confirmation_required"] and not q["auto_book_allowed"]
@@ -77,9 +97,13 @@ async def test_sign_up_add_card_search_quote_and_book_puts_a_sealed_booking_requ
     assert r.status_code == 202, r.text
     booking_id = r.json()["booking_id"]
     assert r.headers["location"] == f"/v1/bookings/{booking_id}"
-    assert r.json()["state"] == "REQUESTED" and r.json()["consent"]["basis"] == "explicit_confirmation"
+    assert (
+        r.json()["state"] == "REQUESTED" and r.json()["consent"]["basis"] == "explicit_confirmation"
+    )
 
-    consent = await gateway.pool.fetchrow("SELECT * FROM consents WHERE booking_id = $1", booking_id)
+    consent = await gateway.pool.fetchrow(
+        "SELECT * FROM consents WHERE booking_id = $1", booking_id
+    )
     assert consent["user_id"] == user["id"] and consent["quote_id"] == q["id"]
     assert consent["amount_minor"] == 11000 and consent["confirmed_explicitly"]
     assert consent["user_agent"].startswith("python-httpx") and consent["ip"] == "127.0.0.1"
@@ -87,7 +111,9 @@ async def test_sign_up_add_card_search_quote_and_book_puts_a_sealed_booking_requ
     records = await read_topic(gateway.kafka, BOOKING_EVENTS, booking_id)
     assert len(records) == 1
     headers = dict(records[0].headers)
-    assert headers["type"] == b"BookingRequested" and headers["correlation_id"] == booking_id.encode()
+    assert (
+        headers["type"] == b"BookingRequested" and headers["correlation_id"] == booking_id.encode()
+    )
     msg = BookingRequested.model_validate_json(records[0].value)
     assert msg.user_id == user["id"] and msg.total == Money(amount_minor=11000, currency="EUR")
     assert msg.payment.payment_method_id == pm and msg.payment.customer_id.startswith("cus_")
@@ -102,7 +128,9 @@ async def test_sign_up_add_card_search_quote_and_book_puts_a_sealed_booking_requ
     assert [i["status"] for i in status["items"]] == ["PENDING", "PENDING"]
 
 
-async def test_the_event_stream_follows_the_saga_to_confirmed_then_calendar_and_cancellation(gateway, client):
+async def test_the_event_stream_follows_the_saga_to_confirmed_then_calendar_and_cancellation(
+    gateway, client
+):
     token, _ = await sign_up(client)
     await add_card(client, token)
     q = await quote(client, token)
@@ -111,15 +139,29 @@ async def test_the_event_stream_follows_the_saga_to_confirmed_then_calendar_and_
     stream = asyncio.create_task(sse_events(client, token, booking_id))
     path = ["REQUESTED", "HOLDING", "AUTHORIZING", "CONFIRMING", "CAPTURING", "CONFIRMED"]
     for a, b in zip(path, path[1:], strict=False):
-        await gateway.publish(SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state=a, to_state=b))
-    await wait_for(lambda: _state_is(gateway, booking_id, "CONFIRMED"), what="the saga states consumed")
+        await gateway.publish(
+            SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state=a, to_state=b)
+        )
+    await wait_for(
+        lambda: _state_is(gateway, booking_id, "CONFIRMED"), what="the saga states consumed"
+    )
     await gateway.publish(
         BOOKING_EVENTS,
         BookingConfirmed(
             booking_id=booking_id,
             items=[
-                ConfirmedItem(item_id="item-1", provider="opentable", confirmation_code="OT-8K2M4Q", amount=Money.of("90", "EUR")),
-                ConfirmedItem(item_id="item-2", provider="eventbrite", confirmation_code="EB-77", amount=Money.of("60", "EUR")),
+                ConfirmedItem(
+                    item_id="item-1",
+                    provider="opentable",
+                    confirmation_code="OT-8K2M4Q",
+                    amount=Money.of("90", "EUR"),
+                ),
+                ConfirmedItem(
+                    item_id="item-2",
+                    provider="eventbrite",
+                    confirmation_code="EB-77",
+                    amount=Money.of("60", "EUR"),
+                ),
             ],
             amount_captured=Money.of("150", "EUR"),
         ),
@@ -130,9 +172,14 @@ async def test_the_event_stream_follows_the_saga_to_confirmed_then_calendar_and_
     assert events[-1]["data"]["details"]["items"][0]["confirmation_code"] == "OT-8K2M4Q"
     assert [int(e["id"]) for e in events] == sorted(int(e["id"]) for e in events)
 
-    await wait_for(lambda: _codes(client, token, booking_id), what="the confirmation codes in the projection")
+    await wait_for(
+        lambda: _codes(client, token, booking_id), what="the confirmation codes in the projection"
+    )
     status = (await client.get(f"/v1/bookings/{booking_id}", headers=bearer(token))).json()
-    assert {i["item_id"]: i["confirmation_code"] for i in status["items"]} == {"item-1": "OT-8K2M4Q", "item-2": "EB-77"}
+    assert {i["item_id"]: i["confirmation_code"] for i in status["items"]} == {
+        "item-1": "OT-8K2M4Q",
+        "item-2": "EB-77",
+    }
     assert status["payment"]["captured"] == {"amount_minor": 15000, "currency": "EUR"}
 
     r = await client.get(f"/v1/bookings/{booking_id}/calendar.ics", headers=bearer(token))
@@ -146,30 +193,43 @@ async def test_the_event_stream_follows_the_saga_to_confirmed_then_calendar_and_
     assert r.status_code == 200, r.text
     assert r.json()["total_refund"] == {"amount_minor": 8000, "currency": "EUR"}
 
-    r = await client.post(f"/v1/bookings/{booking_id}/cancel", json={"reason": "plans changed"}, headers=bearer(token))
+    r = await client.post(
+        f"/v1/bookings/{booking_id}/cancel", json={"reason": "plans changed"}, headers=bearer(token)
+    )
     assert r.status_code == 202, r.text
     assert r.json()["state"] == "CANCELLATION_REQUESTED"
     again = await client.post(f"/v1/bookings/{booking_id}/cancel", headers=bearer(token))
     assert again.status_code == 202
     rows = await gateway.pool.fetch(
-        "SELECT payload FROM outbox WHERE msg_key = $1 AND headers::text LIKE '%BookingCancellationRequested%'", booking_id
+        "SELECT payload FROM outbox WHERE msg_key = $1 AND headers::text LIKE '%BookingCancellationRequested%'",
+        booking_id,
     )
     assert len(rows) == 1 and json.loads(rows[0]["payload"])["reason"] == "plans changed"
 
     stream = asyncio.create_task(sse_events(client, token, booking_id))
-    await gateway.publish(SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state="CONFIRMED", to_state="CANCELLING"))
+    await gateway.publish(
+        SAGA_STATE,
+        SagaStateChanged(booking_id=booking_id, from_state="CONFIRMED", to_state="CANCELLING"),
+    )
     await gateway.publish(
         BOOKING_EVENTS,
         BookingCancelled(
             booking_id=booking_id,
-            refunds=[ItemRefund(item_id="item-1", refunded=Money.of("40", "EUR"), fee=Money.of("50", "EUR"))],
+            refunds=[
+                ItemRefund(
+                    item_id="item-1", refunded=Money.of("40", "EUR"), fee=Money.of("50", "EUR")
+                )
+            ],
             total_refunded=Money.of("40", "EUR"),
         ),
     )
     events = await stream
     assert events[-1]["data"]["state"] == "CANCELLED"
     status = (await client.get(f"/v1/bookings/{booking_id}", headers=bearer(token))).json()
-    assert status["state"] == "CANCELLED" and status["payment"]["refunded"] == {"amount_minor": 4000, "currency": "EUR"}
+    assert status["state"] == "CANCELLED" and status["payment"]["refunded"] == {
+        "amount_minor": 4000,
+        "currency": "EUR",
+    }
 
     r = await client.post(f"/v1/bookings/{booking_id}/cancel", headers=bearer(token))
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "booking_id"
@@ -186,25 +246,56 @@ async def test_a_card_needing_3d_secure_streams_the_client_secret(gateway, clien
     q = await quote(client, token)
     booking_id = (await book(client, token, q["id"], confirm=True)).json()["booking_id"]
     gateway.upstreams.sagas[booking_id] = {
-        "booking_id": booking_id, "state": "ACTION_REQUIRED", "items": [],
-        "payment": {"payment_intent_id": "pi_1", "authorized": None, "captured": None, "refunded": None,
-                    "client_secret": "pi_1_secret_3ds"},
+        "booking_id": booking_id,
+        "state": "ACTION_REQUIRED",
+        "items": [],
+        "payment": {
+            "payment_intent_id": "pi_1",
+            "authorized": None,
+            "captured": None,
+            "refunded": None,
+            "client_secret": "pi_1_secret_3ds",
+        },
     }
     stream = asyncio.create_task(sse_events(client, token, booking_id))
-    await gateway.publish(SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state="REQUESTED", to_state="HOLDING"))
-    await gateway.publish(SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state="HOLDING", to_state="AUTHORIZING"))
-    await gateway.publish(SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state="AUTHORIZING", to_state="ACTION_REQUIRED"))
-    await wait_for(lambda: _state_is(gateway, booking_id, "ACTION_REQUIRED"), what="ACTION_REQUIRED")
+    await gateway.publish(
+        SAGA_STATE,
+        SagaStateChanged(booking_id=booking_id, from_state="REQUESTED", to_state="HOLDING"),
+    )
+    await gateway.publish(
+        SAGA_STATE,
+        SagaStateChanged(booking_id=booking_id, from_state="HOLDING", to_state="AUTHORIZING"),
+    )
+    await gateway.publish(
+        SAGA_STATE,
+        SagaStateChanged(
+            booking_id=booking_id, from_state="AUTHORIZING", to_state="ACTION_REQUIRED"
+        ),
+    )
+    await wait_for(
+        lambda: _state_is(gateway, booking_id, "ACTION_REQUIRED"), what="ACTION_REQUIRED"
+    )
     status = (await client.get(f"/v1/bookings/{booking_id}", headers=bearer(token))).json()
     assert status["payment"]["client_secret"] == "pi_1_secret_3ds"
 
     gateway.upstreams.sagas[booking_id]["payment"]["client_secret"] = None
     gateway.upstreams.sagas[booking_id]["state"] = "FAILED"
-    await gateway.publish(SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state="ACTION_REQUIRED", to_state="COMPENSATING"))
-    await gateway.publish(SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state="COMPENSATING", to_state="FAILED"))
+    await gateway.publish(
+        SAGA_STATE,
+        SagaStateChanged(
+            booking_id=booking_id, from_state="ACTION_REQUIRED", to_state="COMPENSATING"
+        ),
+    )
+    await gateway.publish(
+        SAGA_STATE,
+        SagaStateChanged(booking_id=booking_id, from_state="COMPENSATING", to_state="FAILED"),
+    )
     await gateway.publish(
         BOOKING_EVENTS,
-        BookingFailed(booking_id=booking_id, reasons=[FailureReason(code="authentication_required", detail="3DS not completed")]),
+        BookingFailed(
+            booking_id=booking_id,
+            reasons=[FailureReason(code="authentication_required", detail="3DS not completed")],
+        ),
     )
     events = await stream
     action = [e for e in events if e["data"]["state"] == "ACTION_REQUIRED"]
@@ -216,4 +307,6 @@ async def test_a_card_needing_3d_secure_streams_the_client_secret(gateway, clien
 
 
 async def _state_is(gateway, booking_id, state) -> bool:
-    return await gateway.pool.fetchval("SELECT state FROM bookings WHERE id = $1", booking_id) == state
+    return (
+        await gateway.pool.fetchval("SELECT state FROM bookings WHERE id = $1", booking_id) == state
+    )

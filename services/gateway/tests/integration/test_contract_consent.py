@@ -29,14 +29,22 @@ async def test_without_auto_booking_a_booking_needs_confirm_true(gateway, client
     assert (await book(client, token, q["id"], confirm=True)).status_code == 202
 
 
-async def test_auto_booking_within_max_auto_spend_needs_no_confirmation_and_the_basis_is_recorded(gateway, client):
+async def test_auto_booking_within_max_auto_spend_needs_no_confirmation_and_the_basis_is_recorded(
+    gateway, client
+):
     token, _ = await sign_up(client, auto_book_enabled=True, max_auto_spend=EUR(20000))
     await add_card(client, token)
     q = await quote(client, token)
-    assert q["auto_book_allowed"] is True and q["confirmation_required"] is False and q["reasons"] == []
+    assert (
+        q["auto_book_allowed"] is True
+        and q["confirmation_required"] is False
+        and q["reasons"] == []
+    )
     r = await book(client, token, q["id"], confirm=False)
     assert r.status_code == 202, r.text
-    row = await gateway.pool.fetchrow("SELECT * FROM consents WHERE booking_id = $1", r.json()["booking_id"])
+    row = await gateway.pool.fetchrow(
+        "SELECT * FROM consents WHERE booking_id = $1", r.json()["booking_id"]
+    )
     assert row["basis"] == "auto_book_within_preferences" and row["confirmed_explicitly"] is False
 
 
@@ -52,7 +60,10 @@ async def test_a_total_above_max_auto_spend_needs_confirmation(gateway, client):
 
 async def test_a_total_above_require_confirmation_above_needs_confirmation(gateway, client):
     token, _ = await sign_up(
-        client, auto_book_enabled=True, max_auto_spend=EUR(50000), require_confirmation_above=EUR(10000)
+        client,
+        auto_book_enabled=True,
+        max_auto_spend=EUR(50000),
+        require_confirmation_above=EUR(10000),
     )
     await add_card(client, token)
     q = await quote(client, token)
@@ -63,13 +74,17 @@ async def test_a_total_above_require_confirmation_above_needs_confirmation(gatew
     assert (await book(client, token, small["id"])).status_code == 202
 
 
-async def test_auto_booking_without_a_spend_limit_or_in_another_currency_needs_confirmation(gateway, client):
+async def test_auto_booking_without_a_spend_limit_or_in_another_currency_needs_confirmation(
+    gateway, client
+):
     token, _ = await sign_up(client, auto_book_enabled=True)
     await add_card(client, token)
     q = await quote(client, token)
     assert [r["code"] for r in q["reasons"]] == ["no_auto_spend_limit"]
     await _refused(gateway, client, token, q["id"])
-    r = await client.patch("/v1/me", json={"preferences": {"max_auto_spend": "500 USD"}}, headers=bearer(token))
+    r = await client.patch(
+        "/v1/me", json={"preferences": {"max_auto_spend": "500 USD"}}, headers=bearer(token)
+    )
     assert r.status_code == 200
     q = await quote(client, token)
     assert [r["code"] for r in q["reasons"]] == ["currency_mismatch"]
@@ -82,7 +97,9 @@ async def test_a_booking_type_the_user_excluded_is_refused_even_when_confirmed(g
     q = await quote(client, token, [restaurant_item(), event_item()])
     assert q["bookable"] is False and q["reasons"][0]["code"] == "booking_type_not_allowed"
     problem = await _refused(gateway, client, token, q["id"], confirm=True)
-    assert problem["errors"][0]["field"] == "quote_id" and "event" in problem["errors"][0]["message"]
+    assert (
+        problem["errors"][0]["field"] == "quote_id" and "event" in problem["errors"][0]["message"]
+    )
     ok = await quote(client, token, [restaurant_item()])
     assert (await book(client, token, ok["id"], confirm=True)).status_code == 202
 
@@ -92,7 +109,9 @@ async def test_preferences_changed_after_the_quote_are_the_ones_applied(gateway,
     await add_card(client, token)
     q = await quote(client, token)
     assert q["auto_book_allowed"] is True
-    r = await client.patch("/v1/me", json={"preferences": {"auto_book_enabled": False}}, headers=bearer(token))
+    r = await client.patch(
+        "/v1/me", json={"preferences": {"auto_book_enabled": False}}, headers=bearer(token)
+    )
     assert r.json()["preferences"]["max_auto_spend"] == EUR(50000)  # untouched by the patch
     await _refused(gateway, client, token, q["id"])
 
@@ -104,16 +123,23 @@ async def test_no_payment_method_on_file_is_a_clear_4xx(gateway, client):
     r = await book(client, token, q["id"], confirm=True)
     assert r.status_code == 422
     assert r.json()["type"].endswith("/payment-method-required")
-    assert r.json()["errors"][0]["field"] == "payment_method_id" and "no payment method on file" in r.json()["detail"]
+    assert (
+        r.json()["errors"][0]["field"] == "payment_method_id"
+        and "no payment method on file" in r.json()["detail"]
+    )
     assert await gateway.counts() == before
 
 
-async def test_an_unavailable_item_refuses_all_or_nothing_but_best_effort_books_the_rest(gateway, client):
+async def test_an_unavailable_item_refuses_all_or_nothing_but_best_effort_books_the_rest(
+    gateway, client
+):
     token, _ = await sign_up(client)
     await add_card(client, token)
     gateway.upstreams.unavailable_items.add("gone-1")
     q = await quote(client, token, [restaurant_item("gone-1"), event_item("ok-2")])
-    assert [i["available"] for i in q["items"]] == [False, True] and q["items"][0]["reason"] == "slot_unavailable"
+    assert [i["available"] for i in q["items"]] == [False, True] and q["items"][0][
+        "reason"
+    ] == "slot_unavailable"
     assert q["total"] == EUR(6000)
     r = await book(client, token, q["id"], confirm=True)
     assert r.status_code == 409 and r.json()["items"] == ["gone-1"]

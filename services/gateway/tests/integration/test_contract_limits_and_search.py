@@ -14,7 +14,9 @@ async def test_quotes_beyond_the_users_bucket_are_429_with_retry_after(gateway, 
     before = await gateway.counts()
     r = await client.post("/v1/quotes", json={"items": [restaurant_item()]}, headers=bearer(token))
     assert r.status_code == 429, r.text
-    assert int(r.headers["retry-after"]) >= 1 and r.json()["retry_after"] == int(r.headers["retry-after"])
+    assert int(r.headers["retry-after"]) >= 1 and r.json()["retry_after"] == int(
+        r.headers["retry-after"]
+    )
     assert (await gateway.counts())["quotes"] == before["quotes"]
     other, _ = await sign_up(client)  # per user: someone else is not limited
     await quote(client, other, [restaurant_item()])
@@ -37,7 +39,13 @@ async def test_bookings_beyond_the_users_bucket_are_429_and_leave_the_key_free(g
 
     page = (await client.get("/v1/bookings", params={"limit": 2}, headers=bearer(token))).json()
     assert len(page["items"]) == 2 and page["next_cursor"]
-    rest = (await client.get("/v1/bookings", params={"limit": 2, "cursor": page["next_cursor"]}, headers=bearer(token))).json()
+    rest = (
+        await client.get(
+            "/v1/bookings",
+            params={"limit": 2, "cursor": page["next_cursor"]},
+            headers=bearer(token),
+        )
+    ).json()
     assert len(rest["items"]) == capacity - 2 and rest["next_cursor"] is None
     ids = [b["booking_id"] for b in page["items"] + rest["items"]]
     assert len(set(ids)) == capacity
@@ -52,7 +60,9 @@ async def test_search_answers_without_a_provider_that_is_down_or_too_slow(gatewa
     finally:
         gateway.upstreams.down.discard("eventbrite")
     assert r.status_code == 200
-    assert r.json()["missing_providers"] == ["eventbrite"] and r.json()["providers"] == ["opentable"]
+    assert r.json()["missing_providers"] == ["eventbrite"] and r.json()["providers"] == [
+        "opentable"
+    ]
     assert {x["booking_type"] for x in r.json()["results"]} == {"restaurant"}
 
     gateway.upstreams.delay["opentable"] = gateway.settings.search_timeout_s + 1
@@ -71,7 +81,9 @@ async def test_a_quote_when_its_provider_is_down_is_503_and_stores_nothing(gatew
     gateway.upstreams.down.add("opentable")
     try:
         before = (await gateway.counts())["quotes"]
-        r = await client.post("/v1/quotes", json={"items": [restaurant_item()]}, headers=bearer(token))
+        r = await client.post(
+            "/v1/quotes", json={"items": [restaurant_item()]}, headers=bearer(token)
+        )
     finally:
         gateway.upstreams.down.discard("opentable")
     assert r.status_code == 503 and r.json()["service"] == "provider-opentable"

@@ -54,7 +54,9 @@ async def test_another_users_booking_quote_and_card_are_not_found(gateway, clien
         k: v for k, v in before.items() if k != "quotes" and k != "rate_buckets"
     }
     # the owner still has the card and the booking
-    assert (await client.get(f"/v1/bookings/{booking_id}", headers=bearer(owner))).status_code == 200
+    assert (
+        await client.get(f"/v1/bookings/{booking_id}", headers=bearer(owner))
+    ).status_code == 200
     r = await client.delete(f"/v1/payment-methods/{pm}", headers=bearer(owner))
     assert r.status_code == 204
 
@@ -65,24 +67,54 @@ async def test_card_numbers_are_refused_everywhere_and_stored_nowhere(gateway, c
     before = await gateway.counts()
     attempts = [
         ("POST", "/v1/users", {"name": PAN, "email": "x@example.com"}, "name"),
-        ("POST", "/v1/payment-methods", {"payment_method_id": "pm_x", "card_number": PAN}, "card_number"),
-        ("POST", "/v1/payment-methods", {"payment_method_id": "4242424242424242"}, "payment_method_id"),
+        (
+            "POST",
+            "/v1/payment-methods",
+            {"payment_method_id": "pm_x", "card_number": PAN},
+            "card_number",
+        ),
+        (
+            "POST",
+            "/v1/payment-methods",
+            {"payment_method_id": "4242424242424242"},
+            "payment_method_id",
+        ),
         ("PATCH", "/v1/me", {"phone": "4000-0566-5566-5556"}, "phone"),
         ("POST", "/v1/payment-methods", b"card=4242424242424242&exp=12/30", "body"),
-        ("POST", "/v1/quotes", {"items": [{"id": "i", "title": f"card {PAN}", "cost": 1}]}, "items[0].title"),
-        ("POST", "/v1/bookings", {"quote_id": "qt_x", "guest": {"first_name": "A", "email": "a@b.co", "phone": "5555555555554444"}}, "guest.phone"),
+        (
+            "POST",
+            "/v1/quotes",
+            {"items": [{"id": "i", "title": f"card {PAN}", "cost": 1}]},
+            "items[0].title",
+        ),
+        (
+            "POST",
+            "/v1/bookings",
+            {
+                "quote_id": "qt_x",
+                "guest": {"first_name": "A", "email": "a@b.co", "phone": "5555555555554444"},
+            },
+            "guest.phone",
+        ),
     ]
     for method, path, body, field in attempts:
         headers = {**bearer(token), "Idempotency-Key": "k1"}
         if isinstance(body, bytes):
-            r = await client.request(method, path, content=body, headers={**headers, "content-type": "application/x-www-form-urlencoded"})
+            r = await client.request(
+                method,
+                path,
+                content=body,
+                headers={**headers, "content-type": "application/x-www-form-urlencoded"},
+            )
         else:
             r = await client.request(method, path, json=body, headers=headers)
         assert r.status_code == 422, (path, r.text)
         assert r.json()["type"].endswith("/card-number-refused")
         assert [e["field"] for e in r.json()["errors"]] == [field]
         assert "4242" not in r.text and "5556" not in r.text and "4444" not in r.text
-    r = await client.get("/v1/search", params={"date": "2026-12-05", "q": PAN}, headers=bearer(token))
+    r = await client.get(
+        "/v1/search", params={"date": "2026-12-05", "q": PAN}, headers=bearer(token)
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "q"
     assert await gateway.counts() == before
     assert PAN not in caplog.text and "4242424242424242" not in caplog.text
@@ -95,7 +127,9 @@ async def test_card_numbers_are_refused_everywhere_and_stored_nowhere(gateway, c
 
 async def test_a_declined_card_is_402_naming_the_field(client):
     token, _ = await sign_up(client)
-    r = await client.post("/v1/payment-methods", json={"payment_method_id": "pm_card_declined"}, headers=bearer(token))
+    r = await client.post(
+        "/v1/payment-methods", json={"payment_method_id": "pm_card_declined"}, headers=bearer(token)
+    )
     assert r.status_code == 402 and r.json()["code"] == "card_declined"
     assert r.json()["errors"][0]["field"] == "payment_method_id"
 
@@ -114,25 +148,47 @@ async def test_ops_routes_need_the_ops_role_and_proxy_the_orchestrator(gateway, 
     token, user = await sign_up(client)
     assert (await client.get("/v1/ops/sagas", headers=bearer(token))).status_code == 403
     ops = bearer(OPS_TOKEN)
-    assert (await client.get("/v1/me", headers=ops)).status_code == 403  # the bootstrap token is no user
+    assert (
+        await client.get("/v1/me", headers=ops)
+    ).status_code == 403  # the bootstrap token is no user
 
-    gateway.upstreams.sagas["bk_opsstuck1"] = {"booking_id": "bk_opsstuck1", "state": "HOLDING", "history": []}
-    r = await client.get("/v1/ops/sagas", params={"state": "HOLDING", "older_than_s": 60}, headers=ops)
+    gateway.upstreams.sagas["bk_opsstuck1"] = {
+        "booking_id": "bk_opsstuck1",
+        "state": "HOLDING",
+        "history": [],
+    }
+    r = await client.get(
+        "/v1/ops/sagas", params={"state": "HOLDING", "older_than_s": 60}, headers=ops
+    )
     assert r.status_code == 200 and "bk_opsstuck1" in {s["booking_id"] for s in r.json()["sagas"]}
     assert r.json()["query"]["older_than_s"] == "60"
-    assert (await client.get("/v1/ops/sagas/bk_opsstuck1", headers=ops)).json()["state"] == "HOLDING"
+    assert (await client.get("/v1/ops/sagas/bk_opsstuck1", headers=ops)).json()[
+        "state"
+    ] == "HOLDING"
     assert (await client.get("/v1/ops/sagas/bk_nosuch", headers=ops)).status_code == 404
 
-    printed = await _create_ops_user(gateway.settings, "Olga Ops", f"olga.{user['id']}@example.com")  # the CLI's work
+    printed = await _create_ops_user(
+        gateway.settings, "Olga Ops", f"olga.{user['id']}@example.com"
+    )  # the CLI's work
     ops_token = printed.split("token (shown once): ")[1].strip()
-    r = await client.post("/v1/ops/sagas/bk_opsstuck1/retry", json={"reason": "partner is back"}, headers=bearer(ops_token))
+    r = await client.post(
+        "/v1/ops/sagas/bk_opsstuck1/retry",
+        json={"reason": "partner is back"},
+        headers=bearer(ops_token),
+    )
     assert r.status_code == 200, r.text
     action = gateway.upstreams.actions[-1]
-    assert action["action"] == "retry" and action["reason"] == "partner is back" and action["actor"].startswith("usr_")
+    assert (
+        action["action"] == "retry"
+        and action["reason"] == "partner is back"
+        and action["actor"].startswith("usr_")
+    )
     r = await client.post("/v1/ops/sagas/bk_opsstuck1/explode", json={"reason": "x"}, headers=ops)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "action"
     r = await client.post("/v1/ops/sagas/bk_opsstuck1/pause", json={}, headers=ops)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason"
     gateway.upstreams.sagas["bk_opsstuck1"]["state"] = "CONFIRMED"
-    r = await client.post("/v1/ops/sagas/bk_opsstuck1/compensate", json={"reason": "x"}, headers=ops)
+    r = await client.post(
+        "/v1/ops/sagas/bk_opsstuck1/compensate", json={"reason": "x"}, headers=ops
+    )
     assert r.status_code == 409

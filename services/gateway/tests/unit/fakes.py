@@ -40,7 +40,11 @@ class FakeProvider:
 
     async def cancel_quote(self, booking_id: str, item_id: str) -> dict[str, Any]:
         await self._gate()
-        return {"item_id": item_id, "refund": {"amount_minor": 100, "currency": "EUR"}, "fee": {"amount_minor": 0, "currency": "EUR"}}
+        return {
+            "item_id": item_id,
+            "refund": {"amount_minor": 100, "currency": "EUR"},
+            "fee": {"amount_minor": 0, "currency": "EUR"},
+        }
 
     async def close(self) -> None:
         pass
@@ -59,7 +63,9 @@ class FakePayment:
     async def list_cards(self, customer_id: str) -> list[Card]:
         return self.cards.get(customer_id, [])
 
-    async def attach_card(self, customer_id: str, payment_method_id: str, make_default: bool) -> Card:
+    async def attach_card(
+        self, customer_id: str, payment_method_id: str, make_default: bool
+    ) -> Card:
         card = Card(id=payment_method_id, is_default=make_default)
         self.cards.setdefault(customer_id, []).append(card)
         return card
@@ -81,13 +87,17 @@ class FakePayment:
 class FakeOrchestrator:
     sagas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    async def get_saga(self, booking_id: str, timeout_s: float | None = None) -> dict[str, Any] | None:
+    async def get_saga(
+        self, booking_id: str, timeout_s: float | None = None
+    ) -> dict[str, Any] | None:
         return self.sagas.get(booking_id)
 
     async def list_sagas(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"sagas": list(self.sagas.values()), "total": len(self.sagas)}
 
-    async def act(self, booking_id: str, action: str, actor: str, reason: str) -> dict[str, Any] | None:
+    async def act(
+        self, booking_id: str, action: str, actor: str, reason: str
+    ) -> dict[str, Any] | None:
         return self.sagas.get(booking_id)
 
     async def close(self) -> None:

@@ -32,4 +32,7 @@ def test_an_operator_compensation_after_compensation_failed_shows():
 
 def test_final_states():
     assert all(is_final(s) for s in ("CONFIRMED", "FAILED", "CANCELLED", "COMPENSATION_FAILED"))
-    assert not any(is_final(s) for s in ("REQUESTED", "ACTION_REQUIRED", "CANCELLATION_REQUESTED", "CANCELLING"))
+    assert not any(
+        is_final(s)
+        for s in ("REQUESTED", "ACTION_REQUIRED", "CANCELLATION_REQUESTED", "CANCELLING")
+    )

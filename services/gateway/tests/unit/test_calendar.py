@@ -12,8 +12,22 @@ STAMP = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 def items():
     lisbon = timezone(timedelta(hours=1))
     return [
-        CalendarItem("item-1", "Dinner, with; friends\nand more", datetime(2026, 12, 5, 21, 0, tzinfo=lisbon), 120, "OT-1", "opentable"),
-        CalendarItem("item-2", "Fado " + "night " * 20, datetime(2026, 12, 5, 22, 30, tzinfo=UTC), 180, None, "eventbrite"),
+        CalendarItem(
+            "item-1",
+            "Dinner, with; friends\nand more",
+            datetime(2026, 12, 5, 21, 0, tzinfo=lisbon),
+            120,
+            "OT-1",
+            "opentable",
+        ),
+        CalendarItem(
+            "item-2",
+            "Fado " + "night " * 20,
+            datetime(2026, 12, 5, 22, 30, tzinfo=UTC),
+            180,
+            None,
+            "eventbrite",
+        ),
     ]
 
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import pytest
-
 from gateway.domain.pan import find_pans, looks_like_pan, luhn_ok
 
 
 @pytest.mark.parametrize(
     "text",
-    ["4242424242424242", "4242 4242 4242 4242", "4000-0566-5566-5556", "my card is 5555555555554444 ok", "378282246310005", "6011111111111117"],
+    [
+        "4242424242424242",
+        "4242 4242 4242 4242",
+        "4000-0566-5566-5556",
+        "my card is 5555555555554444 ok",
+        "378282246310005",
+        "6011111111111117",
+    ],
 )
 def test_card_numbers_are_recognised(text):
     assert looks_like_pan(text)
@@ -17,7 +23,16 @@ def test_card_numbers_are_recognised(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["4242424242424241", "+351 912 345 678", "pm_1Pq2w3", "2026-12-05T20:00:00+00:00", "1234", "0000000000000000", "rest_001", "9999999999999995"],
+    [
+        "4242424242424241",
+        "+351 912 345 678",
+        "pm_1Pq2w3",
+        "2026-12-05T20:00:00+00:00",
+        "1234",
+        "0000000000000000",
+        "rest_001",
+        "9999999999999995",
+    ],
 )
 def test_other_numbers_are_not(text):
     assert not looks_like_pan(text)
@@ -28,5 +43,10 @@ def test_luhn():
 
 
 def test_the_path_of_every_pan_in_a_body_is_named():
-    body = {"name": "A", "items": [{"title": "ok"}, {"title": "x 4242424242424242"}], "n": 4242424242424242, "f": True}
+    body = {
+        "name": "A",
+        "items": [{"title": "ok"}, {"title": "x 4242424242424242"}],
+        "n": 4242424242424242,
+        "f": True,
+    }
     assert list(find_pans(body)) == ["items[1].title", "n"]

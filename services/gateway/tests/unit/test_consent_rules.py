@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from booking_shared.money import Money
 from gateway.domain import consent
 from gateway.domain.models import Preferences
@@ -20,20 +19,61 @@ TABLE = [
     ({}, eur(1000), BOTH, False, False, ["auto_book_disabled"]),
     ({"auto_book_enabled": True}, eur(1000), BOTH, False, False, ["no_auto_spend_limit"]),
     ({"auto_book_enabled": True, "max_auto_spend": eur(1000)}, eur(1000), BOTH, True, False, []),
-    ({"auto_book_enabled": True, "max_auto_spend": eur(999)}, eur(1000), BOTH, False, False, ["above_max_auto_spend"]),
-    ({"auto_book_enabled": True, "max_auto_spend": Money.of(50, "USD")}, eur(1000), BOTH, False, False, ["currency_mismatch"]),
     (
-        {"auto_book_enabled": True, "max_auto_spend": eur(5000), "require_confirmation_above": eur(999)},
-        eur(1000), BOTH, False, False, ["above_confirmation_threshold"],
+        {"auto_book_enabled": True, "max_auto_spend": eur(999)},
+        eur(1000),
+        BOTH,
+        False,
+        False,
+        ["above_max_auto_spend"],
     ),
     (
-        {"auto_book_enabled": True, "max_auto_spend": eur(5000), "require_confirmation_above": eur(1000)},
-        eur(1000), BOTH, True, False, [],
+        {"auto_book_enabled": True, "max_auto_spend": Money.of(50, "USD")},
+        eur(1000),
+        BOTH,
+        False,
+        False,
+        ["currency_mismatch"],
     ),
-    ({"allowed_booking_types": ["restaurant"]}, eur(1000), {"event"}, False, True, ["booking_type_not_allowed", "auto_book_disabled"]),
+    (
+        {
+            "auto_book_enabled": True,
+            "max_auto_spend": eur(5000),
+            "require_confirmation_above": eur(999),
+        },
+        eur(1000),
+        BOTH,
+        False,
+        False,
+        ["above_confirmation_threshold"],
+    ),
+    (
+        {
+            "auto_book_enabled": True,
+            "max_auto_spend": eur(5000),
+            "require_confirmation_above": eur(1000),
+        },
+        eur(1000),
+        BOTH,
+        True,
+        False,
+        [],
+    ),
+    (
+        {"allowed_booking_types": ["restaurant"]},
+        eur(1000),
+        {"event"},
+        False,
+        True,
+        ["booking_type_not_allowed", "auto_book_disabled"],
+    ),
     (
         {"auto_book_enabled": True, "max_auto_spend": eur(5000), "allowed_booking_types": []},
-        eur(1000), {"restaurant"}, False, True, ["booking_type_not_allowed"],
+        eur(1000),
+        {"restaurant"},
+        False,
+        True,
+        ["booking_type_not_allowed"],
     ),
 ]
 
@@ -46,7 +86,9 @@ def test_the_decision_follows_the_preferences(prefs, total, types, auto, blocked
 
 
 def test_an_explicit_confirmation_covers_every_limit():
-    prefs = Preferences(auto_book_enabled=True, max_auto_spend=eur(10), require_confirmation_above=eur(10))
+    prefs = Preferences(
+        auto_book_enabled=True, max_auto_spend=eur(10), require_confirmation_above=eur(10)
+    )
     granted = consent.check(prefs, eur(100000), BOTH, confirm=True)
     assert granted.basis == consent.EXPLICIT
 
@@ -59,7 +101,9 @@ def test_without_confirmation_a_booking_outside_the_limits_is_refused_as_needing
 
 def test_an_excluded_booking_type_is_refused_even_when_confirmed():
     with pytest.raises(consent.Refusal) as exc:
-        consent.check(Preferences(allowed_booking_types=["event"]), eur(100), {"restaurant"}, confirm=True)
+        consent.check(
+            Preferences(allowed_booking_types=["event"]), eur(100), {"restaurant"}, confirm=True
+        )
     assert not exc.value.needs_confirmation
 
 

@@ -21,7 +21,11 @@ def test_every_operation_has_a_summary_and_an_example_for_every_response():
         assert op.get("summary"), (method, path)
         for status, resp in op["responses"].items():
             content = resp.get("content", {})
-            assert content and all(_has_example(m) for m in content.values()), (method, path, status)
+            assert content and all(_has_example(m) for m in content.values()), (
+                method,
+                path,
+                status,
+            )
 
 
 def test_every_request_body_has_examples():

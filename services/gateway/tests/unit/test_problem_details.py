@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import httpx
 from fastapi import APIRouter, FastAPI
-from pydantic import BaseModel
-
 from gateway.entrypoints.api import problems
 from gateway.entrypoints.api.problems import GuardedRoute, field_name
+from pydantic import BaseModel
 
 
 class Thing(BaseModel):
@@ -29,7 +28,9 @@ def app() -> FastAPI:
 
 
 async def call(method: str, url: str, **kw) -> httpx.Response:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app()), base_url="http://t") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app()), base_url="http://t"
+    ) as c:
         return await c.request(method, url, **kw)
 
 
@@ -50,9 +51,13 @@ async def test_a_validation_error_is_a_problem_naming_each_field_without_echoing
 
 async def test_malformed_json_is_400_and_a_card_number_422_before_validation():
     r = await call("POST", "/things", content=b"{", headers={"content-type": "application/json"})
-    assert r.status_code == 400 and r.json()["errors"] == [{"field": "body", "message": "not valid JSON"}]
+    assert r.status_code == 400 and r.json()["errors"] == [
+        {"field": "body", "message": "not valid JSON"}
+    ]
     r = await call("POST", "/things", json={"name": "4111 1111 1111 1111", "size": 1})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name" and "4111" not in r.text
+    assert (
+        r.status_code == 422 and r.json()["errors"][0]["field"] == "name" and "4111" not in r.text
+    )
 
 
 async def test_unknown_routes_are_problems():

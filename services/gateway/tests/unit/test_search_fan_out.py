@@ -12,7 +12,13 @@ from .fakes import FakeOrchestrator, FakePayment, FakeProvider
 
 
 def result(id_: str, start: str, **kw) -> dict:
-    item = {"id": id_, "title": id_, "category": "dinner", "start_time": start, "cost": {"amount_minor": 100, "currency": "EUR"}}
+    item = {
+        "id": id_,
+        "title": id_,
+        "category": "dinner",
+        "start_time": start,
+        "cost": {"amount_minor": 100, "currency": "EUR"},
+    }
     item |= kw or {"venue_id": "r1", "party_size": 2}
     return {"item": item, "price": {"amount_minor": 200, "currency": "EUR"}, "available": True}
 
@@ -22,28 +28,52 @@ def deps(**providers: FakeProvider) -> Deps:
 
 
 async def test_results_are_merged_in_time_order():
-    ot = FakeProvider("opentable", [result("r-late", "2026-12-05T21:00:00+00:00"), result("r-early", "2026-12-05T19:00:00+00:00")])
-    eb = FakeProvider("eventbrite", [result("e", "2026-12-05T20:00:00+00:00", event_id="e1", ticket_class_id="t", quantity=1)])
-    out = await search(deps(opentable=ot, eventbrite=eb), {"date": "2026-12-05"}, ["restaurant", "event"])
+    ot = FakeProvider(
+        "opentable",
+        [
+            result("r-late", "2026-12-05T21:00:00+00:00"),
+            result("r-early", "2026-12-05T19:00:00+00:00"),
+        ],
+    )
+    eb = FakeProvider(
+        "eventbrite",
+        [result("e", "2026-12-05T20:00:00+00:00", event_id="e1", ticket_class_id="t", quantity=1)],
+    )
+    out = await search(
+        deps(opentable=ot, eventbrite=eb), {"date": "2026-12-05"}, ["restaurant", "event"]
+    )
     assert [r["item"]["id"] for r in out["results"]] == ["r-early", "e", "r-late"]
     assert out["missing_providers"] == [] and out["providers"] == ["eventbrite", "opentable"]
-    assert out["results"][1]["booking_type"] == "event" and out["results"][1]["provider"] == "eventbrite"
+    assert (
+        out["results"][1]["booking_type"] == "event"
+        and out["results"][1]["provider"] == "eventbrite"
+    )
 
 
 async def test_a_provider_down_or_slow_is_named_missing_and_does_not_hold_the_answer():
     ot = FakeProvider("opentable", [result("r", "2026-12-05T19:00:00+00:00")])
     eb = FakeProvider("eventbrite", delay=5)
     started = time.monotonic()
-    out = await search(deps(opentable=ot, eventbrite=eb), {"date": "2026-12-05"}, ["restaurant", "event"])
+    out = await search(
+        deps(opentable=ot, eventbrite=eb), {"date": "2026-12-05"}, ["restaurant", "event"]
+    )
     assert time.monotonic() - started < 1.5
-    assert out["missing_providers"] == ["eventbrite"] and [r["item"]["id"] for r in out["results"]] == ["r"]
+    assert out["missing_providers"] == ["eventbrite"] and [
+        r["item"]["id"] for r in out["results"]
+    ] == ["r"]
     ot.down = True
-    out = await search(deps(opentable=ot, eventbrite=FakeProvider("eventbrite")), {"date": "2026-12-05"}, ["restaurant", "event"])
+    out = await search(
+        deps(opentable=ot, eventbrite=FakeProvider("eventbrite")),
+        {"date": "2026-12-05"},
+        ["restaurant", "event"],
+    )
     assert out["missing_providers"] == ["opentable"]
 
 
 async def test_only_the_providers_of_the_asked_types_are_asked_and_bad_items_skipped():
-    ot = FakeProvider("opentable", [result("bad", "no-date"), result("ok", "2026-12-05T19:00:00+00:00")])
+    ot = FakeProvider(
+        "opentable", [result("bad", "no-date"), result("ok", "2026-12-05T19:00:00+00:00")]
+    )
     eb = FakeProvider("eventbrite")
     out = await search(deps(opentable=ot, eventbrite=eb), {"date": "2026-12-05"}, ["restaurant"])
     assert eb.seen == [] and [r["item"]["id"] for r in out["results"]] == ["ok"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from gateway.adapters.orchestrator import OrchestratorClient
 from gateway.adapters.payment import PaymentClient
 from gateway.adapters.providers import ProviderClient
@@ -20,7 +19,9 @@ async def test_paths_are_joined_under_a_base_path_and_ids_escaped():
 
     def handler(req: httpx.Request) -> httpx.Response:
         seen.append(req.url.raw_path.decode())
-        return httpx.Response(200, json={"payment_methods": [{"id": "pm_1", "brand": "visa", "is_default": True}]})
+        return httpx.Response(
+            200, json={"payment_methods": [{"id": "pm_1", "brand": "visa", "is_default": True}]}
+        )
 
     client = PaymentClient("http://svc/payment", 1, transport=transport(handler))
     cards = await client.list_cards("cus/1")

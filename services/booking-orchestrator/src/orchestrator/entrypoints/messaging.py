@@ -1,9 +1,10 @@
-"""Kafka subscriptions: thin, they hand each message to one handler (through the shared
-router, so the inbox, retries and dead letters apply to every topic alike)."""
+"""Kafka subscription: thin, it hands each message to one handler through the shared router
+(inbox, retries and dead letters apply to every topic alike)."""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from booking_shared.contracts import (
@@ -53,6 +54,11 @@ PROVIDER_REPLY_TYPES = (ItemHeld, ItemRejected, ItemConfirmed, ItemCancelled, It
 
 
 def subscribe(rt: Runtime, deps: Deps) -> None:
+    """One consumer, subscribed by one pattern to every topic the orchestrator reads: the fixed
+    ones and every provider's replies topic (present and future). Each record goes through the
+    shared router's `process` (inbox, retries, dead letters). Routes for a topic are added to the
+    router when its first record arrives, so the router attaches no per-topic consumer of its own
+    (each extra consumer in a group costs a rebalance: seconds on Tansu)."""
     router = rt.router
 
     async def on_reply(h: Handling) -> None:
@@ -67,29 +73,32 @@ def subscribe(rt: Runtime, deps: Deps) -> None:
     async def on_announced(h: Handling) -> None:
         await handlers.record_provider(h, deps)
 
-    router.on(BOOKING_EVENTS, BookingRequested, on_requested)
-    router.on(BOOKING_EVENTS, BookingCancellationRequested, on_cancellation)
-    for model in PAYMENT_REPLY_TYPES:
-        router.on(PAYMENT_REPLIES, model, on_reply)
-    router.on(PROVIDER_REGISTRY, ProviderAnnounced, on_announced)
-
-    def route_provider_topic(topic: str) -> None:
-        for model in PROVIDER_REPLY_TYPES:
-            router.on(topic, model, on_reply)
-
-    pattern = getattr(rt.settings, "provider_replies_pattern", "")
-    if not pattern:
+    fixed: dict[str, list[tuple[type, Any]]] = {
+        BOOKING_EVENTS: [(BookingRequested, on_requested), (BookingCancellationRequested, on_cancellation)],
+        PAYMENT_REPLIES: [(m, on_reply) for m in PAYMENT_REPLY_TYPES],
+        PROVIDER_REGISTRY: [(ProviderAnnounced, on_announced)],
+    }
+    provider_pattern = getattr(rt.settings, "provider_replies_pattern", "")
+    if provider_pattern:
+        provider_re = re.compile(provider_pattern)
+    else:
         names = (*KNOWN_PROVIDERS, *getattr(rt.settings, "extra_providers", []))
-        for name in names:
-            route_provider_topic(provider_replies(name))
-        return
+        provider_re = re.compile("^(" + "|".join(re.escape(provider_replies(n)) for n in names) + ")$")
+    fixed_re = "^(" + "|".join(re.escape(t) for t in fixed) + ")$"
+    pattern = f"{fixed_re}|{provider_re.pattern}"
 
-    # One subscription by pattern covers every provider, present and future. Routes for a
-    # topic are added when its first record arrives (the router attaches subscribers only for
-    # the topics it knows at start, so this adds no second subscriber).
+    def route(topic: str) -> bool:
+        routes = fixed.get(topic)
+        if routes is None and provider_re.match(topic):
+            routes = [(m, on_reply) for m in PROVIDER_REPLY_TYPES]
+            log.info("consuming provider replies", extra={"topic": topic})
+        for model, handler in routes or []:
+            router.on(topic, model, handler)
+        return routes is not None
+
     sub = rt.broker.subscriber(
         pattern=pattern,
-        group_id=f"{router.consumer}.provider-replies",
+        group_id=router.consumer,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         fetch_max_wait_ms=rt.settings.kafka_fetch_max_wait_ms,
@@ -99,9 +108,8 @@ def subscribe(rt: Runtime, deps: Deps) -> None:
     async def receive(body: Any, msg: KafkaMessage) -> None:
         record = msg.raw_message
         topic = record.topic
-        if topic not in router.routes:
-            log.info("consuming provider replies", extra={"topic": topic})
-            route_provider_topic(topic)
+        if topic not in router.routes and not route(topic):
+            return
         await router.process(topic, msg.body, msg.headers, partition=record.partition, offset=record.offset)
 
     sub(receive)

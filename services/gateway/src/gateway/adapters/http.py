@@ -11,7 +11,13 @@ from gateway.domain.errors import UpstreamRejected, UpstreamUnavailable
 
 
 class ServiceClient:
-    def __init__(self, service: str, base_url: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         self.service = service
         self.http = httpx.AsyncClient(
             base_url=base_url,
@@ -46,7 +52,9 @@ class ServiceClient:
                 body = r.json()
             except ValueError:
                 body = {"detail": r.text[:500]}
-            raise UpstreamRejected(self.service, r.status_code, body if isinstance(body, dict) else {"detail": body})
+            raise UpstreamRejected(
+                self.service, r.status_code, body if isinstance(body, dict) else {"detail": body}
+            )
         if not r.content:
             return None
         try:

@@ -18,7 +18,9 @@ class PaymentClient(ServiceClient):
         super().__init__("payment", base_url, timeout, **kw)
 
     async def ensure_customer(self, user_id: str, email: str | None) -> str:
-        body = await self.call("POST", "/internal/customers", json={"user_id": user_id, "email": email})
+        body = await self.call(
+            "POST", "/internal/customers", json={"user_id": user_id, "email": email}
+        )
         return body["customer_id"]
 
     async def create_setup_intent(self, customer_id: str) -> dict[str, Any]:
@@ -28,7 +30,9 @@ class PaymentClient(ServiceClient):
         body = await self.call("GET", f"/internal/customers/{_seg(customer_id)}/payment-methods")
         return [Card.model_validate(c) for c in body.get("payment_methods", [])]
 
-    async def attach_card(self, customer_id: str, payment_method_id: str, make_default: bool) -> Card:
+    async def attach_card(
+        self, customer_id: str, payment_method_id: str, make_default: bool
+    ) -> Card:
         body = await self.call(
             "POST",
             f"/internal/customers/{_seg(customer_id)}/payment-methods",
@@ -38,12 +42,16 @@ class PaymentClient(ServiceClient):
 
     async def set_default_card(self, customer_id: str, payment_method_id: str) -> Card:
         body = await self.call(
-            "POST", f"/internal/customers/{_seg(customer_id)}/payment-methods/{_seg(payment_method_id)}/default"
+            "POST",
+            f"/internal/customers/{_seg(customer_id)}/payment-methods/{_seg(payment_method_id)}/default",
         )
         return Card.model_validate(body)
 
     async def detach_card(self, customer_id: str, payment_method_id: str) -> None:
-        await self.call("DELETE", f"/internal/customers/{_seg(customer_id)}/payment-methods/{_seg(payment_method_id)}")
+        await self.call(
+            "DELETE",
+            f"/internal/customers/{_seg(customer_id)}/payment-methods/{_seg(payment_method_id)}",
+        )
 
     async def get_payment(self, booking_id: str) -> dict[str, Any] | None:
         return await self.call("GET", f"/internal/payments/{_seg(booking_id)}", none_on_404=True)

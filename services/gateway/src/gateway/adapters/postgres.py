@@ -63,7 +63,13 @@ _USER_COLS = "u.id, u.name, u.email, u.phone, u.role, u.preferences, u.stripe_cu
 
 
 async def insert_user(
-    conn: Conn, user_id: str, name: str, email: str, phone: str | None, prefs: Preferences, role: str = "user"
+    conn: Conn,
+    user_id: str,
+    name: str,
+    email: str,
+    phone: str | None,
+    prefs: Preferences,
+    role: str = "user",
 ) -> User:
     row = await conn.fetchrow(
         "INSERT INTO users AS u (id, name, email, phone, role, preferences) VALUES ($1, $2, $3, $4, $5, $6::jsonb)"
@@ -79,12 +85,16 @@ async def insert_user(
 
 
 async def user_by_email(conn: Conn, email: str) -> User | None:
-    row = await conn.fetchrow(f"SELECT {_USER_COLS} FROM users u WHERE lower(u.email) = lower($1)", email)
+    row = await conn.fetchrow(
+        f"SELECT {_USER_COLS} FROM users u WHERE lower(u.email) = lower($1)", email
+    )
     return _user(row) if row else None
 
 
 async def insert_token(conn: Conn, token_hash: str, user_id: str) -> None:
-    await conn.execute("INSERT INTO api_tokens (token_hash, user_id) VALUES ($1, $2)", token_hash, user_id)
+    await conn.execute(
+        "INSERT INTO api_tokens (token_hash, user_id) VALUES ($1, $2)", token_hash, user_id
+    )
 
 
 async def user_by_token(conn: Conn, token_hash: str) -> User | None:
@@ -109,7 +119,9 @@ async def update_user(conn: Conn, user_id: str, fields: dict[str, Any]) -> User:
         args.append(dumps(value.model_dump(mode="json")) if name == "preferences" else value)
         sets.append(f"{name} = ${len(args)}" + ("::jsonb" if name == "preferences" else ""))
     sets.append("updated_at = now()")
-    row = await conn.fetchrow(f"UPDATE users u SET {', '.join(sets)} WHERE u.id = $1 RETURNING {_USER_COLS}", *args)
+    row = await conn.fetchrow(
+        f"UPDATE users u SET {', '.join(sets)} WHERE u.id = $1 RETURNING {_USER_COLS}", *args
+    )
     return _user(row)
 
 
@@ -150,7 +162,9 @@ async def insert_quote(
 
 
 async def get_quote(conn: Conn, quote_id: str, user_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM quotes WHERE id = $1 AND user_id = $2", quote_id, user_id)
+    return await conn.fetchrow(
+        "SELECT * FROM quotes WHERE id = $1 AND user_id = $2", quote_id, user_id
+    )
 
 
 # --- bookings and their projection --------------------------------------------------------
@@ -176,9 +190,13 @@ async def booking_for_quote(conn: Conn, quote_id: str) -> str | None:
     return await conn.fetchval("SELECT id FROM bookings WHERE quote_id = $1", quote_id)
 
 
-async def get_booking(conn: Conn, booking_id: str, user_id: str | None, *, for_update: bool = False) -> asyncpg.Record | None:
+async def get_booking(
+    conn: Conn, booking_id: str, user_id: str | None, *, for_update: bool = False
+) -> asyncpg.Record | None:
     """A booking; with a user id, only if it is that user's (another user's booking is 'not found')."""
-    sql = "SELECT * FROM bookings WHERE id = $1" + (" AND user_id = $2" if user_id is not None else "")
+    sql = "SELECT * FROM bookings WHERE id = $1" + (
+        " AND user_id = $2" if user_id is not None else ""
+    )
     if for_update:
         sql += " FOR UPDATE"
     args = [booking_id] + ([user_id] if user_id is not None else [])
@@ -197,13 +215,16 @@ async def list_bookings(
         args += [after[0], after[1]]
         where.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)})")
     return await conn.fetch(
-        f"SELECT * FROM bookings WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT $2", *args
+        f"SELECT * FROM bookings WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT $2",
+        *args,
     )
 
 
 async def count_active(conn: Conn, user_id: str, final_states: frozenset[str]) -> int:
     return await conn.fetchval(
-        "SELECT count(*) FROM bookings WHERE user_id = $1 AND NOT (state = ANY($2::text[]))", user_id, list(final_states)
+        "SELECT count(*) FROM bookings WHERE user_id = $1 AND NOT (state = ANY($2::text[]))",
+        user_id,
+        list(final_states),
     )
 
 
@@ -250,14 +271,18 @@ async def state_and_outcome(conn: Conn, booking_id: str, outcome_type_of: Any) -
     if wanted is None:
         return state, True
     found = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM booking_timeline WHERE booking_id = $1 AND type = $2)", booking_id, wanted
+        "SELECT EXISTS (SELECT 1 FROM booking_timeline WHERE booking_id = $1 AND type = $2)",
+        booking_id,
+        wanted,
     )
     return state, bool(found)
 
 
 async def timeline_after(conn: Conn, booking_id: str, after_id: int) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT * FROM booking_timeline WHERE booking_id = $1 AND id > $2 ORDER BY id", booking_id, after_id
+        "SELECT * FROM booking_timeline WHERE booking_id = $1 AND id > $2 ORDER BY id",
+        booking_id,
+        after_id,
     )
 
 
@@ -290,7 +315,9 @@ class Claim:
     row: asyncpg.Record | None = None
 
 
-async def claim_key(pool: Conn, user_id: str, key: str, fp: str, lock_s: float, ttl_s: float) -> Claim:
+async def claim_key(
+    pool: Conn, user_id: str, key: str, fp: str, lock_s: float, ttl_s: float
+) -> Claim:
     """Own the key (new, expired, or taken over after a crash left it in flight too long), or say why not."""
     await pool.execute(
         "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status = 'done'"
@@ -313,7 +340,9 @@ async def claim_key(pool: Conn, user_id: str, key: str, fp: str, lock_s: float, 
     )
     if row is not None:
         return Claim("new", row)
-    row = await pool.fetchrow("SELECT * FROM idempotency_keys WHERE user_id = $1 AND key = $2", user_id, key)
+    row = await pool.fetchrow(
+        "SELECT * FROM idempotency_keys WHERE user_id = $1 AND key = $2", user_id, key
+    )
     if row is None:  # released in the meantime: try once more
         return await claim_key(pool, user_id, key, fp, lock_s, ttl_s)
     if row["fingerprint"] != fp:
@@ -324,7 +353,13 @@ async def claim_key(pool: Conn, user_id: str, key: str, fp: str, lock_s: float, 
 
 
 async def complete_key(
-    conn: Conn, user_id: str, key: str, status: int, body: Any, headers: dict[str, str], resource_id: str | None
+    conn: Conn,
+    user_id: str,
+    key: str,
+    status: int,
+    body: Any,
+    headers: dict[str, str],
+    resource_id: str | None,
 ) -> None:
     await conn.execute(
         "UPDATE idempotency_keys SET status = 'done', response_status = $3, response_body = $4::jsonb,"
@@ -351,7 +386,9 @@ async def release_key(pool: Conn, user_id: str, key: str, fp: str) -> None:
 # --- rate limits --------------------------------------------------------------------------
 
 
-async def take_token(conn: asyncpg.Connection, user_id: str, bucket: str, rule: ratelimit.BucketRule) -> ratelimit.Take:
+async def take_token(
+    conn: asyncpg.Connection, user_id: str, bucket: str, rule: ratelimit.BucketRule
+) -> ratelimit.Take:
     """Take one token from the user's bucket; call inside a transaction (the row stays locked)."""
     row = await conn.fetchrow(
         "SELECT tokens, extract(epoch FROM clock_timestamp() - updated_at)::float8 AS elapsed"

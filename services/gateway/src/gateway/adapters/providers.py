@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from booking_shared.contracts.items import BookingItem
+
 from gateway.adapters.http import ServiceClient
 
 
@@ -19,14 +20,19 @@ class ProviderClient(ServiceClient):
         return await self.call("GET", "/internal/search", params=clean, timeout_s=timeout_s)
 
     async def quote(self, items: list[BookingItem]) -> list[dict[str, Any]]:
-        body = await self.call("POST", "/internal/quote", json={"items": [i.model_dump(mode="json") for i in items]})
+        body = await self.call(
+            "POST", "/internal/quote", json={"items": [i.model_dump(mode="json") for i in items]}
+        )
         return list(body.get("items", []))
 
     async def booking_items(self, booking_id: str) -> list[dict[str, Any]]:
-        body = await self.call("GET", f"/internal/bookings/{quote(booking_id, safe='')}/items", none_on_404=True)
+        body = await self.call(
+            "GET", f"/internal/bookings/{quote(booking_id, safe='')}/items", none_on_404=True
+        )
         return list((body or {}).get("items", []))
 
     async def cancel_quote(self, booking_id: str, item_id: str) -> dict[str, Any]:
         return await self.call(
-            "GET", f"/internal/bookings/{quote(booking_id, safe='')}/items/{quote(item_id, safe='')}/cancel-quote"
+            "GET",
+            f"/internal/bookings/{quote(booking_id, safe='')}/items/{quote(item_id, safe='')}/cancel-quote",
         )

@@ -14,7 +14,9 @@ log = logging.getLogger(__name__)
 
 
 class BookingSignals:
-    def __init__(self, dsn: str | None, channel: str, server_settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, dsn: str | None, channel: str, server_settings: dict[str, str] | None = None
+    ) -> None:
         self.dsn = dsn
         self.channel = channel
         self.server_settings = server_settings or {}
@@ -28,7 +30,9 @@ class BookingSignals:
             self._conn = await asyncpg.connect(self.dsn, server_settings=self.server_settings)
             await self._conn.add_listener(self.channel, self._on_notify)
         except Exception as exc:  # streams still poll
-            log.warning("booking signals unavailable; SSE falls back to polling", extra={"error": repr(exc)})
+            log.warning(
+                "booking signals unavailable; SSE falls back to polling", extra={"error": repr(exc)}
+            )
             self._conn = None
 
     async def close(self) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from booking_shared.money import Money
 from pydantic import BaseModel, Field
 
-from booking_shared.money import Money
 from gateway.domain.models import Preferences, Reason
 
 EXPLICIT = "explicit_confirmation"
@@ -19,8 +19,12 @@ class ConsentDecision(BaseModel):
 
     auto_book_allowed: bool = Field(description="Bookable with confirm=false.", examples=[False])
     confirmation_required: bool = Field(description="Needs confirm=true.", examples=[True])
-    blocked: bool = Field(False, description="Not bookable at all under the current preferences.", examples=[False])
-    reasons: list[Reason] = Field(default_factory=list, description="Why auto-booking (or booking) does not apply.")
+    blocked: bool = Field(
+        False, description="Not bookable at all under the current preferences.", examples=[False]
+    )
+    reasons: list[Reason] = Field(
+        default_factory=list, description="Why auto-booking (or booking) does not apply."
+    )
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,17 @@ def evaluate(prefs: Preferences, total: Money, booking_types: set[str]) -> Conse
         )
     auto: list[Reason] = []
     if not prefs.auto_book_enabled:
-        auto.append(Reason(code="auto_book_disabled", message="Auto-booking is off in your preferences."))
+        auto.append(
+            Reason(code="auto_book_disabled", message="Auto-booking is off in your preferences.")
+        )
     if prefs.max_auto_spend is None:
         if prefs.auto_book_enabled:
-            auto.append(Reason(code="no_auto_spend_limit", message="Set max_auto_spend to book without confirming."))
+            auto.append(
+                Reason(
+                    code="no_auto_spend_limit",
+                    message="Set max_auto_spend to book without confirming.",
+                )
+            )
     elif prefs.max_auto_spend.currency != total.currency:
         auto.append(_currency_reason("max_auto_spend", prefs.max_auto_spend, total))
     elif prefs.max_auto_spend < total:

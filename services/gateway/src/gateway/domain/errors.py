@@ -89,11 +89,19 @@ class IdempotencyKeyMissing(GatewayError):
 
 
 class IdempotencyKeyReused(GatewayError):
-    status, slug, title = 422, "idempotency-key-reused", "Idempotency-Key reused with another request"
+    status, slug, title = (
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key reused with another request",
+    )
 
 
 class IdempotencyKeyInFlight(GatewayError):
-    status, slug, title = 409, "idempotency-key-in-flight", "A request with this Idempotency-Key is in progress"
+    status, slug, title = (
+        409,
+        "idempotency-key-in-flight",
+        "A request with this Idempotency-Key is in progress",
+    )
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, [FieldError("Idempotency-Key", detail)])
@@ -106,7 +114,10 @@ class UpstreamUnavailable(GatewayError):
     status, slug, title = 503, "upstream-unavailable", "A service we depend on is unavailable"
 
     def __init__(self, service: str, detail: str = "") -> None:
-        super().__init__(f"the {service} service is unavailable" + (f": {detail}" if detail else ""), service=service)
+        super().__init__(
+            f"the {service} service is unavailable" + (f": {detail}" if detail else ""),
+            service=service,
+        )
         self.service = service
         self.headers = {"Retry-After": "2"}
 
@@ -130,4 +141,6 @@ def upstream_field_errors(body: dict[str, Any], default_field: str) -> list[Fiel
         for e in body.get("errors", []) or []
         if isinstance(e, dict)
     ]
-    return errs or [FieldError(default_field, str(body.get("detail") or body.get("title") or "rejected"))]
+    return errs or [
+        FieldError(default_field, str(body.get("detail") or body.get("title") or "rejected"))
+    ]

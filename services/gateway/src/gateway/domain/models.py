@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from booking_shared.contracts.items import BookingItem, BookingType
 from booking_shared.money import Money
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ALL_BOOKING_TYPES: list[BookingType] = ["restaurant", "event"]
 
@@ -18,13 +17,15 @@ def parse_money(v: Any) -> Any:
     if v is None or isinstance(v, Money):
         return v
     if isinstance(v, float):
-        raise ValueError("give an amount as {amount_minor, currency} or a string such as \"100.00 EUR\"")
+        raise ValueError(
+            'give an amount as {amount_minor, currency} or a string such as "100.00 EUR"'
+        )
     if isinstance(v, str | dict):
         m = Money.parse(v)
         if m.amount_minor < 0:
             raise ValueError("an amount cannot be negative")
         return m
-    raise ValueError("give an amount as {amount_minor, currency} or a string such as \"100.00 EUR\"")
+    raise ValueError('give an amount as {amount_minor, currency} or a string such as "100.00 EUR"')
 
 
 class Preferences(BaseModel):
@@ -33,7 +34,9 @@ class Preferences(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     auto_book_enabled: bool = Field(
-        False, description="Book without an explicit confirmation, within the limits below.", examples=[True]
+        False,
+        description="Book without an explicit confirmation, within the limits below.",
+        examples=[True],
     )
     max_auto_spend: Money | None = Field(
         None,
@@ -80,7 +83,9 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    summary: str = Field("", examples=["Free cancellation until 24 h before; then the deposit is kept."])
+    summary: str = Field(
+        "", examples=["Free cancellation until 24 h before; then the deposit is kept."]
+    )
     free_until: datetime | None = Field(None, examples=["2026-12-04T20:00:00+00:00"])
     refundable: bool = Field(True, examples=[True])
 
@@ -95,14 +100,20 @@ class QuoteLine(BaseModel):
     start_time: datetime = Field(examples=["2026-12-05T20:00:00+00:00"])
     available: bool = Field(examples=[True])
     unit_price: Money | None = Field(None, examples=[{"amount_minor": 2500, "currency": "EUR"}])
-    price: Money | None = Field(None, description="Line total.", examples=[{"amount_minor": 5000, "currency": "EUR"}])
+    price: Money | None = Field(
+        None, description="Line total.", examples=[{"amount_minor": 5000, "currency": "EUR"}]
+    )
     cancellation_policy: Policy | None = None
     reason: str | None = Field(None, description="Why the item cannot be booked.", examples=[None])
-    item: BookingItem = Field(description="The item as it will be booked (cost = the provider's unit price).")
+    item: BookingItem = Field(
+        description="The item as it will be booked (cost = the provider's unit price)."
+    )
 
 
 class Reason(BaseModel):
     """Why auto-booking does not apply, or why a booking is refused."""
 
     code: str = Field(examples=["above_confirmation_threshold"])
-    message: str = Field(examples=["The total 120.00 EUR is above your require_confirmation_above of 100.00 EUR."])
+    message: str = Field(
+        examples=["The total 120.00 EUR is above your require_confirmation_above of 100.00 EUR."]
+    )

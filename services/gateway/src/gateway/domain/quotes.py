@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from booking_shared.contracts.items import BookingItem
 from booking_shared.money import Money, total
+from pydantic import ValidationError
+
 from gateway.domain.errors import FieldError, InvalidInput
 from gateway.domain.models import Policy, QuoteLine
 
@@ -27,7 +27,10 @@ def check_items(items: list[BookingItem], routes: Mapping[str, str]) -> None:
             errors.append(FieldError(f"items[{i}]", f"no provider books {item.booking_type} items"))
         if item.cost.currency != currency:
             errors.append(
-                FieldError(f"items[{i}].cost", f"all items of a quote need one currency ({currency}), not {item.cost.currency}")
+                FieldError(
+                    f"items[{i}].cost",
+                    f"all items of a quote need one currency ({currency}), not {item.cost.currency}",
+                )
             )
     if errors:
         raise InvalidInput("the items cannot be quoted together", errors)
@@ -51,9 +54,15 @@ def price_lines(
             reason = "not_quoted"
         else:
             try:
-                unit_price = Money.model_validate(ans["unit_price"]) if ans.get("unit_price") else None
+                unit_price = (
+                    Money.model_validate(ans["unit_price"]) if ans.get("unit_price") else None
+                )
                 price = Money.model_validate(ans["price"]) if ans.get("price") else None
-                policy = Policy.model_validate(ans["cancellation_policy"]) if ans.get("cancellation_policy") else None
+                policy = (
+                    Policy.model_validate(ans["cancellation_policy"])
+                    if ans.get("cancellation_policy")
+                    else None
+                )
             except (ValidationError, TypeError, KeyError):
                 available, reason = False, "invalid_provider_answer"
             if available and price is None:
@@ -61,11 +70,16 @@ def price_lines(
             if not available and reason is None:
                 reason = str(ans.get("reason") or "unavailable")
         if available and unit_price is None and price is not None:
-            unit_price = Money(amount_minor=price.amount_minor // max(1, item.units), currency=price.currency)
+            unit_price = Money(
+                amount_minor=price.amount_minor // max(1, item.units), currency=price.currency
+            )
         booked = item.model_copy(update={"cost": unit_price}) if unit_price is not None else item
         if price is not None and price.currency != item.cost.currency:
             errors.append(
-                FieldError(f"items[{i}].cost", f"{provider} prices this item in {price.currency}, not {item.cost.currency}")
+                FieldError(
+                    f"items[{i}].cost",
+                    f"{provider} prices this item in {price.currency}, not {item.cost.currency}",
+                )
             )
         lines.append(
             QuoteLine(

@@ -26,7 +26,11 @@ class Take:
 def take(rule: BucketRule, tokens: float | None, elapsed_s: float) -> Take:
     """Refill for the time elapsed since the last take, then take one token if there is one.
     `tokens=None` is a bucket never used (full)."""
-    level = float(rule.capacity) if tokens is None else min(rule.capacity, tokens + max(0.0, elapsed_s) * rule.per_second)
+    level = (
+        float(rule.capacity)
+        if tokens is None
+        else min(rule.capacity, tokens + max(0.0, elapsed_s) * rule.per_second)
+    )
     if level >= 1.0:
         return Take(True, level - 1.0, 0)
     wait = (1.0 - level) / rule.per_second

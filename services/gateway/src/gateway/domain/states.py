@@ -37,10 +37,14 @@ def display(saga_state: str | None, outcome: str | None) -> str:
     return current
 
 
-def apply_saga_state(outcome: str | None, from_state: str | None, to_state: str) -> tuple[str, str | None]:
+def apply_saga_state(
+    outcome: str | None, from_state: str | None, to_state: str
+) -> tuple[str, str | None]:
     """New (saga_state, outcome) after SagaStateChanged. Once the saga has moved from or to a
     state at or beyond the outcome, the saga is authoritative again (e.g. a refused cancellation)."""
-    if outcome and (rank(to_state) >= rank(outcome) or (from_state and rank(from_state) >= rank(outcome))):
+    if outcome and (
+        rank(to_state) >= rank(outcome) or (from_state and rank(from_state) >= rank(outcome))
+    ):
         outcome = None
     return to_state, outcome
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from booking_shared.service import create_app as create_service_app
 from fastapi import FastAPI
 
-from booking_shared.service import create_app as create_service_app
 from gateway.bootstrap import Ports, make_wire
 from gateway.config import Settings
 from gateway.entrypoints.api import bookings, ops, payment_methods, problems, quotes, search, users
@@ -23,7 +23,14 @@ def create_app(settings: Settings | None = None, ports: Ports | None = None) -> 
         settings,
         migrations_dir=MIGRATIONS,
         wire=make_wire(ports),
-        routers=[users.router, payment_methods.router, search.router, quotes.router, bookings.router, ops.router],
+        routers=[
+            users.router,
+            payment_methods.router,
+            search.router,
+            quotes.router,
+            bookings.router,
+            ops.router,
+        ],
         title="Gateway: one-click booking API",
         description=DESCRIPTION,
     )

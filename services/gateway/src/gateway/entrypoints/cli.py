@@ -8,6 +8,7 @@ import sys
 
 from booking_shared.db import prepare_database
 from booking_shared.service import serve
+
 from gateway.config import Settings
 from gateway.entrypoints.app import MIGRATIONS, create_app
 from gateway.handlers.users import create_ops_user
@@ -26,7 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="gateway-service", description="The booking gateway.")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the HTTP API (the default)")
-    ops = sub.add_parser("create-ops-user", help="create (or promote) an ops user and print a new bearer token")
+    ops = sub.add_parser(
+        "create-ops-user", help="create (or promote) an ops user and print a new bearer token"
+    )
     ops.add_argument("--name", required=True)
     ops.add_argument("--email", required=True)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)

@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-
 from booking_shared import outbox
 from booking_shared.contracts import BookingCancellationRequested, BookingRequested, PaymentSource
 from booking_shared.contracts.topics import BOOKING_EVENTS
 from booking_shared.money import Money, total
 from booking_shared.sealed import GuestContact, seal
+
 from gateway.adapters import postgres as db
 from gateway.adapters.postgres import User
 from gateway.domain import calendar, consent, idempotency, states
@@ -46,7 +46,11 @@ log = logging.getLogger(__name__)
 
 BOOKINGS_PATH = "/v1/bookings"
 # The booking.events.v1 event that completes each final state (codes, reasons, refunds).
-OUTCOME_EVENTS = {"CONFIRMED": "BookingConfirmed", "FAILED": "BookingFailed", "CANCELLED": "BookingCancelled"}
+OUTCOME_EVENTS = {
+    "CONFIRMED": "BookingConfirmed",
+    "FAILED": "BookingFailed",
+    "CANCELLED": "BookingCancelled",
+}
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,12 @@ class Answer:
 
 
 async def request_booking(
-    deps: Deps, user: User, cmd: BookingCommand, raw_key: str | None, body: dict[str, Any], client: ClientInfo
+    deps: Deps,
+    user: User,
+    cmd: BookingCommand,
+    raw_key: str | None,
+    body: dict[str, Any],
+    client: ClientInfo,
 ) -> Answer:
     """The Idempotency-Key wrapper: 400 without a key, the first answer again for the same key and
     body, 422 for the same key and another body, 409 while the first request is still running."""
@@ -84,17 +93,29 @@ async def request_booking(
     fp = idempotency.fingerprint("POST", BOOKINGS_PATH, body)
     pool = deps.db()
     claim = await db.claim_key(
-        pool, user.id, key, fp, deps.settings.idempotency_lock_s, deps.settings.idempotency_ttl_h * 3600
+        pool,
+        user.id,
+        key,
+        fp,
+        deps.settings.idempotency_lock_s,
+        deps.settings.idempotency_ttl_h * 3600,
     )
     if claim.kind == "mismatch":
         msg = "this Idempotency-Key was used with a different request body"
         raise IdempotencyKeyReused(msg, [FieldError("Idempotency-Key", msg)])
     if claim.kind == "in_flight":
-        raise IdempotencyKeyInFlight("a request with this Idempotency-Key is still being processed; retry shortly")
+        raise IdempotencyKeyInFlight(
+            "a request with this Idempotency-Key is still being processed; retry shortly"
+        )
     if claim.kind == "done":
         IDEMPOTENT_REPLAYS.inc()
         row = claim.row
-        return Answer(row["response_status"], db.loads(row["response_body"]), db.loads(row["response_headers"]), True)
+        return Answer(
+            row["response_status"],
+            db.loads(row["response_body"]),
+            db.loads(row["response_headers"]),
+            True,
+        )
     try:
         return await _book(deps, user, cmd, key, client)
     except BaseException:
@@ -103,7 +124,9 @@ async def request_booking(
         raise
 
 
-async def _book(deps: Deps, user: User, cmd: BookingCommand, key: str, client: ClientInfo) -> Answer:
+async def _book(
+    deps: Deps, user: User, cmd: BookingCommand, key: str, client: ClientInfo
+) -> Answer:
     pool = deps.db()
     quote = await db.get_quote(pool, cmd.quote_id, user.id)
     if quote is None:
@@ -121,7 +144,8 @@ async def _book(deps: Deps, user: User, cmd: BookingCommand, key: str, client: C
         names = ", ".join(f"{ln.item_id} ({ln.reason})" for ln in unavailable)
         raise Conflict(
             "items-unavailable",
-            f"these items cannot be booked: {names}" + ("; book best_effort or re-quote" if to_book else ""),
+            f"these items cannot be booked: {names}"
+            + ("; book best_effort or re-quote" if to_book else ""),
             "quote_id",
             items=[ln.item_id for ln in unavailable],
         )
@@ -214,12 +238,20 @@ async def _book(deps: Deps, user: User, cmd: BookingCommand, key: str, client: C
                 booking_id,
                 "BookingRequested",
                 states.INITIAL,
-                {"total": amount.model_dump(), "mode": cmd.mode, "items": [ln.item_id for ln in to_book]},
+                {
+                    "total": amount.model_dump(),
+                    "mode": cmd.mode,
+                    "items": [ln.item_id for ln in to_book],
+                },
                 now,
                 schema=deps.settings.db_schema,
             )
             await outbox.enqueue(
-                conn, BOOKING_EVENTS, message, producer=deps.settings.service_name, schema=deps.settings.db_schema
+                conn,
+                BOOKING_EVENTS,
+                message,
+                producer=deps.settings.service_name,
+                schema=deps.settings.db_schema,
             )
             await db.complete_key(conn, user.id, key, 202, body, headers, booking_id)
     except asyncpg.UniqueViolationError:
@@ -244,16 +276,29 @@ def _refused(refusal: consent.Refusal) -> ConsentRefused:
     reasons = refusal.decision.reasons
     if refusal.needs_confirmation:
         detail = "this booking needs your explicit confirmation (confirm: true)"
-        errors = [FieldError("confirm", r.message) for r in reasons if r.code != "booking_type_not_allowed"]
+        errors = [
+            FieldError("confirm", r.message)
+            for r in reasons
+            if r.code != "booking_type_not_allowed"
+        ]
     else:
         detail = "your booking preferences do not allow this booking"
-        errors = [FieldError("quote_id", r.message) for r in reasons if r.code == "booking_type_not_allowed"]
+        errors = [
+            FieldError("quote_id", r.message)
+            for r in reasons
+            if r.code == "booking_type_not_allowed"
+        ]
     return ConsentRefused(detail, errors, reasons=[r.model_dump() for r in reasons])
 
 
 def guest_from_user(user: User) -> GuestContact:
     first, _, last = user.name.strip().partition(" ")
-    return GuestContact(first_name=first or user.name, last_name=last.strip(), email=user.email, phone=user.phone or "")
+    return GuestContact(
+        first_name=first or user.name,
+        last_name=last.strip(),
+        email=user.email,
+        phone=user.phone or "",
+    )
 
 
 def _links(booking_id: str) -> dict[str, str]:
@@ -326,7 +371,8 @@ def booking_view(row: asyncpg.Record, saga: dict[str, Any] | None, source: str) 
             {
                 **it,
                 "status": status,
-                "confirmation_code": s.get("confirmation_code") or confirmed.get(iid, {}).get("confirmation_code"),
+                "confirmation_code": s.get("confirmation_code")
+                or confirmed.get(iid, {}).get("confirmation_code"),
                 "hold_expires_at": s.get("hold_expires_at"),
                 "refund": _m(s.get("refund")) or _m(refunds.get(iid, {}).get("refunded")),
                 "failure": failed.get(iid),
@@ -353,7 +399,11 @@ def booking_view(row: asyncpg.Record, saga: dict[str, Any] | None, source: str) 
         }
         if row["cancellation_requested_at"] or refunds
         else None,
-        "saga": {"source": source, "state": (saga or {}).get("state"), "paused": (saga or {}).get("paused")},
+        "saga": {
+            "source": source,
+            "state": (saga or {}).get("state"),
+            "paused": (saga or {}).get("paused"),
+        },
     }
 
 
@@ -365,7 +415,9 @@ async def get_booking(deps: Deps, user: User, booking_id: str) -> dict[str, Any]
 
 async def _saga(deps: Deps, booking_id: str) -> tuple[dict[str, Any] | None, str]:
     try:
-        saga = await deps.orchestrator.get_saga(booking_id, timeout_s=deps.settings.status_timeout_s)
+        saga = await deps.orchestrator.get_saga(
+            booking_id, timeout_s=deps.settings.status_timeout_s
+        )
     except (UpstreamUnavailable, UpstreamRejected):
         return None, "unavailable"
     return saga, "orchestrator" if saga else "not_found"
@@ -385,12 +437,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
         return None
 
 
-async def list_bookings(deps: Deps, user: User, limit: int, cursor: str | None, state: str | None) -> dict[str, Any]:
+async def list_bookings(
+    deps: Deps, user: User, limit: int, cursor: str | None, state: str | None
+) -> dict[str, Any]:
     after = None
     if cursor:
         after = decode_cursor(cursor)
         if after is None:
-            raise InvalidInput("the cursor is not one this API gave out", [FieldError("cursor", "invalid cursor")])
+            raise InvalidInput(
+                "the cursor is not one this API gave out", [FieldError("cursor", "invalid cursor")]
+            )
     rows = await db.list_bookings(deps.db(), user.id, limit + 1, after, state)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -403,7 +459,9 @@ async def list_bookings(deps: Deps, user: User, limit: int, cursor: str | None, 
 # --- the SSE stream ---------------------------------------------------------------------------
 
 
-async def follow_booking(deps: Deps, user: User, booking_id: str, after_id: int = 0) -> AsyncIterator[dict[str, Any]]:
+async def follow_booking(
+    deps: Deps, user: User, booking_id: str, after_id: int = 0
+) -> AsyncIterator[dict[str, Any]]:
     """Every state change of the booking (the timeline), from after_id, until a final state.
     Raises NotFound before the first event when the booking is not the user's."""
     await _mine(deps, user, booking_id)
@@ -426,7 +484,8 @@ async def _follow(deps: Deps, booking_id: str, after_id: int) -> AsyncIterator[d
             # A final saga state may come before the event with the codes or reasons (another
             # topic): wait a little for it, so that the stream ends with the whole story.
             done = states.is_final(state) and (
-                has_outcome or loop.time() - (settled_since or 0) >= deps.settings.sse_outcome_grace_s
+                has_outcome
+                or loop.time() - (settled_since or 0) >= deps.settings.sse_outcome_grace_s
             )
             rows = await db.timeline_after(pool, booking_id, last)
             for i, r in enumerate(rows):
@@ -475,7 +534,9 @@ async def client_secret(deps: Deps, booking_id: str) -> str | None:
 async def booking_calendar(deps: Deps, user: User, booking_id: str) -> str:
     row = await _mine(deps, user, booking_id)
     if row["state"] != states.CONFIRMED:
-        raise Conflict("booking-not-confirmed", f"the booking is {row['state']}, not CONFIRMED", "booking_id")
+        raise Conflict(
+            "booking-not-confirmed", f"the booking is {row['state']}, not CONFIRMED", "booking_id"
+        )
     confirmed = {c["item_id"]: c for c in db.loads(row["confirmed_items"])}
     failed = {f.get("item_id") for f in db.loads(row["failure_reasons"])}
     if not confirmed:
@@ -513,7 +574,9 @@ def _bookable_items(row: asyncpg.Record) -> list[dict[str, Any]]:
 async def cancel_quote(deps: Deps, user: User, booking_id: str) -> dict[str, Any]:
     row = await _mine(deps, user, booking_id)
     if row["state"] != states.CONFIRMED:
-        raise Conflict("booking-not-confirmed", f"the booking is {row['state']}, not CONFIRMED", "booking_id")
+        raise Conflict(
+            "booking-not-confirmed", f"the booking is {row['state']}, not CONFIRMED", "booking_id"
+        )
     items = _bookable_items(row)
 
     async def one(it: dict[str, Any]) -> dict[str, Any]:
@@ -563,13 +626,22 @@ async def request_cancellation(deps: Deps, user: User, booking_id: str, reason: 
         row = await db.get_booking(conn, booking_id, user.id, for_update=True)
         if row is None:
             raise NotFound("booking", "booking_id")
-        body = {"booking_id": booking_id, "state": states.CANCELLATION_REQUESTED, "links": _links(booking_id)}
+        body = {
+            "booking_id": booking_id,
+            "state": states.CANCELLATION_REQUESTED,
+            "links": _links(booking_id),
+        }
         headers = {"Location": f"{BOOKINGS_PATH}/{booking_id}"}
-        if row["cancellation_requested_at"] is not None and row["state"] in (states.CANCELLATION_REQUESTED, "CANCELLING"):
+        if row["cancellation_requested_at"] is not None and row["state"] in (
+            states.CANCELLATION_REQUESTED,
+            "CANCELLING",
+        ):
             return Answer(202, {**body, "state": row["state"]}, headers, replayed=True)
         if row["state"] != states.CONFIRMED:
             raise Conflict(
-                "booking-not-confirmed", f"only a CONFIRMED booking can be cancelled; this one is {row['state']}", "booking_id"
+                "booking-not-confirmed",
+                f"only a CONFIRMED booking can be cancelled; this one is {row['state']}",
+                "booking_id",
             )
         now = deps.clock()
         saga_state, outcome = row["saga_state"], states.CANCELLATION_REQUESTED
@@ -595,7 +667,9 @@ async def request_cancellation(deps: Deps, user: User, booking_id: str, reason: 
         await outbox.enqueue(
             conn,
             BOOKING_EVENTS,
-            BookingCancellationRequested(booking_id=booking_id, requested_by=user.id, reason=reason),
+            BookingCancellationRequested(
+                booking_id=booking_id, requested_by=user.id, reason=reason
+            ),
             producer=deps.settings.service_name,
             schema=deps.settings.db_schema,
         )

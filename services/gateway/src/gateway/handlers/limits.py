@@ -26,4 +26,6 @@ async def take_or_refuse(deps: Deps, conn: asyncpg.Connection, user_id: str, buc
     taken = await db.take_token(conn, user_id, bucket, rule(deps, bucket))
     if not taken.allowed:
         RATE_LIMITED.labels(bucket).inc()
-        raise RateLimited(f"too many {bucket} requests; try again in {taken.retry_after_s} s", taken.retry_after_s)
+        raise RateLimited(
+            f"too many {bucket} requests; try again in {taken.retry_after_s} s", taken.retry_after_s
+        )

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.domain.errors import Conflict, InvalidInput, NotFound, UpstreamRejected, upstream_field_errors
+from gateway.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    UpstreamRejected,
+    upstream_field_errors,
+)
 from gateway.handlers.deps import Deps
 from gateway.handlers.users import Principal
 
@@ -26,7 +32,9 @@ async def get_saga(deps: Deps, principal: Principal, booking_id: str) -> dict[st
     return saga
 
 
-async def act_on_saga(deps: Deps, principal: Principal, booking_id: str, action: str, reason: str) -> dict[str, Any]:
+async def act_on_saga(
+    deps: Deps, principal: Principal, booking_id: str, action: str, reason: str
+) -> dict[str, Any]:
     principal.require_ops()
     try:
         saga = await deps.orchestrator.act(booking_id, action, principal.actor, reason)

@@ -39,7 +39,9 @@ async def list_payment_methods(deps: Deps, user: User) -> list[Card]:
     return await deps.payment.list_cards(customer)
 
 
-async def attach_payment_method(deps: Deps, user: User, payment_method_id: str, make_default: bool) -> Card:
+async def attach_payment_method(
+    deps: Deps, user: User, payment_method_id: str, make_default: bool
+) -> Card:
     customer = await customer_of(deps, user, create=True)
     try:
         return await deps.payment.attach_card(customer, payment_method_id, make_default)
@@ -51,7 +53,8 @@ async def attach_payment_method(deps: Deps, user: User, payment_method_id: str, 
         if exc.status == 404:
             raise NotFound("payment method", "payment_method_id") from None
         raise InvalidInput(
-            "the payment service refused this payment method", upstream_field_errors(exc.body, "payment_method_id")
+            "the payment service refused this payment method",
+            upstream_field_errors(exc.body, "payment_method_id"),
         ) from None
 
 

@@ -6,8 +6,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from booking_shared.contracts import BookingCancelled, BookingConfirmed, BookingFailed, SagaStateChanged
+from booking_shared.contracts import (
+    BookingCancelled,
+    BookingConfirmed,
+    BookingFailed,
+    SagaStateChanged,
+)
 from booking_shared.messaging import Handling
+
 from gateway.adapters import postgres as db
 from gateway.domain import states
 
@@ -55,7 +61,9 @@ async def record_booking_event(h: Handling) -> None:
         if row["confirmed_at"] is None:
             fields["confirmed_at"] = h.envelope.occurred_at
         data = {
-            "items": [{"item_id": i.item_id, "confirmation_code": i.confirmation_code} for i in msg.items],
+            "items": [
+                {"item_id": i.item_id, "confirmation_code": i.confirmation_code} for i in msg.items
+            ],
             "amount_captured": msg.amount_captured.model_dump(),
             "failed_items": [f.model_dump(mode="json") for f in msg.failed_items],
         }

@@ -10,10 +10,17 @@ from typing import Any
 
 from booking_shared.contracts.items import BookingItem
 from booking_shared.money import Money
+
 from gateway.adapters import postgres as db
 from gateway.adapters.postgres import User
 from gateway.domain import consent
-from gateway.domain.errors import FieldError, InvalidInput, NotFound, UpstreamRejected, upstream_field_errors
+from gateway.domain.errors import (
+    FieldError,
+    InvalidInput,
+    NotFound,
+    UpstreamRejected,
+    upstream_field_errors,
+)
 from gateway.domain.ids import new_id
 from gateway.domain.models import ALL_BOOKING_TYPES, QuoteLine, Reason
 from gateway.domain.quotes import check_items, price_lines, quote_total
@@ -37,7 +44,10 @@ async def create_quote(deps: Deps, user: User, items: list[BookingItem]) -> dict
     answers: dict[str, dict[str, Any]] = {}
     for name, reply in zip(names, replies, strict=True):
         if isinstance(reply, UpstreamRejected):
-            raise InvalidInput(f"{name} cannot quote these items", _item_errors(reply.body, items, by_provider[name]))
+            raise InvalidInput(
+                f"{name} cannot quote these items",
+                _item_errors(reply.body, items, by_provider[name]),
+            )
         if isinstance(reply, BaseException):
             raise reply
         for ans in reply:
@@ -73,14 +83,18 @@ def _decision(user: User, lines: list[QuoteLine], total: Money) -> consent.Conse
                 "auto_book_allowed": False,
                 "confirmation_required": True,
                 "blocked": True,
-                "reasons": [Reason(code="nothing_available", message="No item of this quote can be booked.")]
+                "reasons": [
+                    Reason(code="nothing_available", message="No item of this quote can be booked.")
+                ]
                 + decision.reasons,
             }
         )
     return decision
 
 
-def _item_errors(body: dict[str, Any], items: list[BookingItem], sent: list[BookingItem]) -> list[FieldError]:
+def _item_errors(
+    body: dict[str, Any], items: list[BookingItem], sent: list[BookingItem]
+) -> list[FieldError]:
     """Map a provider's field names (items[i] of what it was sent) back to the caller's items[j]."""
     index = {it.id: i for i, it in enumerate(items)}
     out = []

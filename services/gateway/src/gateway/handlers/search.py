@@ -7,9 +7,9 @@ import asyncio
 import logging
 from typing import Any
 
+from booking_shared.contracts.items import BookingItem
 from pydantic import ValidationError
 
-from booking_shared.contracts.items import BookingItem
 from gateway.domain.errors import UpstreamRejected, UpstreamUnavailable
 from gateway.handlers.deps import Deps
 from gateway.metrics import PROVIDER_MISSING
@@ -42,7 +42,12 @@ async def search(deps: Deps, params: dict[str, Any], types: list[str]) -> dict[s
             if merged is not None and merged["booking_type"] in types:
                 results.append(merged)
     results.sort(key=lambda r: (r["item"]["start_time"], r["provider"], r["item"]["id"]))
-    return {"date": params.get("date"), "results": results, "providers": answered, "missing_providers": missing}
+    return {
+        "date": params.get("date"),
+        "results": results,
+        "providers": answered,
+        "missing_providers": missing,
+    }
 
 
 def _entry(provider: str, entry: dict[str, Any], timezone: str | None) -> dict[str, Any] | None:
@@ -50,7 +55,10 @@ def _entry(provider: str, entry: dict[str, Any], timezone: str | None) -> dict[s
     try:
         item = BookingItem.model_validate(entry["item"])
     except (ValidationError, KeyError, TypeError, ValueError):
-        log.warning("provider returned an item that is not a BookingItem; skipped", extra={"provider": provider})
+        log.warning(
+            "provider returned an item that is not a BookingItem; skipped",
+            extra={"provider": provider},
+        )
         return None
     return {
         "provider": provider,

@@ -50,11 +50,15 @@ class Principal:
             raise Forbidden("this route needs the ops role")
 
 
-async def sign_up(deps: Deps, name: str, email: str, phone: str | None, prefs: Preferences | None) -> tuple[User, str]:
+async def sign_up(
+    deps: Deps, name: str, email: str, phone: str | None, prefs: Preferences | None
+) -> tuple[User, str]:
     token = new_token()
     try:
         async with deps.db().acquire() as conn, conn.transaction():
-            user = await db.insert_user(conn, new_id("usr"), name, email, phone, prefs or Preferences())
+            user = await db.insert_user(
+                conn, new_id("usr"), name, email, phone, prefs or Preferences()
+            )
             await db.insert_token(conn, hash_token(token), user.id)
     except asyncpg.UniqueViolationError:
         raise Conflict("email-taken", "a user with this email exists", "email") from None
@@ -71,7 +75,9 @@ async def authenticate(deps: Deps, token: str | None) -> Principal | None:
     return Principal(user, user.role) if user else None
 
 
-async def update_me(deps: Deps, user: User, changes: dict[str, Any], pref_changes: dict[str, Any] | None) -> User:
+async def update_me(
+    deps: Deps, user: User, changes: dict[str, Any], pref_changes: dict[str, Any] | None
+) -> User:
     """Apply a partial update: only the fields present change; null clears a money limit."""
     fields: dict[str, Any] = dict(changes)
     if pref_changes is not None:
@@ -92,9 +98,10 @@ async def create_ops_user(pool: asyncpg.Pool, name: str, email: str) -> tuple[Us
     async with pool.acquire() as conn, conn.transaction():
         user = await db.user_by_email(conn, email)
         if user is None:
-            user = await db.insert_user(conn, new_id("usr"), name, email, None, Preferences(), role="ops")
+            user = await db.insert_user(
+                conn, new_id("usr"), name, email, None, Preferences(), role="ops"
+            )
         else:
             user = await db.update_user(conn, user.id, {"role": "ops"})
         await db.insert_token(conn, hash_token(token), user.id)
     return user, token
-

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
-from gateway.adapters.postgres import User
 from gateway.entrypoints.api import examples as ex
-from gateway.entrypoints.api.auth import client_info, current_user, get_deps
+from gateway.entrypoints.api.auth import CurrentUser, client_info, get_deps
 from gateway.entrypoints.api.problems import GuardedRoute
 from gateway.entrypoints.api.schemas import (
     ID_PATTERN,
@@ -53,27 +53,56 @@ def _answer(a: handler.Answer) -> JSONResponse:
     responses={
         **ex.ok(ex.ACCEPTED, 202, "Accepted; Location: /v1/bookings/{id}"),
         **ex.problems(
-            "idem_missing", "malformed", "unauthorized", "consent", "quote_404", "pm_404",
-            "idem_in_flight", "idem_reused", "no_card", "pan", "rate", "upstream",
+            "idem_missing",
+            "malformed",
+            "unauthorized",
+            "consent",
+            "quote_404",
+            "pm_404",
+            "idem_in_flight",
+            "idem_reused",
+            "no_card",
+            "pan",
+            "rate",
+            "upstream",
         ),
     },
 )
 async def create_booking(
     request: Request,
-    body: BookingRequest = Body(
-        openapi_examples=ex.body(
-            confirmed={"quote_id": ex.QT, "mode": "all_or_nothing", "confirm": True},
-            within_preferences={"quote_id": ex.QT, "payment_method_id": "pm_1Pq2w3", "mode": "best_effort", "confirm": False},
-            for_a_guest={"quote_id": ex.QT, "confirm": True, "guest": {"first_name": "Rui", "last_name": "Costa", "email": "rui@example.com", "phone": "+351 913 000 000"}},
-        )
-    ),
-    idempotency_key: str | None = Header(
-        None,
-        alias="Idempotency-Key",
-        description="Required. A unique key per booking attempt, e.g. a UUID.",
-        examples=["8e03978e-40d5-43e8-bc93-6894a57f9324"],
-    ),
-    user: User = Depends(current_user),
+    user: CurrentUser,
+    body: Annotated[
+        BookingRequest,
+        Body(
+            openapi_examples=ex.body(
+                confirmed={"quote_id": ex.QT, "mode": "all_or_nothing", "confirm": True},
+                within_preferences={
+                    "quote_id": ex.QT,
+                    "payment_method_id": "pm_1Pq2w3",
+                    "mode": "best_effort",
+                    "confirm": False,
+                },
+                for_a_guest={
+                    "quote_id": ex.QT,
+                    "confirm": True,
+                    "guest": {
+                        "first_name": "Rui",
+                        "last_name": "Costa",
+                        "email": "rui@example.com",
+                        "phone": "+351 913 000 000",
+                    },
+                },
+            )
+        ),
+    ],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Required. A unique key per booking attempt, e.g. a UUID.",
+            examples=["8e03978e-40d5-43e8-bc93-6894a57f9324"],
+        ),
+    ] = None,
 ) -> JSONResponse:
     cmd = handler.BookingCommand(
         quote_id=body.quote_id,
@@ -83,7 +112,12 @@ async def create_booking(
         guest=body.guest.contact() if body.guest else None,
     )
     answer = await handler.request_booking(
-        get_deps(request), user, cmd, idempotency_key, body.model_dump(mode="json"), client_info(request)
+        get_deps(request),
+        user,
+        cmd,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        client_info(request),
     )
     return _answer(answer)
 
@@ -96,10 +130,12 @@ async def create_booking(
 )
 async def list_bookings(
     request: Request,
-    limit: int = Query(20, ge=1, le=100, examples=[20]),
-    cursor: str | None = Query(None, max_length=300, description="next_cursor of the previous page."),
-    state: str | None = Query(None, pattern=r"^[A-Z_]{1,40}$", examples=["CONFIRMED"]),
-    user: User = Depends(current_user),
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=100, examples=[20])] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=300, description="next_cursor of the previous page.")
+    ] = None,
+    state: Annotated[str | None, Query(pattern=r"^[A-Z_]{1,40}$", examples=["CONFIRMED"])] = None,
 ) -> dict:
     return await handler.list_bookings(get_deps(request), user, limit, cursor, state)
 
@@ -112,7 +148,9 @@ async def list_bookings(
     "answers (`saga.source`). `payment.client_secret` is set while the card needs 3-D Secure.",
     responses={**ex.ok(ex.BOOKING), **ex.problems("unauthorized", "booking_404", "invalid")},
 )
-async def get_booking(request: Request, booking_id: str = BOOKING_ID, user: User = Depends(current_user)) -> dict:
+async def get_booking(
+    request: Request, user: CurrentUser, booking_id: Annotated[str, BOOKING_ID]
+) -> dict:
     return await handler.get_booking(get_deps(request), user, booking_id)
 
 
@@ -125,15 +163,21 @@ async def get_booking(request: Request, booking_id: str = BOOKING_ID, user: User
     "after a final state (CONFIRMED, FAILED, CANCELLED, COMPENSATION_FAILED). An ACTION_REQUIRED event carries "
     "the `client_secret` for 3-D Secure. Resume with the Last-Event-ID header.",
     responses={
-        200: {"description": "An event stream", "content": {"text/event-stream": {"example": ex.SSE}}},
+        200: {
+            "description": "An event stream",
+            "content": {"text/event-stream": {"example": ex.SSE}},
+        },
         **ex.problems("unauthorized", "booking_404", "invalid"),
     },
 )
 async def booking_events(
     request: Request,
-    booking_id: str = BOOKING_ID,
-    last_event_id: str | None = Header(None, alias="Last-Event-ID", description="Resume after this event id.", examples=["42"]),
-    user: User = Depends(current_user),
+    user: CurrentUser,
+    booking_id: Annotated[str, BOOKING_ID],
+    last_event_id: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID", description="Resume after this event id.", examples=["42"]),
+    ] = None,
 ) -> EventSourceResponse:
     deps = get_deps(request)
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
@@ -141,9 +185,15 @@ async def booking_events(
 
     async def events():
         async for ev in stream:
-            yield {"id": str(ev["id"]), "event": ev["event"], "data": json.dumps(ev["data"], default=str)}
+            yield {
+                "id": str(ev["id"]),
+                "event": ev["event"],
+                "data": json.dumps(ev["data"], default=str),
+            }
 
-    return EventSourceResponse(events(), ping=deps.settings.sse_ping_s, headers={"Cache-Control": "no-store"})
+    return EventSourceResponse(
+        events(), ping=deps.settings.sse_ping_s, headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.get(
@@ -155,7 +205,9 @@ async def booking_events(
         **ex.problems("unauthorized", "booking_404", "not_confirmed"),
     },
 )
-async def booking_calendar(request: Request, booking_id: str = BOOKING_ID, user: User = Depends(current_user)) -> Response:
+async def booking_calendar(
+    request: Request, user: CurrentUser, booking_id: Annotated[str, BOOKING_ID]
+) -> Response:
     text = await handler.booking_calendar(get_deps(request), user, booking_id)
     return Response(
         text,
@@ -168,9 +220,14 @@ async def booking_calendar(request: Request, booking_id: str = BOOKING_ID, user:
     "/{booking_id}/cancel-quote",
     response_model=CancelQuoteView,
     summary="What cancelling would refund, per item (from each provider's policy)",
-    responses={**ex.ok(ex.CANCEL_QUOTE), **ex.problems("unauthorized", "booking_404", "not_confirmed")},
+    responses={
+        **ex.ok(ex.CANCEL_QUOTE),
+        **ex.problems("unauthorized", "booking_404", "not_confirmed"),
+    },
 )
-async def cancel_quote(request: Request, booking_id: str = BOOKING_ID, user: User = Depends(current_user)) -> dict:
+async def cancel_quote(
+    request: Request, user: CurrentUser, booking_id: Annotated[str, BOOKING_ID]
+) -> dict:
     return await handler.cancel_quote(get_deps(request), user, booking_id)
 
 
@@ -188,9 +245,14 @@ async def cancel_quote(request: Request, booking_id: str = BOOKING_ID, user: Use
 )
 async def cancel(
     request: Request,
-    booking_id: str = BOOKING_ID,
-    body: CancelRequest | None = Body(None, openapi_examples=ex.body(with_reason={"reason": "plans changed"}, no_reason={})),
-    user: User = Depends(current_user),
+    user: CurrentUser,
+    booking_id: Annotated[str, BOOKING_ID],
+    body: Annotated[
+        CancelRequest | None,
+        Body(openapi_examples=ex.body(with_reason={"reason": "plans changed"}, no_reason={})),
+    ] = None,
 ) -> JSONResponse:
-    answer = await handler.request_cancellation(get_deps(request), user, booking_id, body.reason if body else "")
+    answer = await handler.request_cancellation(
+        get_deps(request), user, booking_id, body.reason if body else ""
+    )
     return _answer(answer)

@@ -11,12 +11,27 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.entrypoints.api.examples import PROBLEMS
 
 TAGS = [
-    {"name": "users", "description": "Sign-up (a bearer token, shown once), profile and booking preferences."},
-    {"name": "payment methods", "description": "Saved cards as Stripe tokens, through the payment service. Never a card number."},
+    {
+        "name": "users",
+        "description": "Sign-up (a bearer token, shown once), profile and booking preferences.",
+    },
+    {
+        "name": "payment methods",
+        "description": "Saved cards as Stripe tokens, through the payment service. Never a card number.",
+    },
     {"name": "search", "description": "Restaurants and events from every provider at once."},
-    {"name": "quotes", "description": "Price a day's items; see whether your preferences allow booking them in one click."},
-    {"name": "bookings", "description": "One-click booking, status (also as Server-Sent Events), calendar, cancellation."},
-    {"name": "ops", "description": "Operators (ops role): sagas by state and age, history, retry / compensate / pause / resume."},
+    {
+        "name": "quotes",
+        "description": "Price a day's items; see whether your preferences allow booking them in one click.",
+    },
+    {
+        "name": "bookings",
+        "description": "One-click booking, status (also as Server-Sent Events), calendar, cancellation.",
+    },
+    {
+        "name": "ops",
+        "description": "Operators (ops role): sagas by state and age, history, retry / compensate / pause / resume.",
+    },
 ]
 
 DESCRIPTION = """
@@ -57,9 +72,15 @@ BUILTIN_EXAMPLES: dict[str, tuple[str, Any]] = {
     "/healthz": ("application/json", {"status": "ok", "service": "gateway"}),
     "/readyz": (
         "application/json",
-        {"status": "ready", "checks": {"started": True, "database": True, "broker": True, "outbox_pending": 0}},
+        {
+            "status": "ready",
+            "checks": {"started": True, "database": True, "broker": True, "outbox_pending": 0},
+        },
     ),
-    "/metrics": ("text/plain", '# HELP booking_outbox_pending Outbox rows not yet published\nbooking_outbox_pending{service="gateway"} 0.0\n'),
+    "/metrics": (
+        "text/plain",
+        '# HELP booking_outbox_pending Outbox rows not yet published\nbooking_outbox_pending{service="gateway"} 0.0\n',
+    ),
 }
 
 

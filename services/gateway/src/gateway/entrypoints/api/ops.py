@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 
 from gateway.entrypoints.api import examples as ex
-from gateway.entrypoints.api.auth import get_deps, ops_principal
+from gateway.entrypoints.api.auth import OpsPrincipal, get_deps
 from gateway.entrypoints.api.problems import GuardedRoute
 from gateway.entrypoints.api.schemas import ID_PATTERN, SagaAction
 from gateway.handlers import ops as handler
-from gateway.handlers.users import Principal
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"], route_class=GuardedRoute)
 
@@ -19,30 +18,46 @@ router = APIRouter(prefix="/v1/ops", tags=["ops"], route_class=GuardedRoute)
 @router.get(
     "/sagas",
     summary="Sagas by state and age (stuck ones)",
-    responses={**ex.ok(ex.SAGAS), **ex.problems("unauthorized", "forbidden", "invalid", "upstream")},
+    responses={
+        **ex.ok(ex.SAGAS),
+        **ex.problems("unauthorized", "forbidden", "invalid", "upstream"),
+    },
 )
 async def list_sagas(
     request: Request,
-    state: str | None = Query(None, pattern=r"^[A-Z_]{1,40}$", examples=["HOLDING"]),
-    older_than_s: int | None = Query(None, ge=0, description="Not updated for this long.", examples=[60]),
-    user_id: str | None = Query(None, pattern=ID_PATTERN, examples=["usr_0193b2c4d5e6a1b2c3d4e5f6"]),
-    limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
-    p: Principal = Depends(ops_principal),
+    p: OpsPrincipal,
+    state: Annotated[str | None, Query(pattern=r"^[A-Z_]{1,40}$", examples=["HOLDING"])] = None,
+    older_than_s: Annotated[
+        int | None, Query(ge=0, description="Not updated for this long.", examples=[60])
+    ] = None,
+    user_id: Annotated[
+        str | None, Query(pattern=ID_PATTERN, examples=["usr_0193b2c4d5e6a1b2c3d4e5f6"])
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    params = {"state": state, "older_than_s": older_than_s, "user_id": user_id, "limit": limit, "offset": offset}
+    params = {
+        "state": state,
+        "older_than_s": older_than_s,
+        "user_id": user_id,
+        "limit": limit,
+        "offset": offset,
+    }
     return await handler.list_sagas(get_deps(request), p, params)
 
 
 @router.get(
     "/sagas/{booking_id}",
     summary="One saga: state, items, payment, steps and full history",
-    responses={**ex.ok(ex.SAGA), **ex.problems("unauthorized", "forbidden", "saga_404", "upstream")},
+    responses={
+        **ex.ok(ex.SAGA),
+        **ex.problems("unauthorized", "forbidden", "saga_404", "upstream"),
+    },
 )
 async def get_saga(
     request: Request,
-    booking_id: str = Path(pattern=ID_PATTERN, examples=[ex.BK]),
-    p: Principal = Depends(ops_principal),
+    p: OpsPrincipal,
+    booking_id: Annotated[str, Path(pattern=ID_PATTERN, examples=[ex.BK])],
 ) -> dict[str, Any]:
     return await handler.get_saga(get_deps(request), p, booking_id)
 
@@ -51,13 +66,21 @@ async def get_saga(
     "/sagas/{booking_id}/{action}",
     summary="Operator action: retry the stuck step, force compensation, pause or resume",
     description="Proxied to the orchestrator with you as the actor; recorded in the saga's history.",
-    responses={**ex.ok(ex.SAGA), **ex.problems("unauthorized", "forbidden", "saga_404", "saga_conflict", "invalid", "upstream")},
+    responses={
+        **ex.ok(ex.SAGA),
+        **ex.problems(
+            "unauthorized", "forbidden", "saga_404", "saga_conflict", "invalid", "upstream"
+        ),
+    },
 )
 async def act(
     request: Request,
-    booking_id: str = Path(pattern=ID_PATTERN, examples=[ex.BK]),
-    action: Literal["retry", "compensate", "pause", "resume"] = Path(examples=["retry"]),
-    body: SagaAction = Body(openapi_examples=ex.body(retry={"reason": "partner back up; retrying the hold"})),
-    p: Principal = Depends(ops_principal),
+    p: OpsPrincipal,
+    booking_id: Annotated[str, Path(pattern=ID_PATTERN, examples=[ex.BK])],
+    action: Annotated[Literal["retry", "compensate", "pause", "resume"], Path(examples=["retry"])],
+    body: Annotated[
+        SagaAction,
+        Body(openapi_examples=ex.body(retry={"reason": "partner back up; retrying the hold"})),
+    ],
 ) -> dict[str, Any]:
     return await handler.act_on_saga(get_deps(request), p, booking_id, action, body.reason)

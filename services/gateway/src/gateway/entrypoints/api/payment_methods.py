@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Depends, Path, Request, Response
+from typing import Annotated
 
-from gateway.adapters.postgres import User
-from gateway.entrypoints.api import examples as ex
-from gateway.entrypoints.api.auth import current_user, get_deps
-from gateway.entrypoints.api.problems import GuardedRoute
-from gateway.entrypoints.api.schemas import PM_PATTERN, AttachPaymentMethod, CardList, SetupIntentView
+from fastapi import APIRouter, Body, Path, Request, Response
+
 from gateway.domain.models import Card
+from gateway.entrypoints.api import examples as ex
+from gateway.entrypoints.api.auth import CurrentUser, get_deps
+from gateway.entrypoints.api.problems import GuardedRoute
+from gateway.entrypoints.api.schemas import (
+    PM_PATTERN,
+    AttachPaymentMethod,
+    CardList,
+    SetupIntentView,
+)
 from gateway.handlers import payment_methods as pm
 
 router = APIRouter(prefix="/v1/payment-methods", tags=["payment methods"], route_class=GuardedRoute)
 
-PM_ID = Path(pattern=PM_PATTERN, description="A Stripe PaymentMethod id of yours.", examples=["pm_1Pq2w3"])
+PM_ID = Path(
+    pattern=PM_PATTERN, description="A Stripe PaymentMethod id of yours.", examples=["pm_1Pq2w3"]
+)
 
 
 @router.post(
@@ -26,7 +34,7 @@ PM_ID = Path(pattern=PM_PATTERN, description="A Stripe PaymentMethod id of yours
     "Then POST the resulting pm_... id to /v1/payment-methods.",
     responses={**ex.ok(ex.SETUP_INTENT, 201, "Created"), **ex.problems("unauthorized", "upstream")},
 )
-async def create_setup_intent(request: Request, user: User = Depends(current_user)) -> SetupIntentView:
+async def create_setup_intent(request: Request, user: CurrentUser) -> SetupIntentView:
     return SetupIntentView.model_validate(await pm.create_setup_intent(get_deps(request), user))
 
 
@@ -42,10 +50,19 @@ async def create_setup_intent(request: Request, user: User = Depends(current_use
 )
 async def attach(
     request: Request,
-    body: AttachPaymentMethod = Body(openapi_examples=ex.body(saved_card={"payment_method_id": "pm_1Pq2w3", "make_default": True})),
-    user: User = Depends(current_user),
+    user: CurrentUser,
+    body: Annotated[
+        AttachPaymentMethod,
+        Body(
+            openapi_examples=ex.body(
+                saved_card={"payment_method_id": "pm_1Pq2w3", "make_default": True}
+            )
+        ),
+    ],
 ) -> Card:
-    return await pm.attach_payment_method(get_deps(request), user, body.payment_method_id, body.make_default)
+    return await pm.attach_payment_method(
+        get_deps(request), user, body.payment_method_id, body.make_default
+    )
 
 
 @router.get(
@@ -54,7 +71,7 @@ async def attach(
     summary="Your saved cards (brand, last4, expiry, default)",
     responses={**ex.ok({"payment_methods": [ex.CARD]}), **ex.problems("unauthorized", "upstream")},
 )
-async def list_cards(request: Request, user: User = Depends(current_user)) -> CardList:
+async def list_cards(request: Request, user: CurrentUser) -> CardList:
     return CardList(payment_methods=await pm.list_payment_methods(get_deps(request), user))
 
 
@@ -64,7 +81,9 @@ async def list_cards(request: Request, user: User = Depends(current_user)) -> Ca
     summary="Make a saved card the default",
     responses={**ex.ok(ex.CARD), **ex.problems("unauthorized", "pm_404", "invalid", "upstream")},
 )
-async def make_default(request: Request, payment_method_id: str = PM_ID, user: User = Depends(current_user)) -> Card:
+async def make_default(
+    request: Request, user: CurrentUser, payment_method_id: Annotated[str, PM_ID]
+) -> Card:
     return await pm.set_default_payment_method(get_deps(request), user, payment_method_id)
 
 
@@ -73,8 +92,13 @@ async def make_default(request: Request, payment_method_id: str = PM_ID, user: U
     status_code=204,
     response_class=Response,
     summary="Remove a saved card",
-    responses={204: {"description": "Removed (no body)", "content": {"text/plain": {"example": ""}}}, **ex.problems("unauthorized", "pm_404", "invalid", "upstream")},
+    responses={
+        204: {"description": "Removed (no body)", "content": {"text/plain": {"example": ""}}},
+        **ex.problems("unauthorized", "pm_404", "invalid", "upstream"),
+    },
 )
-async def remove(request: Request, payment_method_id: str = PM_ID, user: User = Depends(current_user)) -> Response:
+async def remove(
+    request: Request, user: CurrentUser, payment_method_id: Annotated[str, PM_ID]
+) -> Response:
     await pm.remove_payment_method(get_deps(request), user, payment_method_id)
     return Response(status_code=204)

@@ -22,7 +22,11 @@ log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
 DEFAULT_TYPE_BASE = "https://booking.local/problems/"
-HEADER_NAMES = {"idempotency-key": "Idempotency-Key", "authorization": "Authorization", "last-event-id": "Last-Event-ID"}
+HEADER_NAMES = {
+    "idempotency-key": "Idempotency-Key",
+    "authorization": "Authorization",
+    "last-event-id": "Last-Event-ID",
+}
 
 
 def _type_base(request: Request) -> str:
@@ -87,27 +91,47 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
     errs = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errs):
         return problem(
-            request, 400, "malformed-json", "Malformed JSON", "the request body is not valid JSON",
+            request,
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            "the request body is not valid JSON",
             [FieldError("body", "not valid JSON")],
         )
     fields = [FieldError(field_name(e.get("loc", ())), _message(e)) for e in errs]
     if any(f.field == "Idempotency-Key" for f in fields):
-        return problem(request, 400, "idempotency-key-missing", "Idempotency-Key required", fields[0].message, fields)
+        return problem(
+            request,
+            400,
+            "idempotency-key-missing",
+            "Idempotency-Key required",
+            fields[0].message,
+            fields,
+        )
     names = ", ".join(dict.fromkeys(f.field for f in fields))
-    return problem(request, 422, "invalid-input", "Invalid input", f"invalid input: {names}", fields)
+    return problem(
+        request, 422, "invalid-input", "Invalid input", f"invalid input: {names}", fields
+    )
 
 
 async def on_gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
     headers = dict(exc.headers)
     if exc.status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="booking"')
-    return problem(request, exc.status, exc.slug, exc.title, exc.detail, exc.errors, headers, **exc.extra)
+    return problem(
+        request, exc.status, exc.slug, exc.title, exc.detail, exc.errors, headers, **exc.extra
+    )
 
 
 async def on_upstream_rejected(request: Request, exc: UpstreamRejected) -> JSONResponse:
     # A 4xx from another service that no handler expected: our bug or theirs, not the caller's.
-    log.error("unexpected answer from another service", extra={"service": exc.service, "status": exc.status})
-    return problem(request, 502, "bad-gateway", "Bad gateway", f"the {exc.service} service refused the request")
+    log.error(
+        "unexpected answer from another service",
+        extra={"service": exc.service, "status": exc.status},
+    )
+    return problem(
+        request, 502, "bad-gateway", "Bad gateway", f"the {exc.service} service refused the request"
+    )
 
 
 async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -124,7 +148,9 @@ async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONRe
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", extra={"path": request.url.path})
-    return problem(request, 500, "internal-error", "Internal error", "something went wrong on our side")
+    return problem(
+        request, 500, "internal-error", "Internal error", "something went wrong on our side"
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -177,7 +203,12 @@ async def screen(request: Request) -> Response | None:
     if media != "application/json" and not media.endswith("+json"):
         msg = "send the body as application/json"
         return problem(
-            request, 415, "unsupported-media-type", "Unsupported media type", msg, [FieldError("Content-Type", msg)]
+            request,
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            msg,
+            [FieldError("Content-Type", msg)],
         )
     return None
 
@@ -185,12 +216,21 @@ async def screen(request: Request) -> Response | None:
 def _pan(request: Request, fields: list[str]) -> JSONResponse:
     msg = "looks like a card number: card numbers are never accepted here; save a card with a SetupIntent instead"
     return problem(
-        request, 422, "card-number-refused", "Card numbers are not accepted", msg, [FieldError(f, msg) for f in fields]
+        request,
+        422,
+        "card-number-refused",
+        "Card numbers are not accepted",
+        msg,
+        [FieldError(f, msg) for f in fields],
     )
 
 
 def _too_large(request: Request, limit: int) -> JSONResponse:
     return problem(
-        request, 413, "payload-too-large", "Payload too large", f"the body is larger than {limit} bytes",
+        request,
+        413,
+        "payload-too-large",
+        "Payload too large",
+        f"the body is larger than {limit} bytes",
         [FieldError("body", f"larger than {limit} bytes")],
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Depends, Path, Request, Response
+from typing import Annotated
 
-from gateway.adapters.postgres import User
+from fastapi import APIRouter, Body, Path, Request, Response
+
 from gateway.entrypoints.api import examples as ex
-from gateway.entrypoints.api.auth import current_user, get_deps
+from gateway.entrypoints.api.auth import CurrentUser, get_deps
 from gateway.entrypoints.api.problems import GuardedRoute
 from gateway.entrypoints.api.schemas import ID_PATTERN, QuoteRequest, QuoteView
 from gateway.handlers import quotes as handler
@@ -19,16 +20,19 @@ router = APIRouter(prefix="/v1/quotes", tags=["quotes"], route_class=GuardedRout
     status_code=201,
     response_model=QuoteView,
     summary="Price schedule items at their providers",
-    description="Items take the schedule generator's shape (`cost` as \"$45.00\", a number or Money). Each is "
+    description='Items take the schedule generator\'s shape (`cost` as "$45.00", a number or Money). Each is '
     "routed by booking type (restaurant -> opentable, event -> eventbrite) and priced by its provider. All items "
     "must be in one currency. The answer says whether your preferences allow booking it with confirm=false.",
-    responses={**ex.ok(ex.QUOTE, 201, "Created"), **ex.problems("unauthorized", "invalid", "malformed", "pan", "rate", "upstream")},
+    responses={
+        **ex.ok(ex.QUOTE, 201, "Created"),
+        **ex.problems("unauthorized", "invalid", "malformed", "pan", "rate", "upstream"),
+    },
 )
 async def create_quote(
     request: Request,
+    user: CurrentUser,
     response: Response,
-    body: QuoteRequest = Body(openapi_examples=ex.QUOTE_BODIES),
-    user: User = Depends(current_user),
+    body: Annotated[QuoteRequest, Body(openapi_examples=ex.QUOTE_BODIES)],
 ) -> dict:
     quote = await handler.create_quote(get_deps(request), user, body.items)
     response.headers["Location"] = quote["links"]["self"]
@@ -43,7 +47,7 @@ async def create_quote(
 )
 async def get_quote(
     request: Request,
-    quote_id: str = Path(pattern=ID_PATTERN, examples=[ex.QT]),
-    user: User = Depends(current_user),
+    user: CurrentUser,
+    quote_id: Annotated[str, Path(pattern=ID_PATTERN, examples=[ex.QT])],
 ) -> dict:
     return await handler.get_quote(get_deps(request), user, quote_id)

@@ -6,11 +6,11 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from booking_shared.contracts.items import BookingItem, BookingType
 from booking_shared.money import Money
 from booking_shared.sealed import GuestContact
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from gateway.domain.models import Card, Preferences, QuoteLine, Reason, parse_money
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -54,7 +54,11 @@ EVENT_ITEM_EX = {
     "ticket_class_id": "tc_001_a",
     "quantity": 2,
 }
-POLICY_EX = {"summary": "Free cancellation until 24 h before.", "free_until": "2026-12-04T20:00:00Z", "refundable": True}
+POLICY_EX = {
+    "summary": "Free cancellation until 24 h before.",
+    "free_until": "2026-12-04T20:00:00Z",
+    "refundable": True,
+}
 
 
 def _check_email(v: str) -> str:
@@ -89,7 +93,9 @@ class SignUp(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["Ana Silva"])
     email: str = Field(max_length=254, examples=["ana@example.com"])
     phone: str | None = Field(None, max_length=32, examples=["+351 912 345 678"])
-    preferences: Preferences | None = Field(None, description="Defaults: auto-booking off, every booking type.")
+    preferences: Preferences | None = Field(
+        None, description="Defaults: auto-booking off, every booking type."
+    )
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
     _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
@@ -124,7 +130,9 @@ class MePatch(BaseModel):
 
     name: str | None = Field(None, min_length=1, max_length=200, examples=["Ana M. Silva"])
     email: str | None = Field(None, max_length=254, examples=["ana.silva@example.com"])
-    phone: str | None = Field(None, max_length=32, description="null removes it.", examples=["+351 912 345 678"])
+    phone: str | None = Field(
+        None, max_length=32, description="null removes it.", examples=["+351 912 345 678"]
+    )
     preferences: PreferencesPatch | None = None
 
     @field_validator("name", "email", mode="before")
@@ -163,14 +171,19 @@ class SignedUp(BaseModel):
 
 class SetupIntentView(BaseModel):
     setup_intent_id: str = Field(examples=["seti_1Pq2w3"])
-    client_secret: str = Field(description="For Stripe.js confirmCardSetup in the browser.", examples=["seti_1Pq2w3_secret_abc"])
+    client_secret: str = Field(
+        description="For Stripe.js confirmCardSetup in the browser.",
+        examples=["seti_1Pq2w3_secret_abc"],
+    )
 
 
 class AttachPaymentMethod(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     payment_method_id: str = Field(
-        pattern=PM_PATTERN, description="A Stripe PaymentMethod id (never a card number).", examples=["pm_1Pq2w3"]
+        pattern=PM_PATTERN,
+        description="A Stripe PaymentMethod id (never a card number).",
+        examples=["pm_1Pq2w3"],
     )
     make_default: bool = Field(True, examples=[True])
 
@@ -207,7 +220,9 @@ class QuoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[BookingItem] = Field(
-        min_length=1, max_length=20, description="Schedule items, in the schedule generator's shape."
+        min_length=1,
+        max_length=20,
+        description="Schedule items, in the schedule generator's shape.",
     )
 
 
@@ -218,7 +233,9 @@ class QuoteView(BaseModel):
     total: Money = Field(description="Sum of the available items.")
     bookable: bool
     all_available: bool
-    auto_book_allowed: bool = Field(description="Bookable with confirm=false under the user's preferences.")
+    auto_book_allowed: bool = Field(
+        description="Bookable with confirm=false under the user's preferences."
+    )
     confirmation_required: bool
     reasons: list[Reason]
     created_at: datetime
@@ -253,11 +270,20 @@ class BookingRequest(BaseModel):
 
     quote_id: str = Field(pattern=ID_PATTERN, examples=["qt_0193b2c4d5e6a1b2c3d4e5f6"])
     payment_method_id: str | None = Field(
-        None, pattern=PM_PATTERN, description="A saved card; the default card when absent.", examples=["pm_1Pq2w3"]
+        None,
+        pattern=PM_PATTERN,
+        description="A saved card; the default card when absent.",
+        examples=["pm_1Pq2w3"],
     )
-    mode: Literal["all_or_nothing", "best_effort"] = Field("all_or_nothing", examples=["all_or_nothing"])
-    confirm: bool = Field(False, description="Explicit confirmation of the quote's total.", examples=[True])
-    guest: GuestIn | None = Field(None, description="Who the partners expect; the user when absent. Sealed on topics.")
+    mode: Literal["all_or_nothing", "best_effort"] = Field(
+        "all_or_nothing", examples=["all_or_nothing"]
+    )
+    confirm: bool = Field(
+        False, description="Explicit confirmation of the quote's total.", examples=[True]
+    )
+    guest: GuestIn | None = Field(
+        None, description="Who the partners expect; the user when absent. Sealed on topics."
+    )
 
 
 class BookingAccepted(BaseModel):
@@ -291,7 +317,9 @@ class PaymentStatus(BaseModel):
     captured: Money | None = None
     refunded: Money | None = None
     capture_before: datetime | None = None
-    client_secret: str | None = Field(None, description="Only while the card needs 3-D Secure (ACTION_REQUIRED).")
+    client_secret: str | None = Field(
+        None, description="Only while the card needs 3-D Secure (ACTION_REQUIRED)."
+    )
 
 
 class BookingSummary(BaseModel):
@@ -310,12 +338,16 @@ class BookingView(BookingSummary):
     payment: PaymentStatus
     failure_reasons: list[dict[str, Any]]
     cancellation: dict[str, Any] | None
-    saga: dict[str, Any] = Field(description="source: orchestrator | unavailable | not_found (not started yet).")
+    saga: dict[str, Any] = Field(
+        description="source: orchestrator | unavailable | not_found (not started yet)."
+    )
 
 
 class BookingPage(BaseModel):
     items: list[BookingSummary]
-    next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page; null on the last.")
+    next_cursor: str | None = Field(
+        None, description="Pass as ?cursor= for the next page; null on the last."
+    )
 
 
 class CancelRequest(BaseModel):
@@ -353,4 +385,6 @@ class CancelQuoteView(BaseModel):
 class SagaAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=500, examples=["partner confirmed by phone; retrying capture"])
+    reason: str = Field(
+        min_length=1, max_length=500, examples=["partner confirmed by phone; retrying capture"]
+    )

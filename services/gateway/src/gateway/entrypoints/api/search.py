@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from gateway.adapters.postgres import User
 from gateway.domain.errors import FieldError, InvalidInput
 from gateway.domain.models import ALL_BOOKING_TYPES
 from gateway.entrypoints.api import examples as ex
-from gateway.entrypoints.api.auth import current_user, get_deps
+from gateway.entrypoints.api.auth import CurrentUser, get_deps
 from gateway.entrypoints.api.problems import GuardedRoute
 from gateway.entrypoints.api.schemas import SearchView
 from gateway.handlers import search as handler
@@ -28,19 +28,44 @@ router = APIRouter(prefix="/v1", tags=["search"], route_class=GuardedRoute)
 )
 async def search(
     request: Request,
-    date: dt.date = Query(description="Day, YYYY-MM-DD.", examples=["2026-12-05"]),
-    q: str | None = Query(None, max_length=100, description="Free text (name, cuisine, artist).", examples=["seafood"]),
-    party_size: int = Query(2, ge=1, le=20, description="Covers (restaurants).", examples=[2]),
-    quantity: int = Query(1, ge=1, le=20, description="Tickets (events).", examples=[2]),
-    types: str = Query("restaurant,event", description="Comma-separated booking types.", examples=["restaurant,event"]),
-    time: str | None = Query(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Around this time, HH:MM.", examples=["20:00"]),
-    limit: int = Query(20, ge=1, le=50, examples=[20]),
-    user: User = Depends(current_user),
+    user: CurrentUser,
+    date: Annotated[dt.date, Query(description="Day, YYYY-MM-DD.", examples=["2026-12-05"])],
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100, description="Free text (name, cuisine, artist).", examples=["seafood"]
+        ),
+    ] = None,
+    party_size: Annotated[
+        int, Query(ge=1, le=20, description="Covers (restaurants).", examples=[2])
+    ] = 2,
+    quantity: Annotated[int, Query(ge=1, le=20, description="Tickets (events).", examples=[2])] = 1,
+    types: Annotated[
+        str, Query(description="Comma-separated booking types.", examples=["restaurant,event"])
+    ] = "restaurant,event",
+    time: Annotated[
+        str | None,
+        Query(
+            pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+            description="Around this time, HH:MM.",
+            examples=["20:00"],
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=50, examples=[20])] = 20,
 ) -> dict:
     wanted = [t.strip() for t in types.split(",") if t.strip()]
     bad = [t for t in wanted if t not in ALL_BOOKING_TYPES]
     if bad or not wanted:
-        msg = f"booking types are {', '.join(ALL_BOOKING_TYPES)}" + (f"; not {', '.join(bad)}" if bad else "")
+        msg = f"booking types are {', '.join(ALL_BOOKING_TYPES)}" + (
+            f"; not {', '.join(bad)}" if bad else ""
+        )
         raise InvalidInput("invalid input: types", [FieldError("types", msg)])
-    params = {"date": date.isoformat(), "q": q, "party_size": party_size, "quantity": quantity, "time": time, "limit": limit}
+    params = {
+        "date": date.isoformat(),
+        "q": q,
+        "party_size": party_size,
+        "quantity": quantity,
+        "time": time,
+        "limit": limit,
+    }
     return await handler.search(get_deps(request), params, wanted)

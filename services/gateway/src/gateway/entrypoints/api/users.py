@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request, Response
 
 from gateway.adapters.postgres import User
 from gateway.entrypoints.api import examples as ex
-from gateway.entrypoints.api.auth import current_user, get_deps
+from gateway.entrypoints.api.auth import CurrentUser, get_deps
 from gateway.entrypoints.api.problems import GuardedRoute
 from gateway.entrypoints.api.schemas import PREFS_EX, MePatch, SignedUp, SignUp, UserView
 from gateway.handlers import users
@@ -33,19 +35,32 @@ def user_view(user: User) -> UserView:
     response_model=SignedUp,
     summary="Sign up: returns a bearer token, shown once",
     description="Creates a user and a bearer token. Only the token's SHA-256 is stored: keep the token.",
-    responses={**ex.ok(ex.SIGNED_UP, 201, "Created; Location: /v1/me"), **ex.problems("invalid", "malformed", "pan", "email_taken")},
+    responses={
+        **ex.ok(ex.SIGNED_UP, 201, "Created; Location: /v1/me"),
+        **ex.problems("invalid", "malformed", "pan", "email_taken"),
+    },
 )
 async def sign_up(
     request: Request,
     response: Response,
-    body: SignUp = Body(
-        openapi_examples=ex.body(
-            minimal={"name": "Ana Silva", "email": "ana@example.com"},
-            with_preferences={"name": "Ana Silva", "email": "ana@example.com", "phone": "+351 912 345 678", "preferences": PREFS_EX},
-        )
-    ),
+    body: Annotated[
+        SignUp,
+        Body(
+            openapi_examples=ex.body(
+                minimal={"name": "Ana Silva", "email": "ana@example.com"},
+                with_preferences={
+                    "name": "Ana Silva",
+                    "email": "ana@example.com",
+                    "phone": "+351 912 345 678",
+                    "preferences": PREFS_EX,
+                },
+            )
+        ),
+    ],
 ) -> SignedUp:
-    user, token = await users.sign_up(get_deps(request), body.name, body.email, body.phone, body.preferences)
+    user, token = await users.sign_up(
+        get_deps(request), body.name, body.email, body.phone, body.preferences
+    )
     response.headers["Location"] = "/v1/me"
     return SignedUp(user=user_view(user), token=token)
 
@@ -56,7 +71,7 @@ async def sign_up(
     summary="The caller's profile and booking preferences",
     responses={**ex.ok(ex.ME), **ex.problems("unauthorized", "forbidden")},
 )
-async def get_me(user: User = Depends(current_user)) -> UserView:
+async def get_me(user: CurrentUser) -> UserView:
     return user_view(user)
 
 
@@ -65,21 +80,36 @@ async def get_me(user: User = Depends(current_user)) -> UserView:
     response_model=UserView,
     summary="Change name, email, phone or booking preferences",
     description="Only the fields present change (JSON merge patch semantics); `null` clears a money limit or the phone.",
-    responses={**ex.ok(ex.ME), **ex.problems("unauthorized", "invalid", "malformed", "pan", "email_taken")},
+    responses={
+        **ex.ok(ex.ME),
+        **ex.problems("unauthorized", "invalid", "malformed", "pan", "email_taken"),
+    },
 )
 async def patch_me(
     request: Request,
-    body: MePatch = Body(
-        openapi_examples=ex.body(
-            enable_auto_booking={"preferences": {"auto_book_enabled": True, "max_auto_spend": {"amount_minor": 20000, "currency": "EUR"}}},
-            restaurants_only={"preferences": {"allowed_booking_types": ["restaurant"]}},
-            clear_threshold={"preferences": {"require_confirmation_above": None}},
-            new_phone={"phone": "+351 913 000 000"},
-        )
-    ),
-    user: User = Depends(current_user),
+    user: CurrentUser,
+    body: Annotated[
+        MePatch,
+        Body(
+            openapi_examples=ex.body(
+                enable_auto_booking={
+                    "preferences": {
+                        "auto_book_enabled": True,
+                        "max_auto_spend": {"amount_minor": 20000, "currency": "EUR"},
+                    }
+                },
+                restaurants_only={"preferences": {"allowed_booking_types": ["restaurant"]}},
+                clear_threshold={"preferences": {"require_confirmation_above": None}},
+                new_phone={"phone": "+351 913 000 000"},
+            )
+        ),
+    ],
 ) -> UserView:
     changes = body.model_dump(include=body.model_fields_set - {"preferences"})
-    prefs = body.preferences.model_dump(include=body.preferences.model_fields_set) if body.preferences else None
+    prefs = (
+        body.preferences.model_dump(include=body.preferences.model_fields_set)
+        if body.preferences
+        else None
+    )
     updated = await users.update_me(get_deps(request), user, changes, prefs)
     return user_view(updated)
