@@ -50,3 +50,5 @@ def configure(service: str, level: str = "INFO", as_json: bool = True) -> None:
     root.setLevel(level)
     for noisy in ("aiokafka", "faststream", "kafka", "yoyo"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # The Stripe SDK logs request and response bodies at DEBUG: never let them through.
+    logging.getLogger("stripe").setLevel(logging.WARNING)

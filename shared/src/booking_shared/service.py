@@ -19,8 +19,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from booking_shared import logs
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.topics import all_topics
-from booking_shared.http import install_problem_handlers
 from booking_shared.db import MigrationDirs, prepare_database
+from booking_shared.http import install_problem_handlers
 from booking_shared.messaging import MessageRouter, ensure_topics, make_broker
 from booking_shared.metrics import OUTBOX_PENDING
 from booking_shared.outbox import OutboxRelay
@@ -100,13 +100,16 @@ def create_app(
     routers: list[APIRouter] | None = None,
     title: str | None = None,
     description: str = "",
+    topics: list[str] | None = None,
 ) -> FastAPI:
     """A FastAPI app whose lifespan runs the service: the only place the process is wired."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.configure(settings.service_name, settings.log_level, settings.log_json)
-        rt = await start_runtime(settings, migrations_dir=migrations_dir, wire=wire)
+        rt = await start_runtime(
+            settings, migrations_dir=migrations_dir, wire=wire, topics=all_topics() + (topics or [])
+        )
         app.state.runtime = rt
         log.info("service started", extra={"port": settings.port})
         try:

@@ -1,7 +1,6 @@
 """The only place the Booking orchestrator's adapters are built and its handlers registered."""
 
 from booking_shared.service import Runtime
-
 from orchestrator.entrypoints.deadlines import DeadlineWorker
 from orchestrator.entrypoints.messaging import subscribe
 from orchestrator.handlers import Deps, policy_from

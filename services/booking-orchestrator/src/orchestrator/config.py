@@ -1,7 +1,8 @@
 """Settings of the Booking orchestrator; nothing else reads the environment."""
 
-from booking_shared.config import ServiceSettings
 from pydantic import Field
+
+from booking_shared.config import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+
 from booking_shared import outbox
 from booking_shared.contracts import (
     BookingCancellationRequested,
@@ -19,7 +20,6 @@ from booking_shared.contracts import (
     model_for,
 )
 from booking_shared.messaging import Handling
-
 from orchestrator.adapters.repository import SagaRepository
 from orchestrator.domain.model import (
     CancellationRequested,

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+
 from booking_shared.contracts import (
     BookingCancellationRequested,
     BookingItem,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from booking_shared.money import Money
 from orchestrator.domain.definition import DEFINITION
 from orchestrator.domain.model import (

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
+
 from booking_shared.contracts import PaymentCaptured
 from booking_shared.money import Money
 from orchestrator.domain.model import (

@@ -310,3 +310,59 @@ async def _state_is(gateway, booking_id, state) -> bool:
     return (
         await gateway.pool.fetchval("SELECT state FROM bookings WHERE id = $1", booking_id) == state
     )
+
+
+async def test_an_outcome_before_the_saga_states_is_kept_and_foreign_bookings_are_ignored(
+    gateway, client
+):
+    token, _ = await sign_up(client)
+    await add_card(client, token)
+    q = await quote(client, token)
+    booking_id = (await book(client, token, q["id"], confirm=True)).json()["booking_id"]
+    await gateway.publish(
+        BOOKING_EVENTS,
+        BookingConfirmed(
+            booking_id=booking_id,
+            items=[
+                ConfirmedItem(
+                    item_id="item-1",
+                    provider="opentable",
+                    confirmation_code="OT-1",
+                    amount=Money.of("90", "EUR"),
+                )
+            ],
+            amount_captured=Money.of("90", "EUR"),
+            failed_items=[FailureReason(item_id="item-2", code="sold_out", detail="gone")],
+        ),
+    )
+    await wait_for(
+        lambda: _state_is(gateway, booking_id, "CONFIRMED"), what="CONFIRMED from the outcome"
+    )
+    late = await gateway.publish(
+        SAGA_STATE,
+        SagaStateChanged(booking_id=booking_id, from_state="CONFIRMING", to_state="CAPTURING"),
+    )
+    foreign = await gateway.publish(
+        SAGA_STATE,
+        SagaStateChanged(booking_id="bk_made_elsewhere", from_state=None, to_state="HOLDING"),
+    )
+
+    async def handled() -> bool:
+        ids = {late.message_id, foreign.message_id}
+        return (
+            await gateway.pool.fetchval(
+                "SELECT count(*) FROM inbox WHERE message_id = ANY($1::uuid[])", list(ids)
+            )
+            == 2
+        )
+
+    await wait_for(handled, what="the late and the foreign message handled")
+    status = (await client.get(f"/v1/bookings/{booking_id}", headers=bearer(token))).json()
+    assert status["state"] == "CONFIRMED"
+    assert {i["item_id"]: i["status"] for i in status["items"]} == {
+        "item-1": "CONFIRMED",
+        "item-2": "FAILED",
+    }
+    assert await gateway.pool.fetchval("SELECT count(*) FROM dead_letters") == 0
+    ics = (await client.get(f"/v1/bookings/{booking_id}/calendar.ics", headers=bearer(token))).text
+    assert ics.count("BEGIN:VEVENT") == 1 and "OT-1" in ics  # best effort: only the booked item

@@ -192,3 +192,9 @@ async def test_ops_routes_need_the_ops_role_and_proxy_the_orchestrator(gateway, 
         "/v1/ops/sagas/bk_opsstuck1/compensate", json={"reason": "x"}, headers=ops
     )
     assert r.status_code == 409
+
+
+async def test_the_openapi_document_and_docs_are_served(client):
+    doc = (await client.get("/openapi.json")).json()
+    assert doc["info"]["version"] == "1.0.0" and "/v1/bookings" in doc["paths"]
+    assert (await client.get("/docs")).status_code == 200

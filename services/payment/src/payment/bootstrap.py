@@ -9,7 +9,6 @@ from booking_shared.contracts import AuthorizePayment, CapturePayment, RefundPay
 from booking_shared.contracts.topics import PAYMENT_COMMANDS, PAYMENT_REPLIES, dlq
 from booking_shared.messaging import MessageRouter, ensure_topics
 from booking_shared.service import Runtime, Wiring
-
 from payment import handlers
 from payment.adapters.stripe_gateway import StripeGateway
 from payment.config import Settings

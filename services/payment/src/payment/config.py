@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic import Field, field_validator, model_validator
+
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.topics import PAYMENT_COMMANDS, PAYMENT_REPLIES
-from pydantic import Field, field_validator, model_validator
 
 DEV_STRIPE_API_KEY = "sk_test_localstripe"
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_only_payment_webhook_secret"

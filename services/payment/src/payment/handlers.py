@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+
 from booking_shared import outbox
 from booking_shared.contracts import (
     AuthorizePayment,
@@ -43,7 +44,6 @@ from booking_shared.contracts.envelope import new_traceparent
 from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
 from booking_shared.money import Money
-
 from payment.adapters import repository as repo
 from payment.config import Settings
 from payment.domain.gateway import (

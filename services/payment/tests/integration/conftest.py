@@ -18,6 +18,7 @@ import httpx
 import pytest
 import stripe
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
 from booking_shared.contracts import Command, Envelope, Reply, model_for
 from booking_shared.devstack.infra import free_port
 from booking_shared.messaging import Handling, MessageRouter

@@ -11,6 +11,7 @@ import uuid
 
 import httpx
 import pytest
+
 from booking_shared.contracts import (
     AuthorizePayment,
     CapturePayment,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+
 from booking_shared.contracts import (
     AuthorizePayment,
     CapturePayment,

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import stripe
 from aiohttp import web
+
 from payment.adapters.stripe_gateway import StripeGateway
 from payment.adapters.stripe_webhooks import sign_webhook_payload
 from payment.domain.gateway import (

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from payment.config import DEV_STRIPE_API_KEY, Settings
 from pydantic import ValidationError
+
+from payment.config import DEV_STRIPE_API_KEY, Settings
 
 PRODUCTION = {
     "environment": "production",

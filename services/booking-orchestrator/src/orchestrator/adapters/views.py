@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from booking_shared.money import Money
-
 from orchestrator.domain.model import Saga, SagaState
 
 

@@ -36,7 +36,6 @@ from booking_shared.contracts import (
     PaymentVoided,
 )
 from booking_shared.money import Money
-
 from orchestrator.domain.engine import Run, in_currency, money_sum
 from orchestrator.domain.model import (
     OPEN_STEP,

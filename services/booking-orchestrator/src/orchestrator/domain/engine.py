@@ -26,7 +26,6 @@ from booking_shared.contracts import (
 )
 from booking_shared.contracts.topics import BOOKING_EVENTS, PAYMENT_COMMANDS, SAGA_STATE
 from booking_shared.money import Money
-
 from orchestrator.domain.model import (
     OPEN_STEP,
     Context,

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from booking_shared.contracts import BookingRequested, ItemHoldLapsed, SagaStateChanged
 from booking_shared.contracts.topics import SAGA_STATE
-
 from orchestrator.domain.definition import DEFINITION, DEFINITIONS, Definition, hold_lapsed, to_hold
 from orchestrator.domain.engine import Run
 from orchestrator.domain.model import (

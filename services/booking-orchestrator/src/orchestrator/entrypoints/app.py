@@ -3,9 +3,9 @@ outbox relay and the deadline worker, and serves the internal saga API."""
 
 from pathlib import Path
 
-from booking_shared.service import create_app as create_service_app
 from fastapi import FastAPI
 
+from booking_shared.service import create_app as create_service_app
 from orchestrator.bootstrap import wire
 from orchestrator.config import Settings
 from orchestrator.entrypoints.http import router

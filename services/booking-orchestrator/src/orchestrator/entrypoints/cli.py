@@ -1,7 +1,6 @@
 """Command line: run the Booking orchestrator (python -m orchestrator)."""
 
 from booking_shared.service import serve
-
 from orchestrator.config import Settings
 from orchestrator.entrypoints.app import create_app
 

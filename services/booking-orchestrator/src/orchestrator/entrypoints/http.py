@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from booking_shared.http import problem
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from booking_shared.http import problem
 from orchestrator import handlers
 from orchestrator.adapters.repository import SagaRepository
 from orchestrator.adapters.views import saga_view, summary_view

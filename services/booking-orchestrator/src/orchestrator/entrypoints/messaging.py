@@ -7,6 +7,9 @@ import logging
 import re
 from typing import Any
 
+from faststream import AckPolicy
+from faststream.kafka.annotations import KafkaMessage
+
 from booking_shared.contracts import (
     BookingCancellationRequested,
     BookingRequested,
@@ -33,9 +36,6 @@ from booking_shared.contracts.topics import (
 )
 from booking_shared.messaging import Handling
 from booking_shared.service import Runtime
-from faststream import AckPolicy
-from faststream.kafka.annotations import KafkaMessage
-
 from orchestrator import handlers
 from orchestrator.handlers import Deps
 

@@ -479,22 +479,24 @@ async def _follow(deps: Deps, booking_id: str, after_id: int) -> AsyncIterator[d
             wake.clear()
             # State first, then rows: a final state's own row committed with it, so it is read too.
             state, has_outcome = await db.state_and_outcome(pool, booking_id, OUTCOME_EVENTS.get)
-            if states.is_final(state) and settled_since is None:
-                settled_since = loop.time()
+            rows = await db.timeline_after(pool, booking_id, last)
+            has_outcome = has_outcome or any(r["type"] == OUTCOME_EVENTS.get(state) for r in rows)
+            if states.is_final(state):
+                settled_since = settled_since if settled_since is not None else loop.time()
+            else:
+                settled_since = None
             # A final saga state may come before the event with the codes or reasons (another
             # topic): wait a little for it, so that the stream ends with the whole story.
-            done = states.is_final(state) and (
-                has_outcome
-                or loop.time() - (settled_since or 0) >= deps.settings.sse_outcome_grace_s
+            done = settled_since is not None and (
+                has_outcome or loop.time() - settled_since >= deps.settings.sse_outcome_grace_s
             )
-            rows = await db.timeline_after(pool, booking_id, last)
             for i, r in enumerate(rows):
                 last = r["id"]
                 yield await _event(deps, r, final=done and i == len(rows) - 1)
+            if done and not rows:
+                yield {"id": None, "event": "end", "data": {"booking_id": booking_id, "state": state, "final": True}}
             if done or loop.time() > deadline:
                 return
-            if not states.is_final(state):
-                settled_since = None
             try:
                 await asyncio.wait_for(wake.wait(), deps.settings.sse_poll_interval_s)
             except TimeoutError:

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from booking_shared.contracts import Envelope, Reply, model_for
 
+from booking_shared.contracts import Envelope, Reply, model_for
 from payment.domain.gateway import CardDisplay
 from payment.domain.payment import Payment, Status
 

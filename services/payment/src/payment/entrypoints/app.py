@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from booking_shared.service import create_app as create_service_app
 from fastapi import FastAPI
 
+from booking_shared.service import create_app as create_service_app
 from payment.bootstrap import GatewayFactory, make_wiring, stripe_gateway
 from payment.config import Settings
 from payment.entrypoints.http import router

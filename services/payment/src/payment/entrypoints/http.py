@@ -8,12 +8,12 @@ from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from booking_shared.http import problem
-from booking_shared.money import Money
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from booking_shared.http import problem
+from booking_shared.money import Money
 from payment import cards
 from payment.adapters import repository as repo
 from payment.domain.gateway import (

@@ -186,7 +186,7 @@ async def booking_events(
     async def events():
         async for ev in stream:
             yield {
-                "id": str(ev["id"]),
+                "id": str(ev["id"]) if ev["id"] is not None else None,
                 "event": ev["event"],
                 "data": json.dumps(ev["data"], default=str),
             }
