@@ -1,10 +1,10 @@
 """Fixtures: the sandbox served by uvicorn on a free 127.0.0.1 port, an admin helper, clients,
-and the provider service itself (one per test module) with a bus to send commands and read replies."""
+and the provider service itself (one per test module) with a bus to send commands and read replies
+(the shared test bus, seen from this provider)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import threading
 import time
@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from booking_shared.contracts import BookingItem, Envelope, Message, model_for
+
+from booking_shared.contracts import BookingItem, Envelope, Message
 from booking_shared.contracts.topics import (
     PROVIDER_REGISTRY,
     provider_commands,
@@ -26,7 +27,7 @@ from booking_shared.contracts.topics import (
 from booking_shared.devstack.infra import free_port
 from booking_shared.money import Money
 from booking_shared.sealed import GuestContact, seal
-from booking_shared.testing.plugin import wait_for
+from booking_shared.testing.bus import Bus
 from booking_shared.testing.servers import serve_app
 from provider_eventbrite.adapters.partner_client import EventbriteClient
 from provider_eventbrite.config import Settings
@@ -190,89 +191,38 @@ COMMANDS, REPLIES = provider_commands("eventbrite"), provider_replies("eventbrit
 GUEST = GuestContact(first_name="Anna", last_name="Lisboa", email="anna@example.org")
 
 
-class Bus:
-    """Publishes commands like the orchestrator does; collects every reply and announcement."""
+class ProviderBus(Bus):
+    """Publishes commands like the orchestrator does; collects every reply and announcement, and
+    reads back only this service's (the topics are shared with other suites' providers)."""
 
-    def __init__(self, bootstrap: str, producer_name: str) -> None:
-        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
-        # No group: no join to wait for; we read both topics from the start.
-        self.consumer = AIOKafkaConsumer(
-            REPLIES,
-            PROVIDER_REGISTRY,
-            bootstrap_servers=bootstrap,
-            group_id=None,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=5,
-        )
-        self.producer_name = producer_name
-        self.seen: list[tuple[str, Envelope, Message]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self.producer.start()
-        await self.consumer.start()
-        self._task = asyncio.create_task(self._collect())
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.consumer.stop()
-        await self.producer.stop()
-
-    async def _collect(self) -> None:
-        async for record in self.consumer:
-            env = Envelope.from_headers(record.headers)
-            model = model_for(env.type)
-            if model is not None:
-                self.seen.append((record.topic, env, model.model_validate_json(record.value)))
-
-    @staticmethod
-    def envelope(message: Message) -> Envelope:
-        return Envelope.new(
-            message.type_name(), correlation_id=message.booking_id, producer="test-orchestrator"
-        )
+    def __init__(self, bootstrap: str, service_name: str) -> None:
+        super().__init__(bootstrap, REPLIES, PROVIDER_REGISTRY, producer_name="test-orchestrator")
+        self.service_name = service_name
 
     async def send(self, message: Message, envelope: Envelope | None = None) -> Envelope:
-        env = envelope or self.envelope(message)
-        await self.producer.send_and_wait(
-            COMMANDS,
-            message.model_dump_json().encode(),
-            key=message.booking_id.encode(),
-            headers=env.to_headers(),
-        )
-        return env
+        return await self.publish(COMMANDS, message, envelope)
 
     def replies(self, booking_id: str, type_: str | None = None) -> list[Message]:
-        return [
-            m
-            for topic, env, m in self.seen
-            if topic == REPLIES
-            and m.booking_id == booking_id
-            and (type_ is None or env.type == type_)
-            and env.producer == self.producer_name
-        ]
+        types = () if type_ is None else (type_,)
+        return self.messages(REPLIES, *types, booking_id=booking_id, producer=self.service_name)
 
     async def reply(
         self, booking_id: str, type_: str | None = None, n: int = 1, within: float = 20
     ) -> Message:
         """Wait for the n-th reply of a booking (of a type) and return the last one."""
-        found = await wait_for(
-            lambda: (r := self.replies(booking_id, type_)) and len(r) >= n and r,
+        types = () if type_ is None else (type_,)
+        found = await self.wait(
+            REPLIES,
+            *types,
+            booking_id=booking_id,
+            producer=self.service_name,
+            count=n,
             timeout=within,
-            what=f"{n} {type_ or 'replies'} for {booking_id}",
         )
         return found[n - 1]
 
     def announcements(self) -> list[Message]:
-        return [
-            m
-            for topic, env, m in self.seen
-            if topic == PROVIDER_REGISTRY and env.producer == self.producer_name
-        ]
+        return self.messages(PROVIDER_REGISTRY, producer=self.service_name)
 
 
 @dataclass
@@ -282,7 +232,7 @@ class Provider:
     settings: Settings
     url: str
     app: Any
-    bus: Bus
+    bus: ProviderBus
 
     @property
     def runtime(self) -> Any:
@@ -290,7 +240,7 @@ class Provider:
 
     async def process(self, message: Message) -> str:
         """Hand one command straight to the service's router (as the consumer would)."""
-        env = Bus.envelope(message)
+        env = self.bus.envelope(message)
         return await self.runtime.router.process(
             COMMANDS, message.model_dump_json().encode(), env.to_headers()
         )
@@ -325,12 +275,8 @@ async def provider(
     )
     app = create_service_app(settings)
     async with serve_app(app, port=settings.port) as url:
-        bus = Bus(kafka_bootstrap, settings.service_name)
-        await bus.start()
-        try:
+        async with ProviderBus(kafka_bootstrap, settings.service_name) as bus:
             yield Provider(settings, url, app, bus)
-        finally:
-            await bus.stop()
 
 
 def event_item(

@@ -1,12 +1,12 @@
-"""Pure parts of the sandbox and client: the seeded catalogue, policies, CLI faults, token bucket."""
+"""Pure parts of the sandbox: the seeded catalogue, policies, CLI faults (the token bucket is
+shared: see shared/tests/unit/test_partner_http.py)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
-from provider_eventbrite.adapters.rate_limit import TokenBucket
+
 from provider_eventbrite.sandbox.__main__ import parse
 from provider_eventbrite.sandbox.catalogue import FLEXIBLE, NO_REFUNDS, STANDARD, build_catalogue
 
@@ -60,25 +60,6 @@ def test_faults_come_from_env_then_flags():
         and faults.hold_ttl_seconds == 30
     )
     assert faults.latency is not None and (faults.latency.min_ms, faults.latency.max_ms) == (10, 20)
-
-
-async def test_the_token_bucket_spaces_requests_at_the_rate():
-    now = [0.0]
-    starts: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        now[0] += seconds
-        await asyncio.sleep(0)
-
-    bucket = TokenBucket(rate=10, burst=2, clock=lambda: now[0], sleep=sleep)
-
-    async def go() -> None:
-        await bucket.acquire()
-        starts.append(now[0])
-
-    await asyncio.gather(*(go() for _ in range(6)))
-    assert starts[:2] == [0.0, 0.0]  # the burst
-    assert [round(b - a, 6) for a, b in zip(starts[1:], starts[2:], strict=False)] == [0.1] * 4
 
 
 def test_a_fixed_clock_makes_the_sandbox_deterministic():

@@ -7,19 +7,19 @@ fault or clock they change."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI
+
 from booking_shared.contracts import (
     BookingItem,
     CancelItem,
@@ -27,14 +27,13 @@ from booking_shared.contracts import (
     Envelope,
     HoldItem,
     Message,
-    model_for,
 )
 from booking_shared.contracts.topics import PROVIDER_REGISTRY, provider_commands, provider_replies
 from booking_shared.devstack.infra import free_port
 from booking_shared.sealed import GuestContact, seal
+from booking_shared.testing.bus import Bus, Seen
 from booking_shared.testing.plugin import wait_for
 from booking_shared.testing.servers import serve_app
-from fastapi import FastAPI
 from provider_opentable.config import Settings
 from provider_opentable.entrypoints.app import create_app
 from provider_opentable.sandbox import SandboxServer
@@ -71,36 +70,24 @@ def new_booking() -> str:
 
 
 @dataclass
-class Seen:
-    topic: str
-    key: str | None
-    envelope: Envelope
-    message: Message
-
-
-@dataclass
 class TopicLog:
-    """Everything on the replies and registry topics (from the earliest offset)."""
+    """Everything on the replies and registry topics (from the earliest offset), as read by the
+    shared test bus."""
 
-    records: list[Seen] = field(default_factory=list)
+    bus: Bus
+
+    @property
+    def records(self) -> list[Seen]:
+        return self.bus.records
 
     def of(
         self, booking_id: str, type_name: str | None = None, topic: str = REPLIES
     ) -> list[Message]:
-        return [
-            s.message
-            for s in self.records
-            if s.topic == topic
-            and s.message.booking_id == booking_id
-            and (type_name is None or s.envelope.type == type_name)
-        ]
+        types = () if type_name is None else (type_name,)
+        return self.bus.messages(topic, *types, booking_id=booking_id)
 
     async def wait(self, booking_id: str, type_name: str, count: int = 1) -> list[Message]:
-        await wait_for(
-            lambda: len(self.of(booking_id, type_name)) >= count,
-            what=f"{count} {type_name} for {booking_id}",
-        )
-        return self.of(booking_id, type_name)
+        return await self.bus.wait(REPLIES, type_name, booking_id=booking_id, count=count)
 
 
 @dataclass
@@ -111,30 +98,18 @@ class Provider:
     sandbox: SandboxServer
     http: httpx.AsyncClient  # the service's internal API
     admin: httpx.AsyncClient  # the sandbox, raw
-    producer: AIOKafkaProducer
+    bus: Bus  # publishes as the saga; follows the replies and registry topics
     log: TopicLog
 
     def guest(self) -> str:
         return seal(GUEST, self.settings.guest_data_key)
 
     def envelope(self, message: Message, message_id: uuid.UUID | None = None) -> Envelope:
-        return Envelope.new(
-            message.type_name(),
-            correlation_id=message.booking_id,
-            producer="test-saga",
-            message_id=message_id,
-        )
+        return self.bus.envelope(message, message_id)
 
     async def publish(self, message: Message, envelope: Envelope | None = None) -> Envelope:
         """Onto the commands topic, as the saga would."""
-        env = envelope or self.envelope(message)
-        await self.producer.send_and_wait(
-            COMMANDS,
-            message.model_dump_json().encode(),
-            key=message.booking_id.encode(),
-            headers=env.to_headers(),
-        )
-        return env
+        return await self.bus.publish(COMMANDS, message, envelope)
 
     async def process(self, message: Message, envelope: Envelope | None = None) -> str:
         """Straight into the service's router (inbox, handler, outbox): no consumer hop."""
@@ -221,39 +196,6 @@ def partner_sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-async def _follow(bootstrap: str, log: TopicLog, started: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer(
-        REPLIES,
-        PROVIDER_REGISTRY,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=5,
-    )
-    await consumer.start()
-    started.set()
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for r in records:
-                    env = Envelope.from_headers(r.headers)
-                    model = model_for(env.type)
-                    if model is None:
-                        continue
-                    log.records.append(
-                        Seen(
-                            r.topic,
-                            r.key.decode() if r.key else None,
-                            env,
-                            model.model_validate_json(r.value),
-                        )
-                    )
-    finally:
-        await consumer.stop()
-
-
 @pytest.fixture(scope="module")
 async def provider(
     partner_sandbox: SandboxServer, database_url: str, role_prefix: str, kafka_bootstrap: str
@@ -277,21 +219,10 @@ async def provider(
         hold_sweep_interval_s=0.2,
     )
     app = create_app(settings)
-    log = TopicLog()
-    async with serve_app(app, port=settings.port) as url:
-        started = asyncio.Event()
-        follower = asyncio.create_task(_follow(kafka_bootstrap, log, started))
-        await asyncio.wait_for(started.wait(), 20)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=kafka_bootstrap, enable_idempotence=False, linger_ms=0
-        )
-        await producer.start()
-        async with (
-            httpx.AsyncClient(base_url=url, timeout=10) as http,
-            httpx.AsyncClient(base_url=partner_sandbox.base_url, timeout=10) as admin,
-        ):
-            yield Provider(settings, app, url, partner_sandbox, http, admin, producer, log)
-        await producer.stop()
-        follower.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await follower
+    async with (
+        serve_app(app, port=settings.port) as url,
+        Bus(kafka_bootstrap, REPLIES, PROVIDER_REGISTRY, producer_name="test-saga") as bus,
+        httpx.AsyncClient(base_url=url, timeout=10) as http,
+        httpx.AsyncClient(base_url=partner_sandbox.base_url, timeout=10) as admin,
+    ):
+        yield Provider(settings, app, url, partner_sandbox, http, admin, bus, TopicLog(bus))

@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="make up", description=__doc__.splitlines()[0])
     ap.add_argument("--exit-when-ready", action="store_true", help="stop everything once all parts are ready (smoke test)")
     ap.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness")
+    ap.add_argument("--skip", action="append", default=[], metavar="SERVICE",
+                    help="do not start this service (tests run it themselves from services.env)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
@@ -163,12 +165,14 @@ def main(argv: list[str] | None = None) -> int:
         env["EVENTBRITE_BASE_URL"] = f"http://127.0.0.1:{SANDBOXES[1].port}"
         for svc in SERVICES:
             env[f"{svc.env_port.removesuffix('_PORT')}_URL"] = f"http://127.0.0.1:{svc.port}"
-        for svc in SERVICES:
+        (STATE / "services.env.json").write_text(json.dumps(env, indent=2))
+        services = [svc for svc in SERVICES if svc.name not in args.skip]
+        for svc in services:
             say(f"[{time.monotonic() - t0:5.1f}s] starting {svc.name} on {svc.port} ...")
             started.append(
                 infra.spawn(svc.name, [sys.executable, "-m", svc.module], svc.port, LOGS, env={**env, "PORT": str(svc.port)}, timeout=60)
             )
-        pending = {s.name: s for s in SERVICES}
+        pending = {s.name: s for s in services}
         deadline = time.monotonic() + args.timeout
         last: dict[str, str] = {}
         while pending and time.monotonic() < deadline:

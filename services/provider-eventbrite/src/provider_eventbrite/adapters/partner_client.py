@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
+from booking_shared.partner_http import Ambiguous, PartnerTransport, deterministic_request_id
 from booking_shared.provider_kit import PartnerUnavailable as KitPartnerUnavailable
 
 from .partner_models import (
@@ -45,7 +47,6 @@ from .partner_models import (
     parse_time,
     reason_for,
 )
-from .rate_limit import TokenBucket
 
 __all__ = [
     "Attendee",
@@ -72,8 +73,6 @@ log = logging.getLogger(__name__)
 # restarts, distinct per operation so one command id can drive a hold and an order.
 REQUEST_ID_NAMESPACE = uuid.UUID("5b0f3c1e-8a7d-4f43-9a53-0e1c2b7d9e41")
 
-RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-
 
 class PartnerError(Exception):
     """Base of the client's exceptions (bugs and outages; never business answers)."""
@@ -98,14 +97,6 @@ class PartnerRequestError(PartnerError):
         self.operation, self.status, self.body = operation, status, body
 
 
-class _Ambiguous(Exception):
-    """One attempt ended without an answer (5xx, timeout, connection error)."""
-
-    def __init__(self, last: BaseException | int) -> None:
-        super().__init__(str(last))
-        self.last = last
-
-
 def _body(resp: httpx.Response) -> dict[str, Any]:
     try:
         data = resp.json()
@@ -120,7 +111,7 @@ def _utc(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class EventbriteClient:
+class EventbriteClient(PartnerTransport):
     """One per partner account. Use as `async with EventbriteClient(...) as eb:` or call aclose()."""
 
     def __init__(
@@ -138,85 +129,51 @@ class EventbriteClient:
         token: str | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        if max_retries < 0 or max_concurrency < 1:
-            raise ValueError("max_retries must be >= 0 and max_concurrency >= 1")
         headers = {
             "Accept": "application/json",
             "User-Agent": "one-click-booking/provider-eventbrite",
         }
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self.max_retries = max_retries
-        self.backoff_base, self.backoff_max = backoff_base, backoff_max
-        self._rng = rng or random.Random()
-        self._sem = asyncio.Semaphore(max_concurrency)
-        self._bucket = TokenBucket(rate_per_second, burst) if rate_per_second else None
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(timeout),
-            transport=transport,
+        super().__init__(
+            base_url.rstrip("/"),
+            timeout,
+            max_retries,
+            max_concurrency,
+            rate_per_second,
+            transport,
+            burst=burst,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
             headers=headers,
-            limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            ),
+            rng=rng,
         )
-
-    async def __aenter__(self) -> EventbriteClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     @staticmethod
     def request_id(operation: str, idempotency_key: str) -> str:
         """The X-Request-Id a write carries: the same for every retry of the same command."""
         if not idempotency_key:
             raise ValueError("an idempotency key is required for every write")
-        return str(uuid.uuid5(REQUEST_ID_NAMESPACE, f"{operation}:{idempotency_key}"))
+        return deterministic_request_id(REQUEST_ID_NAMESPACE, operation, idempotency_key)
 
-    # ---- transport: limits, one attempt, retries ---------------------------------------------
+    # ---- how an outage reads (the limits and the retry loop are PartnerTransport's) ----------
 
-    def _backoff(self, attempt: int) -> float:
-        """Exponential with 'equal jitter': half the step fixed, half random."""
-        step = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
-        return step / 2 + self._rng.uniform(0, step / 2)
+    def _attempt_failed(
+        self, operation: str, path: str, attempt: int, attempts: int, last: BaseException | int
+    ) -> None:
+        log.warning(
+            "eventbrite %s attempt %d/%d failed: %r",
+            operation,
+            attempt,
+            attempts,
+            last,
+            extra={"operation": operation, "path": path},
+        )
 
-    async def _attempt(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        """One request under the concurrency and rate limits; raises _Ambiguous on 5xx/timeouts."""
-        async with self._sem:
-            if self._bucket is not None:
-                await self._bucket.acquire()
-            try:
-                resp = await self._http.request(method, path, **kw)
-            except RETRYABLE_ERRORS as exc:
-                raise _Ambiguous(exc) from exc
-        if resp.status_code >= 500:
-            raise _Ambiguous(resp.status_code)
-        return resp
-
-    async def _call(self, operation: str, method: str, path: str, **kw: Any) -> httpx.Response:
-        """Retry ambiguous attempts with backoff; return the first real answer (2xx-4xx)."""
-        attempts = self.max_retries + 1
-        last: BaseException | int | None = None
-        for attempt in range(attempts):
-            if attempt:
-                await asyncio.sleep(self._backoff(attempt))
-            try:
-                return await self._attempt(method, path, **kw)
-            except _Ambiguous as amb:
-                last = amb.last
-                log.warning(
-                    "eventbrite %s attempt %d/%d failed: %r",
-                    operation,
-                    attempt + 1,
-                    attempts,
-                    last,
-                    extra={"operation": operation, "path": path},
-                )
-        raise PartnerUnavailable(operation, attempts, last)
+    def _unavailable(
+        self, operation: str, attempts: int, last: BaseException | int | None
+    ) -> PartnerUnavailable:
+        return PartnerUnavailable(operation, attempts, last)
 
     # ---- reads (Eventbrite API v3 shapes) -----------------------------------------------------
 
@@ -369,7 +326,7 @@ class EventbriteClient:
             if ambiguous:
                 try:
                     found = await self._lookup_once(partner_reference)
-                except _Ambiguous as amb:
+                except Ambiguous as amb:
                     last = amb.last
                     continue
                 if found is not None:
@@ -382,7 +339,7 @@ class EventbriteClient:
                     return replace(found, recovered=True)
             try:
                 resp = await self._attempt("POST", "/partner/v1/orders", json=body, headers=headers)
-            except _Ambiguous as amb:
+            except Ambiguous as amb:
                 ambiguous, last = True, amb.last
                 log.warning(
                     "eventbrite create_order attempt %d/%d ambiguous: %r",
@@ -396,7 +353,7 @@ class EventbriteClient:
         if ambiguous:
             try:
                 found = await self._lookup_once(partner_reference)
-            except _Ambiguous:
+            except Ambiguous:
                 found = None
             if found is not None:
                 return replace(found, recovered=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -25,13 +24,12 @@ from typing import Any
 
 import httpx
 
-from .rate_limit import TokenBucket
+from booking_shared.partner_http import Ambiguous, PartnerTransport, deterministic_request_id
 
 logger = logging.getLogger(__name__)
 
 PARTNER = "opentable"
 _REQUEST_ID_NAMESPACE = uuid.UUID("6f1d3c2e-0a53-5b7e-9a1c-0e7a0b1e5a11")
-_RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 class Status(StrEnum):
@@ -286,6 +284,13 @@ def _error_of(resp: httpx.Response) -> dict[str, Any]:
     return error
 
 
+def _describe(last: BaseException | int | None) -> str:
+    """How an unanswered attempt reads in logs and in PartnerUnavailable.last_error."""
+    if last is None:
+        return ""
+    return f"HTTP {last}" if isinstance(last, int) else f"{type(last).__name__}: {last}"
+
+
 def _rejection_status(resp: httpx.Response) -> Status:
     # 404/409/410/422 are the partner saying no; anything else (401, 403, 400...) is us broken.
     return Status.REJECTED if resp.status_code in (404, 409, 410, 422) else Status.FAILED
@@ -300,89 +305,38 @@ def _reason(code: str, resp: httpx.Response) -> str:
 # -- the client --------------------------------------------------------------------------
 
 
-class OpenTableClient:
-    """One instance per partner account: it owns the connection pool and the limits."""
+class OpenTableClient(PartnerTransport):
+    """One instance per partner account: it owns the connection pool and the limits.
 
-    def __init__(
-        self,
-        base_url: str,
-        timeout: float = 5.0,
-        max_retries: int = 3,
-        max_concurrency: int = 10,
-        rate_per_second: float | None = 20.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-        *,
-        burst: float | None = None,
-        backoff_base: float = 0.1,
-        backoff_max: float = 2.0,
-        headers: Mapping[str, str] | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self._rng = rng or random.Random()
-        self._semaphore = asyncio.Semaphore(max_concurrency)
-        self._bucket = TokenBucket(rate_per_second, burst)
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=httpx.Timeout(timeout),
-            transport=transport,
-            headers=dict(headers or {}),
-            limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            ),
-        )
-
-    async def __aenter__(self) -> OpenTableClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+    OpenTableClient(base_url, timeout=5.0, max_retries=3, max_concurrency=10,
+    rate_per_second=20.0, transport=None, *, burst=None, backoff_base=0.1, backoff_max=2.0,
+    headers=None, rng=None): PartnerTransport's constructor, as is.
+    """
 
     @staticmethod
     def request_id_for(operation: str, idempotency_key: str) -> str:
         """The X-Request-Id of a write: the same key and operation always give the same id."""
-        return str(uuid.uuid5(_REQUEST_ID_NAMESPACE, f"{operation}:{idempotency_key}"))
+        return deterministic_request_id(_REQUEST_ID_NAMESPACE, operation, idempotency_key)
 
-    # -- transport with limits and retries ---------------------------------------------
+    # -- how an outage reads (the limits and the retry loop are PartnerTransport's) -------------
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        async with self._semaphore:
-            await self._bucket.acquire()
-            return await self._http.request(method, path, **kwargs)
+    def _attempt_failed(
+        self, operation: str, path: str, attempt: int, attempts: int, last: BaseException | int
+    ) -> None:
+        logger.warning(
+            "partner call failed",
+            extra={
+                "partner": PARTNER,
+                "operation": operation,
+                "attempt": attempt,
+                "error": _describe(last),
+            },
+        )
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-
-    async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send with retries on 5xx/timeouts/connection errors; return any answer below 500."""
-        last_error = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                await asyncio.sleep(self._backoff(attempt - 1))
-            try:
-                resp = await self._send(method, path, **kwargs)
-            except _RETRYABLE_ERRORS as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-            else:
-                if resp.status_code < 500:
-                    return resp
-                last_error = f"HTTP {resp.status_code}"
-            logger.warning(
-                "partner call failed",
-                extra={
-                    "partner": PARTNER,
-                    "operation": operation,
-                    "attempt": attempt + 1,
-                    "error": last_error,
-                },
-            )
-        raise PartnerUnavailable(operation, self.max_retries + 1, last_error)
+    def _unavailable(
+        self, operation: str, attempts: int, last: BaseException | int | None
+    ) -> PartnerUnavailable:
+        return PartnerUnavailable(operation, attempts, _describe(last))
 
     def _write_headers(self, operation: str, idempotency_key: str) -> dict[str, str]:
         return {"X-Request-Id": self.request_id_for(operation, idempotency_key)}
@@ -577,35 +531,33 @@ class OpenTableClient:
         headers = self._write_headers("make_reservation", idempotency_key)
         path = f"/v1/restaurants/{restaurant_id}/reservations"
 
-        last_error = ""
+        last: BaseException | int | None = None
         for attempt in range(self.max_retries + 1):
             if attempt:
-                await asyncio.sleep(self._backoff(attempt - 1))
+                await asyncio.sleep(self._backoff(attempt))
                 # The last write may have committed with its answer lost: look before writing.
                 found = await self._live_by_reference(partner_reference)
                 if found is not None:
                     return found
             try:
-                resp = await self._send("POST", path, json=body, headers=headers)
-            except _RETRYABLE_ERRORS as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
+                resp = await self._attempt("POST", path, json=body, headers=headers)
+            except Ambiguous as amb:
+                last = amb.last
             else:
-                if resp.status_code < 500:
-                    return await self._reservation_answer(resp, restaurant_id, partner_reference)
-                last_error = f"HTTP {resp.status_code}"
+                return await self._reservation_answer(resp, restaurant_id, partner_reference)
             logger.warning(
                 "partner reservation write unanswered",
                 extra={
                     "partner": PARTNER,
                     "partner_reference": partner_reference,
                     "attempt": attempt + 1,
-                    "error": last_error,
+                    "error": _describe(last),
                 },
             )
         found = await self._live_by_reference(partner_reference)
         if found is not None:
             return found
-        raise PartnerUnavailable("make_reservation", self.max_retries + 1, last_error)
+        raise PartnerUnavailable("make_reservation", self.max_retries + 1, _describe(last))
 
     async def _live_by_reference(self, partner_reference: str) -> ReservationResult | None:
         found = await self.find_reservation_by_reference(partner_reference)

@@ -1,0 +1,210 @@
+"""The HTTP plumbing every partner client needs, whichever the partner.
+
+- TokenBucket: requests a second with a burst; callers over the rate wait their turn, none fail.
+- deterministic_request_id(): the X-Request-Id of a write, uuid5 of (operation, idempotency key),
+  so a retry, here or by the caller later with the same key, is the same request to the partner.
+- backoff_delay(): exponential backoff with "equal jitter" (half the step fixed, half random).
+- PartnerTransport: the base of a partner client. It owns the httpx.AsyncClient, the concurrency
+  cap and the token bucket; `_attempt()` sends one request under those limits and raises
+  Ambiguous on a 5xx, a timeout or a connection error; `_call()` retries ambiguous attempts with
+  backoff and returns the first real answer. A 4xx is an answer and is never retried.
+
+What stays with each client: its partner's paths and shapes, what an outage is called
+(`_unavailable()`), how a failed attempt is logged (`_attempt_failed()`), and any write that
+must look for its own ghost before it is sent again (built on `_attempt()` and `_backoff()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Self
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+# What a request may fail with and still be retried: no answer came (or only half of one).
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+)
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` saved up; acquire() waits for one, never fails.
+
+    A rate of None or 0 means no limit. The burst defaults to one second's worth (at least 1).
+    Callers are served in arrival order: each takes the lock, books its token (the balance may go
+    negative) and sleeps off the debt. `clock` and `sleep` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        rate: float | None,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        if rate is not None and rate < 0:
+            raise ValueError("rate must not be negative (None or 0 means no limit)")
+        self.rate = float(rate) if rate else None
+        self.burst = float(burst) if burst is not None else max(1.0, float(rate or 1))
+        if self.burst < 1:
+            raise ValueError("burst must be at least 1")
+        self._clock, self._sleep = clock, sleep
+        self._tokens = self.burst
+        self._stamp = clock()
+        self._lock = asyncio.Lock()  # one waiter at a time: first come, first served
+
+    async def acquire(self) -> None:
+        if self.rate is None:
+            return
+        async with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= 1
+            if self._tokens < 0:
+                try:
+                    await self._sleep(-self._tokens / self.rate)
+                except asyncio.CancelledError:
+                    self._tokens += 1  # a caller that gave up does not use its token
+                    raise
+
+
+def deterministic_request_id(namespace: uuid.UUID, operation: str, idempotency_key: str) -> str:
+    """uuid5(namespace, "<operation>:<idempotency key>"): stable across retries and restarts,
+    distinct per operation, so one command id can drive a hold and a confirm."""
+    return str(uuid.uuid5(namespace, f"{operation}:{idempotency_key}"))
+
+
+def backoff_delay(retry: int, base: float, cap: float, rng: random.Random) -> float:
+    """The wait before the `retry`-th retry (1 for the first): base * 2**(retry - 1), at most
+    `cap`, with equal jitter (half of it fixed, half uniformly random)."""
+    step = min(cap, base * (2 ** (retry - 1)))
+    return step / 2 + rng.uniform(0, step / 2)
+
+
+class Ambiguous(Exception):
+    """One attempt ended without an answer (5xx, timeout, connection error): a write may or may
+    not have happened. `last` is the exception or the HTTP status."""
+
+    def __init__(self, last: BaseException | int) -> None:
+        super().__init__(str(last))
+        self.last = last
+
+
+class RetriesExhausted(Exception):
+    """Every attempt was ambiguous (what PartnerTransport raises unless a client says otherwise)."""
+
+    def __init__(self, operation: str, attempts: int, last: BaseException | int | None) -> None:
+        super().__init__(f"{operation}: no answer after {attempts} attempt(s): {last!r}")
+        self.operation, self.attempts, self.last = operation, attempts, last
+
+
+class PartnerTransport:
+    """Base of a partner client, one per partner account: it owns the pool and the limits.
+
+    At most `max_concurrency` requests are in flight and `rate_per_second` start (None or 0: no
+    limit); the rest queue. Use as `async with Client(...) as c:` or call aclose().
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 5.0,
+        max_retries: int = 3,
+        max_concurrency: int = 10,
+        rate_per_second: float | None = 20.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        burst: float | None = None,
+        backoff_base: float = 0.1,
+        backoff_max: float = 2.0,
+        headers: Mapping[str, str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if max_retries < 0 or max_concurrency < 1:
+            raise ValueError("max_retries must be >= 0 and max_concurrency >= 1")
+        self.max_retries = max_retries
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self._rng = rng or random.Random()
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._bucket = TokenBucket(rate_per_second, burst)
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            headers=dict(headers or {}),
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- what a client may say differently ---------------------------------------------------
+
+    def _attempt_failed(
+        self, operation: str, path: str, attempt: int, attempts: int, last: BaseException | int
+    ) -> None:
+        """Called after each ambiguous attempt of `_call()` (attempt counts from 1)."""
+        logger.warning(
+            "partner %s attempt %d/%d failed: %r",
+            operation,
+            attempt,
+            attempts,
+            last,
+            extra={"operation": operation, "path": path},
+        )
+
+    def _unavailable(
+        self, operation: str, attempts: int, last: BaseException | int | None
+    ) -> Exception:
+        """The exception `_call()` raises when every attempt was ambiguous."""
+        return RetriesExhausted(operation, attempts, last)
+
+    # -- limits, one attempt, retries ----------------------------------------------------------
+
+    def _backoff(self, retry: int) -> float:
+        """The wait before the `retry`-th retry (1 for the first)."""
+        return backoff_delay(retry, self.backoff_base, self.backoff_max, self._rng)
+
+    async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request under the concurrency and rate limits; raises Ambiguous on 5xx/timeouts."""
+        async with self._semaphore:
+            await self._bucket.acquire()
+            try:
+                resp = await self._http.request(method, path, **kwargs)
+            except RETRYABLE_ERRORS as exc:
+                raise Ambiguous(exc) from exc
+        if resp.status_code >= 500:
+            raise Ambiguous(resp.status_code)
+        return resp
+
+    async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Retry ambiguous attempts with backoff; return the first real answer (below 500)."""
+        attempts = self.max_retries + 1
+        last: BaseException | int | None = None
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(self._backoff(attempt))
+            try:
+                return await self._attempt(method, path, **kwargs)
+            except Ambiguous as amb:
+                last = amb.last
+                self._attempt_failed(operation, path, attempt + 1, attempts, last)
+        raise self._unavailable(operation, attempts, last)
