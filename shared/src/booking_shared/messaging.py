@@ -94,25 +94,24 @@ class MessageRouter:
         self.routes.setdefault(topic, {})[model.type_name()] = handler
 
     def attach(self, broker: KafkaBroker) -> None:
-        for topic in self.routes:
-            sub = broker.subscriber(
-                topic,
-                group_id=self.consumer,
-                auto_offset_reset="earliest",
-                ack_policy=AckPolicy.NACK_ON_ERROR,
-                fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
-                decoder=_raw_body,
-            )
+        """One subscriber for every routed topic: each extra consumer in a group costs a
+        rebalance (seconds on Tansu), so a service joins its group once."""
+        if not self.routes:
+            return
+        sub = broker.subscriber(
+            *self.routes,
+            group_id=self.consumer,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            decoder=_raw_body,
+        )
 
-            sub(self._receiver(topic))
-
-    def _receiver(self, topic: str) -> Callable[..., Awaitable[None]]:
-        # FastStream reads a handler's parameters as message fields, so the topic is closed over.
         async def receive(body: Any, msg: KafkaMessage) -> None:
             record = msg.raw_message
-            await self.process(topic, msg.body, msg.headers, partition=record.partition, offset=record.offset)
+            await self.process(record.topic, msg.body, msg.headers, partition=record.partition, offset=record.offset)
 
-        return receive
+        sub(receive)
 
     async def process(
         self,

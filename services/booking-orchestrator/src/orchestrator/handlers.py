@@ -19,6 +19,7 @@ from booking_shared.contracts import (
     ProviderAnnounced,
     model_for,
 )
+from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
 from orchestrator.adapters.repository import SagaRepository
 from orchestrator.domain.model import (
@@ -35,6 +36,7 @@ from orchestrator.domain.model import (
 )
 from orchestrator.domain.saga import decide, start
 from orchestrator.domain.summary import summarize
+from orchestrator.metrics import SAGA_DEADLINES, SAGA_OPERATOR_ACTIONS, SAGA_TRANSITIONS
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ async def _emit(
             summary=summarize(send.message),
         )
     for before, to, reason in decision.transitions:
+        SAGA_TRANSITIONS.labels(to.value).inc()
         log.info(
             "saga state changed",
             extra={"booking_id": decision.saga.booking_id, "from": before, "to": to.value, "reason": reason},
@@ -166,13 +169,15 @@ async def fire_due_deadlines(
                 booking_id = await repo.lock_one_due(now, list(skip))
                 if booking_id is None:
                     return fired
+                booking_id_var.set(booking_id)
                 saga = await repo.load(booking_id, lock=False)  # locked by lock_one_due
                 assert saga is not None
                 ctx = await _context(repo, deps, saga)
                 current = saga
                 for name in await repo.due_deadlines(booking_id, now):
                     decision = decide(current, DeadlineDue(name), ctx)
-                    if decision.sends or decision.transitions:
+                    SAGA_DEADLINES.labels(_deadline_kind(name)).inc()
+                    if decision.sends or decision.transitions or decision.saga != current:
                         summary = f"{name}: {decision.note}" if decision.note else name
                         await repo.record(booking_id, "action", "DeadlineDue", summary=summary)
                     await _emit(conn, repo, decision, deps, None)
@@ -196,6 +201,7 @@ async def act_on_saga(
 ) -> None:
     """retry / compensate / pause / resume, recorded in the history. Raises SagaNotFound, or
     NotAllowed (nothing is written then)."""
+    booking_id_var.set(booking_id)
     async with pool.acquire() as conn, conn.transaction():
         repo = SagaRepository(conn)
         saga = await repo.load(booking_id)
@@ -208,6 +214,8 @@ async def act_on_saga(
         if action == "resume":
             current = await _replay_parked(conn, repo, current, deps)
         await repo.save(current, saga)
+    SAGA_OPERATOR_ACTIONS.labels(action).inc()
+    log.info("operator action", extra={"action": action, "actor": actor, "reason": reason})
 
 
 async def _replay_parked(conn: asyncpg.Connection, repo: SagaRepository, saga: Saga, deps: Deps) -> Saga:
@@ -234,6 +242,13 @@ async def _replay_parked(conn: asyncpg.Connection, repo: SagaRepository, saga: S
         await _emit(conn, repo, decision, deps, None)
         saga = decision.saga
     return saga
+
+
+def _deadline_kind(name: str) -> str:
+    """hold:item-1 -> hold, void#2 -> void, timer:action_window -> action_window."""
+    if name.startswith("timer:"):
+        return name.removeprefix("timer:")
+    return name.split(":")[0].split("#")[0]
 
 
 def policy_from(settings) -> Policy:  # type: ignore[no-untyped-def]

@@ -259,3 +259,23 @@ async def test_every_message_in_and_out_is_in_the_history_and_the_events_reach_t
     assert all(e["at"] and e["message_id"] for e in history)
     topics = {e["topic"] for e in history if e["direction"] == "out"}
     assert {SAGA_STATE, BOOKING_EVENTS, "payment.commands.v1"} <= topics
+
+
+async def test_several_deadline_workers_fire_each_deadline_once(orchestrator: Harness) -> None:
+    from orchestrator import handlers
+
+    h = orchestrator
+    deps = h.app.state.runtime.extras["deps"]
+    bid = await h.book({"HoldItem:item-2": Act("silent")})
+    await h.reaches(bid, "HOLDING")
+
+    async def hammer() -> None:  # three more instances' workers, beside the service's own
+        while await h.state(bid) == "HOLDING":
+            await asyncio.gather(*(handlers.fire_due_deadlines(h.pool, deps) for _ in range(3)))
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(hammer(), 20)
+    assert await h.settles(bid) == "FAILED"
+    assert len(h.fakes.commands(bid, "HoldItem", "item-2")) == h.settings.step_max_attempts
+    for c in h.fakes.commands(bid, "CancelItem"):
+        assert sum(x.command_id == c.command_id for x in h.fakes.commands(bid, "CancelItem")) == 1

@@ -187,3 +187,21 @@ def test_a_cancellation_requested_during_capture_runs_right_after_it() -> None:
     d = apply(s, ReplyReceived(captured(s)))
     assert [t[1] for t in d.transitions] == [SagaState.CONFIRMED, SagaState.CANCELLING]
     assert sorted(c.message.type_name() for c in d.commands) == ["CancelItem"] * 3
+
+
+def test_a_refused_void_refunds_what_the_capture_asked_for_in_best_effort() -> None:
+    s = confirming("best_effort", ("item-1", "item-2"))
+    s = reply(s, rejected(s, "confirm:item-3", "slot_taken"))
+    s = reply(s, cancelled(s, "cancel:item-3"))  # its hold released
+    capture = s.steps["capture"]
+    for _ in range(3):  # the payment service never answers the capture
+        s = apply(s, DeadlineDue("capture"), s.steps["capture"].deadline_at).saga  # type: ignore[arg-type]
+    assert s.state == SagaState.COMPENSATING
+    for i in ("item-1", "item-2"):
+        s = reply(s, cancelled(s, f"cancel:{i}", was_confirmed=True))
+    s = reply(s, payment_failed(s, "void", "void", "already_captured"))
+    refund = s.steps["refund"].command
+    assert refund.amount == capture.command.amount  # type: ignore[attr-defined]
+    assert refund.amount.amount_minor == 4000 + 3000  # type: ignore[attr-defined]
+    s = reply(s, refunded(s, "refund"))
+    assert s.state == SagaState.FAILED

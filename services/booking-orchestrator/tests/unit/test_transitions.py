@@ -46,6 +46,7 @@ from .sagas import (
     holding,
     lapsed,
     payment_failed,
+    refunded,
     rejected,
     reply,
     request,
@@ -89,6 +90,13 @@ def after_cancels(saga: Saga, names: list[str]) -> Saga:
 
 
 S = SagaState
+def cancelling_refunding() -> Saga:
+    """Cancelling, items 1 and 2 cancelled with refunds, item 3 still cancelling."""
+    s = cancelling()
+    s = reply(s, cancelled(s, "cancellation-cancel:item-1", refund=4000, was_confirmed=True))
+    return reply(s, cancelled(s, "cancellation-cancel:item-2", refund=1500, fee=1500, was_confirmed=True))
+
+
 ROWS = [
     # ---- HOLDING ----
     Row("the last hold moves on to authorize the exact total", lambda: holding(held_ids=("item-1", "item-2")),
@@ -255,6 +263,40 @@ ROWS = [
         lambda: apply(exhaust(after_cancels(compensating_after_hold_rejected(), ["cancel:item-3"]), "cancel:item-1"),
                       DeadlineDue("cancel:item-1"), NOW + timedelta(hours=1)).saga,
         lambda s: OperatorAction("retry", "ops:alice"), S.COMPENSATING, ["CancelItem:item-1"]),
+    # ---- more payment outcomes ----
+    Row("a payment failure after 3-D Secure releases the holds", waiting_for_3ds,
+        lambda s: R(payment_failed(s, "authorize", "authorize", "authentication_failed")), S.COMPENSATING,
+        ["CancelItem:item-1", "CancelItem:item-3"]),
+    Row("a late authorization while the void is on its way needs nothing more",
+        lambda: apply(exhaust(authorizing(), "authorize"), DeadlineDue("authorize"), NOW + timedelta(hours=1)).saga,
+        lambda s: R(authorized(s)), S.COMPENSATING, []),
+    Row("a refused fallback refund means nothing was taken: the booking failed cleanly",
+        lambda: reply(after_cancels(compensating_after_capture_failed(), ["cancel:item-1", "cancel:item-2", "cancel:item-3"]),
+                      payment_failed(after_cancels(compensating_after_capture_failed(), ["cancel:item-1", "cancel:item-2", "cancel:item-3"]),
+                                     "void", "void", "intent_canceled")),
+        lambda s: R(payment_failed(s, "refund", "refund", "refund_exceeds_captured")), S.FAILED, ["BookingFailed"]),
+    Row("money captured after the booking failed is refunded",
+        lambda: reply(after_cancels(compensating_after_capture_failed(), ["cancel:item-1", "cancel:item-2", "cancel:item-3"]),
+                      voided(after_cancels(compensating_after_capture_failed(), ["cancel:item-1", "cancel:item-2", "cancel:item-3"]))),
+        lambda s: R(PaymentCaptured(booking_id=s.booking_id, command_id=s.steps["capture"].command_id,
+                                    amount_captured=Money(amount_minor=10000, currency="EUR"))),
+        S.FAILED, ["RefundPayment"]),
+    Row("the cancellation refund done: CANCELLED with the breakdown",
+        lambda: reply(cancelling_refunding(), cancelled(cancelling_refunding(), "cancellation-cancel:item-3", was_confirmed=True)),
+        lambda s: R(refunded(s, "cancellation-refund")), S.CANCELLED, ["BookingCancelled"]),
+    Row("a cancellation refund the payment service refuses is visible to operators",
+        lambda: reply(cancelling_refunding(), cancelled(cancelling_refunding(), "cancellation-cancel:item-3", was_confirmed=True)),
+        lambda s: R(payment_failed(s, "cancellation-refund", "refund", "charge_disputed")), S.COMPENSATION_FAILED, []),
+    Row("a cancellation request while cancelling changes nothing", cancelling,
+        lambda s: cancellation(s), S.CANCELLING, []),
+    Row("best effort: a hold lapsing while holding drops that item", lambda: holding("best_effort", ("item-1",)),
+        lambda s: R(lapsed(s, "item-1")), S.HOLDING, []),
+    Row("an operator can pause a confirmed booking", confirmed_saga,
+        lambda s: OperatorAction("pause", "ops:alice"), S.CONFIRMED, []),
+    Row("an operator compensate after COMPENSATION_FAILED runs the undo again",
+        lambda: apply(exhaust(after_cancels(compensating_after_hold_rejected(), ["cancel:item-3"]), "cancel:item-1"),
+                      DeadlineDue("cancel:item-1"), NOW + timedelta(hours=1)).saga,
+        lambda s: OperatorAction("compensate", "ops:alice"), S.COMPENSATING, ["CancelItem:item-1"]),
     # ---- replies that answer nothing ----
     Row("a reply to a command this saga never sent is ignored", confirming,
         lambda s: R(PaymentCaptured(booking_id=s.booking_id, command_id=uuid.uuid4(),

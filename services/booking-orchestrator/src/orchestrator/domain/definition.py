@@ -493,8 +493,15 @@ def on_void_failed(run: Run, step: Step, reply: PaymentFailed) -> None:  # type:
         run.note("duplicate PaymentFailed (void)")
         return
     run.close(step, StepStatus.FAILED)
+    # What may have been taken: what the capture asked for (best effort captures less than it
+    # authorized), else the authorization. A refund of money never captured is simply refused.
+    capture = run.latest("capture", None, Phase.FORWARD)
     auth = run.latest("authorize", None, Phase.FORWARD)
-    amount = s.payment.authorized or (auth.command.amount if auth is not None else None)  # type: ignore[attr-defined]
+    amount = (
+        capture.command.amount  # type: ignore[attr-defined]
+        if capture is not None
+        else s.payment.authorized or (auth.command.amount if auth is not None else None)  # type: ignore[attr-defined]
+    )
     if amount is not None and amount.amount_minor > 0 and not s.payment.refunded:
         run.note(f"void refused ({reply.code}): refunding in case the money was taken")
         run.refund_payment(amount, Phase.COMPENSATION, "booking failed")

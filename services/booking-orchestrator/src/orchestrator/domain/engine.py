@@ -77,6 +77,7 @@ class Run:
         self.ctx = ctx
         self.d = definition
         self.decision = Decision(saga=saga)
+        self.reviving = False  # an operator retry: undo steps that ran out of attempts go again
 
     # ---- small helpers ----------------------------------------------------------------
 
@@ -225,13 +226,15 @@ class Run:
         return found[-1] if found else None
 
     def ensure(self, kind: str, phase: Phase, item: Item | None, build: Callable[[uuid.UUID], Command]) -> None:
-        """Make sure an undo command is under way: leave one in flight alone, resend one that
-        ran out of attempts (same id), and start a new one after a finished one."""
+        """Make sure an undo command is under way: leave one in flight alone, leave one that ran
+        out of attempts alone (an operator retry resends it, same id), and start a new one
+        after a finished one."""
         last = self.latest(kind, item.item_id if item else None, phase)
         if last is not None and last.status == StepStatus.SENT:
             return
         if last is not None and last.status == StepStatus.EXHAUSTED:
-            self.resend(last, reset=True)
+            if self.reviving:
+                self.resend(last, reset=True)
             return
         self.send(kind, phase, item, build)
 

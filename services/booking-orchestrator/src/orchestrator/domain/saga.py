@@ -291,6 +291,9 @@ def _on_operator(run: Run, event: OperatorAction) -> None:
             raise NotAllowed(f"cannot force compensation in {s.state.value}")
     elif event.action == "retry":
         if s.state == SagaState.REQUESTED:
+            missing = sorted({it.booking_type for it in s.items if not it.provider and not route(run.ctx.directory, it.booking_type)})
+            if missing and run.all_or_nothing:
+                raise NotAllowed(f"still no provider for {', '.join(missing)}")
             s.timers.pop("route", None)
             _route_again(run)
         elif s.state == SagaState.COMPENSATION_FAILED:
@@ -310,6 +313,7 @@ def _on_operator(run: Run, event: OperatorAction) -> None:
 
 
 def _rerun_compensation(run: Run, who: str) -> None:
+    run.reviving = True
     run.saga.compensation_stage = None
     run.transition(SagaState.COMPENSATING, f"compensation retried by an operator ({who})")
     run.advance_compensation()
@@ -317,6 +321,7 @@ def _rerun_compensation(run: Run, who: str) -> None:
 
 def _rerun_cancellation(run: Run, who: str) -> None:
     s = run.saga
+    run.reviving = True
     run.transition(SagaState.CANCELLING, f"cancellation retried by an operator ({who})")
     for it in s.items:
         if it.exposure == Exposure.BOOKING:

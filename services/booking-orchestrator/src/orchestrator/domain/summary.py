@@ -29,6 +29,9 @@ _FIELDS = (
     "reason",
     "detail",
     "provider",
+    "mode",
+    "total",
+    "requested_by",
 )
 
 
@@ -45,6 +48,9 @@ def summarize(message: Message) -> str:
     item = getattr(message, "item", None)
     if item is not None and hasattr(item, "id"):
         parts.append(f"item_id={item.id}")
+    items = getattr(message, "items", None)
+    if isinstance(items, list):
+        parts.append(f"items={len(items)}")
     for name in _FIELDS:
         value = getattr(message, name, None)
         if value is None or value == "":
