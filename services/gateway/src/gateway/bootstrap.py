@@ -14,7 +14,6 @@ from booking_shared.contracts import (
 )
 from booking_shared.contracts.topics import BOOKING_EVENTS, SAGA_STATE
 from booking_shared.service import Runtime, Wiring
-
 from gateway.adapters.orchestrator import OrchestratorClient
 from gateway.adapters.payment import PaymentClient
 from gateway.adapters.postgres import booking_channel

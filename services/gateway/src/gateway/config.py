@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from booking_shared.config import ServiceSettings
 from pydantic import Field, SecretStr, model_validator
+
+from booking_shared.config import ServiceSettings
 
 
 class Settings(ServiceSettings):

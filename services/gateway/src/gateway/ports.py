@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from booking_shared.contracts.items import BookingItem
-
 from gateway.domain.models import Card
 
 

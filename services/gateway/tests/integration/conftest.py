@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,9 +13,12 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
 from booking_shared.contracts import Envelope
 from booking_shared.contracts.base import Message
+from booking_shared.devstack import infra
 from booking_shared.devstack.infra import free_port
+from booking_shared.testing.plugin import TEST_STATE
 from booking_shared.testing.servers import serve_app
 from gateway.config import Settings
 from gateway.entrypoints.app import create_app
@@ -68,7 +71,20 @@ async def upstreams() -> AsyncIterator[Upstreams]:
 
 
 @pytest.fixture(scope="session")
-async def gateway(upstreams, database_url, role_prefix, kafka_bootstrap) -> AsyncIterator[Gateway]:
+def gateway_kafka() -> Iterator[str]:
+    """A broker of the gateway suite's own: these tests play the saga by publishing its events,
+    so a real orchestrator of another suite in the same session (on the shared broker) must not
+    answer our bookings, nor ours reach it."""
+    child = infra.start_tansu(infra.free_port(), TEST_STATE)
+    try:
+        yield f"127.0.0.1:{child.port}"
+    finally:
+        child.stop()
+
+
+@pytest.fixture(scope="session")
+async def gateway(upstreams, database_url, role_prefix, gateway_kafka) -> AsyncIterator[Gateway]:
+    kafka_bootstrap = gateway_kafka
     name = secrets.token_hex(3)
     settings = Settings(
         environment="test",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gateway.domain.pan import find_pans, looks_like_pan, luhn_ok
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from booking_shared.money import Money
 from gateway.domain import consent
 from gateway.domain.models import Preferences

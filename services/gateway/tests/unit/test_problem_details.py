@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import httpx
 from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+
 from gateway.entrypoints.api import problems
 from gateway.entrypoints.api.problems import GuardedRoute, field_name
-from pydantic import BaseModel
 
 
 class Thing(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from booking_shared.contracts.items import BookingItem
 from booking_shared.money import Money
 from gateway.domain.errors import InvalidInput

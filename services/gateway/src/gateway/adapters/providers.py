@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import quote
 
 from booking_shared.contracts.items import BookingItem
-
 from gateway.adapters.http import ServiceClient
 
 

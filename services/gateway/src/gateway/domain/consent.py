@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from booking_shared.money import Money
 from pydantic import BaseModel, Field
 
+from booking_shared.money import Money
 from gateway.domain.models import Preferences, Reason
 
 EXPLICIT = "explicit_confirmation"

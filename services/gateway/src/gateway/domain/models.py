@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from booking_shared.contracts.items import BookingItem, BookingType
 from booking_shared.money import Money
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ALL_BOOKING_TYPES: list[BookingType] = ["restaurant", "event"]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from booking_shared.contracts.items import BookingItem
-from booking_shared.money import Money, total
 from pydantic import ValidationError
 
+from booking_shared.contracts.items import BookingItem
+from booking_shared.money import Money, total
 from gateway.domain.errors import FieldError, InvalidInput
 from gateway.domain.models import Policy, QuoteLine
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from booking_shared.service import create_app as create_service_app
 from fastapi import FastAPI
 
+from booking_shared.service import create_app as create_service_app
 from gateway.bootstrap import Ports, make_wire
 from gateway.config import Settings
 from gateway.entrypoints.api import bookings, ops, payment_methods, problems, quotes, search, users

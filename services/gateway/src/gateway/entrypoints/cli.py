@@ -8,7 +8,6 @@ import sys
 
 from booking_shared.db import prepare_database
 from booking_shared.service import serve
-
 from gateway.config import Settings
 from gateway.entrypoints.app import MIGRATIONS, create_app
 from gateway.handlers.users import create_ops_user

@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+
 from booking_shared import outbox
 from booking_shared.contracts import BookingCancellationRequested, BookingRequested, PaymentSource
 from booking_shared.contracts.topics import BOOKING_EVENTS
 from booking_shared.money import Money, total
 from booking_shared.sealed import GuestContact, seal
-
 from gateway.adapters import postgres as db
 from gateway.adapters.postgres import User
 from gateway.domain import calendar, consent, idempotency, states
@@ -494,7 +494,11 @@ async def _follow(deps: Deps, booking_id: str, after_id: int) -> AsyncIterator[d
                 last = r["id"]
                 yield await _event(deps, r, final=done and i == len(rows) - 1)
             if done and not rows:
-                yield {"id": None, "event": "end", "data": {"booking_id": booking_id, "state": state, "final": True}}
+                yield {
+                    "id": None,
+                    "event": "end",
+                    "data": {"booking_id": booking_id, "state": state, "final": True},
+                }
             if done or loop.time() > deadline:
                 return
             try:

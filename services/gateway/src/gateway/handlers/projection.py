@@ -13,7 +13,6 @@ from booking_shared.contracts import (
     SagaStateChanged,
 )
 from booking_shared.messaging import Handling
-
 from gateway.adapters import postgres as db
 from gateway.domain import states
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from booking_shared.contracts.items import BookingItem
 from booking_shared.money import Money
-
 from gateway.adapters import postgres as db
 from gateway.adapters.postgres import User
 from gateway.domain import consent

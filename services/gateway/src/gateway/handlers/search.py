@@ -7,9 +7,9 @@ import asyncio
 import logging
 from typing import Any
 
-from booking_shared.contracts.items import BookingItem
 from pydantic import ValidationError
 
+from booking_shared.contracts.items import BookingItem
 from gateway.domain.errors import UpstreamRejected, UpstreamUnavailable
 from gateway.handlers.deps import Deps
 from gateway.metrics import PROVIDER_MISSING

@@ -6,11 +6,11 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from booking_shared.contracts.items import BookingItem, BookingType
 from booking_shared.money import Money
 from booking_shared.sealed import GuestContact
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from gateway.domain.models import Card, Preferences, QuoteLine, Reason, parse_money
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
