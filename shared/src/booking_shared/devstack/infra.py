@@ -47,6 +47,14 @@ class Child:
     log_path: Path | None = None
     cleanup: list = field(default_factory=list)
 
+    def wait_listening(self, timeout: float) -> None:
+        try:
+            wait_port(self.port, timeout, self.proc, self.name)
+        except Exception:
+            self.stop()
+            tail = self.log_path.read_text(errors="replace")[-2000:] if self.log_path else ""
+            raise RuntimeError(f"{self.name} failed to start; last log lines:\n{tail}") from None
+
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -73,7 +81,9 @@ def _die_with_parent() -> None:
         pass
 
 
-def spawn(name: str, argv: list[str], port: int, log_dir: Path, env: dict | None = None, timeout: float = 30.0) -> Child:
+def spawn(
+    name: str, argv: list[str], port: int, log_dir: Path, env: dict | None = None, timeout: float = 30.0, wait: bool = True
+) -> Child:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     logf = open(log_path, "ab")  # noqa: SIM115 - the child writes to it for its lifetime
@@ -87,12 +97,8 @@ def spawn(name: str, argv: list[str], port: int, log_dir: Path, env: dict | None
         preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     child = Child(name, proc, port, log_path, cleanup=[logf.close])
-    try:
-        wait_port(port, timeout, proc, name)
-    except Exception:
-        child.stop()
-        tail = log_path.read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"{name} failed to start; last log lines:\n{tail}") from None
+    if wait:
+        child.wait_listening(timeout)
     return child
 
 

@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    # Ctrl-C and SIGTERM both stop everything, also when started in the background (where a
+    # non-interactive shell leaves SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     STATE.mkdir(exist_ok=True)
 
     pid = already_running()
@@ -167,11 +171,17 @@ def main(argv: list[str] | None = None) -> int:
             env[f"{svc.env_port.removesuffix('_PORT')}_URL"] = f"http://127.0.0.1:{svc.port}"
         (STATE / "services.env.json").write_text(json.dumps(env, indent=2))
         services = [svc for svc in SERVICES if svc.name not in args.skip]
-        for svc in services:
+        children = []
+        for svc in services:  # all at once: each spends seconds joining its consumer group
             say(f"[{time.monotonic() - t0:5.1f}s] starting {svc.name} on {svc.port} ...")
-            started.append(
-                infra.spawn(svc.name, [sys.executable, "-m", svc.module], svc.port, LOGS, env={**env, "PORT": str(svc.port)}, timeout=60)
+            child = infra.spawn(
+                svc.name, [sys.executable, "-m", svc.module], svc.port, LOGS, env={**env, "PORT": str(svc.port)}, wait=False
             )
+            started.append(child)
+            children.append(child)
+        for child in children:
+            child.wait_listening(60)
+        (STATE / "pids.json").write_text(json.dumps({c.name: c.proc.pid for c in started if hasattr(c, "proc")}))
         pending = {s.name: s for s in services}
         deadline = time.monotonic() + args.timeout
         last: dict[str, str] = {}
@@ -203,7 +213,6 @@ def main(argv: list[str] | None = None) -> int:
             stop_all()
             return 0
         say("\nPress Ctrl-C to stop everything.")
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while True:
             for child in started:
                 proc = getattr(child, "proc", None)
