@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,18 @@ class System:
     ports: dict[str, int]
     state_dir: Path
     proc: subprocess.Popen
+    extra: list = field(default_factory=list)  # processes a test started in the stack
+
+    def env(self) -> dict[str, str]:
+        """The environment `make up` gave the services (to run one of them again)."""
+        import json
+
+        return json.loads((self.state_dir / "services.env.json").read_text())
+
+    def pid(self, name: str) -> int:
+        import json
+
+        return json.loads((self.state_dir / "pids.json").read_text())[name]
 
     def url(self, part: str) -> str:
         return f"http://127.0.0.1:{self.ports[part]}"
@@ -63,8 +75,11 @@ def system(tmp_path_factory: pytest.TempPathFactory):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the system did not start:\n" + (state / "up.out").read_text()[-3000:])
             time.sleep(0.25)
-        yield System(ports, state, proc)
+        stack = System(ports, state, proc)
+        yield stack
     finally:
+        for child in locals().get("stack", System(ports, state, proc)).extra:
+            child.stop()
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
             try:

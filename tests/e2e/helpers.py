@@ -23,6 +23,8 @@ class Person:
     token: str = ""
     client: httpx.Client = field(init=False)
 
+    _searches: dict = field(default_factory=dict, init=False)
+
     def __post_init__(self) -> None:
         self.client = httpx.Client(base_url=self.gateway, timeout=30)
 
@@ -53,6 +55,12 @@ class Person:
         return r.json()
 
     def search(self, days_ahead: int = 20, **params: Any) -> list[dict[str, Any]]:
+        key = (days_ahead, tuple(sorted(params.items())))
+        if key not in self._searches:
+            self._searches[key] = self._search(days_ahead, **params)
+        return self._searches[key]
+
+    def _search(self, days_ahead: int, **params: Any) -> list[dict[str, Any]]:
         day = (dt.date.today() + dt.timedelta(days=days_ahead)).isoformat()
         r = self.client.get("/v1/search", headers=self.auth, params={"date": day, "party_size": 2, "quantity": 1, **params})
         assert r.status_code == 200, r.text
