@@ -16,7 +16,9 @@ SERVICES = ("gateway", "booking-orchestrator", "payment", "provider-opentable", 
 
 def test_the_scanner_finds_card_numbers():
     assert card_numbers(b'{"n": "4242 4242 4242 4242"}') == ["4242424242424242"]
+    assert card_numbers(b"4000-0000-0000-0002, 378282246310005") == ["4000000000000002", "378282246310005"]
     assert card_numbers(b"order 1000000003 ref 5908596099") == []
+    assert card_numbers(b"00-cd026f4a0389e65bda34c1c961f3b996-a53352239406532b-01") == []  # a trace id
 
 
 async def _database_text(url: str) -> bytes:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+
 from provider_opentable.adapters.partner_client import Guest, OpenTableClient
 from provider_opentable.sandbox import SandboxServer
 

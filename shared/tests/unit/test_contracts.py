@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from booking_shared.contracts import REGISTRY, BookingItem, BookingRequested, Envelope, HoldItem
-from booking_shared.contracts.export import EXAMPLES, main as export_main
+from booking_shared.contracts.export import EXAMPLES
+from booking_shared.contracts.export import main as export_main
 from booking_shared.contracts.topics import all_topics, dlq, provider_commands
 
 NAMES = sorted(REGISTRY)

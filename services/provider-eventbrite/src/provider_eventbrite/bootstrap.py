@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from booking_shared.provider_kit.service import create_provider_app
 from fastapi import FastAPI
 
+from booking_shared.provider_kit.service import create_provider_app
 from provider_eventbrite.adapters.partner_client import EventbriteClient
 from provider_eventbrite.adapters.partner_port import EventbritePort
 from provider_eventbrite.config import Settings

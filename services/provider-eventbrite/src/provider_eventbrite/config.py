@@ -1,7 +1,8 @@
 """Settings of the Eventbrite provider; nothing else reads the environment."""
 
-from booking_shared.config import ServiceSettings
 from pydantic import Field, SecretStr
+
+from booking_shared.config import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+
 from provider_eventbrite.adapters.partner_client import PartnerUnavailable, Reason, Status
 
 ATTENDEE = {"name": "Rui", "email": "rui@example.org"}

@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime
 
 import pytest
+
 from provider_eventbrite.adapters.partner_client import Attendee, Reason, Status
 
 ANNA = Attendee(name="Anna Lisboa", email="anna@example.org")

@@ -4,6 +4,7 @@ a hold that became an order behind our back, orders cancelled at the partner, ba
 from __future__ import annotations
 
 import pytest
+
 from booking_shared.provider_kit import CancelOutcome
 from booking_shared.sealed import GuestContact
 from provider_eventbrite.adapters.partner_client import Attendee

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from provider_eventbrite.adapters.partner_client import Reason, Status
 
 

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+
 from booking_shared.contracts import (
     CancelItem,
     ConfirmItem,

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+
 from booking_shared.contracts import BookingItem, ConfirmItem, HoldItem
 from booking_shared.money import Money
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from booking_shared.money import Money
 from provider_eventbrite.config import Settings
 from provider_eventbrite.domain import rules

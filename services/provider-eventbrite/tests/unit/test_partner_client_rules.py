@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+
 from booking_shared.contracts.provider import RejectReason
 from booking_shared.provider_kit import PartnerUnavailable as KitPartnerUnavailable
 from provider_eventbrite.adapters.partner_client import (

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from booking_shared.provider_kit.service import create_provider_app
 from fastapi import FastAPI
 
+from booking_shared.provider_kit.service import create_provider_app
 from provider_opentable.adapters.partner_client import OpenTableClient
 from provider_opentable.adapters.partner_port import OpenTablePort
 from provider_opentable.config import Settings

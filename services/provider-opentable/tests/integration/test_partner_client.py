@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+
 from provider_opentable.adapters.partner_client import (
     OpenTableClient,
     PartnerRequestError,

@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+
 from provider_opentable.sandbox.__main__ import parse_args
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from booking_shared.contracts import BookingItem
 from booking_shared.provider_kit import PartnerPort, PartnerUnavailable, SearchQuery
 from booking_shared.sealed import GuestContact

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from provider_opentable.domain.rules import PolicyTerms, refund_and_fee, reject_reason
 
 START = datetime(2026, 12, 5, 20, 0, tzinfo=UTC)

@@ -19,7 +19,6 @@ from booking_shared.provider_kit import (
     SearchQuery,
 )
 from booking_shared.sealed import GuestContact
-
 from provider_eventbrite.domain import rules
 
 from .partner_client import (

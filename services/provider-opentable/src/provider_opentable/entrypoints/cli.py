@@ -1,7 +1,6 @@
 """Command line: run the OpenTable provider (python -m provider_opentable)."""
 
 from booking_shared.service import serve
-
 from provider_opentable.config import Settings
 from provider_opentable.entrypoints.app import create_app
 
