@@ -64,6 +64,9 @@ def system(tmp_path_factory: pytest.TempPathFactory):
     ports = {name: infra.free_port() for name in PORTS.values()}
     env.update({var: str(ports[name]) for var, name in PORTS.items()})
     env["DEVSTACK_DIR"] = str(state)
+    # Short saga deadlines, so that a participant that never answers is resent to and then
+    # compensated within seconds (production default: 10 s, doubling).
+    env["STEP_TIMEOUT_S"] = "2"
     out = open(state / "up.out", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "booking_shared.devstack.up", "--timeout", "120"],

@@ -133,7 +133,7 @@ class MessageRouter:
         message_id_var.set(str(env.message_id))
         handler = self.routes.get(topic, {}).get(env.type)
         if handler is None:
-            log.info("no handler for %s on %s; skipped", env.type, topic)
+            log.debug("no handler for %s on %s; skipped", env.type, topic)
             return "ignored"
         model = model_for(env.type)
         try:

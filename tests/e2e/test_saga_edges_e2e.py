@@ -1,0 +1,69 @@
+"""Saga edges with every part real: best-effort bookings, and a participant that never answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import httpx
+
+from .helpers import Person, check_invariants, records
+
+
+def _sell_out(system, item: dict) -> None:
+    eb = system.url("eventbrite_sandbox")
+    tc = httpx.get(f"{eb}/v3/events/{item['event_id']}/ticket_classes/{item['ticket_class_id']}/").json()
+    httpx.put(f"{eb}/_admin/ticket_classes/{item['ticket_class_id']}", json={"quantity_sold": tc["capacity"]}).raise_for_status()
+
+
+def test_best_effort_books_what_it_can_and_captures_only_for_that(system):
+    p = Person(system.url("gateway"), system.url("stripe"))
+    p.sign_up("Best Effort")
+    p.add_card()
+    plan = p.day_plan(days_ahead=33, restaurant=9, events=1)
+    quote = p.quote(plan)
+    _sell_out(system, plan[1])
+
+    b = p.wait_final(p.book(quote["id"], mode="best_effort").json()["booking_id"])
+    assert b["state"] == "CONFIRMED", b
+    status = {i["item_id"]: i["status"] for i in b["items"]}
+    assert status[plan[0]["id"]] == "CONFIRMED"
+    assert status[plan[1]["id"]] != "CONFIRMED"
+    restaurant_price = next(i["price"] for i in b["items"] if i["item_id"] == plan[0]["id"])
+    assert b["payment"]["captured"] == restaurant_price
+    rec = check_invariants(system, b)
+    assert len(rec.reservations) == 1 and rec.orders == []
+
+
+def test_a_participant_that_never_answers_is_resent_to_then_the_booking_is_rolled_back(system):
+    p = Person(system.url("gateway"), system.url("stripe"))
+    p.sign_up("Patient")
+    p.add_card()
+    quote = p.quote(p.day_plan(days_ahead=34, restaurant=10, events=1))
+    provider = system.pid("provider-eventbrite")
+    orchestrator = system.url("orchestrator")
+    os.kill(provider, signal.SIGSTOP)  # alive but silent: its commands wait unanswered
+    try:
+        booking_id = p.book(quote["id"]).json()["booking_id"]
+        deadline = time.monotonic() + 45
+        while True:
+            saga = httpx.get(f"{orchestrator}/internal/sagas/{booking_id}").json()
+            if saga.get("state") == "COMPENSATING":
+                break
+            assert time.monotonic() < deadline, f"no compensation after the resends: {saga.get('state')}"
+            time.sleep(0.3)
+        # The same hold command was sent again before the saga gave up; while the provider is
+        # silent, its undo cannot be confirmed either, so the saga keeps compensating.
+        sent = [h for h in saga["history"] if h["direction"] == "out" and h["type"] == "HoldItem"]
+        assert len(sent) >= 4, [h.get("summary") for h in sent]  # 2 items, the silent one resent
+        assert records(system, booking_id).intents == []  # the card was never touched
+    finally:
+        os.kill(provider, signal.SIGCONT)
+
+    # The provider wakes up, works through its backlog (the late hold is released again) and
+    # answers the undo: the booking ends FAILED with nothing held and nothing charged.
+    b = p.wait_final(booking_id, timeout=60)
+    assert b["state"] == "FAILED", b
+    rec = check_invariants(system, b)
+    assert rec.holds and all(h["status"] != "HELD" for h in rec.holds), rec.holds
