@@ -28,13 +28,14 @@ class System:
     ports: dict[str, int]
     state_dir: Path
     proc: subprocess.Popen
+    launch_env: dict[str, str] = field(default_factory=dict)  # what `make up` was started with
     extra: list = field(default_factory=list)  # processes a test started in the stack
 
     def env(self) -> dict[str, str]:
-        """The environment `make up` gave the services (to run one of them again)."""
+        """The whole environment `make up` gave the services (to run one of them again)."""
         import json
 
-        return json.loads((self.state_dir / "services.env.json").read_text())
+        return {**self.launch_env, **json.loads((self.state_dir / "services.env.json").read_text())}
 
     def pid(self, name: str) -> int:
         import json
@@ -67,6 +68,7 @@ def system(tmp_path_factory: pytest.TempPathFactory):
     # Short saga deadlines, so that a participant that never answers is resent to and then
     # compensated within seconds (production default: 10 s, doubling).
     env["STEP_TIMEOUT_S"] = "2"
+    env["ACTION_WINDOW_S"] = "8"  # the time a person has for 3-D Secure
     out = open(state / "up.out", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "booking_shared.devstack.up", "--timeout", "120"],
@@ -78,7 +80,7 @@ def system(tmp_path_factory: pytest.TempPathFactory):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the system did not start:\n" + (state / "up.out").read_text()[-3000:])
             time.sleep(0.25)
-        stack = System(ports, state, proc)
+        stack = System(ports, state, proc, launch_env=env)
         yield stack
     finally:
         for child in locals().get("stack", System(ports, state, proc)).extra:

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+import urllib.parse
 import urllib.request
 import warnings
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 from booking_shared.devstack import infra
 
 REPO = Path(__file__).resolve().parents[4]
+DEV_WEBHOOK_SECRET = "whsec_dev_only_payment_webhook_secret"  # the payment service's dev default
 STATE = Path(os.environ.get("DEVSTACK_DIR", REPO / ".dev"))
 PIDFILE = STATE / "up.pid"
 LOGS = STATE / "logs"
@@ -169,6 +171,17 @@ def main(argv: list[str] | None = None) -> int:
         env["EVENTBRITE_BASE_URL"] = f"http://127.0.0.1:{SANDBOXES[1].port}"
         for svc in SERVICES:
             env[f"{svc.env_port.removesuffix('_PORT')}_URL"] = f"http://127.0.0.1:{svc.port}"
+        if use_stripe:
+            # localstripe delivers the events it emits to the payment service, signed like Stripe.
+            env["STRIPE_WEBHOOK_SECRET"] = DEV_WEBHOOK_SECRET
+            hook = urllib.request.Request(
+                f"http://127.0.0.1:{STRIPE.port}/_config/webhooks/payment",
+                data=urllib.parse.urlencode(
+                    {"url": f"http://127.0.0.1:{SERVICES[0].port}/webhooks/stripe", "secret": DEV_WEBHOOK_SECRET}
+                ).encode(),
+                method="POST",
+            )
+            urllib.request.urlopen(hook, timeout=5).close()
         (STATE / "services.env.json").write_text(json.dumps(env, indent=2))
         services = [svc for svc in SERVICES if svc.name not in args.skip]
         children = []
