@@ -67,3 +67,35 @@ def test_a_participant_that_never_answers_is_resent_to_then_the_booking_is_rolle
     assert b["state"] == "FAILED", b
     rec = check_invariants(system, b)
     assert rec.holds and all(h["status"] != "HELD" for h in rec.holds), rec.holds
+
+
+def test_a_capture_that_fails_cancels_every_confirmed_item(system):
+    """The authorization is gone by capture time (here cancelled at Stripe while the partner is
+    slow to confirm, as a lapsed hold would be): nothing may stay booked without the money."""
+    p = Person(system.url("gateway"), system.url("stripe"))
+    p.sign_up("Lapsed Lea")
+    p.add_card()
+    quote = p.quote(p.day_plan(days_ahead=38, restaurant=13, events=1))
+    eb, stripe = system.url("eventbrite_sandbox"), system.url("stripe")
+    httpx.patch(f"{eb}/_admin/faults", json={"latency_ms": 1500}).raise_for_status()
+    try:
+        booking_id = p.book(quote["id"]).json()["booking_id"]
+        deadline = time.monotonic() + 30
+        while True:
+            saga = httpx.get(f"{system.url('orchestrator')}/internal/sagas/{booking_id}").json()
+            if saga.get("state") == "CONFIRMING":
+                break
+            assert time.monotonic() < deadline, f"never reached CONFIRMING: {saga.get('state')}"
+            time.sleep(0.05)
+        intents = records(system, booking_id).intents
+        assert len(intents) == 1 and intents[0]["status"] == "requires_capture", intents
+        httpx.post(f"{stripe}/v1/payment_intents/{intents[0]['id']}/cancel", auth=("sk_test_localstripe", "")).raise_for_status()
+    finally:
+        httpx.patch(f"{eb}/_admin/faults", json={"latency_ms": 0})
+
+    b = p.wait_final(booking_id, timeout=60)
+    assert b["state"] == "FAILED", b
+    rec = check_invariants(system, b)
+    assert rec.captured == 0
+    assert rec.reservations and all(r["state"] != "Confirmed" for r in rec.reservations), rec.reservations
+    assert rec.orders and all(o["status"] == "CANCELLED" for o in rec.orders), rec.orders
