@@ -12,7 +12,7 @@ class Settings(ServiceSettings):
     port: int = 8000
     db_schema: str = "gateway"
 
-    # The services the gateway calls (internal HTTP APIs, see .dev/notes/internal-apis.md).
+    # The services the gateway calls (internal HTTP APIs, see docs/internal-apis.md).
     payment_url: str = Field("http://127.0.0.1:8002", description="Payment service base URL.")
     orchestrator_url: str = Field("http://127.0.0.1:8001", description="Orchestrator base URL.")
     provider_opentable_url: str = Field(

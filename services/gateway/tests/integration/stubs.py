@@ -1,5 +1,5 @@
 """CONTRACT STUBS: in-test stand-ins of the payment, provider and orchestrator internal APIs,
-implementing .dev/notes/internal-apis.md and nothing more. The real services are built
+implementing docs/internal-apis.md and nothing more. The real services are built
 concurrently; the all-real end-to-end test lives in the repo's tests/ (added by the lead).
 
 One app, one port: /payment, /opentable, /eventbrite and /orchestrator are the base URLs."""
