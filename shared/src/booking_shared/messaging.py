@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -88,27 +89,50 @@ class MessageRouter:
     pool: asyncpg.Pool
     consumer: str
     routes: dict[str, dict[str, Handler]] = field(default_factory=dict)
+    patterns: dict[str, dict[str, Handler]] = field(default_factory=dict)
     on_commit: Callable[[], None] | None = None
 
     def on(self, topic: str, model: type[Message], handler: Handler) -> None:
         self.routes.setdefault(topic, {})[model.type_name()] = handler
 
+    def on_pattern(self, pattern: str, model: type[Message], handler: Handler) -> None:
+        """Route every topic matching a regular expression, present or future (e.g. each
+        provider's replies topic): a new topic is picked up at the consumer's next metadata
+        refresh, with no change to the subscriber."""
+        self.patterns.setdefault(pattern, {})[model.type_name()] = handler
+
+    def _resolve(self, topic: str) -> bool:
+        if topic in self.routes:
+            return True
+        for pattern, handlers in self.patterns.items():
+            if re.match(pattern, topic):
+                self.routes[topic] = dict(handlers)
+                log.info("consuming %s (matches %s)", topic, pattern)
+                return True
+        return False
+
     def attach(self, broker: KafkaBroker) -> None:
         """One subscriber for every routed topic: each extra consumer in a group costs a
         rebalance (seconds on Tansu), so a service joins its group once."""
-        if not self.routes:
+        if not self.routes and not self.patterns:
             return
-        sub = broker.subscriber(
-            *self.routes,
-            group_id=self.consumer,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
-            decoder=_raw_body,
-        )
+        options: dict[str, Any] = {
+            "group_id": self.consumer,
+            "auto_offset_reset": "earliest",
+            "ack_policy": AckPolicy.NACK_ON_ERROR,
+            "fetch_max_wait_ms": self.settings.kafka_fetch_max_wait_ms,
+            "decoder": _raw_body,
+        }
+        if self.patterns:
+            fixed = [f"^{re.escape(t)}$" for t in self.routes]
+            sub = broker.subscriber(pattern="|".join(fixed + [f"(?:{p})" for p in self.patterns]), **options)
+        else:
+            sub = broker.subscriber(*self.routes, **options)
 
         async def receive(body: Any, msg: KafkaMessage) -> None:
             record = msg.raw_message
+            if not self._resolve(record.topic):
+                return
             await self.process(record.topic, msg.body, msg.headers, partition=record.partition, offset=record.offset)
 
         sub(receive)

@@ -26,7 +26,6 @@ from booking_shared.contracts.topics import (
     provider_commands,
     provider_replies,
 )
-from booking_shared.devstack.infra import free_port
 from booking_shared.messaging import ensure_topics
 from booking_shared.money import Money
 from booking_shared.testing.plugin import wait_for
@@ -113,18 +112,10 @@ class Harness:
 
 
 @pytest.fixture(scope="session")
-async def orchestrator(database_url: str, role_prefix: str, kafka_bootstrap: str):  # type: ignore[no-untyped-def]
+async def orchestrator(settings_for):  # type: ignore[no-untyped-def]
     u = secrets.token_hex(3)
-    settings = Settings(
-        environment="test",
-        database_url=database_url,
-        db_role_prefix=role_prefix,
-        db_schema=f"orchestrator_{u}",
-        service_name=f"booking-orchestrator-{u}",
-        kafka_bootstrap_servers=kafka_bootstrap,
-        port=free_port(),
-        log_json=False,
-        outbox_poll_interval_s=0.2,
+    settings = settings_for(
+        Settings,
         consumer_retry_backoff_ms=10,
         step_timeout_s=0.8,
         step_backoff=1.5,
@@ -143,7 +134,7 @@ async def orchestrator(database_url: str, role_prefix: str, kafka_bootstrap: str
     # when a provider service has started (its first metadata fetch sees them).
     extra = [t for p in providers for t in (provider_commands(p.name), provider_replies(p.name))]
     await ensure_topics(settings, all_topics() + extra)
-    fakes = Fakes(kafka_bootstrap, providers, prefix=f"bk{u}-")
+    fakes = Fakes(settings.kafka_bootstrap_servers, providers, prefix=f"bk{u}-")
     await fakes.start()
     await fakes.announce()
     app = create_app(settings)

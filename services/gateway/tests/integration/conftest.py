@@ -17,7 +17,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from booking_shared.contracts import Envelope
 from booking_shared.contracts.base import Message
 from booking_shared.devstack import infra
-from booking_shared.devstack.infra import free_port
 from booking_shared.testing.plugin import TEST_STATE
 from booking_shared.testing.servers import serve_app
 from gateway.config import Settings
@@ -83,19 +82,10 @@ def gateway_kafka() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def gateway(upstreams, database_url, role_prefix, gateway_kafka) -> AsyncIterator[Gateway]:
-    kafka_bootstrap = gateway_kafka
-    name = secrets.token_hex(3)
-    settings = Settings(
-        environment="test",
-        database_url=database_url,
-        db_role_prefix=role_prefix,
-        db_schema=f"gateway_{name}",
-        service_name=f"gateway-{name}",
-        kafka_bootstrap_servers=kafka_bootstrap,
-        port=free_port(),
-        log_json=False,
-        outbox_poll_interval_s=0.2,
+async def gateway(upstreams, settings_for, gateway_kafka) -> AsyncIterator[Gateway]:
+    settings = settings_for(
+        Settings,
+        kafka_bootstrap_servers=gateway_kafka,  # a broker of its own: see gateway_kafka
         payment_url=f"{upstreams.url}/payment",
         provider_opentable_url=f"{upstreams.url}/opentable",
         provider_eventbrite_url=f"{upstreams.url}/eventbrite",
@@ -109,12 +99,12 @@ async def gateway(upstreams, database_url, role_prefix, gateway_kafka) -> AsyncI
         sse_poll_interval_s=0.5,
     )
     app = create_app(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=False)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=False)
     await producer.start()
     try:
         async with serve_app(app, port=settings.port) as url:
             yield Gateway(
-                url, settings, app.state.runtime.pool, upstreams, kafka_bootstrap, producer
+                url, settings, app.state.runtime.pool, upstreams, settings.kafka_bootstrap_servers, producer
             )
     finally:
         await producer.stop()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from booking_shared.contracts import AuthorizePayment, CapturePayment, RefundPayment, VoidPayment
-from booking_shared.contracts.topics import PAYMENT_COMMANDS, PAYMENT_REPLIES, dlq
-from booking_shared.messaging import MessageRouter, ensure_topics
+from booking_shared.contracts.topics import dlq
+from booking_shared.messaging import MessageRouter
 from booking_shared.service import Runtime, Wiring
 from payment import handlers
 from payment.adapters.stripe_gateway import StripeGateway
@@ -26,21 +25,20 @@ def stripe_gateway(settings: Settings) -> PaymentGateway:
     )
 
 
+def service_topics(settings: Settings) -> list[str]:
+    """The topics this service reads and writes (configurable, so tests can use their own)."""
+    return [settings.commands_topic, settings.replies_topic, dlq(settings.commands_topic), dlq(settings.replies_topic)]
+
+
 def make_wiring(gateway_factory: GatewayFactory = stripe_gateway) -> Wiring:
     """The service's wiring; tests may pass another gateway (a fake, or one that fails on cue)."""
 
     async def wire(rt: Runtime) -> None:
         settings: Settings = rt.settings  # type: ignore[assignment]
-        # The SDK logs request and response bodies at DEBUG (client secrets among them) and every
-        # request at INFO: keep it to warnings whatever LOG_LEVEL says.
-        logging.getLogger("stripe").setLevel(logging.WARNING)
         gateway = gateway_factory(settings)
         deps = handlers.Deps(gateway=gateway, pool=rt.pool, settings=settings)
         rt.extras["payment"] = deps
         rt.extras.setdefault("closers", []).append(gateway.close)
-        topics = [settings.commands_topic, settings.replies_topic, dlq(settings.commands_topic)]
-        if settings.commands_topic != PAYMENT_COMMANDS or settings.replies_topic != PAYMENT_REPLIES:
-            await ensure_topics(settings, topics)  # the runtime creates only the standard ones
         register(rt.router, deps)
 
     return wire

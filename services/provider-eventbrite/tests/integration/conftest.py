@@ -24,7 +24,6 @@ from booking_shared.contracts.topics import (
     provider_commands,
     provider_replies,
 )
-from booking_shared.devstack.infra import free_port
 from booking_shared.money import Money
 from booking_shared.sealed import GuestContact, seal
 from booking_shared.testing.bus import Bus
@@ -251,19 +250,10 @@ class Provider:
 
 @pytest.fixture(scope="module")
 async def provider(
-    sandbox_server: ServerThread, database_url: str, role_prefix: str, kafka_bootstrap: str
+    sandbox_server: ServerThread, settings_for
 ) -> AsyncIterator[Provider]:
-    unique = uuid.uuid4().hex[:6]
-    settings = Settings(
-        environment="test",
-        database_url=database_url,
-        db_role_prefix=role_prefix,
-        db_schema=f"eventbrite_{unique}",
-        service_name=f"provider-eventbrite-{unique}",
-        kafka_bootstrap_servers=kafka_bootstrap,
-        port=free_port(),
-        log_json=False,
-        outbox_poll_interval_s=0.2,
+    settings = settings_for(
+        Settings,
         consumer_retry_backoff_ms=10,
         eventbrite_base_url=sandbox_server.base_url,
         eventbrite_timeout_s=1.0,
@@ -275,7 +265,7 @@ async def provider(
     )
     app = create_service_app(settings)
     async with serve_app(app, port=settings.port) as url:
-        async with ProviderBus(kafka_bootstrap, settings.service_name) as bus:
+        async with ProviderBus(settings.kafka_bootstrap_servers, settings.service_name) as bus:
             yield Provider(settings, url, app, bus)
 
 

@@ -29,7 +29,6 @@ from booking_shared.contracts import (
     Message,
 )
 from booking_shared.contracts.topics import PROVIDER_REGISTRY, provider_commands, provider_replies
-from booking_shared.devstack.infra import free_port
 from booking_shared.sealed import GuestContact, seal
 from booking_shared.testing.bus import Bus, Seen
 from booking_shared.testing.plugin import wait_for
@@ -198,19 +197,10 @@ def partner_sandbox() -> Iterator[SandboxServer]:
 
 @pytest.fixture(scope="module")
 async def provider(
-    partner_sandbox: SandboxServer, database_url: str, role_prefix: str, kafka_bootstrap: str
+    partner_sandbox: SandboxServer, settings_for
 ) -> AsyncIterator[Provider]:
-    name = secrets.token_hex(4)
-    settings = Settings(
-        environment="test",
-        database_url=database_url,
-        db_role_prefix=role_prefix,
-        db_schema=f"opentable_{name}",
-        service_name=f"provider-opentable-{name}",
-        kafka_bootstrap_servers=kafka_bootstrap,
-        port=free_port(),
-        log_json=False,
-        outbox_poll_interval_s=0.2,
+    settings = settings_for(
+        Settings,
         consumer_retry_backoff_ms=10,
         opentable_base_url=partner_sandbox.base_url,
         opentable_timeout_s=2.0,
@@ -221,7 +211,7 @@ async def provider(
     app = create_app(settings)
     async with (
         serve_app(app, port=settings.port) as url,
-        Bus(kafka_bootstrap, REPLIES, PROVIDER_REGISTRY, producer_name="test-saga") as bus,
+        Bus(settings.kafka_bootstrap_servers, REPLIES, PROVIDER_REGISTRY, producer_name="test-saga") as bus,
         httpx.AsyncClient(base_url=url, timeout=10) as http,
         httpx.AsyncClient(base_url=partner_sandbox.base_url, timeout=10) as admin,
     ):

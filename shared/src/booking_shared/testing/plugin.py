@@ -127,19 +127,21 @@ async def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, wha
         await asyncio.sleep(interval)
 
 
-@pytest.fixture
-def service_settings(database_url: str, role_prefix: str, kafka_bootstrap: str, unique: str):
-    """Build a service's Settings for tests: the session's database, a unique schema and
-    consumer group, the session's broker, a free port. Extra keyword arguments override."""
+@pytest.fixture(scope="session")
+def settings_for(database_url: str, role_prefix: str, kafka_bootstrap: str):
+    """Build a service's Settings for tests, usable by fixtures of any scope: the session's
+    database and broker, a fresh schema and consumer group, a free port. Keyword arguments
+    override (e.g. partner URLs, deadlines, another broker)."""
 
     def build(settings_cls, **overrides):
         base = settings_cls()
+        u = secrets.token_hex(4)
         values = {
             "environment": "test",
             "database_url": database_url,
             "db_role_prefix": role_prefix,
-            "db_schema": f"{base.db_schema}_{unique}",
-            "service_name": f"{base.service_name}-{unique}",
+            "db_schema": f"{base.db_schema}_{u}",
+            "service_name": f"{base.service_name}-{u}",
             "kafka_bootstrap_servers": kafka_bootstrap,
             "port": infra.free_port(),
             "log_json": False,
@@ -149,3 +151,9 @@ def service_settings(database_url: str, role_prefix: str, kafka_bootstrap: str, 
         return settings_cls(**values)
 
     return build
+
+
+@pytest.fixture
+def service_settings(settings_for):
+    """settings_for, for a single test."""
+    return settings_for

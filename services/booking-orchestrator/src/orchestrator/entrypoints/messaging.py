@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
-
-from faststream import AckPolicy
-from faststream.kafka.annotations import KafkaMessage
 
 from booking_shared.contracts import (
     BookingCancellationRequested,
@@ -54,11 +50,9 @@ PROVIDER_REPLY_TYPES = (ItemHeld, ItemRejected, ItemConfirmed, ItemCancelled, It
 
 
 def subscribe(rt: Runtime, deps: Deps) -> None:
-    """One consumer, subscribed by one pattern to every topic the orchestrator reads: the fixed
-    ones and every provider's replies topic (present and future). Each record goes through the
-    shared router's `process` (inbox, retries, dead letters). Routes for a topic are added to the
-    router when its first record arrives, so the router attaches no per-topic consumer of its own
-    (each extra consumer in a group costs a rebalance: seconds on Tansu)."""
+    """Route every topic the orchestrator reads through the shared router (inbox, retries, dead
+    letters): the fixed ones, and every provider's replies topic by pattern (present and future),
+    all on the router's one consumer."""
     router = rt.router
 
     async def on_reply(h: Handling) -> None:
@@ -73,48 +67,15 @@ def subscribe(rt: Runtime, deps: Deps) -> None:
     async def on_announced(h: Handling) -> None:
         await handlers.record_provider(h, deps)
 
-    fixed: dict[str, list[tuple[type, Any]]] = {
-        BOOKING_EVENTS: [(BookingRequested, on_requested), (BookingCancellationRequested, on_cancellation)],
-        PAYMENT_REPLIES: [(m, on_reply) for m in PAYMENT_REPLY_TYPES],
-        PROVIDER_REGISTRY: [(ProviderAnnounced, on_announced)],
-    }
+    router.on(BOOKING_EVENTS, BookingRequested, on_requested)
+    router.on(BOOKING_EVENTS, BookingCancellationRequested, on_cancellation)
+    router.on(PROVIDER_REGISTRY, ProviderAnnounced, on_announced)
+    for model in PAYMENT_REPLY_TYPES:
+        router.on(PAYMENT_REPLIES, model, on_reply)
+
     provider_pattern = getattr(rt.settings, "provider_replies_pattern", "")
-    if provider_pattern:
-        provider_re = re.compile(provider_pattern)
-    else:
+    if not provider_pattern:
         names = (*KNOWN_PROVIDERS, *getattr(rt.settings, "extra_providers", []))
-        provider_re = re.compile("^(" + "|".join(re.escape(provider_replies(n)) for n in names) + ")$")
-    fixed_re = "^(" + "|".join(re.escape(t) for t in fixed) + ")$"
-    pattern = f"{fixed_re}|{provider_re.pattern}"
-
-    def route(topic: str) -> bool:
-        routes = fixed.get(topic)
-        if routes is None and provider_re.match(topic):
-            routes = [(m, on_reply) for m in PROVIDER_REPLY_TYPES]
-            log.info("consuming provider replies", extra={"topic": topic})
-        for model, handler in routes or []:
-            router.on(topic, model, handler)
-        return routes is not None
-
-    sub = rt.broker.subscriber(
-        pattern=pattern,
-        group_id=router.consumer,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=rt.settings.kafka_fetch_max_wait_ms,
-        decoder=_raw_body,
-    )
-
-    async def receive(body: Any, msg: KafkaMessage) -> None:
-        record = msg.raw_message
-        topic = record.topic
-        if topic not in router.routes and not route(topic):
-            return
-        await router.process(topic, msg.body, msg.headers, partition=record.partition, offset=record.offset)
-
-    sub(receive)
-
-
-async def _raw_body(msg: Any) -> bytes:
-    """The bytes as they came, so that a poison body reaches the router's dead-letter path."""
-    return msg.body
+        provider_pattern = "^(" + "|".join(re.escape(provider_replies(n)) for n in names) + ")$"
+    for model in PROVIDER_REPLY_TYPES:
+        router.on_pattern(provider_pattern, model, on_reply)

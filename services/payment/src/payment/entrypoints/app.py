@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from booking_shared.service import create_app as create_service_app
-from payment.bootstrap import GatewayFactory, make_wiring, stripe_gateway
+from payment.bootstrap import GatewayFactory, make_wiring, service_topics, stripe_gateway
 from payment.config import Settings
 from payment.entrypoints.http import router
 
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, *, gateway_factory: GatewayFact
         migrations_dir=MIGRATIONS,
         wire=make_wiring(gateway_factory),
         routers=[router],
+        topics=service_topics(settings),
         title="Payment service",
         description=DESCRIPTION,
     )

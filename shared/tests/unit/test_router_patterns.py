@@ -1,0 +1,22 @@
+"""The router resolves a topic to its handlers by exact name first, then by pattern."""
+
+from booking_shared.config import ServiceSettings
+from booking_shared.contracts import ItemHeld, SagaStateChanged
+from booking_shared.messaging import MessageRouter
+
+
+async def _noop(h) -> None:
+    return None
+
+
+def test_a_topic_matching_a_pattern_gets_the_patterns_handlers_and_others_are_refused():
+    router = MessageRouter(settings=ServiceSettings(), pool=None, consumer="c")  # type: ignore[arg-type]
+    router.on("saga.state.v1", SagaStateChanged, _noop)
+    router.on_pattern(r"^provider\.[^.]+\.replies\.v1$", ItemHeld, _noop)
+
+    assert router._resolve("saga.state.v1")
+    assert "provider.tours.replies.v1" not in router.routes
+    assert router._resolve("provider.tours.replies.v1")
+    assert set(router.routes["provider.tours.replies.v1"]) == {"ItemHeld"}
+    assert not router._resolve("provider.tours.replies.v1.dlq")
+    assert not router._resolve("payment.replies.v1")
