@@ -215,12 +215,14 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - t0
         say(f"\nAll services ready in {elapsed:.1f}s.")
         gw = SERVICES[-1].port
-        say(f"  Web UI and API     http://127.0.0.1:{gw}/")
+        # Only what answers today: the web UI is not built yet, so the gateway's entry
+        # point is its API documentation.
         say(f"  API docs (OpenAPI) http://127.0.0.1:{gw}/docs")
+        say(f"  OpenAPI document   http://127.0.0.1:{gw}/openapi.json")
         for svc in SERVICES[:-1]:
             say(f"  {svc.name:<18} http://127.0.0.1:{svc.port}/readyz")
         for sb in SANDBOXES:
-            say(f"  {sb.name:<18} http://127.0.0.1:{sb.port}/")
+            say(f"  {sb.name:<18} http://127.0.0.1:{sb.port}/docs")
         say(f"  logs               {LOGS}/")
         if args.exit_when_ready:
             stop_all()
