@@ -69,6 +69,23 @@ async def test_tickets_stolen_between_hold_and_order_reject_it_as_sold_out(
     assert (await sandbox.current_faults())["steal_next_confirm"] is False  # it was used up
 
 
+async def test_a_reject_rate_refuses_orders_as_sold_out_and_keeps_the_tickets_on_sale(
+    sandbox, make_client, ref
+):
+    client = make_client()
+    event, tc, held = await _hold(client, sandbox, ref)
+    await sandbox.faults(confirm_reject_rate=1.0)
+    order = await client.create_order(held.hold_id, ref("item"), ATTENDEE, idempotency_key=ref("o"))
+    assert order.status is Status.REJECTED and order.reason == Reason.SOLD_OUT
+    assert await sandbox.orders() == []
+    [now] = [t for t in await client.ticket_classes(event["id"]) if t.id == tc["id"]]
+    assert now.quantity_pending == 0 and now.quantity_sold == tc["quantity_sold"]
+    await sandbox.faults(confirm_reject_rate=0.0)
+    again = await client.hold(event["id"], tc["id"], 1, ref("item2"), idempotency_key=ref("h2"))
+    order = await client.create_order(again.hold_id, ref("item2"), ATTENDEE, idempotency_key=ref("o2"))
+    assert order.status is Status.CONFIRMED
+
+
 async def test_5xx_answers_are_retried_until_one_succeeds(sandbox, make_client, ref):
     client = make_client(max_retries=3)
     event, tc = await sandbox.bookable()

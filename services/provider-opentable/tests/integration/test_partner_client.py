@@ -187,6 +187,23 @@ async def test_a_table_taken_between_hold_and_confirm_is_rejected_as_slot_taken(
     assert (await admin.get("/_admin/faults")).json()["steal_next_confirm"] == 0
 
 
+async def test_a_reject_rate_refuses_reservations_without_using_a_table(
+    client, admin, dinner, guest, ref
+):
+    await admin.put("/_admin/restaurants/rest_009/tables", json={"tables": {"2": 1}})
+    await admin.put("/_admin/faults", json={"confirm_reject_rate": 1.0})
+    hold = await client.lock_slot("rest_009", dinner, 2, idempotency_key=f"{ref}:hold")
+    booked = await client.make_reservation(
+        "rest_009", hold.lock_id, ref, guest, idempotency_key=f"{ref}:confirm"
+    )
+    assert (booked.status, booked.reason) == (Status.REJECTED, "slot_taken")
+    assert (await admin.get("/_admin/reservations")).json()["reservations"] == []
+    await admin.put("/_admin/faults", json={"confirm_reject_rate": 0})
+    # the only table is free again
+    again = await client.lock_slot("rest_009", dinner, 2, idempotency_key=f"{ref}:hold2")
+    assert again.status is Status.HELD
+
+
 async def test_releasing_a_hold_frees_the_table(client, admin, dinner):
     await admin.put("/_admin/restaurants/rest_008/tables", json={"tables": {"2": 1}})
     hold = await client.lock_slot("rest_008", dinner, 2, idempotency_key="h1")

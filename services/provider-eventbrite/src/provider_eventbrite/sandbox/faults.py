@@ -61,6 +61,13 @@ class FaultConfig(BaseModel):
     steal_next_confirm: bool = Field(
         False, description="The next order finds its tickets bought by someone else: 409 SOLD_OUT."
     )
+    confirm_reject_rate: float = Field(
+        0,
+        ge=0,
+        le=1,
+        description="Share of orders refused 409 SOLD_OUT (the hold is lost, its tickets return "
+        "to sale): a steady partner rejection rate for load runs.",
+    )
     seed: int | None = Field(
         None, description="Seed of the fault dice (default: the sandbox seed)."
     )

@@ -356,6 +356,10 @@ class Sandbox:
                 )
             tc = self.catalogue.ticket_classes[hold.ticket_class_id]
             now = self.now()
+            rate = self.faults.confirm_reject_rate
+            if rate and self.fault_rng.random() < rate:
+                self._end_hold(hold, "LOST", now)
+                raise PartnerError(409, "SOLD_OUT", "the tickets were sold to someone else")
             if self.faults.steal_next_confirm:
                 # Someone else buys the held tickets and the rest of the class between hold and order.
                 self.faults.steal_next_confirm = False

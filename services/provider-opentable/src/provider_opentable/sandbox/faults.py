@@ -54,6 +54,13 @@ class Faults(BaseModel):
         ge=0,
         description="The next N reservations find their locked table taken: 409 slot_taken.",
     )
+    confirm_reject_rate: float = Field(
+        0,
+        ge=0,
+        le=1,
+        description="Share of reservations refused 409 slot_taken (the lock is lost and no table "
+        "is used): a steady partner rejection rate for load runs.",
+    )
 
     @field_validator("steal_next_confirm", "fail_next", "ghost_next", mode="before")
     @classmethod
@@ -101,6 +108,10 @@ class FaultDice:
         if f.ghost_rate > 0 and self._rng.random() < f.ghost_rate:
             return f.ghost_mode
         return None
+
+    def reject(self) -> bool:
+        rate = self.faults.confirm_reject_rate
+        return rate > 0 and self._rng.random() < rate
 
     def steal(self) -> bool:
         if self.faults.steal_next_confirm > 0:

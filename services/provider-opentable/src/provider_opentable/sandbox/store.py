@@ -406,6 +406,9 @@ class Store:
             )
         if lock.state == LOCK_LOST:
             raise SandboxError(409, "slot_taken", "The table was taken by another booking.")
+        if self.dice.reject():
+            lock.state = LOCK_LOST
+            raise SandboxError(409, "slot_taken", "The table was taken by another booking.")
         if self.dice.steal():
             # Someone else (a walk-in, another channel) gets the locked table first.
             lock.state = LOCK_LOST
