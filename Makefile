@@ -13,6 +13,7 @@ help:
 	@echo "make test      install what is needed and run the suite (slow chaos/load suites excluded)"
 	@echo "make test-all  everything, slow suites included"
 	@echo "make lint      ruff"
+	@echo "make bench     latency, throughput, CPU and memory per booking on the whole stack (BENCH_FLAGS=--help)"
 	@echo "make schemas   regenerate the JSON Schemas of the contracts"
 
 $(UV):
@@ -39,6 +40,9 @@ test-unit: install
 
 lint: install
 	$(PY) -m ruff check shared services tests
+
+bench: install
+	$(PY) tests/bench/bench.py $(BENCH_FLAGS)
 
 schemas: install
 	$(PY) -m booking_shared.contracts.export
