@@ -6,10 +6,11 @@ UV := .dev/bootstrap/bin/uv
 PY := .venv/bin/python
 PYTEST_FLAGS ?=
 
-.PHONY: up install test test-all test-unit bench lint schemas clean help
+.PHONY: up check install test test-all test-unit bench lint schemas clean help
 
 help:
 	@echo "make up        start the whole system (embedded Postgres, Kafka-protocol broker, Stripe emulator, sandboxes, services)"
+	@echo "make check     reconcile every saga of the running stack with Stripe's and the partners' records"
 	@echo "make test      install what is needed and run the suite (slow chaos/load suites excluded)"
 	@echo "make test-all  everything, slow suites included"
 	@echo "make lint      ruff"
@@ -28,6 +29,9 @@ install: .venv/.synced
 
 up: install
 	@$(PY) -m booking_shared.devstack.up
+
+check: install
+	@$(PY) -m booking_shared.devstack.checker
 
 test: install
 	$(PY) -m pytest -m "not slow" -q $(PYTEST_FLAGS)

@@ -20,6 +20,7 @@ from gateway.adapters.postgres import booking_channel
 from gateway.adapters.providers import ProviderClient
 from gateway.adapters.signals import BookingSignals
 from gateway.config import Settings
+from gateway.entrypoints.reconciler import Reconciler
 from gateway.handlers.deps import Deps
 from gateway.handlers.projection import record_booking_event, record_saga_state
 from gateway.ports import OrchestratorPort, PaymentPort, ProviderPort
@@ -66,6 +67,11 @@ def make_wire(ports: Ports | None = None) -> Wiring:
             orchestrator.close,
             *(p.close for p in providers.values()),
         ]
+
+        reconciler = Reconciler(rt.pool, settings, rt.relay.wake)
+        reconciler.start()
+        rt.extras["reconciler"] = reconciler
+        closers.insert(0, reconciler.stop)
 
         rt.router.on(SAGA_STATE, SagaStateChanged, record_saga_state)
         for event in (BookingConfirmed, BookingFailed, BookingCancelled):

@@ -69,6 +69,18 @@ class Settings(ServiceSettings):
     sse_max_s: float = Field(
         3600.0, description="An SSE stream ends after this even without a final state."
     )
+    reconcile_after_s: float = Field(
+        30.0,
+        gt=0,
+        description="A booking or cancellation request the saga has not answered after this is sent again"
+        " (then after twice as long, and so on).",
+    )
+    reconcile_interval_s: float = Field(
+        5.0, gt=0, description="How often the reconciler looks for unanswered requests."
+    )
+    reconcile_max_resends: int = Field(
+        5, ge=0, description="Resends of one request before it is left to operators (logged, counted)."
+    )
     max_body_bytes: int = Field(65536, description="Bigger request bodies get 413.")
     trust_forwarded_for: bool = Field(
         False, description="Take the client IP from X-Forwarded-For (behind a proxy)."

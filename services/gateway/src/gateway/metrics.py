@@ -19,3 +19,13 @@ PROVIDER_MISSING = Counter(
     "Searches a provider did not answer in time",
     ["provider"],
 )
+REQUESTS_RESENT = Counter(
+    "gateway_requests_resent_total",
+    "Booking or cancellation requests sent again because the saga never answered, by type",
+    ["type"],
+)
+REQUESTS_UNANSWERED = Counter(
+    "gateway_requests_unanswered_total",
+    "Requests given up after every resend (left to operators), by type",
+    ["type"],
+)

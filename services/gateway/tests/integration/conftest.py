@@ -33,6 +33,7 @@ TABLES = (
     "consents",
     "booking_timeline",
     "outbox",
+    "sent_requests",
     "idempotency_keys",
     "rate_buckets",
 )
@@ -97,6 +98,10 @@ async def gateway(upstreams, settings_for, gateway_kafka) -> AsyncIterator[Gatew
         rate_bookings_capacity=3,
         rate_bookings_per_minute=2,
         sse_poll_interval_s=0.5,
+        # No request of another test is ever old enough to be resent; the lost-request tests
+        # age their own rows past this (test_contract_lost_requests.py).
+        reconcile_after_s=3600,
+        reconcile_interval_s=0.2,
     )
     app = create_app(settings)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=False)

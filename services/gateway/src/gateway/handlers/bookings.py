@@ -36,7 +36,7 @@ from gateway.domain.errors import (
     UpstreamUnavailable,
 )
 from gateway.domain.ids import new_id
-from gateway.handlers import limits
+from gateway.handlers import limits, reconcile
 from gateway.handlers.deps import ClientInfo, Deps
 from gateway.handlers.payment_methods import choose_card
 from gateway.handlers.quotes import lines_of
@@ -246,13 +246,14 @@ async def _book(
                 now,
                 schema=deps.settings.db_schema,
             )
-            await outbox.enqueue(
+            env = await outbox.enqueue(
                 conn,
                 BOOKING_EVENTS,
                 message,
                 producer=deps.settings.service_name,
                 schema=deps.settings.db_schema,
             )
+            await reconcile.remember(conn, BOOKING_EVENTS, message, env)
             await db.complete_key(conn, user.id, key, 202, body, headers, booking_id)
     except asyncpg.UniqueViolationError:
         existing = await db.booking_for_quote(pool, quote["id"])
@@ -642,6 +643,16 @@ async def request_cancellation(deps: Deps, user: User, booking_id: str, reason: 
             states.CANCELLATION_REQUESTED,
             "CANCELLING",
         ):
+            # Asking again when nothing answered the first request (lost, dead-lettered): send it
+            # again, at most once per RECONCILE_AFTER_S. The saga ignores a second cancellation.
+            await reconcile.resend_if_quiet(
+                conn,
+                booking_id,
+                reconcile.CANCELLATION,
+                deps.settings.reconcile_after_s,
+                deps.settings.service_name,
+                deps.settings.db_schema,
+            )
             return Answer(202, {**body, "state": row["state"]}, headers, replayed=True)
         if row["state"] != states.CONFIRMED:
             raise Conflict(
@@ -670,13 +681,15 @@ async def request_cancellation(deps: Deps, user: User, booking_id: str, reason: 
             now,
             schema=deps.settings.db_schema,
         )
-        await outbox.enqueue(
+        cancellation = BookingCancellationRequested(
+            booking_id=booking_id, requested_by=user.id, reason=reason
+        )
+        env = await outbox.enqueue(
             conn,
             BOOKING_EVENTS,
-            BookingCancellationRequested(
-                booking_id=booking_id, requested_by=user.id, reason=reason
-            ),
+            cancellation,
             producer=deps.settings.service_name,
             schema=deps.settings.db_schema,
         )
+        await reconcile.remember(conn, BOOKING_EVENTS, cancellation, env)
     return Answer(202, body, headers)
