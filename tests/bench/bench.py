@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import psutil
 
-from booking_shared.devstack import infra
+from booking_shared.devstack import checker, infra
 
 REPO = Path(__file__).resolve().parents[2]
 FINAL = {"CONFIRMED", "FAILED", "CANCELLED", "COMPENSATION_FAILED"}
@@ -356,23 +356,23 @@ class Bench:
             })).json()["id"]
             for i in range(n):
                 items = itinerary(self.rng, self.restaurants, self.events, 2 + i % 2)
-                ref = f"baseline-{uuid.uuid4().hex[:12]}"
+                ref = f"baseline-{uuid.uuid4().hex[:12]}"  # no ':' in it: no booking of ours
                 t0 = time.perf_counter()
                 for j, it in enumerate(items):
                     if it.get("venue_id"):
                         lock = (await c.post(f"{ot}/v1/restaurants/{it['venue_id']}/slot_locks", headers={"X-Request-Id": f"{ref}-{j}-l"},
                                              json={"date_time": it["start_time"], "party_size": it.get("party_size") or 2})).json()
                         (await c.post(f"{ot}/v1/restaurants/{it['venue_id']}/reservations", headers={"X-Request-Id": f"{ref}-{j}-r"}, json={
-                            "lock_id": lock["lock_id"], "partner_reference": f"{ref}:{j}",
+                            "lock_id": lock["lock_id"], "partner_reference": f"{ref}-{j}",
                             "guest": {"first_name": "Bench", "last_name": "Person", "email": "bench@example.com", "phone": "+351900000000"},
                         })).raise_for_status()
                     else:
                         hold = (await c.post(f"{eb}/partner/v1/holds", headers={"X-Request-Id": f"{ref}-{j}-h"}, json={
                             "event_id": it["event_id"], "ticket_class_id": it["ticket_class_id"],
-                            "quantity": it.get("quantity") or 1, "partner_reference": f"{ref}:{j}",
+                            "quantity": it.get("quantity") or 1, "partner_reference": f"{ref}-{j}",
                         })).json()
                         (await c.post(f"{eb}/partner/v1/orders", headers={"X-Request-Id": f"{ref}-{j}-o"}, json={
-                            "hold_id": hold["hold_id"], "partner_reference": f"{ref}:{j}",
+                            "hold_id": hold["hold_id"], "partner_reference": f"{ref}-{j}",
                             "attendee": {"name": "Bench Person", "email": "bench@example.com"},
                         })).raise_for_status()
                 (await c.post(f"{stripe}/v1/payment_intents", auth=(STRIPE_KEY, ""), data={
@@ -481,8 +481,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def check(stack: Stack) -> list[str]:
-    """Every saga of the run reconciled with the emulator's and the sandboxes' own records."""
-    raise NotImplementedError("wired to the invariant checker once it lands")
+    """Every saga of the run reconciled with the emulator's and the sandboxes' own records
+    (the baseline's partner references carry no booking id, so it is not mistaken for one)."""
+    env = json.loads((stack.state_dir / "services.env.json").read_text())
+    snap, violations = checker.run(checker.Stack.from_env(env))
+    print(checker.report(snap, violations))
+    return [str(v) for v in violations]
 
 
 if __name__ == "__main__":
