@@ -20,6 +20,7 @@ from booking_shared.contracts import (
 from booking_shared.contracts.topics import PROVIDER_REGISTRY
 from booking_shared.testing.plugin import wait_for
 from provider_opentable.adapters.partner_client import OpenTableClient
+from provider_opentable.adapters.partner_port import GUEST_REQUIREMENTS
 
 from .conftest import COMMANDS, new_booking, restaurant_item, slot
 
@@ -58,6 +59,7 @@ async def test_the_provider_announces_what_it_books_and_can_do(provider):
         "per_item_policy",
         180,
     )
+    assert caps.guest_requirements == GUEST_REQUIREMENTS
 
 
 async def test_over_the_broker_a_hold_then_a_confirm_book_the_table_once_even_when_resent(provider):
