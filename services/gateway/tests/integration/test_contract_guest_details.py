@@ -189,3 +189,13 @@ async def test_sign_up_takes_first_and_last_name_for_partners(gateway, client):
     assert r.status_code == 202, r.text
     sent = await booked_guest(gateway, r.json()["booking_id"])
     assert (sent.first_name, sent.last_name) == ("Gabriel", "García Márquez")
+
+
+async def test_a_blank_or_overlong_profile_name_part_is_refused_naming_it(gateway, client):
+    token, _ = await person(client, "Madonna")
+    before = await gateway.counts()
+    r = await client.patch("/v1/me", json={"last_name": "   "}, headers=bearer(token))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "last_name"
+    r = await client.patch("/v1/me", json={"first_name": "Á" * 101}, headers=bearer(token))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "first_name"
+    assert await gateway.counts() == before
