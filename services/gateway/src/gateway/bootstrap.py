@@ -47,7 +47,10 @@ def make_wire(ports: Ports | None = None) -> Wiring:
         timeout = settings.http_timeout_s
         payment = ports.payment or PaymentClient(settings.payment_url, timeout)
         providers = ports.providers or {
-            name: ProviderClient(name, url, timeout) for name, url in settings.provider_urls.items()
+            name: ProviderClient(
+                name, url, timeout, capabilities_ttl_s=settings.provider_capabilities_ttl_s
+            )
+            for name, url in settings.provider_urls.items()
         }
         orchestrator = ports.orchestrator or OrchestratorClient(settings.orchestrator_url, timeout)
         signals = BookingSignals(

@@ -35,6 +35,11 @@ class Settings(ServiceSettings):
     status_timeout_s: float = Field(
         2.0, description="Timeout of the orchestrator read in GET /v1/bookings/{id}."
     )
+    provider_capabilities_ttl_s: float = Field(
+        300.0,
+        ge=0,
+        description="How long a provider's declared capabilities (guest requirements) are cached.",
+    )
 
     quote_ttl_s: int = Field(900, ge=30, description="How long a quote can be booked.")
     ops_bootstrap_token: SecretStr | None = Field(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from booking_shared.contracts import Capabilities
 from booking_shared.contracts.items import BookingItem
 from gateway.domain.models import Card
 
@@ -27,6 +28,7 @@ class PaymentPort(Protocol):
 class ProviderPort(Protocol):
     name: str
 
+    async def capabilities(self) -> Capabilities: ...
     async def search(self, params: dict[str, Any], timeout_s: float) -> dict[str, Any]: ...
     async def quote(self, items: list[BookingItem]) -> list[dict[str, Any]]: ...
     async def booking_items(self, booking_id: str) -> list[dict[str, Any]]: ...

@@ -32,6 +32,29 @@ def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
     )
 
 
+# What the real providers declare (provider_*/adapters/partner_port.py: GUEST_REQUIREMENTS).
+GUEST_REQUIREMENTS: dict[str, dict[str, Any]] = {
+    "opentable": {
+        "fields": [
+            {"field": "first_name", "max_length": 100},
+            {"field": "last_name", "max_length": 100},
+            {"field": "email", "max_length": 254, "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"},
+            {
+                "field": "phone",
+                "pattern": r"^\+?[0-9][0-9 ()\-]{5,19}$",
+                "hint": "6 to 20 digits, spaces, dashes or parentheses, starting with a digit or +",
+            },
+        ]
+    },
+    "eventbrite": {
+        "fields": [
+            {"field": "full_name", "max_length": 200, "too_long": "truncated"},
+            {"field": "email", "max_length": 254, "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"},
+        ]
+    },
+}
+
+
 def money(minor: int, currency: str = "EUR") -> dict[str, Any]:
     return {"amount_minor": minor, "currency": currency}
 
@@ -186,6 +209,7 @@ class Upstreams:
                     "cancel": True,
                     "refund_policy": "per_item_policy",
                     "hold_ttl_seconds": 180,
+                    "guest_requirements": GUEST_REQUIREMENTS.get(name),
                 },
             }
 

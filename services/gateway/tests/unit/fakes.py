@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from booking_shared.contracts import Capabilities, GuestRequirements
 from booking_shared.contracts.items import BookingItem
 from gateway.domain.errors import UpstreamUnavailable
 from gateway.domain.models import Card
@@ -19,6 +20,13 @@ class FakeProvider:
     delay: float = 0.0
     quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
     seen: list[dict[str, Any]] = field(default_factory=list)
+    guest_requirements: GuestRequirements | None = None
+
+    async def capabilities(self) -> Capabilities:
+        await self._gate()
+        return Capabilities(
+            hold=True, api_book=True, cancel=True, guest_requirements=self.guest_requirements
+        )
 
     async def _gate(self) -> None:
         if self.delay:

@@ -49,3 +49,34 @@ async def test_5xx_and_transport_errors_are_unavailable_4xx_rejected_404_none():
     assert await o.get_saga("bk_1") is None
     with pytest.raises(UpstreamUnavailable):
         await o.list_sagas({})
+
+
+async def test_a_providers_capabilities_are_read_once_then_cached_and_unreadable_ones_are_an_outage():
+    calls = []
+    answer = {
+        "provider": "opentable",
+        "booking_types": ["restaurant"],
+        "capabilities": {
+            "hold": True,
+            "api_book": True,
+            "cancel": True,
+            "guest_requirements": {"fields": [{"field": "phone"}]},
+        },
+    }
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(req.url.path)
+        return httpx.Response(200, json=answer)
+
+    p = ProviderClient("opentable", "http://svc", 1, transport=transport(handler))
+    first, again = await p.capabilities(), await p.capabilities()
+    assert first == again and calls == ["/internal/capabilities"]
+    [rule] = first.guest_requirements.fields
+    assert (rule.field, rule.required) == ("phone", True)
+
+    answer["capabilities"] = {"hold": "perhaps"}
+    fresh = ProviderClient(
+        "opentable", "http://svc", 1, capabilities_ttl_s=0, transport=transport(handler)
+    )
+    with pytest.raises(UpstreamUnavailable):
+        await fresh.capabilities()

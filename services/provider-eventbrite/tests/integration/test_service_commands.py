@@ -23,6 +23,7 @@ from booking_shared.contracts import (
 from booking_shared.contracts.topics import provider_replies
 from booking_shared.money import Money
 from booking_shared.testing.plugin import wait_for
+from provider_eventbrite.adapters.partner_port import GUEST_REQUIREMENTS
 
 
 def hold_cmd(bid: str, item, command_id: uuid.UUID | None = None) -> HoldItem:
@@ -87,6 +88,7 @@ async def test_the_service_announces_its_capabilities_on_the_registry(provider):
         "per_item_policy",
     )
     assert caps.hold_ttl_seconds == 900
+    assert caps.guest_requirements == GUEST_REQUIREMENTS
     assert (
         announced.commands_topic == "provider.eventbrite.commands.v1"
         and announced.replies_topic == provider_replies("eventbrite")

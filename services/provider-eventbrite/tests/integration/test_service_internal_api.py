@@ -11,6 +11,7 @@ import pytest
 
 from booking_shared.contracts import BookingItem, ConfirmItem, HoldItem
 from booking_shared.money import Money
+from provider_eventbrite.adapters.partner_port import GUEST_REQUIREMENTS
 
 LISBON = ZoneInfo("Europe/Lisbon")
 
@@ -32,6 +33,7 @@ async def test_capabilities_name_the_provider_its_booking_type_and_hold_lifetime
             "cancel": True,
             "refund_policy": "per_item_policy",
             "hold_ttl_seconds": 900,
+            "guest_requirements": GUEST_REQUIREMENTS.model_dump(),
         },
     }
 

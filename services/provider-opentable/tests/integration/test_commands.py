@@ -18,8 +18,10 @@ from booking_shared.contracts import (
     ProviderAnnounced,
 )
 from booking_shared.contracts.topics import PROVIDER_REGISTRY
+from booking_shared.sealed import GuestContact, seal
 from booking_shared.testing.plugin import wait_for
 from provider_opentable.adapters.partner_client import OpenTableClient
+from provider_opentable.adapters.partner_port import GUEST_REQUIREMENTS
 
 from .conftest import COMMANDS, new_booking, restaurant_item, slot
 
@@ -58,6 +60,7 @@ async def test_the_provider_announces_what_it_books_and_can_do(provider):
         "per_item_policy",
         180,
     )
+    assert caps.guest_requirements == GUEST_REQUIREMENTS
 
 
 async def test_over_the_broker_a_hold_then_a_confirm_book_the_table_once_even_when_resent(provider):
@@ -99,6 +102,27 @@ async def test_over_the_broker_a_hold_then_a_confirm_book_the_table_once_even_wh
     )
     write = OpenTableClient.request_id_for("make_reservation", str(confirm.command_id))
     assert len(await provider.requests("POST", write)) == 1  # one partner call for three deliveries
+
+
+async def test_a_guest_the_partner_would_refuse_is_never_sent_and_the_lock_goes_back(provider):
+    # Only a BookingRequested that skipped the gateway's check can carry such a guest.
+    bid = new_booking()
+    item = restaurant_item("rest_004", slot())
+    held = await provider.hold(bid, item)
+    madonna = GuestContact(first_name="Madonna", email="madonna@example.com")
+    cmd = ConfirmItem(
+        booking_id=bid,
+        command_id=uuid.uuid4(),
+        item=item,
+        guest=seal(madonna, provider.settings.guest_data_key),
+    )
+    rejected = await provider._answer(cmd)
+    assert isinstance(rejected, ItemRejected) and rejected.reason_code == "invalid_item"
+    assert "guest.last_name" in rejected.detail and "guest.phone" in rejected.detail
+    write = OpenTableClient.request_id_for("make_reservation", str(cmd.command_id))
+    assert await provider.requests("POST", write) == []  # the partner never saw it
+    assert (await provider.lock(held.hold_id))["state"] == "Released"
+    assert await provider.reservations(reference(bid)) == []
 
 
 async def test_a_hold_command_handled_twice_locks_one_table(provider):

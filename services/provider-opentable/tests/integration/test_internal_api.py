@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import time
 
 from booking_shared.contracts import BookingItem, ItemCancelled, ItemConfirmed
+from provider_opentable.adapters.partner_port import GUEST_REQUIREMENTS
 
 from .conftest import new_booking, restaurant_item, slot
 
@@ -20,6 +21,7 @@ async def test_capabilities_name_the_booking_type_and_the_hold(provider):
             "cancel": True,
             "refund_policy": "per_item_policy",
             "hold_ttl_seconds": 180,
+            "guest_requirements": GUEST_REQUIREMENTS.model_dump(),
         },
     }
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -81,6 +84,85 @@ class ItemCancelled(Reply):
     fee: Money = Field(description="What the policy keeps.")
 
 
+GuestField = Literal["first_name", "last_name", "full_name", "email", "phone"]
+GUEST_FIELDS: tuple[str, ...] = ("first_name", "last_name", "full_name", "email", "phone")
+
+
+class GuestFieldRule(BaseModel):
+    """What the partner accepts for one guest detail. Lengths count characters (code points)
+    of the trimmed value; `full_name` is first_name and last_name joined by one space."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: GuestField = Field(examples=["last_name"])
+    required: bool = Field(True, description="The partner refuses a booking without it.")
+    min_length: int | None = Field(None, ge=1, examples=[1])
+    max_length: int | None = Field(None, ge=1, examples=[100])
+    pattern: str | None = Field(
+        None,
+        description="A regular expression the whole trimmed value must match (Python re).",
+        examples=[r"^\+?[0-9][0-9 ()\-]{5,19}$"],
+    )
+    too_long: Literal["refused", "truncated"] = Field(
+        "refused",
+        description="refused: the partner refuses a longer value; truncated: the provider "
+        "shortens it to max_length itself, so a longer value books.",
+    )
+    hint: str = Field("", max_length=200, description="What the pattern allows, for people.")
+
+
+@dataclass(frozen=True)
+class GuestProblem:
+    """One guest detail a partner would refuse: which, why (a code), and a sentence."""
+
+    field: str
+    code: Literal["missing", "too_short", "too_long", "invalid_format"]
+    message: str
+
+
+class GuestRequirements(BaseModel):
+    """The guest details a partner needs, as data: the gateway checks a guest against them
+    before anything is held or authorized, and the provider again before it writes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fields: list[GuestFieldRule] = Field(default_factory=list)
+
+    def problems(self, guest: Mapping[str, str | None]) -> list[GuestProblem]:
+        """What the partner would refuse in `guest` (first_name, last_name, email, phone)."""
+        first = (guest.get("first_name") or "").strip()
+        last = (guest.get("last_name") or "").strip()
+        values = {k: (guest.get(k) or "").strip() for k in GUEST_FIELDS}
+        values["full_name"] = " ".join(p for p in (first, last) if p)
+        out: list[GuestProblem] = []
+        for rule in self.fields:
+            value = values[rule.field]
+            if not value:
+                if rule.required:
+                    out.append(GuestProblem(rule.field, "missing", f"{_LABELS[rule.field]} is required"))
+                continue
+            if rule.min_length is not None and len(value) < rule.min_length:
+                out.append(
+                    GuestProblem(rule.field, "too_short", f"at least {rule.min_length} characters")
+                )
+            if rule.max_length is not None and len(value) > rule.max_length and rule.too_long == "refused":
+                out.append(GuestProblem(rule.field, "too_long", f"at most {rule.max_length} characters"))
+            if rule.pattern is not None and re.fullmatch(rule.pattern, value) is None:
+                out.append(
+                    GuestProblem(rule.field, "invalid_format", rule.hint or f"must match {rule.pattern}")
+                )
+        return out
+
+
+_LABELS = {
+    "first_name": "a given name (first_name)",
+    "last_name": "a family name (last_name)",
+    "full_name": "a name",
+    "email": "an email address",
+    "phone": "a phone number",
+}
+
+
 class Capabilities(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -89,6 +171,11 @@ class Capabilities(BaseModel):
     cancel: bool = Field(description="Bookings can be cancelled through the API.")
     refund_policy: Literal["per_item_policy", "none", "full"] = "per_item_policy"
     hold_ttl_seconds: int | None = Field(None, description="How long a hold lives at the partner.")
+    guest_requirements: GuestRequirements | None = Field(
+        None,
+        description="The guest details the partner needs and the limits it enforces; "
+        "null: the provider declares none (any sealed guest contact is sent as is).",
+    )
 
 
 class ProviderAnnounced(Message):

@@ -27,7 +27,7 @@ from booking_shared.messaging import Handling
 from booking_shared.money import Money
 from booking_shared.outbox import enqueue
 from booking_shared.provider_kit.port import HoldOutcome, PartnerPort, PartnerUnavailable
-from booking_shared.sealed import SealError, unseal
+from booking_shared.sealed import GuestContact, SealError, unseal
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +161,18 @@ async def confirm_item(h: Handling, port: PartnerPort, replies_topic: str, guest
         try:
             guest = unseal(cmd.guest, guest_key)
         except SealError as exc:
-            reply = rejected("invalid_item", str(exc))
-        else:
+            guest, reply = None, rejected("invalid_item", str(exc))
+        if guest is not None and (refused := _guest_refused(port, guest)):
+            # The partner would refuse this guest (the gateway checks the same declaration, so
+            # only a producer that skipped it gets here): never send it, give the hold back.
+            await _release_quietly(port, item, row["hold_id"], key=f"{cmd.command_id}:refused-guest")
+            await h.conn.execute(
+                "UPDATE items SET status = 'REJECTED', reason_code = 'invalid_item', updated_at = now()"
+                " WHERE booking_id = $1 AND item_id = $2",
+                cmd.booking_id, item.id,
+            )
+            reply = rejected("invalid_item", refused)
+        elif guest is not None:
             outcome = await port.confirm(  # PartnerUnavailable propagates: retried, then the saga resends
                 item, row["hold_id"], guest, key=str(cmd.command_id), reference=reference(cmd.booking_id, item.id)
             )
@@ -188,6 +198,22 @@ async def confirm_item(h: Handling, port: PartnerPort, replies_topic: str, guest
                 )
                 reply = rejected(outcome.reason_code or "slot_taken", outcome.detail, outcome.partner_status)
     await _answer(h, item.id, reply, replies_topic)
+
+
+def _guest_refused(port: PartnerPort, guest: GuestContact) -> str | None:
+    """What the partner would refuse in the guest, by the requirements the port declares."""
+    declared = port.capabilities.guest_requirements
+    problems = declared.problems(guest.model_dump()) if declared else []
+    return "; ".join(f"guest.{p.field}: {p.message}" for p in problems) or None
+
+
+async def _release_quietly(port: PartnerPort, item: BookingItem, hold_id: str | None, *, key: str) -> None:
+    if not hold_id:
+        return
+    try:
+        await port.release(item, hold_id, key=key)
+    except Exception as exc:  # the hold lapses at the partner on its own
+        log.warning("could not release a hold after refusing its guest", extra={"hold_id": hold_id, "error": repr(exc)})
 
 
 def _confirmed_from_row(cmd: ConfirmItem, row: asyncpg.Record) -> ItemConfirmed:

@@ -43,6 +43,8 @@ class User:
     stripe_customer_id: str | None
     created_at: datetime
     updated_at: datetime
+    first_name: str | None = None
+    last_name: str | None = None
 
 
 def _user(row: asyncpg.Record) -> User:
@@ -56,10 +58,15 @@ def _user(row: asyncpg.Record) -> User:
         stripe_customer_id=row["stripe_customer_id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
     )
 
 
-_USER_COLS = "u.id, u.name, u.email, u.phone, u.role, u.preferences, u.stripe_customer_id, u.created_at, u.updated_at"
+_USER_COLS = (
+    "u.id, u.name, u.email, u.phone, u.role, u.preferences, u.stripe_customer_id, u.created_at,"
+    " u.updated_at, u.first_name, u.last_name"
+)
 
 
 async def insert_user(
@@ -70,16 +77,20 @@ async def insert_user(
     phone: str | None,
     prefs: Preferences,
     role: str = "user",
+    first_name: str | None = None,
+    last_name: str | None = None,
 ) -> User:
     row = await conn.fetchrow(
-        "INSERT INTO users AS u (id, name, email, phone, role, preferences) VALUES ($1, $2, $3, $4, $5, $6::jsonb)"
-        f" RETURNING {_USER_COLS}",
+        "INSERT INTO users AS u (id, name, email, phone, role, preferences, first_name, last_name)"
+        f" VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) RETURNING {_USER_COLS}",
         user_id,
         name,
         email,
         phone,
         role,
         dumps(prefs.model_dump(mode="json")),
+        first_name,
+        last_name,
     )
     return _user(row)
 
@@ -114,7 +125,7 @@ async def get_user(conn: Conn, user_id: str) -> User | None:
 async def update_user(conn: Conn, user_id: str, fields: dict[str, Any]) -> User:
     sets, args = [], [user_id]
     for name, value in fields.items():
-        if name not in ("name", "email", "phone", "preferences", "role"):
+        if name not in ("name", "email", "phone", "preferences", "role", "first_name", "last_name"):
             raise ValueError(f"not an updatable column: {name}")
         args.append(dumps(value.model_dump(mode="json")) if name == "preferences" else value)
         sets.append(f"{name} = ${len(args)}" + ("::jsonb" if name == "preferences" else ""))

@@ -35,6 +35,12 @@ class InvalidInput(GatewayError):
     status, slug, title = 422, "invalid-input", "Invalid input"
 
 
+class GuestDetailsRequired(GatewayError):
+    """A provider of the quote would refuse the guest (a missing last name or phone...)."""
+
+    status, slug, title = 422, "guest-details-required", "Guest details required"
+
+
 class BadRequest(GatewayError):
     status, slug, title = 400, "bad-request", "Bad request"
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from booking_shared.contracts import GuestRequirements
 from booking_shared.contracts.items import BookingItem, BookingType
 from booking_shared.money import Money
 
@@ -108,6 +109,11 @@ class QuoteLine(BaseModel):
     reason: str | None = Field(None, description="Why the item cannot be booked.", examples=[None])
     item: BookingItem = Field(
         description="The item as it will be booked (cost = the provider's unit price)."
+    )
+    guest_requirements: GuestRequirements | None = Field(
+        None,
+        description="The guest details this item's provider needs, as it declares them in its "
+        "capabilities (null: it declares none).",
     )
 
 

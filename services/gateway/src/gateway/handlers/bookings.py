@@ -17,7 +17,7 @@ from booking_shared import outbox
 from booking_shared.contracts import BookingCancellationRequested, BookingRequested, PaymentSource
 from booking_shared.contracts.topics import BOOKING_EVENTS
 from booking_shared.money import Money, total
-from booking_shared.sealed import GuestContact, seal
+from booking_shared.sealed import seal
 from gateway.adapters import postgres as db
 from gateway.adapters.postgres import User
 from gateway.domain import calendar, consent, idempotency, states
@@ -25,6 +25,7 @@ from gateway.domain.errors import (
     Conflict,
     ConsentRefused,
     FieldError,
+    GuestDetailsRequired,
     IdempotencyKeyInFlight,
     IdempotencyKeyMissing,
     IdempotencyKeyReused,
@@ -35,11 +36,12 @@ from gateway.domain.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
+from gateway.domain.guest import GuestDetails, guest_issues
 from gateway.domain.ids import new_id
 from gateway.handlers import limits, reconcile
 from gateway.handlers.deps import ClientInfo, Deps
 from gateway.handlers.payment_methods import choose_card
-from gateway.handlers.quotes import lines_of
+from gateway.handlers.quotes import lines_of, profile_guest, provider_needs
 from gateway.metrics import BOOKINGS_REFUSED, BOOKINGS_REQUESTED, IDEMPOTENT_REPLAYS
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ class BookingCommand:
     mode: str
     confirm: bool
     payment_method_id: str | None = None
-    guest: GuestContact | None = None
+    guest: GuestDetails | None = None
 
 
 @dataclass
@@ -149,6 +151,22 @@ async def _book(
             "quote_id",
             items=[ln.item_id for ln in unavailable],
         )
+    # Before consent, the card and the saga: a guest a partner would refuse never gets a table
+    # held or a card authorized. The quote's lines carry what each provider declared.
+    guest = cmd.guest or profile_guest(user)
+    if issues := guest_issues(guest, provider_needs(to_book)):
+        fields = ", ".join(dict.fromkeys(i.field for i in issues))
+        BOOKINGS_REFUSED.labels("guest_details_missing").inc()
+        raise GuestDetailsRequired(
+            f"the partners would refuse this guest: {fields}"
+            + (
+                ""
+                if guest.source == "request"
+                else "; send them as `guest` or set them with PATCH /v1/me"
+            ),
+            [FieldError(i.field, i.message) for i in issues],
+            issues=[i.view() for i in issues],
+        )
     amount = total([ln.price for ln in to_book if ln.price is not None], quote["currency"])
     types = {ln.booking_type for ln in to_book}
     try:
@@ -167,7 +185,6 @@ async def _book(
         msg = "no payment method on file: add a card (POST /v1/payment-methods) before booking"
         raise PaymentMethodRequired(msg, [FieldError("payment_method_id", msg)])
 
-    guest = cmd.guest or guest_from_user(user)
     booking_id = new_id("bk")
     message = BookingRequested(
         booking_id=booking_id,
@@ -177,7 +194,7 @@ async def _book(
         total=amount,
         payment=PaymentSource(customer_id=customer_id, payment_method_id=card.id),
         mode=cmd.mode,  # type: ignore[arg-type]
-        guest=seal(guest, deps.settings.guest_data_key),
+        guest=seal(guest.contact(), deps.settings.guest_data_key),
         requested_at=now,
     )
     location = f"{BOOKINGS_PATH}/{booking_id}"
@@ -290,16 +307,6 @@ def _refused(refusal: consent.Refusal) -> ConsentRefused:
             if r.code == "booking_type_not_allowed"
         ]
     return ConsentRefused(detail, errors, reasons=[r.model_dump() for r in reasons])
-
-
-def guest_from_user(user: User) -> GuestContact:
-    first, _, last = user.name.strip().partition(" ")
-    return GuestContact(
-        first_name=first or user.name,
-        last_name=last.strip(),
-        email=user.email,
-        phone=user.phone or "",
-    )
 
 
 def _links(booking_id: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from booking_shared.contracts.items import BookingItem
 from booking_shared.money import Money
 from gateway.adapters import postgres as db
 from gateway.adapters.postgres import User
-from gateway.domain import consent
+from gateway.domain import consent, guest
 from gateway.domain.errors import (
     FieldError,
     InvalidInput,
@@ -40,6 +40,9 @@ async def create_quote(deps: Deps, user: User, items: list[BookingItem]) -> dict
     replies = await asyncio.gather(
         *(deps.providers[n].quote(by_provider[n]) for n in names), return_exceptions=True
     )
+    # What each provider needs of the guest, from the capabilities it declares (cached).
+    declared = await asyncio.gather(*(deps.providers[n].capabilities() for n in names))
+    requirements = {n: caps.guest_requirements for n, caps in zip(names, declared, strict=True)}
     answers: dict[str, dict[str, Any]] = {}
     for name, reply in zip(names, replies, strict=True):
         if isinstance(reply, UpstreamRejected):
@@ -53,7 +56,10 @@ async def create_quote(deps: Deps, user: User, items: list[BookingItem]) -> dict
             if isinstance(ans, dict) and "item_id" in ans:
                 answers[str(ans["item_id"])] = ans
 
-    lines = price_lines(items, routes, answers)
+    lines = [
+        ln.model_copy(update={"guest_requirements": requirements[ln.provider]})
+        for ln in price_lines(items, routes, answers)
+    ]
     currency = items[0].cost.currency
     total = quote_total(lines, currency)
     now = deps.clock()
@@ -69,7 +75,7 @@ async def create_quote(deps: Deps, user: User, items: list[BookingItem]) -> dict
         decision.model_dump(mode="json"),
         now + timedelta(seconds=deps.settings.quote_ttl_s),
     )
-    return quote_view(row, decision)
+    return quote_view(row, decision, user)
 
 
 def _decision(user: User, lines: list[QuoteLine], total: Money) -> consent.ConsentDecision:
@@ -114,25 +120,61 @@ async def get_quote(deps: Deps, user: User, quote_id: str) -> dict[str, Any]:
     if row is None:
         raise NotFound("quote", "quote_id")
     decision = consent.ConsentDecision.model_validate(db.loads(row["consent"]))
-    return quote_view(row, decision)
+    return quote_view(row, decision, user)
 
 
 def lines_of(row: Any) -> list[QuoteLine]:
     return [QuoteLine.model_validate(x) for x in db.loads(row["lines"])]
 
 
-def quote_view(row: Any, decision: consent.ConsentDecision) -> dict[str, Any]:
+def provider_needs(lines: list[QuoteLine]) -> list[guest.ProviderNeeds]:
+    """Per provider of these lines: its declared guest requirements and its items."""
+    needs: dict[str, guest.ProviderNeeds] = {}
+    for ln in lines:
+        need = needs.setdefault(
+            ln.provider, guest.ProviderNeeds(ln.provider, ln.guest_requirements, [])
+        )
+        need.items.append(ln.item_id)
+    return list(needs.values())
+
+
+def profile_guest(user: User) -> guest.GuestDetails:
+    return guest.from_profile(user.name, user.email, user.phone, user.first_name, user.last_name)
+
+
+def quote_view(row: Any, decision: consent.ConsentDecision, user: User) -> dict[str, Any]:
     lines = lines_of(row)
+    # Checked against the profile as it is now: a PATCH /v1/me after the quote counts.
+    issues = guest.guest_issues(
+        profile_guest(user), provider_needs([ln for ln in lines if ln.available])
+    )
+    reasons = [r.model_dump() for r in decision.reasons]
+    if issues:
+        fields = ", ".join(dict.fromkeys(i.field for i in issues))
+        reasons.insert(
+            0,
+            {
+                "code": "guest_details_missing",
+                "message": f"The partners need guest details your profile lacks ({fields}): "
+                "send them as `guest` in POST /v1/bookings, or set them with PATCH /v1/me "
+                "(first_name, last_name, phone).",
+            },
+        )
     return {
         "id": row["id"],
         "items": [ln.model_dump(mode="json") for ln in lines],
         "currency": row["currency"],
         "total": {"amount_minor": row["total_minor"], "currency": row["currency"]},
-        "bookable": any(ln.available for ln in lines) and not decision.blocked,
+        "bookable": any(ln.available for ln in lines) and not decision.blocked and not issues,
         "all_available": all(ln.available for ln in lines),
-        "auto_book_allowed": decision.auto_book_allowed,
+        "auto_book_allowed": decision.auto_book_allowed and not issues,
         "confirmation_required": decision.confirmation_required,
-        "reasons": [r.model_dump() for r in decision.reasons],
+        "reasons": reasons,
+        "guest": {
+            "source": "profile",
+            "complete": not issues,
+            "issues": [i.view() for i in issues],
+        },
         "created_at": row["created_at"],
         "expires_at": row["expires_at"],
         "links": {"self": f"/v1/quotes/{row['id']}", "book": "/v1/bookings"},

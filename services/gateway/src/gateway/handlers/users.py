@@ -51,13 +51,27 @@ class Principal:
 
 
 async def sign_up(
-    deps: Deps, name: str, email: str, phone: str | None, prefs: Preferences | None
+    deps: Deps,
+    name: str,
+    email: str,
+    phone: str | None,
+    prefs: Preferences | None,
+    *,
+    first_name: str | None = None,
+    last_name: str | None = None,
 ) -> tuple[User, str]:
     token = new_token()
     try:
         async with deps.db().acquire() as conn, conn.transaction():
             user = await db.insert_user(
-                conn, new_id("usr"), name, email, phone, prefs or Preferences()
+                conn,
+                new_id("usr"),
+                name,
+                email,
+                phone,
+                prefs or Preferences(),
+                first_name=first_name,
+                last_name=last_name,
             )
             await db.insert_token(conn, hash_token(token), user.id)
     except asyncpg.UniqueViolationError:

@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
-from booking_shared.contracts import BookingItem, CancellationPolicy, Capabilities
+from booking_shared.contracts import (
+    BookingItem,
+    CancellationPolicy,
+    Capabilities,
+    GuestFieldRule,
+    GuestRequirements,
+)
 from booking_shared.provider_kit import (
     CancelOutcome,
     ConfirmOutcome,
@@ -37,6 +43,24 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOLD_TTL_SECONDS = 900  # the partner's hold lifetime (the sandbox's default)
 MAX_CACHED_EVENTS = 2000
+ATTENDEE_NAME_MAX = 200
+# The partner's order takes one attendee name (1-200 characters) and an email; no phone.
+# A longer name (a 100-character first and last name) is shortened here rather than refused:
+# the ticket still finds its holder, and the declaration says so.
+GUEST_REQUIREMENTS = GuestRequirements(
+    fields=[
+        GuestFieldRule(field="full_name", max_length=ATTENDEE_NAME_MAX, too_long="truncated"),
+        GuestFieldRule(
+            field="email", max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", hint="an email address"
+        ),
+    ]
+)
+
+
+def attendee_name(guest: GuestContact) -> str:
+    """First and last name as one, at most ATTENDEE_NAME_MAX characters."""
+    name = " ".join(p for p in (guest.first_name.strip(), guest.last_name.strip()) if p)
+    return name[:ATTENDEE_NAME_MAX].rstrip()
 
 
 class CancelFailed(PartnerError):
@@ -70,6 +94,7 @@ class EventbritePort:
             cancel=True,
             refund_policy="per_item_policy",
             hold_ttl_seconds=hold_ttl_seconds,
+            guest_requirements=GUEST_REQUIREMENTS,
         )
         self._event_ttl = event_ttl_seconds
         self._clock = clock
@@ -142,11 +167,10 @@ class EventbritePort:
         # Read the event (for its refund policy) before writing, so that a read outage fails the
         # command before any effect rather than after the order exists.
         event = await self._event(item.event_id)
-        name = f"{guest.first_name} {guest.last_name}".strip()
         order = await self.client.create_order(
             hold_id,
             rules.partner_reference(reference),
-            Attendee(name=name, email=guest.email),
+            Attendee(name=attendee_name(guest), email=guest.email.strip()),
             idempotency_key=key,
         )
         if order.recovered:

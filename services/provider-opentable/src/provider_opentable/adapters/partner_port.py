@@ -15,7 +15,13 @@ from datetime import UTC, datetime, time
 from time import monotonic
 from zoneinfo import ZoneInfo
 
-from booking_shared.contracts import BookingItem, CancellationPolicy, Capabilities
+from booking_shared.contracts import (
+    BookingItem,
+    CancellationPolicy,
+    Capabilities,
+    GuestFieldRule,
+    GuestRequirements,
+)
 from booking_shared.money import Money
 from booking_shared.provider_kit import (
     CancelOutcome,
@@ -45,6 +51,24 @@ SLOTS_PER_RESTAURANT = 3  # a search shows a spread of restaurants, not one rest
 LUNCH_ENDS = time(17, 0)
 CANCELLABLE_STATES = ("Pending", "Confirmed")  # the partner's states a cancel can still change
 
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()\-]{5,19}$"
+# What the partner's make-reservation call refuses (a 400 after the slot lock and the card
+# hold): every guest needs a first and a last name, an email and a phone. Declared in the
+# capabilities so that the gateway refuses such a booking before anything is held.
+GUEST_REQUIREMENTS = GuestRequirements(
+    fields=[
+        GuestFieldRule(field="first_name", max_length=100),
+        GuestFieldRule(field="last_name", max_length=100),
+        GuestFieldRule(field="email", max_length=254, pattern=EMAIL_PATTERN, hint="an email address"),
+        GuestFieldRule(
+            field="phone",
+            pattern=PHONE_PATTERN,
+            hint="6 to 20 digits, spaces, dashes or parentheses, starting with a digit or +",
+        ),
+    ]
+)
+
 
 @contextlib.asynccontextmanager
 async def _partner_calls() -> AsyncIterator[None]:
@@ -67,11 +91,12 @@ def _unit_price(restaurant: Restaurant) -> Money:
 
 
 def _guest(contact: GuestContact) -> Guest:
+    # Trimmed, as GUEST_REQUIREMENTS measures them.
     return Guest(
-        first_name=contact.first_name,
-        last_name=contact.last_name,
-        email=contact.email,
-        phone=contact.phone,
+        first_name=contact.first_name.strip(),
+        last_name=contact.last_name.strip(),
+        email=contact.email.strip(),
+        phone=contact.phone.strip(),
     )
 
 
@@ -103,6 +128,7 @@ class OpenTablePort:
             cancel=True,
             refund_policy="per_item_policy",
             hold_ttl_seconds=hold_ttl_seconds,
+            guest_requirements=GUEST_REQUIREMENTS,
         )
         self._clock = clock
         self._catalogue_ttl_s = catalogue_ttl_s
@@ -451,4 +477,4 @@ def _minutes(hhmm: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
-__all__ = ["OpenTablePort", "item_id_for"]
+__all__ = ["GUEST_REQUIREMENTS", "OpenTablePort", "item_id_for"]

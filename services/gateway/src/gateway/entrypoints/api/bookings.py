@@ -48,7 +48,10 @@ def _answer(a: handler.Answer) -> JSONResponse:
         "stream.\n\nIdempotency-Key (draft-ietf-httpapi-idempotency-key-header): missing -> 400; same key and "
         "same body -> the first answer again (header Idempotent-Replayed: true); same key and another body -> "
         "422; same key while the first request is still running -> 409. A request refused with a 4xx leaves "
-        "the key unused."
+        "the key unused.\n\nThe guest (`guest`, else your profile) must have every detail the items' "
+        "providers declare they need (e.g. a restaurant: last name and phone); else 422 "
+        "`guest-details-required` naming each field (`guest.last_name`, `guest.phone`), before anything "
+        "is held or authorized."
     ),
     responses={
         **ex.ok(ex.ACCEPTED, 202, "Accepted; Location: /v1/bookings/{id}"),
@@ -62,6 +65,7 @@ def _answer(a: handler.Answer) -> JSONResponse:
             "idem_in_flight",
             "idem_reused",
             "no_card",
+            "guest_details",
             "pan",
             "rate",
             "upstream",
@@ -81,6 +85,16 @@ async def create_booking(
                     "payment_method_id": "pm_1Pq2w3",
                     "mode": "best_effort",
                     "confirm": False,
+                },
+                one_word_name_supplying_the_rest={
+                    "quote_id": ex.QT,
+                    "confirm": True,
+                    "guest": {
+                        "first_name": "Madonna",
+                        "last_name": "Ciccone",
+                        "email": "madonna@example.com",
+                        "phone": "+1 212 555 0100",
+                    },
                 },
                 for_a_guest={
                     "quote_id": ex.QT,
@@ -109,7 +123,7 @@ async def create_booking(
         mode=body.mode,
         confirm=body.confirm,
         payment_method_id=body.payment_method_id,
-        guest=body.guest.contact() if body.guest else None,
+        guest=body.guest.details() if body.guest else None,
     )
     answer = await handler.request_booking(
         get_deps(request),

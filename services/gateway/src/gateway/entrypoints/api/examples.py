@@ -225,6 +225,27 @@ PROBLEMS: dict[str, tuple[int, str, dict[str, Any]]] = {
             "payment_method_id",
         ),
     ),
+    "guest_details": (
+        422,
+        "The guest details lack what a provider of the quote needs; `errors` names each",
+        _problem(
+            422,
+            "guest-details-required",
+            "Guest details required",
+            "the partners would refuse this guest: guest.last_name, guest.phone",
+            "guest.last_name",
+            "opentable needs a family name (last_name) (for item-1)",
+            issues=[
+                {
+                    "field": "guest.last_name",
+                    "code": "missing",
+                    "message": "opentable needs a family name (last_name) (for item-1)",
+                    "providers": ["opentable"],
+                    "items": ["item-1"],
+                }
+            ],
+        ),
+    ),
     "not_confirmed": (
         409,
         "The booking is not CONFIRMED",
@@ -336,6 +357,13 @@ QUOTE_LINE = {
     "cancellation_policy": POLICY_EX,
     "reason": None,
     "item": {**ITEM_EX, "cost": {"amount_minor": 2500, "currency": "EUR"}},
+    "guest_requirements": {
+        "fields": [
+            {"field": "first_name", "required": True, "max_length": 100},
+            {"field": "last_name", "required": True, "max_length": 100},
+            {"field": "phone", "required": True, "pattern": "^\\+?[0-9][0-9 ()\\-]{5,19}$"},
+        ]
+    },
 }
 QUOTE = {
     "id": QT,
@@ -349,6 +377,7 @@ QUOTE = {
     "reasons": [
         {"code": "auto_book_disabled", "message": "Auto-booking is off in your preferences."}
     ],
+    "guest": {"source": "profile", "complete": True, "issues": []},
     "created_at": "2026-11-30T10:00:00Z",
     "expires_at": "2026-11-30T10:15:00Z",
     "links": {"self": f"/v1/quotes/{QT}", "book": "/v1/bookings"},

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from booking_shared.contracts.items import BookingItem, BookingType
 from booking_shared.money import Money
-from booking_shared.sealed import GuestContact
+from gateway.domain import guest
+from gateway.domain.guest import GuestDetails
 from gateway.domain.models import Card, Preferences, QuoteLine, Reason, parse_money
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -30,6 +31,8 @@ USER_EX = {
     "name": "Ana Silva",
     "email": "ana@example.com",
     "phone": "+351 912 345 678",
+    "first_name": None,
+    "last_name": None,
     "role": "user",
     "preferences": PREFS_EX,
     "created_at": "2026-11-30T10:00:00Z",
@@ -84,6 +87,20 @@ def _check_name(v: str) -> str:
     return v
 
 
+def _check_part(v: str | None) -> str | None:
+    return None if v is None else _check_name(v)
+
+
+_FIRST_NAME_DOC = (
+    "Given name(s) as partners book it; unset: the first word of `name`. "
+    "Set it with last_name when `name` does not split at its first space."
+)
+_LAST_NAME_DOC = (
+    "Family name(s) as partners book it; unset: `name` after its first word "
+    "(none for a one-word name: a restaurant that needs one will ask for it)."
+)
+
+
 # --- users ----------------------------------------------------------------------------------
 
 
@@ -93,11 +110,18 @@ class SignUp(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["Ana Silva"])
     email: str = Field(max_length=254, examples=["ana@example.com"])
     phone: str | None = Field(None, max_length=32, examples=["+351 912 345 678"])
+    first_name: str | None = Field(
+        None, max_length=100, description=_FIRST_NAME_DOC, examples=["Ana"]
+    )
+    last_name: str | None = Field(
+        None, max_length=100, description=_LAST_NAME_DOC, examples=["Silva"]
+    )
     preferences: Preferences | None = Field(
         None, description="Defaults: auto-booking off, every booking type."
     )
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+    _parts = field_validator("first_name", "last_name")(classmethod(lambda cls, v: _check_part(v)))
     _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
     _phone = field_validator("phone")(classmethod(lambda cls, v: _check_phone(v)))
 
@@ -133,6 +157,15 @@ class MePatch(BaseModel):
     phone: str | None = Field(
         None, max_length=32, description="null removes it.", examples=["+351 912 345 678"]
     )
+    first_name: str | None = Field(
+        None,
+        max_length=100,
+        description=_FIRST_NAME_DOC + " null removes it.",
+        examples=["Madonna"],
+    )
+    last_name: str | None = Field(
+        None, max_length=100, description=_LAST_NAME_DOC + " null removes it.", examples=["Ciccone"]
+    )
     preferences: PreferencesPatch | None = None
 
     @field_validator("name", "email", mode="before")
@@ -145,6 +178,7 @@ class MePatch(BaseModel):
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
     _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
     _phone = field_validator("phone")(classmethod(lambda cls, v: _check_phone(v)))
+    _parts = field_validator("first_name", "last_name")(classmethod(lambda cls, v: _check_part(v)))
 
 
 class UserView(BaseModel):
@@ -154,6 +188,8 @@ class UserView(BaseModel):
     name: str
     email: str
     phone: str | None
+    first_name: str | None = Field(None, description="Set by the person; null: derived from name.")
+    last_name: str | None = Field(None, description="Set by the person; null: derived from name.")
     role: Literal["user", "ops"]
     preferences: Preferences
     created_at: datetime
@@ -226,6 +262,25 @@ class QuoteRequest(BaseModel):
     )
 
 
+class GuestIssueView(BaseModel):
+    field: str = Field(description="Where to supply it.", examples=["guest.last_name"])
+    code: Literal["missing", "too_short", "too_long", "invalid_format"] = Field(
+        examples=["missing"]
+    )
+    message: str = Field(examples=["opentable needs a family name (last_name) (for item-1)"])
+    providers: list[str] = Field(examples=[["opentable"]])
+    items: list[str] = Field(examples=[["item-1"]])
+
+
+class GuestCheckView(BaseModel):
+    source: Literal["profile"] = Field(
+        description="Checked against the caller's profile; a `guest` in POST /v1/bookings "
+        "is checked when booking."
+    )
+    complete: bool = Field(description="The profile has every detail the partners need.")
+    issues: list[GuestIssueView]
+
+
 class QuoteView(BaseModel):
     id: str = Field(examples=["qt_0193b2c4d5e6a1b2c3d4e5f6"])
     items: list[QuoteLine]
@@ -238,6 +293,9 @@ class QuoteView(BaseModel):
     )
     confirmation_required: bool
     reasons: list[Reason]
+    guest: GuestCheckView = Field(
+        description="Which guest details the items' providers need and the profile lacks."
+    )
     created_at: datetime
     expires_at: datetime
     links: dict[str, str]
@@ -254,6 +312,8 @@ class GuestIn(BaseModel):
     email: str = Field(max_length=254, examples=["rui@example.com"])
     phone: str = Field("", max_length=32, examples=["+351 913 000 000"])
 
+    _first = field_validator("first_name")(classmethod(lambda cls, v: _check_name(v)))
+    _last = field_validator("last_name")(classmethod(lambda cls, v: v.strip()))
     _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
 
     @field_validator("phone")
@@ -261,8 +321,8 @@ class GuestIn(BaseModel):
     def _phone(cls, v: str) -> str:
         return _check_phone(v) or "" if v else ""
 
-    def contact(self) -> GuestContact:
-        return GuestContact(**self.model_dump())
+    def details(self) -> GuestDetails:
+        return guest.from_request(self.first_name, self.last_name, self.email, self.phone)
 
 
 class BookingRequest(BaseModel):
@@ -282,7 +342,9 @@ class BookingRequest(BaseModel):
         False, description="Explicit confirmation of the quote's total.", examples=[True]
     )
     guest: GuestIn | None = Field(
-        None, description="Who the partners expect; the user when absent. Sealed on topics."
+        None,
+        description="Who the partners book for (another person, or details the profile lacks); "
+        "the user's profile when absent. Checked against what each provider needs; sealed on topics.",
     )
 
 

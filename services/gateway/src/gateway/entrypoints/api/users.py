@@ -22,6 +22,8 @@ def user_view(user: User) -> UserView:
         name=user.name,
         email=user.email,
         phone=user.phone,
+        first_name=user.first_name,
+        last_name=user.last_name,
         role=user.role,  # type: ignore[arg-type]
         preferences=user.preferences,
         created_at=user.created_at,
@@ -59,7 +61,13 @@ async def sign_up(
     ],
 ) -> SignedUp:
     user, token = await users.sign_up(
-        get_deps(request), body.name, body.email, body.phone, body.preferences
+        get_deps(request),
+        body.name,
+        body.email,
+        body.phone,
+        body.preferences,
+        first_name=body.first_name,
+        last_name=body.last_name,
     )
     response.headers["Location"] = "/v1/me"
     return SignedUp(user=user_view(user), token=token)
@@ -78,8 +86,9 @@ async def get_me(user: CurrentUser) -> UserView:
 @router.patch(
     "/me",
     response_model=UserView,
-    summary="Change name, email, phone or booking preferences",
-    description="Only the fields present change (JSON merge patch semantics); `null` clears a money limit or the phone.",
+    summary="Change name, first/last name, email, phone or booking preferences",
+    description="Only the fields present change (JSON merge patch semantics); `null` clears a money "
+    "limit, the phone, or first_name/last_name (then derived from `name` again).",
     responses={
         **ex.ok(ex.ME),
         **ex.problems("unauthorized", "invalid", "malformed", "pan", "email_taken"),
@@ -101,6 +110,7 @@ async def patch_me(
                 restaurants_only={"preferences": {"allowed_booking_types": ["restaurant"]}},
                 clear_threshold={"preferences": {"require_confirmation_above": None}},
                 new_phone={"phone": "+351 913 000 000"},
+                family_name_for_bookings={"last_name": "Ciccone"},
             )
         ),
     ],
