@@ -59,7 +59,7 @@ def _headers(record) -> dict[str, bytes]:
 
 
 async def test_a_booking_request_nobody_answered_is_sent_again_with_a_new_message_id(gateway, client):
-    token = await _person(client, "Þórdís")  # one name, no phone
+    token = await _person(client, "Þórdís", last_name="Jónsdóttir", phone="+354 555 0100")  # one word as a name
     booking_id = await _booked(client, token)
     [first] = await read_topic(gateway.kafka, BOOKING_EVENTS, booking_id)
 
@@ -111,7 +111,7 @@ async def test_a_request_unanswered_after_every_resend_is_left_to_operators(gate
 
 
 async def test_several_instances_reconciling_at_once_send_a_lost_request_once(gateway, client):
-    token = await _person(client, "李小龍")
+    token = await _person(client, "李小龍", first_name="小龍", last_name="李", phone="+852 5555 0100")
     booking_id = await _booked(client, token)
     await _age(gateway, booking_id, reconcile.REQUEST, hours=2)
     s = gateway.settings
@@ -144,7 +144,7 @@ async def _confirmed(gateway, client, token: str) -> str:
 
 
 async def test_a_repeated_cancel_sends_the_cancellation_again_when_nothing_answered_it(gateway, client):
-    token = await _person(client, "Zoë O'Brien-Núñez")
+    token = await _person(client, "Zoë O'Brien-Núñez", phone="+34 600 000 100")
     booking_id = await _confirmed(gateway, client, token)
 
     async def cancel() -> None:
