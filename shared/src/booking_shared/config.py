@@ -37,7 +37,15 @@ class ServiceSettings(BaseSettings):
     kafka_flavour: Literal["tansu", "kafka"] = Field(
         "tansu", description="tansu: no idempotent producer (it fails InitProducerId); kafka: idempotence on."
     )
-    kafka_fetch_max_wait_ms: int = 5
+    kafka_fetch_max_wait_ms: int = Field(
+        5, ge=0, description="Fetch wait while the service is busy. Tansu answers a waiting fetch only when it "
+        "runs out, so a hop costs about half of it (booking_shared.pacing)."
+    )
+    kafka_fetch_idle_wait_ms: int = Field(
+        500, ge=0, description="Fetch wait after kafka_busy_window_s with no traffic, and always against Apache "
+        "Kafka (which answers as soon as data arrives)."
+    )
+    kafka_busy_window_s: float = Field(15.0, gt=0, description="Quiet time after which a service counts as idle.")
     kafka_partitions: int = 4
     consumer_max_attempts: int = Field(3, description="Tries before a message goes to its DLQ.")
     consumer_retry_backoff_ms: int = 100

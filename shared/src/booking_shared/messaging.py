@@ -25,6 +25,7 @@ from booking_shared.contracts.envelope import Envelope
 from booking_shared.contracts.topics import dlq
 from booking_shared.logs import booking_id_var, message_id_var
 from booking_shared.metrics import MESSAGES_DEAD, MESSAGES_HANDLED
+from booking_shared.pacing import FetchPacer
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class MessageRouter:
     routes: dict[str, dict[str, Handler]] = field(default_factory=dict)
     patterns: dict[str, dict[str, Handler]] = field(default_factory=dict)
     on_commit: Callable[[], None] | None = None
+    pacer: FetchPacer | None = None
 
     def on(self, topic: str, model: type[Message], handler: Handler) -> None:
         self.routes.setdefault(topic, {})[model.type_name()] = handler
@@ -120,7 +122,7 @@ class MessageRouter:
             "group_id": self.consumer,
             "auto_offset_reset": "earliest",
             "ack_policy": AckPolicy.NACK_ON_ERROR,
-            "fetch_max_wait_ms": self.settings.kafka_fetch_max_wait_ms,
+            "fetch_max_wait_ms": self.pacer.wait_ms if self.pacer else self.settings.kafka_fetch_max_wait_ms,
             "decoder": _raw_body,
         }
         if self.patterns:
@@ -129,7 +131,12 @@ class MessageRouter:
         else:
             sub = broker.subscriber(*self.routes, **options)
 
+        if self.pacer is not None:
+            self.pacer.watch(lambda: getattr(sub, "consumer", None))
+
         async def receive(body: Any, msg: KafkaMessage) -> None:
+            if self.pacer is not None:
+                self.pacer.busy()
             record = msg.raw_message
             if not self._resolve(record.topic):
                 return

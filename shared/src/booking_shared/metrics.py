@@ -7,3 +7,4 @@ MESSAGES_HANDLED = Counter(
 )
 MESSAGES_DEAD = Counter("booking_messages_dead_lettered_total", "Messages sent to a DLQ", ["consumer", "type"])
 OUTBOX_PENDING = Gauge("booking_outbox_pending", "Outbox rows not yet published", ["service"])
+FETCH_WAIT_MS = Gauge("booking_kafka_fetch_wait_ms", "The consumer's current fetch wait (short while busy)", ["service"])

@@ -108,6 +108,7 @@ class OutboxRelay:
         self.published = 0
         self.is_leader = False
         self.last_error: str | None = None
+        self.on_publish: Callable[[], None] | None = None  # replies are on their way
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.schema}")
@@ -202,6 +203,8 @@ class OutboxRelay:
         if done:
             await self._mark_sent(conn, done)
             self.published += len(done)
+            if self.on_publish:
+                self.on_publish()
         if failure is not None:
             raise failure
         return len(done)

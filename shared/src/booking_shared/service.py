@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -24,8 +24,11 @@ from booking_shared.http import install_problem_handlers
 from booking_shared.messaging import MessageRouter, ensure_topics, make_broker
 from booking_shared.metrics import OUTBOX_PENDING
 from booking_shared.outbox import OutboxRelay
+from booking_shared.pacing import FetchPacer
 
 log = logging.getLogger(__name__)
+
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 @dataclass
@@ -37,7 +40,9 @@ class Runtime:
     broker: KafkaBroker
     router: MessageRouter
     relay: OutboxRelay
+    pacer: FetchPacer
     extras: dict[str, Any] = field(default_factory=dict)
+    pacer_task: asyncio.Task | None = None
     ready: bool = False
 
 
@@ -55,21 +60,26 @@ async def start_runtime(
     pool = await prepare_database(settings, migrations_dir)
     await _retry("kafka topics", lambda: ensure_topics(settings, topics or all_topics()))
     broker = make_broker(settings)
-    router = MessageRouter(settings=settings, pool=pool, consumer=settings.service_name)
+    pacer = FetchPacer(settings)
+    router = MessageRouter(settings=settings, pool=pool, consumer=settings.service_name, pacer=pacer)
     relay = OutboxRelay(pool, settings)
     router.on_commit = relay.wake
-    rt = Runtime(settings=settings, pool=pool, broker=broker, router=router, relay=relay)
+    relay.on_publish = pacer.busy
+    rt = Runtime(settings=settings, pool=pool, broker=broker, router=router, relay=relay, pacer=pacer)
     if wire is not None:
         await wire(rt)
     router.attach(broker)
     await _retry("kafka broker", broker.start)
     relay.start()
+    rt.pacer_task = asyncio.create_task(pacer.run(), name="fetch-pacer")
     rt.ready = True
     return rt
 
 
 async def stop_runtime(rt: Runtime) -> None:
     rt.ready = False
+    if rt.pacer_task is not None:
+        rt.pacer_task.cancel()
     with contextlib.suppress(Exception):
         await rt.broker.stop()
     await rt.relay.stop()
@@ -119,6 +129,15 @@ def create_app(
 
     app = FastAPI(title=title or settings.service_name, description=description, lifespan=lifespan)
     install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def busy_on_requests(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        # A quote, a card lookup or a status read comes just before or during a booking's
+        # messages: get the consumer's short fetch wait ready (probes do not count).
+        rt: Runtime | None = getattr(app.state, "runtime", None)
+        if rt is not None and request.url.path not in PROBES:
+            rt.pacer.busy()
+        return await call_next(request)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

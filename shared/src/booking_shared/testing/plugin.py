@@ -146,6 +146,9 @@ def settings_for(database_url: str, role_prefix: str, kafka_bootstrap: str):
             "port": infra.free_port(),
             "log_json": False,
             "outbox_poll_interval_s": 0.2,
+            # Service suites keep the short fetch wait throughout (a quiet spell between two
+            # tests must not stretch a hop); pacing has its own tests, and the e2e stack runs it.
+            "kafka_fetch_idle_wait_ms": 5,
         }
         values.update(overrides)
         return settings_cls(**values)
