@@ -332,13 +332,16 @@ class Bench:
                  first_errors=errors[:3], cpu_note="includes each booking's quote")
         self.results[name] = s
 
-    async def idle(self, seconds: float) -> None:
-        await asyncio.sleep(2)  # let the last bookings' tails settle
+    async def idle(self, seconds: float, settle_s: float) -> None:
+        """The stack at rest: measured once every service has been quiet for longer than its
+        busy window (KAFKA_BUSY_WINDOW_S, 15 s), as a stack nobody uses is."""
+        await asyncio.sleep(settle_s)
         cpu0 = self.procs.cpu()
         await asyncio.sleep(seconds)
         cpu = delta(cpu0, self.procs.cpu())
         self.results["idle"] = {
             "seconds": seconds,
+            "after_quiet_s": settle_s,
             "cpu_share_of_a_core": round(measured(cpu) / seconds, 4),
             "by_process": {k: round(v / seconds, 4) for k, v in sorted(cpu.items())},
         }
@@ -414,7 +417,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         people = [await sign_up(client, stack, i) for i in range(max(1, min(args.clients, 10)))]
         restaurants, events = await catalogue(client, stack, people[0])
         b = Bench(stack, procs, client, people, restaurants, events, random.Random(args.seed), args.reject_rate)
-        await b.idle(args.idle_s)
+        await b.idle(args.idle_s, args.idle_settle_s)
         await b.sequential("sequential_0ms", args.sequential, 0)
         await b.baseline(args.sequential, 0)
         if args.latency_ms:
@@ -450,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", type=int, default=50, help="concurrent clients in the throughput phase")
     p.add_argument("--duration-s", type=float, default=30, help="length of the throughput phase")
     p.add_argument("--idle-s", type=float, default=10, help="length of the idle measurement")
+    p.add_argument("--idle-settle-s", type=float, default=17, help="quiet time before it (> KAFKA_BUSY_WINDOW_S)")
     p.add_argument("--reject-rate", type=float, default=0.05,
                    help="share of partner confirms refused, per sandbox (about 10%% of bookings with 2-3 items)")
     p.add_argument("--seed", type=int, default=7)

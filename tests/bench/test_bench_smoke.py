@@ -19,7 +19,7 @@ def test_a_short_bench_run_reports_every_figure_and_a_clean_check(tmp_path):
     out = tmp_path / "bench.json"
     res = subprocess.run(
         [sys.executable, str(BENCH), "--sequential", "4", "--latency-ms", "20", "--clients", "4",
-         "--duration-s", "4", "--idle-s", "1", "--out", str(out)],
+         "--duration-s", "4", "--idle-s", "1", "--idle-settle-s", "0", "--out", str(out)],
         capture_output=True, text=True, timeout=300,
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
