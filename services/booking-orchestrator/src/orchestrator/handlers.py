@@ -36,7 +36,12 @@ from orchestrator.domain.model import (
 )
 from orchestrator.domain.saga import decide, start
 from orchestrator.domain.summary import summarize
-from orchestrator.metrics import SAGA_DEADLINES, SAGA_ESCALATIONS, SAGA_OPERATOR_ACTIONS, SAGA_TRANSITIONS
+from orchestrator.metrics import (
+    SAGA_DEADLINES,
+    SAGA_ESCALATIONS,
+    SAGA_OPERATOR_ACTIONS,
+    SAGA_TRANSITIONS,
+)
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from datetime import timedelta
 
 from booking_shared.contracts import (
     AuthorizePayment,
-    FailureReason,
     CapturePayment,
     Command,
     ConfirmItem,
+    FailureReason,
     HoldItem,
     ItemCancelled,
     ItemConfirmed,
