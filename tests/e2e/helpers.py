@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-FINAL = {"CONFIRMED", "FAILED", "CANCELLED", "COMPENSATION_FAILED"}
+FINAL = {"CONFIRMED", "FAILED", "CANCELLED", "PARTIALLY_CANCELLED", "COMPENSATION_FAILED"}
 STRIPE_KEY = "sk_test_localstripe"
 
 
