@@ -20,8 +20,9 @@ async def test_a_saga_shows_its_items_payment_steps_and_history(orchestrator: Ha
     saga = await h.saga(bid)
     assert set(saga) == {
         "booking_id", "user_id", "state", "mode", "definition_version", "paused", "total", "items", "payment",
-        "failure_reasons", "steps", "history", "created_at", "updated_at",
+        "failure_reasons", "steps", "history", "created_at", "updated_at", "attention", "attention_at",
     }
+    assert (saga["attention"], saga["attention_at"]) == (None, None)
     assert (saga["state"], saga["mode"], saga["definition_version"], saga["paused"]) == (
         "CONFIRMED", "all_or_nothing", 1, False,
     )
