@@ -171,6 +171,12 @@ def check_invariants(system, booking: dict[str, Any]) -> Records:
         confirmed = [i for i in booking["items"] if i["status"] == "CONFIRMED"]
         assert rec.captured == sum(i["price"]["amount_minor"] for i in confirmed), (bid, rec.captured)
         assert len(rec.active_partner_bookings) == len(confirmed), (bid, rec.active_partner_bookings)
+    elif state == "PARTIALLY_CANCELLED":
+        # What the partner refused to cancel stands (and stays paid); nothing else is left.
+        standing = [i for i in booking["items"] if i["status"] == "NOT_CANCELLABLE"]
+        assert standing, f"{bid} is partially cancelled but no item stands"
+        assert len(rec.active_partner_bookings) == len(standing), (bid, rec.active_partner_bookings)
+        assert rec.live_holds == [], f"holds left for {bid}: {rec.live_holds}"
     elif state in ("FAILED", "CANCELLED"):
         if state == "FAILED":
             assert rec.captured == 0, f"money kept for failed booking {bid}: {rec.captured}"
