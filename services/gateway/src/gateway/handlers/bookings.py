@@ -377,7 +377,9 @@ def booking_view(row: asyncpg.Record, saga: dict[str, Any] | None, source: str) 
                 "hold_expires_at": s.get("hold_expires_at"),
                 "refund": _m(s.get("refund")) or _m(refunds.get(iid, {}).get("refunded")),
                 "failure": failed.get(iid),
-                "cancellation": _item_cancellation(status, s, refunds.get(iid)),
+                "cancellation": _item_cancellation(status, s, refunds.get(iid))
+                if row["cancellation_requested_at"] or iid in refunds
+                else None,
             }
         )
     pay = (saga or {}).get("payment") or {}

@@ -182,7 +182,9 @@ class EventbritePort:
             order_id = released.raw.get("order_id")
             log.warning("released hold %s had become order %s; cancelling it", hold_id, order_id)
             if order_id:
-                await self._cancel_order(str(order_id), key=key)
+                out = await self._cancel_order(str(order_id), key=key)
+                if not out.cancelled:  # an order nobody asked for that stands: an operator's job
+                    raise CancelFailed(f"eventbrite order {order_id} (from hold {hold_id}): {out.detail}")
                 return
         raise PartnerError(
             f"eventbrite release of hold {hold_id}: {released.partner_status} {released.message}"
