@@ -29,7 +29,9 @@ async def test_a_saga_shows_its_items_payment_steps_and_history(orchestrator: Ha
     item = saga["items"][0]
     assert set(item) == {
         "item_id", "provider", "booking_type", "status", "hold_id", "hold_expires_at", "confirmation_code", "price", "refund",
+        "fee", "failure",
     }
+    assert (item["fee"], item["failure"]) == (None, None)
     assert (item["status"], item["booking_type"], item["confirmation_code"]) == ("CONFIRMED", "restaurant", "CONF-item-1")
     assert item["provider"] == h.fakes.providers[0].name
     assert saga["payment"]["payment_intent_id"] == f"pi_{bid}"
