@@ -232,7 +232,7 @@ class Policy:
     """Deadlines and bounds (from settings; tests make them short)."""
 
     step_timeout_s: float = 10.0
-    step_max_attempts: int = 3  # sends of a forward command before the saga compensates
+    step_max_attempts: int = 3  # sends of a forward command before the saga compensates (not capture)
     # After the pivot nothing compensates on a timeout: the capture is resent for ever (same
     # command id, backoff capped at max_step_timeout_s) and, after this many unanswered sends,
     # the saga is flagged for operators.
