@@ -15,7 +15,7 @@ import httpx
 
 from booking_shared.devstack import checker
 
-FINAL = {"CONFIRMED", "FAILED", "CANCELLED", "COMPENSATION_FAILED"}
+FINAL = {"CONFIRMED", "FAILED", "CANCELLED", "PARTIALLY_CANCELLED", "COMPENSATION_FAILED"}
 STRIPE_KEY = checker.STRIPE_TEST_KEY
 
 

@@ -133,6 +133,35 @@ def test_cancelling_a_confirmed_booking_refunds_what_each_policy_allows(system, 
     assert {o["status"] for o in rec.orders} == {"CANCELLED"}
 
 
+def test_a_table_already_seated_stands_and_the_rest_of_the_day_is_cancelled_and_refunded(system, person):
+    quote = person.quote(person.day_plan(days_ahead=27, restaurant=7, events=1))
+    booking_id = person.book(quote["id"]).json()["booking_id"]
+    b = person.wait_final(booking_id)
+    assert b["state"] == "CONFIRMED", b
+    dinner = next(i for i in b["items"] if i["booking_type"] == "restaurant")
+    [reservation] = records(system, booking_id).reservations
+    ot = system.url("opentable_sandbox")
+    httpx.put(f"{ot}/_admin/reservations/{reservation['reservation_id']}/state", json={"state": "Seated"}).raise_for_status()
+
+    r = person.client.post(f"/v1/bookings/{booking_id}/cancel", headers=person.auth, json={"reason": "plans changed"})
+    assert r.status_code == 202, r.text
+    b = person.wait_final(booking_id, states={"CANCELLED", "PARTIALLY_CANCELLED", "COMPENSATION_FAILED"})
+    assert b["state"] == "PARTIALLY_CANCELLED", b
+    items = {i["item_id"]: i for i in b["items"]}
+    seated = items[dinner["item_id"]]
+    assert seated["status"] == "NOT_CANCELLABLE"
+    assert seated["cancellation"]["outcome"] == "not_cancellable" and seated["cancellation"]["refund"] is None
+    others = [i for i in items.values() if i["item_id"] != dinner["item_id"]]
+    assert all(i["cancellation"]["outcome"] == "cancelled" for i in others), others
+    refunded = sum(i["cancellation"]["refund"]["amount_minor"] for i in others)
+    assert (b["payment"]["refunded"] or {"amount_minor": 0})["amount_minor"] == refunded
+    rec = check_invariants(system, b)
+    # The seated table is still paid for; what was cancelled was given back per its policy.
+    assert rec.captured == quote["total"]["amount_minor"] - refunded
+    assert [r["state"] for r in rec.reservations] == ["Seated"]
+    assert {o["status"] for o in rec.orders} == {"CANCELLED"}
+
+
 def test_another_persons_booking_is_not_found(system, person):
     quote = person.quote(person.day_plan(days_ahead=27, restaurant=6, events=1))
     booking_id = person.book(quote["id"]).json()["booking_id"]

@@ -225,3 +225,30 @@ def test_the_stack_is_found_where_make_up_puts_it():
     assert moved.eventbrite_sandbox_url.endswith(":9104")
     given = Stack.from_env({"DATABASE_URL": "postgresql://u@db/x", "STRIPE_API_KEY": "sk_test_abc"})
     assert given.database_url == "postgresql://u@db/x" and given.stripe_key == "sk_test_abc"
+
+
+def partially_cancelled(world_: Snapshot, refund: int = 2000, order_status: str = "CANCELLED") -> Snapshot:
+    """A day where the restaurant refused to cancel (seated) and the concert was refunded."""
+    world_.sagas["bk_part"] = Saga("bk_part", "PARTIALLY_CANCELLED", items=[
+        Item("dinner", "NOT_CANCELLABLE", 5000), Item("fado", "CANCELLED", 2000, refund_minor=2000)
+    ], state_changed_at=AGO)
+    world_.bookings["bk_part"] = Booking("bk_part", "PARTIALLY_CANCELLED", "PARTIALLY_CANCELLED", AGO)
+    world_.intents.append(intent("bk_part", 7000, refunded=refund))
+    world_.reservations.append({"reservation_id": "r9", "partner_reference": "bk_part:dinner", "lock_id": "lk_p", "state": "Seated"})
+    world_.locks.append({"lock_id": "lk_p", "state": "Consumed"})
+    world_.orders.append({"order_id": "o9", "partner_reference": "bk_part:fado", "status": order_status})
+    return world_
+
+
+def test_a_partly_cancelled_day_keeps_what_stands_and_refunds_the_rest():
+    assert check(partially_cancelled(world())) == []
+
+
+def test_a_partly_cancelled_day_whose_refund_never_came_is_found():
+    found = check(partially_cancelled(world(), refund=0))
+    assert [(f.kind, f.booking_id) for f in found] == [("capture_mismatch", "bk_part")]
+
+
+def test_a_partly_cancelled_day_with_a_cancelled_item_still_booked_is_found():
+    found = check(partially_cancelled(world(), order_status="PLACED"))
+    assert [(f.kind, f.booking_id) for f in found] == [("partner_mismatch", "bk_part")]

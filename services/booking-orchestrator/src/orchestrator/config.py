@@ -15,7 +15,12 @@ class Settings(ServiceSettings):
     step_timeout_s: float = Field(10.0, gt=0, description="Wait for an answer after the first send.")
     step_backoff: float = Field(2.0, ge=1.0, description="Each resend waits this much longer.")
     max_step_timeout_s: float = Field(120.0, gt=0, description="Longest wait between two sends.")
-    step_max_attempts: int = Field(3, ge=1, description="Sends of a forward command before the saga compensates.")
+    step_max_attempts: int = Field(
+        3, ge=1, description="Sends of a forward command before the saga compensates (not the capture: it is never given up)."
+    )
+    escalate_after_sends: int = Field(
+        3, ge=1, description="Unanswered CapturePayment sends before operators are called (it is never given up)."
+    )
     compensation_max_attempts: int = Field(
         8, ge=1, description="Sends of an undo command before the saga goes to COMPENSATION_FAILED."
     )

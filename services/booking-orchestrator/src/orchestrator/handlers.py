@@ -36,7 +36,12 @@ from orchestrator.domain.model import (
 )
 from orchestrator.domain.saga import decide, start
 from orchestrator.domain.summary import summarize
-from orchestrator.metrics import SAGA_DEADLINES, SAGA_OPERATOR_ACTIONS, SAGA_TRANSITIONS
+from orchestrator.metrics import (
+    SAGA_DEADLINES,
+    SAGA_ESCALATIONS,
+    SAGA_OPERATOR_ACTIONS,
+    SAGA_TRANSITIONS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +185,12 @@ async def fire_due_deadlines(
                     if decision.sends or decision.transitions or decision.saga != current:
                         summary = f"{name}: {decision.note}" if decision.note else name
                         await repo.record(booking_id, "action", "DeadlineDue", summary=summary)
+                    if decision.saga.attention and not current.attention:
+                        SAGA_ESCALATIONS.labels(_deadline_kind(name)).inc()
+                        log.warning(
+                            "saga escalated to operators",
+                            extra={"booking_id": booking_id, "reason": decision.saga.attention},
+                        )
                     await _emit(conn, repo, decision, deps, None)
                     current = decision.saga
                 await repo.save(current, saga)
@@ -260,6 +271,7 @@ def policy_from(settings) -> Policy:  # type: ignore[no-untyped-def]
         compensation_max_attempts=settings.compensation_max_attempts,
         action_window_s=settings.action_window_s,
         route_wait_s=settings.route_wait_s,
+        escalate_after_sends=settings.escalate_after_sends,
     )
 
 

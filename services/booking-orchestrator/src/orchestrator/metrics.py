@@ -11,3 +11,8 @@ SAGA_DEADLINES = Counter(
 SAGA_OPERATOR_ACTIONS = Counter(
     "booking_saga_operator_actions_total", "Operator actions on sagas.", ["action"]
 )
+SAGA_ESCALATIONS = Counter(
+    "booking_saga_escalations_total",
+    "Sagas flagged for operators without failing (e.g. a capture nobody answers), by the step.",
+    ["kind"],
+)

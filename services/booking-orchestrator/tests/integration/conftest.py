@@ -35,7 +35,7 @@ from orchestrator.entrypoints.app import create_app
 
 from .fakes import Act, Fakes, ProviderSpec
 
-FINAL = ("CONFIRMED", "FAILED", "CANCELLED", "COMPENSATION_FAILED")
+FINAL = ("CONFIRMED", "FAILED", "CANCELLED", "PARTIALLY_CANCELLED", "COMPENSATION_FAILED")
 
 
 @dataclass

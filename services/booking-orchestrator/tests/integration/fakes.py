@@ -276,6 +276,10 @@ class Fakes:
         if isinstance(m, CancelItem):
             state = self.items.get((b, m.item_id))
             booked = state == "BOOKED"
+            if act.kind == "reject" and booked:  # the partner will not cancel: it stays booked
+                return [ItemRejected(booking_id=b, command_id=m.command_id, item_id=m.item_id,
+                                     reason_code=act.code or "not_cancellable",  # type: ignore[arg-type]
+                                     detail="the cancellation window has closed", partner_code="Seated")]
             self.items[(b, m.item_id)] = "CANCELLED" if booked else "RELEASED"
             price = self._price(b, m.item_id)
             refund = price if act.refund is None else act.refund

@@ -20,15 +20,18 @@ async def test_a_saga_shows_its_items_payment_steps_and_history(orchestrator: Ha
     saga = await h.saga(bid)
     assert set(saga) == {
         "booking_id", "user_id", "state", "mode", "definition_version", "paused", "total", "items", "payment",
-        "failure_reasons", "steps", "history", "created_at", "updated_at",
+        "failure_reasons", "steps", "history", "created_at", "updated_at", "attention", "attention_at",
     }
+    assert (saga["attention"], saga["attention_at"]) == (None, None)
     assert (saga["state"], saga["mode"], saga["definition_version"], saga["paused"]) == (
         "CONFIRMED", "all_or_nothing", 1, False,
     )
     item = saga["items"][0]
     assert set(item) == {
         "item_id", "provider", "booking_type", "status", "hold_id", "hold_expires_at", "confirmation_code", "price", "refund",
+        "fee", "failure",
     }
+    assert (item["fee"], item["failure"]) == (None, None)
     assert (item["status"], item["booking_type"], item["confirmation_code"]) == ("CONFIRMED", "restaurant", "CONF-item-1")
     assert item["provider"] == h.fakes.providers[0].name
     assert saga["payment"]["payment_intent_id"] == f"pi_{bid}"

@@ -279,3 +279,68 @@ async def test_several_deadline_workers_fire_each_deadline_once(orchestrator: Ha
     assert len(h.fakes.commands(bid, "HoldItem", "item-2")) == h.settings.step_max_attempts
     for c in h.fakes.commands(bid, "CancelItem"):
         assert sum(x.command_id == c.command_id for x in h.fakes.commands(bid, "CancelItem")) == 1
+
+
+async def test_a_two_item_booking_whose_partner_refuses_one_cancellation_refunds_the_other(
+    orchestrator: Harness,
+) -> None:
+    h = orchestrator
+    items = h.items(2)
+    bid = await h.book({"CancelItem:item-2": Act("reject", "not_cancellable")}, n=2)
+    assert await h.settles(bid) == "CONFIRMED"
+    await h.cancel(bid)
+    await h.reaches(bid, "CANCELLING", "CANCELLED", "PARTIALLY_CANCELLED", "COMPENSATION_FAILED")
+    assert await h.settles(bid) == "PARTIALLY_CANCELLED"
+    # The partners' view: the dinner cancelled, the concert still booked (it stands, paid).
+    assert h.fakes.active(bid) == {"item-2": "BOOKED"}
+    money = h.fakes.money(bid)
+    assert money["refunded"] == items[0].line_total().amount_minor
+    assert money["captured"] - money["refunded"] == items[1].line_total().amount_minor
+    await wait_for(lambda: h.fakes.published(bid, "BookingCancelled"), what="BookingCancelled")
+    event = h.fakes.published(bid, "BookingCancelled")[0]
+    assert event.partial is True  # type: ignore[attr-defined]
+    assert [(o.item_id, o.outcome) for o in event.items] == [  # type: ignore[attr-defined]
+        ("item-1", "cancelled"),
+        ("item-2", "not_cancellable"),
+    ]
+    saga = await h.saga(bid)
+    view = {i["item_id"]: i for i in saga["items"]}
+    assert view["item-1"]["status"] == "CANCELLED"
+    assert view["item-1"]["refund"] == {"amount_minor": items[0].line_total().amount_minor, "currency": "EUR"}
+    assert view["item-2"]["status"] == "NOT_CANCELLABLE"
+    assert view["item-2"]["failure"]["code"] == "not_cancellable"
+    assert "window" in view["item-2"]["failure"]["detail"]
+    assert h.fakes.published(bid, "BookingFailed") == []
+
+
+async def test_a_capture_answered_after_several_resends_confirms_with_nothing_cancelled(
+    orchestrator: Harness,
+) -> None:
+    h = orchestrator
+    silent = h.settings.escalate_after_sends + 2
+    bid = await h.book({"CapturePayment": Act("silent", silent_for=silent)})
+
+    async def escalated() -> dict | None:
+        if await h.state(bid) != "CAPTURING":
+            return None
+        saga = await h.saga(bid)
+        return saga if saga["attention"] else None
+
+    # While the capture goes unanswered the saga waits in CAPTURING, flagged for operators and
+    # listed with the stuck sagas even though each resend touches it.
+    flagged = await wait_for(escalated, timeout=30, what="the silent capture escalated")
+    assert flagged["state"] == "CAPTURING"
+    r = await h.http.get("/internal/sagas", params={"older_than_s": 3600, "limit": 500})
+    listed = {s["booking_id"]: s for s in r.json()["sagas"]}
+    assert bid in listed and listed[bid]["attention"]
+    assert any("escalated to operators" in e["summary"] for e in flagged["history"])
+
+    assert await h.settles(bid, within=40) == "CONFIRMED"
+    captures = h.fakes.commands(bid, "CapturePayment")
+    assert len(captures) == silent + 1
+    assert len({c.command_id for c in captures}) == 1, "a resend must reuse the command id"
+    assert h.fakes.commands(bid, "CancelItem") == [] and h.fakes.commands(bid, "RefundPayment") == []
+    assert h.fakes.active(bid) == {"item-1": "BOOKED", "item-2": "BOOKED", "item-3": "BOOKED"}
+    assert h.fakes.money(bid)["captured"] == sum(i.line_total().amount_minor for i in h.items(3))
+    saga = await h.saga(bid)
+    assert saga["attention"] is None and saga["failure_reasons"] == []

@@ -97,6 +97,21 @@ def cancelling_refunding() -> Saga:
     return reply(s, cancelled(s, "cancellation-cancel:item-2", refund=1500, fee=1500, was_confirmed=True))
 
 
+def capture_resent(times: int) -> Saga:
+    """CAPTURING, the capture sent 1 + times times with no answer."""
+    s = capturing()
+    for _ in range(times):
+        s = apply(s, DeadlineDue("capture"), s.steps["capture"].deadline_at).saga  # type: ignore[arg-type]
+    return s
+
+
+def cancelling_one_refused() -> Saga:
+    """Cancelling: item-1 cancelled (40.00 back), item-2 refused by its partner, item-3 still cancelling."""
+    s = cancelling()
+    s = reply(s, cancelled(s, "cancellation-cancel:item-1", refund=4000, was_confirmed=True))
+    return reply(s, rejected(s, "cancellation-cancel:item-2", "not_cancellable"))
+
+
 ROWS = [
     # ---- HOLDING ----
     Row("the last hold moves on to authorize the exact total", lambda: holding(held_ids=("item-1", "item-2")),
@@ -188,6 +203,21 @@ ROWS = [
         lambda s: DeadlineDue("capture"), S.CAPTURING, ["CapturePayment"], at=due("capture")),
     Row("a cancellation during capture waits for the capture", capturing,
         lambda s: cancellation(s), S.CAPTURING, []),
+    Row("after the pivot a capture nobody answers is sent again (same id), never compensated",
+        lambda: exhaust(capturing(), "capture"),
+        lambda s: DeadlineDue("capture"), S.CAPTURING, ["CapturePayment"], at=due("capture")),
+    Row("a capture still unanswered after many sends is sent again, nothing is cancelled",
+        lambda: capture_resent(8),
+        lambda s: DeadlineDue("capture"), S.CAPTURING, ["CapturePayment"], at=due("capture")),
+    Row("a capture answered after several resends confirms the booking", lambda: capture_resent(5),
+        lambda s: R(PaymentCaptured(booking_id=s.booking_id, command_id=s.steps["capture"].command_id,
+                                    amount_captured=Money(amount_minor=10000, currency="EUR"))),
+        S.CONFIRMED, ["BookingConfirmed"]),
+    Row("a definite capture failure after several resends still compensates", lambda: capture_resent(5),
+        lambda s: R(payment_failed(s, "capture", "capture", "authorization_expired")), S.COMPENSATING,
+        ["CancelItem:item-1", "CancelItem:item-2", "CancelItem:item-3"]),
+    Row("an operator retry of a silent capture resends it (same id)", lambda: capture_resent(4),
+        lambda s: OperatorAction("retry", "ops:alice"), S.CAPTURING, ["CapturePayment"]),
     # ---- COMPENSATING ----
     Row("one release done, another still under way", compensating_after_hold_rejected,
         lambda s: R(cancelled(s, "cancel:item-1")), S.COMPENSATING, []),
@@ -289,6 +319,27 @@ ROWS = [
         lambda s: R(payment_failed(s, "cancellation-refund", "refund", "charge_disputed")), S.COMPENSATION_FAILED, []),
     Row("a cancellation request while cancelling changes nothing", cancelling,
         lambda s: cancellation(s), S.CANCELLING, []),
+    # ---- a partner refuses to cancel (past its window, seated, used) ----
+    Row("a partner's refusal to cancel one item: the others go on", cancelling,
+        lambda s: R(rejected(s, "cancellation-cancel:item-2", "not_cancellable")), S.CANCELLING, []),
+    Row("after a refusal the last cancellation refunds what was cancelled", cancelling_one_refused,
+        lambda s: R(cancelled(s, "cancellation-cancel:item-3", refund=1500, was_confirmed=True)), S.CANCELLING,
+        ["RefundPayment"]),
+    Row("the refund after a refusal ends PARTIALLY_CANCELLED with the per-item outcome",
+        lambda: reply(cancelling_one_refused(),
+                      cancelled(cancelling_one_refused(), "cancellation-cancel:item-3", refund=1500, was_confirmed=True)),
+        lambda s: R(refunded(s, "cancellation-refund")), S.PARTIALLY_CANCELLED, ["BookingCancelled"]),
+    Row("a refusal as the last answer, nothing to give back: PARTIALLY_CANCELLED at once",
+        lambda: after_cancels(cancelling(), ["cancellation-cancel:item-1", "cancellation-cancel:item-3"]),
+        lambda s: R(rejected(s, "cancellation-cancel:item-2", "not_cancellable")), S.PARTIALLY_CANCELLED,
+        ["BookingCancelled"]),
+    Row("a refusal to cancel while compensating before the pivot is still a fault for operators",
+        lambda: after_cancels(compensating_after_capture_failed(), ["cancel:item-2", "cancel:item-3"]),
+        lambda s: R(rejected(s, "cancel:item-1", "not_cancellable")), S.COMPENSATING, ["VoidPayment"]),
+    Row("a new cancellation request after a partial cancellation changes nothing",
+        lambda: after_cancels(reply(cancelling(), rejected(cancelling(), "cancellation-cancel:item-2", "not_cancellable")),
+                              ["cancellation-cancel:item-1", "cancellation-cancel:item-3"]),
+        lambda s: cancellation(s), S.PARTIALLY_CANCELLED, []),
     Row("best effort: a hold lapsing while holding drops that item", lambda: holding("best_effort", ("item-1",)),
         lambda s: R(lapsed(s, "item-1")), S.HOLDING, []),
     Row("an operator can pause a confirmed booking", confirmed_saga,

@@ -16,6 +16,7 @@ from booking_shared.contracts import (
     BookingRequested,
     ConfirmedItem,
     FailureReason,
+    ItemCancellation,
     ItemRefund,
     SagaStateChanged,
 )
@@ -235,6 +236,79 @@ async def test_the_event_stream_follows_the_saga_to_confirmed_then_calendar_and_
 
     r = await client.post(f"/v1/bookings/{booking_id}/cancel", headers=bearer(token))
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "booking_id"
+
+
+async def test_a_cancellation_a_partner_refused_for_one_item_shows_each_items_outcome(gateway, client):
+    token, _ = await sign_up(client)
+    await add_card(client, token)
+    q = await quote(client, token)
+    booking_id = (await book(client, token, q["id"], confirm=True)).json()["booking_id"]
+    path = ["REQUESTED", "HOLDING", "AUTHORIZING", "CONFIRMING", "CAPTURING", "CONFIRMED"]
+    for a, b in zip(path, path[1:], strict=False):
+        await gateway.publish(
+            SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state=a, to_state=b)
+        )
+    await wait_for(
+        lambda: _state_is(gateway, booking_id, "CONFIRMED"), what="the saga states consumed"
+    )
+    r = await client.post(f"/v1/bookings/{booking_id}/cancel", headers=bearer(token))
+    assert r.status_code == 202, r.text
+    for a, b in (("CONFIRMED", "CANCELLING"), ("CANCELLING", "PARTIALLY_CANCELLED")):
+        await gateway.publish(
+            SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state=a, to_state=b)
+        )
+    await gateway.publish(
+        BOOKING_EVENTS,
+        BookingCancelled(
+            booking_id=booking_id,
+            refunds=[
+                ItemRefund(item_id="item-1", refunded=Money.of("90", "EUR"), fee=Money.of("0", "EUR"))
+            ],
+            total_refunded=Money.of("90", "EUR"),
+            partial=True,
+            items=[
+                ItemCancellation(
+                    item_id="item-1",
+                    outcome="cancelled",
+                    refunded=Money.of("90", "EUR"),
+                    fee=Money.of("0", "EUR"),
+                ),
+                ItemCancellation(
+                    item_id="item-2",
+                    outcome="not_cancellable",
+                    refunded=Money.of("0", "EUR"),
+                    fee=Money.of("0", "EUR"),
+                    reason_code="not_cancellable",
+                    detail="The event has started: the order cannot be cancelled.",
+                ),
+            ],
+        ),
+    )
+
+    async def shown() -> dict | None:
+        status = (await client.get(f"/v1/bookings/{booking_id}", headers=bearer(token))).json()
+        return status if status["cancellation"] and status["cancellation"]["partial"] else None
+
+    status = await wait_for(shown, what="the partial cancellation in the projection")
+    assert status["state"] == "PARTIALLY_CANCELLED"
+    items = {i["item_id"]: i for i in status["items"]}
+    assert items["item-1"]["status"] == "CANCELLED"
+    assert items["item-1"]["cancellation"] == {
+        "outcome": "cancelled",
+        "refund": {"amount_minor": 9000, "currency": "EUR"},
+        "fee": {"amount_minor": 0, "currency": "EUR"},
+        "reason_code": None,
+        "detail": "",
+    }
+    assert items["item-2"]["status"] == "NOT_CANCELLABLE"
+    assert items["item-2"]["cancellation"]["outcome"] == "not_cancellable"
+    assert items["item-2"]["cancellation"]["refund"] is None
+    assert "started" in items["item-2"]["cancellation"]["detail"]
+    assert status["payment"]["refunded"] == {"amount_minor": 9000, "currency": "EUR"}
+    assert [r["item_id"] for r in status["cancellation"]["refunds"]] == ["item-1"]
+    # Final: a second cancellation is refused.
+    r = await client.post(f"/v1/bookings/{booking_id}/cancel", headers=bearer(token))
+    assert r.status_code == 409
 
 
 async def _codes(client, token, booking_id) -> bool:

@@ -30,8 +30,17 @@ def test_an_operator_compensation_after_compensation_failed_shows():
     assert display(saga, outcome) == "COMPENSATING"
 
 
+def test_a_partial_cancellation_is_final_and_ahead_of_cancelling():
+    saga, outcome = apply_saga_state(None, "CANCELLING", "PARTIALLY_CANCELLED")
+    assert is_final(display(saga, outcome))
+    assert display("CANCELLING", "PARTIALLY_CANCELLED") == "PARTIALLY_CANCELLED"
+
+
 def test_final_states():
-    assert all(is_final(s) for s in ("CONFIRMED", "FAILED", "CANCELLED", "COMPENSATION_FAILED"))
+    assert all(
+        is_final(s)
+        for s in ("CONFIRMED", "FAILED", "CANCELLED", "PARTIALLY_CANCELLED", "COMPENSATION_FAILED")
+    )
     assert not any(
         is_final(s)
         for s in ("REQUESTED", "ACTION_REQUIRED", "CANCELLATION_REQUESTED", "CANCELLING")

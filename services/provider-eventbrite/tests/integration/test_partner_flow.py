@@ -73,7 +73,6 @@ async def test_hold_order_lookup_and_cancel_with_a_full_refund_a_week_ahead(
         ("STANDARD", 200, 100),
         ("STANDARD", 100, 50),
         ("STANDARD", 47, 0),
-        ("STANDARD", -1, 0),  # after the start
         ("FLEXIBLE", 30, 100),
         ("FLEXIBLE", 10, 0),
         ("NO_REFUNDS", 500, 0),
@@ -90,6 +89,23 @@ async def test_refunds_follow_the_policy_band_on_the_sandbox_clock(
     assert quote.refund.amount_minor == order.price.total.amount_minor * percent // 100
     done = await client.cancel_order(order.order_id, idempotency_key=ref("cancel"))
     assert done.status is Status.CANCELLED and done.refund == quote.refund
+
+
+async def test_after_the_start_the_order_is_not_cancellable_and_stays_booked(sandbox, make_client, ref):
+    client = make_client()
+    event, _, _, order = await _order(client, sandbox, ref, "STANDARD", quantity=1)
+    await _move_clock_to(sandbox, event, -1)
+    quote = await client.cancel_quote(order.order_id)
+    assert (quote.cancellable, quote.partner_status) == (False, "NOT_CANCELLABLE")
+    assert quote.refund.amount_minor == 0 and "started" in (quote.message or "")
+    done = await client.cancel_order(order.order_id, idempotency_key=ref("cancel"))
+    assert (done.status, done.reason, done.partner_status) == (
+        Status.REJECTED,
+        Reason.NOT_CANCELLABLE,
+        "NOT_CANCELLABLE",
+    )
+    still = await client.get_order(order.order_id)
+    assert still is not None and still.status is Status.CONFIRMED
 
 
 async def test_an_expired_cancel_quote_is_refused(sandbox, make_client, ref):

@@ -392,6 +392,28 @@ async def test_cancelling_after_confirm_refunds_what_the_events_policy_allows_th
     ] == 1
 
 
+async def test_an_order_for_an_event_that_has_started_is_refused_as_not_cancellable_not_dead_lettered(
+    provider, sandbox, booking_id, item_for
+):
+    event, tc = await sandbox.bookable(policy="FLEXIBLE", min_left=2)
+    bid = booking_id()
+    _, c = await confirmed(provider, bid, item_for(event, tc, quantity=2))
+    await _move_clock_to(sandbox, event, -1)  # the concert began an hour ago
+    try:
+        # Handled at once: not an exception retried into the DLQ (and a COMPENSATION_FAILED saga).
+        assert await provider.process(cancel_cmd(bid)) == "handled"
+        refused = await provider.bus.reply(bid, "ItemRejected")
+        assert isinstance(refused, ItemRejected)
+        assert (refused.reason_code, refused.partner_code) == ("not_cancellable", "NOT_CANCELLABLE")
+        assert "started" in refused.detail
+        [order] = await sandbox.orders(f"{bid}:item-1")
+        assert order["status"] != "CANCELLED"  # the tickets stand
+        [row] = await _items(provider, bid)
+        assert (row["status"], row["reason_code"]) == ("CONFIRMED", "not_cancellable")
+    finally:
+        await sandbox.clock(0)
+
+
 async def _items(provider, bid: str) -> list[dict]:
     import httpx
 

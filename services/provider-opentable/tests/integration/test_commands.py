@@ -266,6 +266,29 @@ async def test_cancelling_late_keeps_the_share_the_policy_names(provider):
     assert (again.fee, again.refund) == (cancelled.fee, cancelled.refund)
 
 
+async def test_a_seated_table_the_restaurant_will_not_cancel_is_a_typed_refusal_not_a_dead_letter(
+    provider,
+):
+    bid = new_booking()
+    item = restaurant_item("rest_010", slot(days_ahead=4), party_size=3)
+    await provider.hold(bid, item)
+    booked = await provider.confirm(bid, item)
+    assert isinstance(booked, ItemConfirmed)
+    await provider.admin.put(
+        f"/_admin/reservations/{booked.partner_reference}/state", json={"state": "Seated"}
+    )
+    # provider.cancel asserts the router's verdict is "handled": not retried, not dead-lettered.
+    refused = await provider.cancel(bid, "item-1")
+    assert isinstance(refused, ItemRejected)
+    assert (refused.reason_code, refused.partner_code) == ("not_cancellable", "Seated")
+    assert "Seated" in refused.detail
+    [stored] = await provider.reservations(reference(bid))
+    assert stored["state"] == "Seated"  # the table stands: nothing was cancelled
+    view = (await provider.http.get(f"/internal/bookings/{bid}/items")).json()
+    [row] = view["items"]
+    assert (row["status"], row["reason_code"]) == ("CONFIRMED", "not_cancellable")
+
+
 async def test_fifty_concurrent_hold_commands_for_ten_tables_hold_exactly_ten(provider):
     start = slot()
     await provider.admin.put("/_admin/restaurants/rest_012/tables", json={"tables": {"2": 10}})

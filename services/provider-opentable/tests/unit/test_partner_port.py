@@ -266,18 +266,27 @@ async def test_cancel_early_refunds_the_deposit_and_late_keeps_the_policy_share(
     assert (again.fee, again.refund) == (paid.fee, paid.refund)  # already cancelled: same money
 
 
-async def test_a_seated_table_cannot_be_cancelled_and_refunds_nothing(partner, dinner):
+async def test_a_seated_table_is_a_refusal_that_refunds_nothing_and_keeps_the_booking(
+    partner, dinner
+):
     item = dinner_item("rest_012", dinner)
     held = await partner.port.hold(item, key="h", reference="bk:seated")
     booked = await partner.port.confirm(item, held.hold_id, GUEST, key="c", reference="bk:seated")
     await partner.admin.put(
         f"/_admin/reservations/{booked.partner_reference}/state", json={"state": "Seated"}
     )
-    assert (
-        await partner.port.cancel_quote(item, booked.partner_reference)
-    ).refund.amount_minor == 0
+    quoted = await partner.port.cancel_quote(item, booked.partner_reference)
+    assert (quoted.cancelled, quoted.refund.amount_minor) == (False, 0)
     out = await partner.port.cancel(item, booked.partner_reference, key="x")
-    assert (out.refund.amount_minor, out.fee, out.partner_status) == (0, held.price, "Seated")
+    assert (out.cancelled, out.refund.amount_minor, out.fee, out.partner_status) == (
+        False,
+        0,
+        held.price,
+        "Seated",
+    )
+    assert "Seated" in out.detail
+    still = await partner.port.client.get_reservation(booked.partner_reference)
+    assert still is not None and still.partner_status == "Seated"
 
 
 async def test_search_gives_booking_items_from_many_restaurants_near_the_time(partner, dinner):

@@ -10,6 +10,7 @@ from booking_shared.contracts.booking import (
     BookingRequested,
     ConfirmedItem,
     FailureReason,
+    ItemCancellation,
     ItemRefund,
     PaymentSource,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "ItemConfirmed",
     "ItemHeld",
     "ItemHoldLapsed",
+    "ItemCancellation",
     "ItemRefund",
     "ItemRejected",
     "Message",

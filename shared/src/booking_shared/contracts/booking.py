@@ -89,8 +89,28 @@ class ItemRefund(BaseModel):
     fee: Money = Field(description="What the item's cancellation policy keeps.")
 
 
-class BookingCancelled(Message):
-    """Every item is cancelled; refunds follow each item's policy."""
+class ItemCancellation(BaseModel):
+    """What became of one booked item when the booking was cancelled."""
 
-    refunds: list[ItemRefund]
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item_id: str = Field(examples=["item-1"])
+    outcome: Literal["cancelled", "not_cancellable"] = Field(
+        description="not_cancellable: the partner refused (past its window, seated, used); the item stands, paid."
+    )
+    refunded: Money = Field(description="What the partner gave back (zero when not cancellable).")
+    fee: Money = Field(description="What the item's cancellation policy keeps.")
+    reason_code: str | None = Field(None, examples=["not_cancellable"], description="Why it was not cancelled.")
+    detail: str = Field("", max_length=500, description="The partner's words, when it refused.")
+
+
+class BookingCancelled(Message):
+    """The cancellation is finished; refunds follow each item's policy. When `partial` is true a
+    partner refused to cancel some item: `items` says which (they stand, and stay paid)."""
+
+    refunds: list[ItemRefund] = Field(description="The items that were cancelled, with their refunds.")
     total_refunded: Money
+    partial: bool = Field(False, description="Some item could not be cancelled (see items).")
+    items: list[ItemCancellation] = Field(
+        default_factory=list, description="Per booked item: cancelled (with refund and fee) or not_cancellable."
+    )

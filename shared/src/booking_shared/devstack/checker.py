@@ -42,7 +42,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-FINAL = frozenset({"CONFIRMED", "FAILED", "CANCELLED"})
+FINAL = frozenset({"CONFIRMED", "FAILED", "CANCELLED", "PARTIALLY_CANCELLED"})
 STRIPE_TEST_KEY = "sk_test_localstripe"
 LIVE_LOCK_STATES = frozenset({"Active", "Locked", "Held"})
 LIVE_HOLD_STATES = frozenset({"HELD"})
@@ -221,6 +221,17 @@ def _check_saga(saga: Saga, rec: Records, snap: Snapshot, grace: timedelta) -> l
         fees = sum(it.price_minor - (it.refund_minor or 0) for it in saga.items if it.status == "CANCELLED")
         if net > fees:
             out.append(v("money_kept", f"{net} {saga.currency} kept for a CANCELLED booking whose fees are {fees}"))
+    elif state == "PARTIALLY_CANCELLED":
+        # What a partner refused to cancel stands, and stays paid; the rest is refunded per policy.
+        standing = [it for it in saga.items if it.status == "NOT_CANCELLABLE"]
+        fees = sum(it.price_minor - (it.refund_minor or 0) for it in saga.items if it.status == "CANCELLED")
+        owed = sum(it.price_minor for it in standing) + fees
+        if net != owed:
+            out.append(v("capture_mismatch", f"captured minus refunded is {net}, the items that stand and the fees "
+                                             f"come to {owed} {saga.currency}"))
+        if len(rec.active_partner_bookings) != len(standing):
+            out.append(v("partner_mismatch", f"{len(rec.active_partner_bookings)} active reservations/orders at the "
+                                             f"partners for {len(standing)} items that stand"))
     if state in ("FAILED", "CANCELLED") and rec.active_partner_bookings:
         refs = ", ".join(_describe(r) for r in rec.active_partner_bookings)
         out.append(v("reservation_left", f"still active at the partner: {refs}"))

@@ -104,6 +104,7 @@ async def cancel_quote(request: Request, booking_id: str, item_id: str) -> dict[
     view = item_view(row)
     return {
         "item_id": item_id,
+        "cancellable": out.cancelled,
         "refund": out.refund.model_dump(),
         "fee": out.fee.model_dump(),
         "policy": view["cancellation_policy"],

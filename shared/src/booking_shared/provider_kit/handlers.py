@@ -257,6 +257,24 @@ async def cancel_item(h: Handling, port: PartnerPort, replies_topic: str) -> Non
     elif row["status"] == "CONFIRMED":
         item = BookingItem.model_validate_json(row["item"])
         out = await port.cancel(item, row["partner_reference"], key=str(cmd.command_id))
+        if not out.cancelled:
+            # A definite no from the partner: the booking stands (still CONFIRMED here, so a
+            # later CancelItem asks the partner again), and the saga hears it as a typed reply.
+            await h.conn.execute(
+                "UPDATE items SET partner_status = $3, reason_code = 'not_cancellable', updated_at = now()"
+                " WHERE booking_id = $1 AND item_id = $2",
+                cmd.booking_id, cmd.item_id, out.partner_status,
+            )
+            log.info(
+                "partner refused to cancel",
+                extra={"booking_id": cmd.booking_id, "item_id": cmd.item_id, "partner_status": out.partner_status},
+            )
+            refusal = ItemRejected(
+                booking_id=cmd.booking_id, command_id=cmd.command_id, item_id=cmd.item_id,
+                reason_code="not_cancellable", detail=out.detail[:500], partner_code=out.partner_status,
+            )
+            await _answer(h, cmd.item_id, refusal, replies_topic)
+            return
         refund, fee, was_confirmed = out.refund, out.fee, True
         await _set_cancelled(h.conn, cmd, out.partner_status, refund, fee)
     else:  # already cancelled, rejected or failed: nothing to undo

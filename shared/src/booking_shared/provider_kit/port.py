@@ -45,6 +45,18 @@ class CancelOutcome:
     refund: Money
     fee: Money
     partner_status: str | None = None
+    # False: the partner definitely refused (past its window, seated, used, order closed). The
+    # booking stands; the kit answers ItemRejected(not_cancellable), a business answer, not an
+    # outage. Anything that says nothing about the booking must raise PartnerUnavailable instead.
+    cancelled: bool = True
+    detail: str = ""
+
+    @classmethod
+    def refused(cls, kept: Money, partner_status: str | None, detail: str) -> CancelOutcome:
+        """The partner will not cancel: nothing comes back, the whole price is kept."""
+        return cls(
+            refund=Money.zero(kept.currency), fee=kept, partner_status=partner_status, cancelled=False, detail=detail
+        )
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,8 @@ class SagaRepository:
             unwinding=row["unwinding"],
             compensation_stage=row["compensation_stage"],
             cancel_requested=row["cancel_requested"],
+            attention=row["attention"],
+            attention_at=row["attention_at"],
             version=row["version"],
         )
 
@@ -189,8 +191,10 @@ class SagaRepository:
             """INSERT INTO sagas (booking_id, user_id, quote_id, mode, state, paused, definition_version, version,
                  currency, total_minor, customer_id, payment_method_id, guest, payment_intent_id, authorized_minor,
                  captured_minor, refunded_minor, capture_before, client_secret, voided, failure_reasons, unwinding,
-                 compensation_stage, cancel_requested, requested_at, created_at, updated_at, state_changed_at)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21::jsonb,$22,$23,$24,$25,$26,$27,$28)
+                 compensation_stage, cancel_requested, requested_at, created_at, updated_at, state_changed_at,
+                 attention, attention_at)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21::jsonb,$22,$23,$24,$25,$26,$27,$28,
+                 $29,$30)
                ON CONFLICT (booking_id) DO UPDATE SET state = EXCLUDED.state, paused = EXCLUDED.paused,
                  version = EXCLUDED.version, payment_intent_id = EXCLUDED.payment_intent_id,
                  authorized_minor = EXCLUDED.authorized_minor, captured_minor = EXCLUDED.captured_minor,
@@ -198,7 +202,8 @@ class SagaRepository:
                  client_secret = EXCLUDED.client_secret, voided = EXCLUDED.voided,
                  failure_reasons = EXCLUDED.failure_reasons, unwinding = EXCLUDED.unwinding,
                  compensation_stage = EXCLUDED.compensation_stage, cancel_requested = EXCLUDED.cancel_requested,
-                 updated_at = EXCLUDED.updated_at, state_changed_at = EXCLUDED.state_changed_at""",
+                 updated_at = EXCLUDED.updated_at, state_changed_at = EXCLUDED.state_changed_at,
+                 attention = EXCLUDED.attention, attention_at = EXCLUDED.attention_at""",
             saga.booking_id,
             saga.user_id,
             saga.quote_id,
@@ -227,6 +232,8 @@ class SagaRepository:
             saga.created_at,
             saga.updated_at,
             saga.state_changed_at,
+            saga.attention,
+            saga.attention_at,
         )
         old_items = {it.item_id: it for it in before.items} if before else {}
         changed_items = [
@@ -403,7 +410,8 @@ class SagaRepository:
             where.append(f"state = ${len(args)}")
         if older_than:
             args.append(older_than)
-            where.append(f"updated_at <= ${len(args)}")
+            # A saga flagged for operators is stuck however busy its resends keep it.
+            where.append(f"(updated_at <= ${len(args)} OR attention IS NOT NULL)")
         if user_id:
             args.append(user_id)
             where.append(f"user_id = ${len(args)}")
@@ -411,7 +419,7 @@ class SagaRepository:
         total = await self.conn.fetchval(f"SELECT count(*) FROM sagas{clause}", *args)
         rows = await self.conn.fetch(
             "SELECT booking_id, user_id, state, mode, paused, definition_version, currency, total_minor,"
-            f" created_at, updated_at, state_changed_at FROM sagas{clause}"
+            f" created_at, updated_at, state_changed_at, attention, attention_at FROM sagas{clause}"
             f" ORDER BY updated_at, booking_id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
             *args,
             limit,

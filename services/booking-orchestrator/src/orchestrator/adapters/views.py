@@ -25,6 +25,8 @@ def saga_view(saga: Saga, history: list[Any]) -> dict[str, Any]:
         "mode": saga.mode,
         "definition_version": saga.definition_version,
         "paused": saga.paused,
+        "attention": saga.attention,
+        "attention_at": _iso(saga.attention_at),
         "total": money(saga.total),
         "items": [
             {
@@ -37,6 +39,8 @@ def saga_view(saga: Saga, history: list[Any]) -> dict[str, Any]:
                 "confirmation_code": it.confirmation_code,
                 "price": money(it.price),
                 "refund": money(it.refund),
+                "fee": money(it.fee),
+                "failure": it.failure.model_dump(mode="json") if it.failure else None,
             }
             for it in saga.items
         ],
@@ -88,4 +92,6 @@ def summary_view(row: Any) -> dict[str, Any]:
         "created_at": _iso(row["created_at"]),
         "updated_at": _iso(row["updated_at"]),
         "state_changed_at": _iso(row["state_changed_at"]),
+        "attention": row["attention"],
+        "attention_at": _iso(row["attention_at"]),
     }

@@ -2,7 +2,8 @@
 
     REQUESTED -> HOLDING -> AUTHORIZING (-> ACTION_REQUIRED) -> CONFIRMING -> CAPTURING -> CONFIRMED
                     any failure before capture -> COMPENSATING (reverse order) -> FAILED
-    CONFIRMED -> CANCELLING -> CANCELLED
+                    a definite capture failure -> COMPENSATING; a silent capture is resent, never undone
+    CONFIRMED -> CANCELLING -> CANCELLED (or PARTIALLY_CANCELLED: a partner refused an item)
 
 Each forward step names, in one place: the state it runs in, which items take part, the
 command it sends, how it reads each reply, what a timeout means, and its compensation.
@@ -21,6 +22,7 @@ from booking_shared.contracts import (
     CapturePayment,
     Command,
     ConfirmItem,
+    FailureReason,
     HoldItem,
     ItemCancelled,
     ItemConfirmed,
@@ -62,6 +64,9 @@ class StepDef:
     on_timeout: Callable[[Run, Step], None]
     compensate: Callable[[Run], None] = lambda run: None
     participants: Callable[[Saga], list[Item]] | None = None  # per-item steps: who takes part
+    # After the pivot a silence is no answer: the command goes again (same id) on every
+    # deadline and `on_timeout` only decides whether to call an operator; it never gives up.
+    resend_forever: bool = False
 
 
 @dataclass(frozen=True)
@@ -442,6 +447,15 @@ def payment_step_timed_out(run: Run, step: Step) -> None:
     run.compensate(f"payment did not answer to {step.kind}")
 
 
+def capture_unanswered(run: Run, step: Step) -> None:
+    """The capture was just sent again. The customer holds confirmations and the money may
+    have been taken: undoing on a slow answer would cancel real bookings (with fees) and
+    refund. Only a definite PaymentFailed compensates; a long silence calls an operator."""
+    unanswered = step.attempts - 1
+    if unanswered >= run.ctx.policy.escalate_after_sends:
+        run.escalate(f"no answer from payment to {step.name} after {unanswered} sends; still resending")
+
+
 # ---- undo steps: cancel an item, void or refund the payment -----------------------------------
 
 
@@ -470,6 +484,14 @@ def on_cancel_rejected(run: Run, step: Step, reply: ItemRejected) -> None:  # ty
     if reply.reason_code in ("not_found", "hold_expired"):
         item.exposure = Exposure.NONE
         item.status = ItemStatus.RELEASED
+    elif reply.reason_code == "not_cancellable" and step.phase == Phase.CANCELLATION:
+        # The customer's own cancellation, refused by the partner (past its window, seated,
+        # used): a definite answer, not a fault. The item stands and stays paid; the others
+        # are cancelled and refunded. (Before the pivot the same refusal is a real problem.)
+        item.status = ItemStatus.NOT_CANCELLABLE
+        detail = reply.detail or (f"partner status {reply.partner_code}" if reply.partner_code else "")
+        item.failure = FailureReason(item_id=item.item_id, code="not_cancellable", detail=detail[:500])
+        run.note(f"{item.item_id}: {item.provider} will not cancel it ({detail or 'no detail'})")
     else:
         item.status = ItemStatus.CANCEL_FAILED
         run.fail(None, f"cancel_{reply.reason_code}", f"{item.item_id}: {reply.detail}")
@@ -582,8 +604,9 @@ DEFINITION = Definition(
             state=SagaState.CAPTURING,
             command=capture_command,
             replies={PaymentCaptured: on_captured, PaymentFailed: on_capture_failed},  # type: ignore[dict-item]
-            on_timeout=payment_step_timed_out,
+            on_timeout=capture_unanswered,
             compensate=refund_captured,
+            resend_forever=True,
         ),
     ),
     undo_steps=(

@@ -18,6 +18,7 @@ from booking_shared.contracts import (
     Command,
     ConfirmedItem,
     FailureReason,
+    ItemCancellation,
     ItemRefund,
     Message,
     RefundPayment,
@@ -27,6 +28,7 @@ from booking_shared.contracts import (
 from booking_shared.contracts.topics import BOOKING_EVENTS, PAYMENT_COMMANDS, SAGA_STATE
 from booking_shared.money import Money
 from orchestrator.domain.model import (
+    FINAL,
     OPEN_STEP,
     Context,
     Decision,
@@ -107,6 +109,9 @@ class Run:
         before = s.state
         s.state = to
         s.state_changed_at = self.now
+        # A flag for operators belongs to the state it was raised in; the history keeps it.
+        s.attention = None
+        s.attention_at = None
         self.decision.transitions.append((before, to, reason))
         self.publish(
             SAGA_STATE,
@@ -123,7 +128,7 @@ class Run:
         elif to == SagaState.FAILED:
             reasons = s.failure_reasons or [FailureReason(code="failed", detail=reason)]
             self.publish(BOOKING_EVENTS, BookingFailed(booking_id=s.booking_id, reasons=reasons))
-        elif to == SagaState.CANCELLED:
+        elif to in (SagaState.CANCELLED, SagaState.PARTIALLY_CANCELLED):
             self.publish(BOOKING_EVENTS, self._cancelled_event())
 
     def _confirmed_event(self) -> BookingConfirmed:
@@ -152,16 +157,37 @@ class Run:
             if refund_step is not None and refund_step.status == StepStatus.DONE
             else Money.zero(s.total.currency)
         )
-        refunds = [
-            ItemRefund(
+        zero = Money.zero(s.total.currency)
+        cancelled = [it for it in s.items if it.status == ItemStatus.CANCELLED and it.confirmation_code]
+        refused = [it for it in s.items if it.status == ItemStatus.NOT_CANCELLABLE]
+        refunds = [ItemRefund(item_id=it.item_id, refunded=it.refund or zero, fee=it.fee or zero) for it in cancelled]
+        outcomes = [
+            ItemCancellation(item_id=it.item_id, outcome="cancelled", refunded=it.refund or zero, fee=it.fee or zero)
+            for it in cancelled
+        ] + [
+            ItemCancellation(
                 item_id=it.item_id,
-                refunded=it.refund or Money.zero(s.total.currency),
-                fee=it.fee or Money.zero(s.total.currency),
+                outcome="not_cancellable",
+                refunded=zero,
+                fee=zero,
+                reason_code=it.failure.code if it.failure else "not_cancellable",
+                detail=it.failure.detail if it.failure else "",
             )
-            for it in s.items
-            if it.status == ItemStatus.CANCELLED and it.confirmation_code
+            for it in refused
         ]
-        return BookingCancelled(booking_id=s.booking_id, refunds=refunds, total_refunded=total)
+        order = {it.item_id: n for n, it in enumerate(s.items)}
+        outcomes.sort(key=lambda o: order[o.item_id])
+        return BookingCancelled(
+            booking_id=s.booking_id, refunds=refunds, total_refunded=total, partial=bool(refused), items=outcomes
+        )
+
+    def escalate(self, why: str) -> None:
+        """Flag the saga for operators without changing its course (listed with the stuck ones)."""
+        s = self.saga
+        if s.attention is None:
+            s.attention = why[:500]
+            s.attention_at = self.now
+            self.note(f"escalated to operators: {why}")
 
     def fail(self, item: Item | None, code: str, detail: str, status: ItemStatus | None = None) -> None:
         """Record why the booking (or an item of it) did not go through."""
@@ -286,7 +312,7 @@ class Run:
     def compensate(self, reason: str) -> None:
         """Stop going forward and undo, in reverse order of the definition's steps."""
         s = self.saga
-        if s.state in (SagaState.COMPENSATING, SagaState.FAILED, SagaState.COMPENSATION_FAILED, SagaState.CANCELLED):
+        if s.state in (SagaState.COMPENSATING, SagaState.COMPENSATION_FAILED) or s.state in FINAL:
             return
         self.abandon_forward()
         s.timers.clear()
@@ -331,6 +357,8 @@ class Run:
                 continue
             if s.unwinding == "compensation" and it.exposure != Exposure.NONE:
                 out.append(f"{it.item_id} is still {it.exposure.value} at {it.provider}")
+            elif s.unwinding == "cancellation" and it.status == ItemStatus.NOT_CANCELLABLE:
+                continue  # the partner's definite no: the item stands and stays paid, not a fault
             elif s.unwinding == "cancellation" and (it.exposure == Exposure.BOOKING or it.status == ItemStatus.CANCEL_FAILED):
                 out.append(f"{it.item_id} could not be cancelled at {it.provider}")
         p = s.payment
@@ -400,7 +428,7 @@ class Run:
         refund = self.latest("refund", None, Phase.CANCELLATION)
         if refund is not None:
             if refund.status == StepStatus.DONE:
-                self.settle_to(SagaState.CANCELLED, "every item cancelled and refunded")
+                self.finish_cancellation("refunded")
             else:
                 self.settle_to(SagaState.COMPENSATION_FAILED, f"the refund {refund.status.value.lower()}")
             return
@@ -412,6 +440,18 @@ class Run:
         if amount.amount_minor > 0:
             self.settle_to(SagaState.CANCELLING, "refunding")
             self.refund_payment(amount, Phase.CANCELLATION, "booking cancelled")
+        else:
+            self.finish_cancellation("nothing to refund")
+
+    def finish_cancellation(self, refund: str) -> None:
+        refused = [it.item_id for it in self.saga.items if it.status == ItemStatus.NOT_CANCELLABLE]
+        if refused:
+            self.settle_to(
+                SagaState.PARTIALLY_CANCELLED,
+                f"the partner would not cancel {', '.join(refused)} (it stands); the rest cancelled, {refund}",
+            )
+        elif refund == "refunded":
+            self.settle_to(SagaState.CANCELLED, "every item cancelled and refunded")
         else:
             self.settle_to(SagaState.CANCELLED, "every item cancelled, nothing to refund")
 

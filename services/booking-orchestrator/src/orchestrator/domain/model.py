@@ -33,6 +33,9 @@ class SagaState(StrEnum):
     COMPENSATION_FAILED = "COMPENSATION_FAILED"
     CANCELLING = "CANCELLING"
     CANCELLED = "CANCELLED"
+    # The cancellation finished, but a partner refused to cancel some item (past its window,
+    # already seated or used): those stand and stay paid; the rest was cancelled and refunded.
+    PARTIALLY_CANCELLED = "PARTIALLY_CANCELLED"
 
 
 # Before capture (the pivot) a failure compensates; from CAPTURING on only forward steps.
@@ -42,8 +45,16 @@ PRE_PIVOT = frozenset(
 FORWARD = PRE_PIVOT | {SagaState.CAPTURING}
 # Nothing moves by itself any more (CONFIRMED still accepts a cancellation request).
 SETTLED = frozenset(
-    {SagaState.CONFIRMED, SagaState.FAILED, SagaState.CANCELLED, SagaState.COMPENSATION_FAILED}
+    {
+        SagaState.CONFIRMED,
+        SagaState.FAILED,
+        SagaState.CANCELLED,
+        SagaState.PARTIALLY_CANCELLED,
+        SagaState.COMPENSATION_FAILED,
+    }
 )
+# Nothing will ever move again (no operator action either, but looking).
+FINAL = frozenset({SagaState.FAILED, SagaState.CANCELLED, SagaState.PARTIALLY_CANCELLED})
 
 
 class ItemStatus(StrEnum):
@@ -58,6 +69,7 @@ class ItemStatus(StrEnum):
     RELEASED = "RELEASED"  # a hold (or nothing) was released
     CANCELLED = "CANCELLED"  # a confirmed booking was cancelled
     CANCEL_FAILED = "CANCEL_FAILED"  # the partner could not be made to cancel
+    NOT_CANCELLABLE = "NOT_CANCELLABLE"  # booked, and the partner refused to cancel it: it stands
 
 
 class Exposure(StrEnum):
@@ -181,6 +193,10 @@ class Saga:
     unwinding: Literal["compensation", "cancellation"] | None = None
     compensation_stage: str | None = None
     cancel_requested: bool = False
+    # Set when the saga needs an operator without having failed (a capture nobody answers):
+    # why, and since when. Listed with the stuck sagas; cleared by the next state change.
+    attention: str | None = None
+    attention_at: datetime | None = None
     version: int = 0  # rows written; bumped at each save
 
     def item(self, item_id: str | None) -> Item | None:
@@ -216,7 +232,11 @@ class Policy:
     """Deadlines and bounds (from settings; tests make them short)."""
 
     step_timeout_s: float = 10.0
-    step_max_attempts: int = 3  # sends of a forward command before the saga compensates
+    step_max_attempts: int = 3  # sends of a forward command before the saga compensates (not capture)
+    # After the pivot nothing compensates on a timeout: the capture is resent for ever (same
+    # command id, backoff capped at max_step_timeout_s) and, after this many unanswered sends,
+    # the saga is flagged for operators.
+    escalate_after_sends: int = 3
     backoff: float = 2.0
     max_step_timeout_s: float = 120.0
     compensation_max_attempts: int = 8  # sends of a compensation command before COMPENSATION_FAILED

@@ -14,6 +14,7 @@ from booking_shared.contracts.topics import SAGA_STATE
 from orchestrator.domain.definition import DEFINITION, DEFINITIONS, Definition, hold_lapsed, to_hold
 from orchestrator.domain.engine import Run
 from orchestrator.domain.model import (
+    FINAL,
     FORWARD,
     CancellationRequested,
     Context,
@@ -214,12 +215,18 @@ def _on_deadline(run: Run, name: str) -> None:
     if step is None or step.status != StepStatus.SENT or step.deadline_at is None or step.deadline_at > now:
         run.note(f"deadline {name} no longer due")
         return
+    spec = run.d.step(step.kind)
+    if spec.resend_forever and step.phase == Phase.FORWARD:
+        run.resend(step)
+        run.note(f"no answer to {name}: sent again (send {step.attempts}), never given up")
+        spec.on_timeout(run, step)
+        return
     if step.attempts < run.max_attempts(step):
         run.resend(step)
         run.note(f"no answer to {name}: sent again (send {step.attempts})")
         return
     run.close(step, StepStatus.EXHAUSTED)
-    run.d.step(step.kind).on_timeout(run, step)
+    spec.on_timeout(run, step)
 
 
 def _route_again(run: Run) -> None:
@@ -273,7 +280,7 @@ def _on_operator(run: Run, event: OperatorAction) -> None:
     s = run.saga
     who = f"{event.actor}: {event.reason}" if event.reason else event.actor
     if event.action == "pause":
-        if s.state in (SagaState.FAILED, SagaState.CANCELLED):
+        if s.state in FINAL:
             raise NotAllowed(f"a {s.state.value} saga has nothing to pause")
         s.paused = True
     elif event.action == "resume":
@@ -307,6 +314,8 @@ def _on_operator(run: Run, event: OperatorAction) -> None:
                 raise NotAllowed(f"nothing in flight to retry in {s.state.value}")
             for st in in_flight:
                 run.resend(st, reset=True)
+            s.attention = None  # seen to by an operator; raised again if the silence goes on
+            s.attention_at = None
         else:
             raise NotAllowed(f"nothing to retry in {s.state.value}")
     run.note(f"{event.action} by {who}")
@@ -324,7 +333,7 @@ def _rerun_cancellation(run: Run, who: str) -> None:
     run.reviving = True
     run.transition(SagaState.CANCELLING, f"cancellation retried by an operator ({who})")
     for it in s.items:
-        if it.exposure == Exposure.BOOKING:
+        if it.exposure == Exposure.BOOKING and it.status != ItemStatus.NOT_CANCELLABLE:
             run.cancel_item(it, Phase.CANCELLATION, "cancelled by the customer")
     refund = run.latest("refund", None, Phase.CANCELLATION)
     if refund is not None and refund.status in (StepStatus.FAILED, StepStatus.EXHAUSTED):

@@ -6,7 +6,10 @@ from __future__ import annotations
 INITIAL = "REQUESTED"
 CONFIRMED = "CONFIRMED"
 CANCELLATION_REQUESTED = "CANCELLATION_REQUESTED"
-FINAL = frozenset({"CONFIRMED", "FAILED", "CANCELLED", "COMPENSATION_FAILED"})
+# PARTIALLY_CANCELLED: the cancellation is over but a partner refused some item (it stands).
+FINAL = frozenset(
+    {"CONFIRMED", "FAILED", "CANCELLED", "PARTIALLY_CANCELLED", "COMPENSATION_FAILED"}
+)
 
 RANK = {
     "REQUESTED": 0,
@@ -22,6 +25,7 @@ RANK = {
     "CANCELLATION_REQUESTED": 7,
     "CANCELLING": 7,
     "CANCELLED": 8,
+    "PARTIALLY_CANCELLED": 8,
 }
 
 

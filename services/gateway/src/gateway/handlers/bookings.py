@@ -52,6 +52,7 @@ OUTCOME_EVENTS = {
     "CONFIRMED": "BookingConfirmed",
     "FAILED": "BookingFailed",
     "CANCELLED": "BookingCancelled",
+    "PARTIALLY_CANCELLED": "BookingCancelled",
 }
 
 
@@ -368,7 +369,7 @@ def booking_view(row: asyncpg.Record, saga: dict[str, Any] | None, source: str) 
         status = s.get("status")
         if status is None:
             if iid in refunds:
-                status = "CANCELLED"
+                status = "NOT_CANCELLABLE" if _refused(refunds[iid]) else "CANCELLED"
             elif iid in confirmed:
                 status = "CONFIRMED"
             elif iid in failed:
@@ -384,6 +385,9 @@ def booking_view(row: asyncpg.Record, saga: dict[str, Any] | None, source: str) 
                 "hold_expires_at": s.get("hold_expires_at"),
                 "refund": _m(s.get("refund")) or _m(refunds.get(iid, {}).get("refunded")),
                 "failure": failed.get(iid),
+                "cancellation": _item_cancellation(status, s, refunds.get(iid))
+                if row["cancellation_requested_at"] or iid in refunds
+                else None,
             }
         )
     pay = (saga or {}).get("payment") or {}
@@ -403,7 +407,9 @@ def booking_view(row: asyncpg.Record, saga: dict[str, Any] | None, source: str) 
         "cancellation": {
             "requested_at": row["cancellation_requested_at"],
             "reason": row["cancellation_reason"],
-            "refunds": list(refunds.values()),
+            "refunds": [r for r in refunds.values() if not _refused(r)],
+            "partial": any(_refused(r) for r in refunds.values())
+            or any(i["status"] == "NOT_CANCELLABLE" for i in items),
         }
         if row["cancellation_requested_at"] or refunds
         else None,
@@ -413,6 +419,35 @@ def booking_view(row: asyncpg.Record, saga: dict[str, Any] | None, source: str) 
             "paused": (saga or {}).get("paused"),
         },
     }
+
+
+def _refused(outcome: dict[str, Any]) -> bool:
+    return outcome.get("outcome") == "not_cancellable"
+
+
+def _item_cancellation(
+    status: str, saga_item: dict[str, Any], outcome: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """What the cancellation did to one item: cancelled (refund, fee) or not_cancellable (why),
+    from the saga when it answered, else from BookingCancelled."""
+    if status == "CANCELLED" and (saga_item.get("refund") or outcome):
+        return {
+            "outcome": "cancelled",
+            "refund": _m(saga_item.get("refund")) or _m((outcome or {}).get("refunded")),
+            "fee": _m(saga_item.get("fee")) or _m((outcome or {}).get("fee")),
+            "reason_code": None,
+            "detail": "",
+        }
+    if status == "NOT_CANCELLABLE":
+        failure = saga_item.get("failure") or {}
+        return {
+            "outcome": "not_cancellable",
+            "refund": None,
+            "fee": None,
+            "reason_code": failure.get("code") or (outcome or {}).get("reason_code") or "not_cancellable",
+            "detail": failure.get("detail") or (outcome or {}).get("detail") or "",
+        }
+    return None
 
 
 async def get_booking(deps: Deps, user: User, booking_id: str) -> dict[str, Any]:
@@ -620,6 +655,7 @@ async def cancel_quote(deps: Deps, user: User, booking_id: str) -> dict[str, Any
                 "item_id": it["item_id"],
                 "title": it["title"],
                 "available": True,
+                "cancellable": ans.get("cancellable", True),
                 "refund": r,
                 "fee": f,
                 "policy": ans.get("policy"),

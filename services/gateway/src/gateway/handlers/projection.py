@@ -71,10 +71,20 @@ async def record_booking_event(h: Handling) -> None:
         fields["failure_reasons"] = [f.model_dump(mode="json") for f in msg.reasons]
         data = {"reasons": fields["failure_reasons"]}
     elif isinstance(msg, BookingCancelled):
-        reached = "CANCELLED"
-        fields["refunds"] = [r.model_dump(mode="json") for r in msg.refunds]
+        reached = "PARTIALLY_CANCELLED" if msg.partial else "CANCELLED"
+        # Per booked item: cancelled (refund, fee) or not_cancellable (the partner's reason).
+        # An older producer sends only `refunds`: those items were all cancelled.
+        outcomes = [o.model_dump(mode="json") for o in msg.items] or [
+            {**r.model_dump(mode="json"), "outcome": "cancelled"} for r in msg.refunds
+        ]
+        fields["refunds"] = outcomes
         fields["amount_refunded_minor"] = msg.total_refunded.amount_minor
-        data = {"refunds": fields["refunds"], "total_refunded": msg.total_refunded.model_dump()}
+        data = {
+            "refunds": [r.model_dump(mode="json") for r in msg.refunds],
+            "items": outcomes,
+            "partial": msg.partial,
+            "total_refunded": msg.total_refunded.model_dump(),
+        }
     else:
         return
     outcome = reached if states.rank(reached) > states.rank(row["saga_state"]) else None

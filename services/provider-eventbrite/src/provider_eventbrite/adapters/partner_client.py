@@ -374,6 +374,7 @@ class EventbriteClient(PartnerTransport):
                 refund_percent=data.get("refund_percent"),
                 order_total=money(data.get("order_total")),
                 valid_until=parse_time(data.get("valid_until")),
+                message=data.get("message"),
                 raw=data,
             )
         return CancelQuote(

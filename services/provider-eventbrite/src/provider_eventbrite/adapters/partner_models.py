@@ -37,6 +37,7 @@ class Reason(StrEnum):
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     QUOTE_EXPIRED = "quote_expired"
     ALREADY_CANCELLED = "already_cancelled"
+    NOT_CANCELLABLE = "not_cancellable"
     RATE_LIMITED = "rate_limited"
 
 
@@ -85,6 +86,7 @@ _REASON = {
     "IDEMPOTENCY_KEY_REUSED": Reason.IDEMPOTENCY_CONFLICT,
     "QUOTE_EXPIRED": Reason.QUOTE_EXPIRED,
     "ALREADY_CANCELLED": Reason.ALREADY_CANCELLED,
+    "NOT_CANCELLABLE": Reason.NOT_CANCELLABLE,
     "RATE_LIMITED": Reason.RATE_LIMITED,
 }
 
@@ -103,6 +105,7 @@ _CONTRACT_REASON = {
     Reason.IDEMPOTENCY_CONFLICT: "invalid_item",
     Reason.QUOTE_EXPIRED: "not_cancellable",
     Reason.ALREADY_CANCELLED: "not_cancellable",
+    Reason.NOT_CANCELLABLE: "not_cancellable",
     Reason.RATE_LIMITED: "partner_unavailable",
 }
 

@@ -16,6 +16,7 @@ from booking_shared.contracts import (
     GuestFieldRule,
     GuestRequirements,
 )
+from booking_shared.money import Money
 from booking_shared.provider_kit import (
     CancelOutcome,
     ConfirmOutcome,
@@ -205,7 +206,9 @@ class EventbritePort:
             order_id = released.raw.get("order_id")
             log.warning("released hold %s had become order %s; cancelling it", hold_id, order_id)
             if order_id:
-                await self._cancel_order(str(order_id), key=key)
+                out = await self._cancel_order(str(order_id), key=key)
+                if not out.cancelled:  # an order nobody asked for that stands: an operator's job
+                    raise CancelFailed(f"eventbrite order {order_id} (from hold {hold_id}): {out.detail}")
                 return
         raise PartnerError(
             f"eventbrite release of hold {hold_id}: {released.partner_status} {released.message}"
@@ -217,6 +220,8 @@ class EventbritePort:
     async def _cancel_order(self, order_id: str, *, key: str) -> CancelOutcome:
         quote = await self.client.cancel_quote(order_id)
         for _ in range(2):
+            if self._refuses(quote.cancellable, quote.reason, quote.partner_status):
+                return await self._refused(order_id, quote.order_total, quote.partner_status, quote.message)
             if not quote.cancellable:
                 return await self._already_cancelled(order_id, quote)
             # One request id per quote: a retry of this call repeats the same body, and a redelivered
@@ -229,12 +234,35 @@ class EventbritePort:
                 assert total is not None
                 refund, fee = rules.fee_kept(total, done.refund)
                 return CancelOutcome(refund=refund, fee=fee, partner_status=done.partner_status)
+            if done.reason == Reason.NOT_CANCELLABLE:  # it became so between quote and cancel
+                return await self._refused(order_id, quote.order_total, done.partner_status, done.message)
             if done.reason != Reason.QUOTE_EXPIRED:
                 raise CancelFailed(
                     f"eventbrite cancel of order {order_id}: {done.partner_status} {done.message}"
                 )
             quote = await self.client.cancel_quote(order_id)
         raise CancelFailed(f"eventbrite cancel of order {order_id}: cancel quotes keep expiring")
+
+    @staticmethod
+    def _refuses(cancellable: bool, reason: str | None, partner_status: str) -> bool:
+        """The partner's definite no (the event has started, the order is closed): a quote that
+        says NOT_CANCELLABLE. Anything else that is not a quote says nothing about the order."""
+        return reason == Reason.NOT_CANCELLABLE or (
+            not cancellable and reason is None and partner_status.upper() == "NOT_CANCELLABLE"
+        )
+
+    async def _refused(
+        self, order_id: str, total: Money | None, partner_status: str, message: str | None
+    ) -> CancelOutcome:
+        if total is None:
+            order = await self.client.get_order(order_id)
+            total = order.price.total if order and order.price else None
+        log.warning("eventbrite order %s not cancellable: %s", order_id, partner_status)
+        return CancelOutcome.refused(
+            total or Money.zero("XXX"),
+            partner_status,
+            message or f"the partner will not cancel order {order_id} ({partner_status})",
+        )
 
     async def _already_cancelled(self, order_id: str, quote: CancelQuote) -> CancelOutcome:
         if quote.reason != Reason.ALREADY_CANCELLED:
@@ -249,6 +277,8 @@ class EventbritePort:
 
     async def cancel_quote(self, item: BookingItem, partner_reference: str) -> CancelOutcome:
         quote = await self.client.cancel_quote(partner_reference)
+        if self._refuses(quote.cancellable, quote.reason, quote.partner_status):
+            return await self._refused(partner_reference, quote.order_total, quote.partner_status, quote.message)
         if not quote.cancellable:
             return await self._already_cancelled(partner_reference, quote)
         total = quote.order_total or quote.refund

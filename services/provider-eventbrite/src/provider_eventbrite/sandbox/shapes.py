@@ -287,8 +287,9 @@ def quote(q: Quote, o: Order, e: Event) -> dict[str, Any]:
     return {
         "cancel_quote_id": q.id,
         "order_id": q.order_id,
-        "status": "QUOTED",
-        "cancellable": True,
+        "status": "QUOTED" if q.cancellable else "NOT_CANCELLABLE",
+        "cancellable": q.cancellable,
+        "message": None if q.cancellable else "The event has started: the order cannot be cancelled.",
         "refund_amount": money(q.refund_minor),
         "refund_percent": q.percent,
         "order_total": money(o.total_minor),

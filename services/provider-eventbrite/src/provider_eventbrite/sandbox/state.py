@@ -107,6 +107,11 @@ class Quote:
     created: datetime
     valid_until: datetime
 
+    @property
+    def cancellable(self) -> bool:
+        """Once the event has started an order cannot be cancelled (as Viator's NOT_CANCELLABLE)."""
+        return self.hours_before_start > 0
+
 
 @dataclass
 class _Stored:
@@ -464,6 +469,10 @@ class Sandbox:
                     raise PartnerError(409, "QUOTE_EXPIRED", f"cancel quote {quote_id} expired")
             else:
                 q = self.quote(order_id)
+            if not q.cancellable or not self.quote(order_id).cancellable:
+                raise PartnerError(
+                    409, "NOT_CANCELLABLE", f"order {order_id} cannot be cancelled: the event has started"
+                )
             now = self.now()
             order.status, order.changed, order.cancelled_at = "CANCELLED", now, now
             order.refund_minor, order.refund_percent = q.refund_minor, q.percent

@@ -286,7 +286,8 @@ class OpenTablePort:
             )
             return self._split(deposit, 0, "reservation_not_found")
         if result.reason == "not_cancellable":
-            # Seated, Done, NoShow: the partner will not cancel, so nothing comes back.
+            # Seated, Done, NoShow: a definite no. The reservation stands, nothing comes back,
+            # and the saga hears it as ItemRejected(not_cancellable), not as a cancellation.
             log.warning(
                 "reservation not cancellable",
                 extra={
@@ -294,7 +295,11 @@ class OpenTablePort:
                     "partner_status": result.partner_status,
                 },
             )
-            return self._split(deposit, deposit.amount_minor, result.partner_status)
+            return CancelOutcome.refused(
+                deposit,
+                result.partner_status,
+                result.detail or f"the reservation is {result.partner_status}",
+            )
         # Anything else (401, 403, an unknown code) says nothing about the booking: never record
         # a cancellation that did not happen. Retried, then dead-lettered for an operator.
         raise KitPartnerUnavailable(
@@ -312,7 +317,9 @@ class OpenTablePort:
                 fee = found.cancellation_fee.amount if found.cancellation_fee else 0
                 return self._split(deposit, fee, found.partner_status)
             if found.partner_status not in CANCELLABLE_STATES:  # Seated, Done, NoShow: nothing back
-                return self._split(deposit, deposit.amount_minor, found.partner_status)
+                return CancelOutcome.refused(
+                    deposit, found.partner_status, f"the reservation is {found.partner_status}"
+                )
             terms = await self._terms(item, found)
         start = found.date_time or item.start_time
         fee = terms.fee(deposit.amount_minor, start, self._clock()) if terms else 0

@@ -174,7 +174,7 @@ async def get_booking(
     response_model=None,
     summary="Server-Sent Events: every state change until a final state",
     description="Replays the booking's timeline, then streams each change (`event: state`, JSON data) and ends "
-    "after a final state (CONFIRMED, FAILED, CANCELLED, COMPENSATION_FAILED). An ACTION_REQUIRED event carries "
+    "after a final state (CONFIRMED, FAILED, CANCELLED, PARTIALLY_CANCELLED, COMPENSATION_FAILED). An ACTION_REQUIRED event carries "
     "the `client_secret` for 3-D Secure. Resume with the Last-Event-ID header.",
     responses={
         200: {

@@ -359,6 +359,16 @@ class BookingAccepted(BaseModel):
     links: dict[str, str]
 
 
+class ItemCancellationView(BaseModel):
+    outcome: Literal["cancelled", "not_cancellable"] = Field(
+        description="not_cancellable: the partner refused (past its window, seated, used); the item stands, paid."
+    )
+    refund: Money | None = Field(None, description="What came back for this item (cancelled only).")
+    fee: Money | None = Field(None, description="What its policy kept (cancelled only).")
+    reason_code: str | None = Field(None, examples=["not_cancellable"])
+    detail: str = Field("", description="The partner's words, when it refused.")
+
+
 class BookingItemStatus(BaseModel):
     item_id: str
     title: str
@@ -371,6 +381,9 @@ class BookingItemStatus(BaseModel):
     hold_expires_at: datetime | None = None
     refund: Money | None = None
     failure: dict[str, Any] | None = None
+    cancellation: ItemCancellationView | None = Field(
+        None, description="After a cancellation: what became of this item."
+    )
 
 
 class PaymentStatus(BaseModel):
@@ -428,6 +441,9 @@ class ItemCancelQuote(BaseModel):
     item_id: str
     title: str
     available: bool = Field(description="False when the item's provider did not answer.")
+    cancellable: bool = Field(
+        True, description="False: the partner will not cancel it now (it would stand, paid)."
+    )
     refund: Money | None = None
     fee: Money | None = None
     policy: Any = None
