@@ -43,6 +43,12 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_ms: int = 100
 
     outbox_poll_interval_s: float = 1.0
+    outbox_max_attempts: int = Field(
+        5, ge=1, description="Tries of one outbox row that the broker refuses before it is parked for operators."
+    )
+    outbox_retry_backoff_s: float = Field(
+        1.0, gt=0, description="Wait before retrying a refused row; doubles with each attempt (capped at 60 s)."
+    )
     guest_data_key: str = Field(DEV_GUEST_DATA_KEY, description="Seals guest contact on topics (gateway, providers).")
     log_level: str = "INFO"
     log_json: bool = True

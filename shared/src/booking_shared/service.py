@@ -22,7 +22,7 @@ from booking_shared.contracts.topics import all_topics
 from booking_shared.db import MigrationDirs, prepare_database
 from booking_shared.http import install_problem_handlers
 from booking_shared.messaging import MessageRouter, ensure_topics, make_broker
-from booking_shared.metrics import OUTBOX_PENDING
+from booking_shared.metrics import OUTBOX_PARKED, OUTBOX_PENDING
 from booking_shared.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,13 @@ def create_app(
                 checks["outbox_pending"] = pending
             except Exception as exc:
                 checks["outbox_pending"] = repr(exc)
+            try:
+                # Parked rows need an operator but do not make the service unready: the rest flows.
+                parked, _ = await rt.relay.parked(limit=0)
+                OUTBOX_PARKED.labels(settings.service_name).set(parked)
+                checks["outbox_parked"] = parked
+            except Exception as exc:
+                checks["outbox_parked"] = repr(exc)
         ok = checks["started"] and checks.get("database") is True and checks.get("broker") is True
         return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
 
