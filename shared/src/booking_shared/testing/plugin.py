@@ -146,6 +146,8 @@ def settings_for(database_url: str, role_prefix: str, kafka_bootstrap: str):
             "port": infra.free_port(),
             "log_json": False,
             "outbox_poll_interval_s": 0.2,
+            # Its own service credential; test clients present it with internal_auth.bearer().
+            "internal_api_token": secrets.token_urlsafe(32),
         }
         values.update(overrides)
         return settings_cls(**values)
