@@ -147,7 +147,8 @@ def records(system, booking_id: str) -> Records:
     mine = lambda ref: (ref or "").startswith(f"{booking_id}:")  # noqa: E731
     reservations = [r for r in httpx.get(f"{ot}/_admin/reservations").json()["reservations"] if mine(r["partner_reference"])]
     # Locks carry no reference of ours: find them through the lock ids the provider recorded.
-    items = httpx.get(f"{system.url('opentable')}/internal/bookings/{booking_id}/items").json()["items"]
+    items = httpx.get(f"{system.url('opentable')}/internal/bookings/{booking_id}/items",
+                      headers=system.credential("opentable")).json()["items"]
     res_locks = {r["lock_id"] for r in reservations} | {i["hold_id"] for i in items if i.get("hold_id")}
     locks = httpx.get(f"{ot}/_admin/locks").json()["locks"]
     orders = [o for o in httpx.get(f"{eb}/_admin/orders").json()["orders"] if mine(o["partner_reference"])]

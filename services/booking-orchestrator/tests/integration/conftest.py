@@ -26,6 +26,7 @@ from booking_shared.contracts.topics import (
     provider_commands,
     provider_replies,
 )
+from booking_shared.internal_auth import bearer
 from booking_shared.messaging import ensure_topics
 from booking_shared.money import Money
 from booking_shared.testing.plugin import wait_for
@@ -148,7 +149,9 @@ async def orchestrator(settings_for):  # type: ignore[no-untyped-def]
     await fakes.start()
     await fakes.announce()
     app = create_app(settings)
-    async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+    async with serve_app(app) as url, httpx.AsyncClient(
+        base_url=url, timeout=10, headers=bearer(settings.internal_api_token)
+    ) as http:
         rt = app.state.runtime
         h = Harness(url, http, settings, rt.pool, fakes, f"bk{u}-", app, itertools.count(1), late)
         names = {p.name for p in providers}

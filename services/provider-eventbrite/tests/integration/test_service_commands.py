@@ -21,6 +21,7 @@ from booking_shared.contracts import (
     ProviderAnnounced,
 )
 from booking_shared.contracts.topics import provider_replies
+from booking_shared.internal_auth import bearer
 from booking_shared.money import Money
 from booking_shared.testing.plugin import wait_for
 
@@ -393,7 +394,7 @@ async def test_cancelling_after_confirm_refunds_what_the_events_policy_allows_th
 async def _items(provider, bid: str) -> list[dict]:
     import httpx
 
-    async with httpx.AsyncClient(base_url=provider.url) as http:
+    async with httpx.AsyncClient(base_url=provider.url, headers=bearer(provider.settings.internal_api_token)) as http:
         resp = await http.get(f"/internal/bookings/{bid}/items")
         assert resp.status_code == 200, resp.text
         return resp.json()["items"]
