@@ -83,13 +83,13 @@ class ServiceSettings(BaseSettings):
         if self.environment == "dev" and self.host not in LOOPBACK:
             raise ValueError(f"HOST must be a loopback address in dev (got {self.host}); dev binds 127.0.0.1 only")
         if self.environment == "production":
-            token = self.internal_api_token.get_secret_value() if self.internal_api_token else ""
-            if self.serves_internal_api and len(token) < MIN_TOKEN_CHARS:
-                raise ValueError(f"INTERNAL_API_TOKEN must be set in production ({MIN_TOKEN_CHARS}+ characters)")
             if self.db_password == DEV_DB_PASSWORD:
                 raise ValueError("DB_PASSWORD must be set in production")
             if self.guest_data_key == DEV_GUEST_DATA_KEY:
                 raise ValueError("GUEST_DATA_KEY must be set in production")
             if self.db_provision:
                 raise ValueError("DB_PROVISION must be false in production (roles come from deploy/)")
+            token = self.internal_api_token.get_secret_value() if self.internal_api_token else ""
+            if self.serves_internal_api and len(token) < MIN_TOKEN_CHARS:
+                raise ValueError(f"INTERNAL_API_TOKEN must be set in production ({MIN_TOKEN_CHARS}+ characters)")
         return self
