@@ -65,11 +65,13 @@ def token_variable(svc: Part) -> str:
 
 
 def service_env(env: dict[str, str], svc: Part) -> dict[str, str]:
-    """The environment one service runs with: the stack's, its port, and its own credential."""
+    """The environment one service runs with: the stack's, its port, and its own credential.
+    Only the gateway, which calls the others, holds their credentials."""
+    others = {token_variable(p) for p in SERVICES} if svc.name != "gateway" else set()
     own = {"PORT": str(svc.port)}
     if token_variable(svc) in env:
         own["INTERNAL_API_TOKEN"] = env[token_variable(svc)]
-    return {**env, **own}
+    return {**{k: v for k, v in env.items() if k not in others}, **own}
 
 
 def say(msg: str) -> None:
