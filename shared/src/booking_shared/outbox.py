@@ -245,7 +245,10 @@ class OutboxRelay:
             if self._held(r, held):
                 continue  # published after a refused row of its key: sent again later, in order
             if isinstance(res, BaseException):
-                outage = outage or await self._refused(conn, r, res, held)
+                if outage is None:
+                    outage = await self._refused(conn, r, res, held)
+                elif r["msg_key"] is not None:
+                    held.add((r["topic"], r["msg_key"]))  # resent after the outage, before its successors
                 continue
             done.append(r["id"])
         if done:
