@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import UnknownTopicOrPartitionError
+from aiokafka.errors import MessageSizeTooLargeError, UnknownTopicOrPartitionError
 
 from booking_shared import outbox
 from booking_shared.contracts import Envelope, SagaStateChanged
@@ -322,3 +322,57 @@ async def test_a_missing_topic_is_created_by_the_relay_and_its_rows_then_publish
     assert len(described[0]["partitions"]) == plumbing.settings.kafka_partitions
     records = await _read_all(kafka_bootstrap, topic, lambda r: r.key == bid.encode())
     assert [SagaStateChanged.model_validate_json(r.value).to_state for r in records] == ["FIRST"]
+
+
+class RefusingAtDelivery:
+    """A producer that takes every record but whose broker refuses one (its delivery fails),
+    as Kafka does for a record over the topic's max.message.bytes."""
+
+    def __init__(self, refuse: str) -> None:
+        self.refuse = refuse
+        self.delivered: list[str] = []
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, topic, value, key=None, headers=None):  # type: ignore[no-untyped-def]
+        fut = asyncio.get_running_loop().create_future()
+        to = SagaStateChanged.model_validate_json(value).to_state
+        if to == self.refuse:
+            fut.set_exception(MessageSizeTooLargeError("the broker refused the record"))
+        else:
+            self.delivered.append(to)
+            fut.set_result(None)
+        return fut
+
+
+async def test_a_row_refused_at_delivery_is_parked_while_the_other_keys_flow(plumbing, relay_for):
+    u = secrets.token_hex(3)
+    ka, kb = f"bk_a{u}", f"bk_b{u}"
+    await put(plumbing, ka, f"A1{u}")
+    await put(plumbing, kb, f"B1{u}")
+    await put(plumbing, kb, f"B2{u}")
+    await put(plumbing, ka, f"A2{u}")
+    producer = RefusingAtDelivery(refuse=f"B1{u}")
+    settings = plumbing.settings.model_copy(update={"outbox_max_attempts": 2, "outbox_retry_backoff_s": 0.05})
+    relay_for(settings=settings, producer_factory=lambda: producer).start()
+
+    async def settled() -> bool:
+        return await plumbing.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE msg_key = ANY($1::text[]) AND sent_at IS NULL AND parked_at IS NULL",
+            [ka, kb],
+        ) == 0
+
+    await wait_for(settled, timeout=20, what="every row sent or parked")
+    rows = {
+        r["payload"]: r
+        for r in await plumbing.pool.fetch("SELECT * FROM outbox WHERE msg_key = ANY($1::text[])", [ka, kb])
+    }
+    by_state = {SagaStateChanged.model_validate_json(p).to_state: r for p, r in rows.items()}
+    b1 = by_state[f"B1{u}"]
+    assert b1["parked_at"] is not None and b1["attempts"] == 2 and "MessageSizeTooLarge" in b1["last_error"]
+    assert by_state[f"B2{u}"]["sent_at"] >= b1["parked_at"]  # marked sent only once B1 was given up
+    mine = [d for d in producer.delivered if d.endswith(u)]
+    assert mine.count(f"A1{u}") == 1 and mine.count(f"A2{u}") == 1  # published once: marked at once
+    assert f"B1{u}" not in mine
