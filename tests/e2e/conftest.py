@@ -19,7 +19,7 @@ PORTS = {
     "POSTGRES_PORT": "postgres", "KAFKA_PORT": "kafka", "LOCALSTRIPE_PORT": "stripe",
     "OPENTABLE_SANDBOX_PORT": "opentable_sandbox", "EVENTBRITE_SANDBOX_PORT": "eventbrite_sandbox",
     "PAYMENT_PORT": "payment", "PROVIDER_OPENTABLE_PORT": "opentable", "PROVIDER_EVENTBRITE_PORT": "eventbrite",
-    "ORCHESTRATOR_PORT": "orchestrator", "GATEWAY_PORT": "gateway",
+    "ORCHESTRATOR_PORT": "orchestrator", "GATEWAY_PORT": "gateway", "PAYMENT_WEBHOOK_PORT": "payment_webhooks",
 }
 
 
@@ -37,6 +37,12 @@ class System:
         import json
 
         return {**self.launch_env, **json.loads((self.state_dir / "services.env.json").read_text())}
+
+    def credential(self, part: str) -> dict[str, str]:
+        """The header that opens one internal service's API (the token `make up` made for it)."""
+        var = {"payment": "PAYMENT", "opentable": "PROVIDER_OPENTABLE", "eventbrite": "PROVIDER_EVENTBRITE",
+               "orchestrator": "ORCHESTRATOR"}[part] + "_API_TOKEN"
+        return {"Authorization": f"Bearer {self.env()[var]}"}
 
     def pid(self, name: str) -> int:
         import json

@@ -48,7 +48,7 @@ def test_a_participant_that_never_answers_is_resent_to_then_the_booking_is_rolle
         booking_id = p.book(quote["id"]).json()["booking_id"]
         deadline = time.monotonic() + 45
         while True:
-            saga = httpx.get(f"{orchestrator}/internal/sagas/{booking_id}").json()
+            saga = httpx.get(f"{orchestrator}/internal/sagas/{booking_id}", headers=system.credential("orchestrator")).json()
             if saga.get("state") == "COMPENSATING":
                 break
             assert time.monotonic() < deadline, f"no compensation after the resends: {saga.get('state')}"
@@ -82,7 +82,8 @@ def test_a_capture_that_fails_cancels_every_confirmed_item(system):
         booking_id = p.book(quote["id"]).json()["booking_id"]
         deadline = time.monotonic() + 30
         while True:
-            saga = httpx.get(f"{system.url('orchestrator')}/internal/sagas/{booking_id}").json()
+            saga = httpx.get(f"{system.url('orchestrator')}/internal/sagas/{booking_id}",
+                             headers=system.credential("orchestrator")).json()
             if saga.get("state") == "CONFIRMING":
                 break
             assert time.monotonic() < deadline, f"never reached CONFIRMING: {saga.get('state')}"

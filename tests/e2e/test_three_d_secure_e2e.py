@@ -47,7 +47,7 @@ def test_a_card_that_needs_3ds_parks_the_booking_then_confirms_once_authenticate
              "created": int(time.time()), "api_version": "2024-06-20", "livemode": False,
              "data": {"object": intent}}
     body = json.dumps(event).encode()
-    r = httpx.post(f"{system.url('payment')}/webhooks/stripe", content=body,
+    r = httpx.post(f"{system.url('payment_webhooks')}/webhooks/stripe", content=body,
                    headers={"Stripe-Signature": sign_webhook_payload(body, DEV_STRIPE_WEBHOOK_SECRET),
                             "Content-Type": "application/json"})
     assert r.status_code == 200, r.text

@@ -36,3 +36,26 @@ async def test_the_service_starts_migrates_and_reports_ready(config_mod, app_mod
         assert ready.json()["checks"]["database"] is True
         metrics = await client.get("/metrics")
         assert "booking_outbox_pending" in metrics.text
+
+
+INTERNAL = [s for s in SERVICES if not s[0].startswith("gateway")]
+
+
+@pytest.mark.parametrize(("config_mod", "app_mod"), INTERNAL, ids=[s[0].split(".")[0] for s in INTERNAL])
+async def test_every_internal_route_refuses_a_call_without_the_service_credential(config_mod, app_mod, service_settings):
+    import importlib
+
+    from booking_shared.devstack.infra import free_port
+    from booking_shared.testing.auth import check_internal_routes_refuse_strangers
+
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings_cls = importlib.import_module(config_mod).Settings
+    urls = {f: closed for f in settings_cls.model_fields if f.endswith(("_base_url", "_url")) and f != "database_url"}
+    settings = service_settings(settings_cls, **urls)
+    app = importlib.import_module(app_mod).create_app(settings)
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
+        routes = await check_internal_routes_refuse_strangers(app, url, settings.internal_api_token.get_secret_value())
+        assert ("GET", "/internal/outbox/parked") in routes
+        # The probes stay open: they carry no credential and reveal no customer's data.
+        for path in ("/healthz", "/readyz", "/metrics"):
+            assert (await client.get(path)).status_code == 200

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_DB_PASSWORD = "dev-only-password"
 DEV_GUEST_DATA_KEY = "dev-only-guest-data-key"
+MIN_TOKEN_CHARS = 32
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class ServiceSettings(BaseSettings):
     """Read from the environment (upper-case names), failing fast outside dev mode."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    # Whether the service serves an internal HTTP API (every route but the probes needs
+    # INTERNAL_API_TOKEN). The gateway's API is public and authenticates people instead.
+    serves_internal_api: ClassVar[bool] = True
 
     service_name: str = "service"
     environment: Literal["dev", "test", "production"] = "dev"
@@ -51,6 +57,17 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_ms: int = 100
 
     outbox_poll_interval_s: float = 1.0
+    outbox_max_attempts: int = Field(
+        5, ge=1, description="Tries of one outbox row that the broker refuses before it is parked for operators."
+    )
+    outbox_retry_backoff_s: float = Field(
+        1.0, gt=0, description="Wait before retrying a refused row; doubles with each attempt (capped at 60 s)."
+    )
+    internal_api_token: SecretStr | None = Field(
+        None,
+        description="The credential callers of this service's internal API present (Authorization: Bearer). "
+        "Unset: the internal API refuses every call. Required in production (32+ characters).",
+    )
     guest_data_key: str = Field(DEV_GUEST_DATA_KEY, description="Seals guest contact on topics (gateway, providers).")
     log_level: str = "INFO"
     log_json: bool = True
@@ -71,6 +88,8 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _safe_outside_dev(self) -> ServiceSettings:
+        if self.environment == "dev" and self.host not in LOOPBACK:
+            raise ValueError(f"HOST must be a loopback address in dev (got {self.host}); dev binds 127.0.0.1 only")
         if self.environment == "production":
             if self.db_password == DEV_DB_PASSWORD:
                 raise ValueError("DB_PASSWORD must be set in production")
@@ -78,4 +97,7 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("GUEST_DATA_KEY must be set in production")
             if self.db_provision:
                 raise ValueError("DB_PROVISION must be false in production (roles come from deploy/)")
+            token = self.internal_api_token.get_secret_value() if self.internal_api_token else ""
+            if self.serves_internal_api and len(token) < MIN_TOKEN_CHARS:
+                raise ValueError(f"INTERNAL_API_TOKEN must be set in production ({MIN_TOKEN_CHARS}+ characters)")
         return self

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -23,11 +22,14 @@ from booking_shared.config import ServiceSettings
 from booking_shared.contracts.base import Message, model_for
 from booking_shared.contracts.envelope import Envelope
 from booking_shared.contracts.topics import dlq
+from booking_shared.kafka_admin import ensure_topics
 from booking_shared.logs import booking_id_var, message_id_var
 from booking_shared.metrics import MESSAGES_DEAD, MESSAGES_HANDLED
 from booking_shared.pacing import FetchPacer
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Handling", "MessageRouter", "ensure_topics", "make_broker"]
 
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -39,21 +41,6 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
         client_id=settings.service_name,
         logger=None,
     )
-
-
-async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> None:
-    """Create topics with the configured partition count; existing ones are left alone."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in topics if t not in existing]
-        if missing:
-            await admin.create_topics(
-                [NewTopic(t, settings.kafka_partitions, 1) for t in missing]
-            )
-    finally:
-        await admin.close()
 
 
 @dataclass

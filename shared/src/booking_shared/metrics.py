@@ -7,4 +7,7 @@ MESSAGES_HANDLED = Counter(
 )
 MESSAGES_DEAD = Counter("booking_messages_dead_lettered_total", "Messages sent to a DLQ", ["consumer", "type"])
 OUTBOX_PENDING = Gauge("booking_outbox_pending", "Outbox rows not yet published", ["service"])
+OUTBOX_PARKED = Gauge(
+    "booking_outbox_parked", "Outbox rows given up after repeated refusals (need an operator)", ["service"]
+)
 FETCH_WAIT_MS = Gauge("booking_kafka_fetch_wait_ms", "The consumer's current fetch wait (short while busy)", ["service"])

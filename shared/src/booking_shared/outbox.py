@@ -13,12 +13,37 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    LeaderNotAvailableError,
+    NodeNotReadyError,
+    NotLeaderForPartitionError,
+    ProducerClosed,
+    RequestTimedOutError,
+    UnknownTopicOrPartitionError,
+)
 
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.base import Message
 from booking_shared.contracts.envelope import Envelope
+from booking_shared.kafka_admin import ensure_topics
+from booking_shared.metrics import OUTBOX_PARKED
 
 log = logging.getLogger(__name__)
+
+# The broker (not the row) is the problem: back off and retry everything, count nothing.
+_BROKER_AWAY = (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+    LeaderNotAvailableError,
+    NotLeaderForPartitionError,
+    ProducerClosed,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def channel(schema: str) -> str:
@@ -151,6 +176,7 @@ class OutboxRelay:
                 await asyncio.sleep(self.settings.outbox_poll_interval_s)
                 return
             self.is_leader = True
+            await self._count_parked(conn)
             await conn.add_listener(channel(self.schema), self._on_notify)
             producer = self._producer_factory()
             await producer.start()
@@ -172,45 +198,141 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await self.pool.release(conn)
 
+    # Unsent, unparked rows in id order, except rows waiting for a retry (until due) and every
+    # later row of the same topic and key, so that a refused row keeps its key's order.
+    _BATCH_SQL = """
+        SELECT o.id, o.topic, o.msg_key, o.headers, o.payload, o.attempts
+          FROM outbox o
+         WHERE o.sent_at IS NULL AND o.parked_at IS NULL
+           AND (o.retry_at IS NULL OR o.retry_at <= now())
+           AND NOT EXISTS (
+                 SELECT 1 FROM outbox w
+                  WHERE w.sent_at IS NULL AND w.parked_at IS NULL AND w.retry_at > now()
+                    AND w.topic = o.topic AND w.msg_key = o.msg_key AND w.id < o.id)
+         ORDER BY o.id
+         LIMIT $1"""
+
     async def _publish_batch(self, conn: asyncpg.Connection, producer: Any) -> int:
-        rows = await conn.fetch(
-            "SELECT id, topic, msg_key, headers, payload FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1",
-            self.BATCH,
-        )
+        """Publish one batch, row by row. A row the broker refuses (record too large, topic
+        missing and not creatable, ...) is retried later and parked after outbox_max_attempts,
+        holding back only the later rows of its own topic and key; the others go on. A broker
+        that is away is no fault of the rows: what was published is marked sent, and the relay
+        backs off without counting an attempt."""
+        rows = await conn.fetch(self._BATCH_SQL, self.BATCH)
         if not rows:
             return 0
-        futures = []
+        held: set[tuple[str, str]] = set()  # (topic, key) behind a refused row in this batch
+        pending: list[tuple[asyncpg.Record, Any]] = []
+        outage: BaseException | None = None
         for r in rows:
-            headers = [(k, v.encode()) for k, v in json.loads(r["headers"])]
-            fut = await producer.send(
-                r["topic"],
-                value=r["payload"].encode(),
-                key=r["msg_key"].encode() if r["msg_key"] else None,
-                headers=headers,
-            )
-            futures.append(fut)
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        done: list[int] = []
-        failure: BaseException | None = None
-        for r, res in zip(rows, results, strict=True):
-            if isinstance(res, BaseException):
-                failure = res
-                await conn.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", r["id"], repr(res)
-                )
+            if outage is not None:
                 break
+            if self._held(r, held):
+                continue
+            try:
+                fut = await producer.send(
+                    r["topic"],
+                    value=r["payload"].encode(),
+                    key=r["msg_key"].encode() if r["msg_key"] else None,
+                    headers=[(k, v.encode()) for k, v in json.loads(r["headers"])],
+                )
+            except Exception as exc:
+                outage = await self._refused(conn, r, exc, held)
+                continue
+            pending.append((r, fut))
+        results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        done: list[int] = []
+        for (r, _), res in zip(pending, results, strict=True):
+            if self._held(r, held):
+                continue  # published after a refused row of its key: sent again later, in order
+            if isinstance(res, BaseException):
+                if outage is None:
+                    outage = await self._refused(conn, r, res, held)
+                elif r["msg_key"] is not None:
+                    held.add((r["topic"], r["msg_key"]))  # resent after the outage, before its successors
+                continue
             done.append(r["id"])
         if done:
             await self._mark_sent(conn, done)
             self.published += len(done)
             if self.on_publish:
                 self.on_publish()
-        if failure is not None:
-            raise failure
+        if outage is not None:
+            raise outage
         return len(done)
+
+    @staticmethod
+    def _held(r: asyncpg.Record, held: set[tuple[str, str]]) -> bool:
+        return r["msg_key"] is not None and (r["topic"], r["msg_key"]) in held
+
+    async def _refused(
+        self, conn: asyncpg.Connection, r: asyncpg.Record, exc: BaseException, held: set[tuple[str, str]]
+    ) -> BaseException | None:
+        """Account for one row the producer did not take. Returns the error when it is the
+        broker's (an outage), None when it is the row's (counted, retried later, then parked)."""
+        if r["msg_key"] is not None:
+            held.add((r["topic"], r["msg_key"]))
+        if isinstance(exc, _BROKER_AWAY):
+            return exc
+        error = repr(exc)
+        if isinstance(exc, UnknownTopicOrPartitionError):
+            # The broker answers but has no such topic (Kafka with auto-creation off, a new
+            # provider's commands topic): create it, then the row's retry finds it.
+            try:
+                await ensure_topics(self.settings, [r["topic"]])
+            except Exception as create_exc:
+                if isinstance(create_exc, _BROKER_AWAY):
+                    return create_exc
+                error = f"topic {r['topic']} does not exist and could not be created: {create_exc!r}"
+            else:
+                error = f"topic {r['topic']} did not exist; created it"
+        attempts = r["attempts"] + 1
+        park = attempts >= self.settings.outbox_max_attempts
+        backoff = min(self.settings.outbox_retry_backoff_s * 2 ** (attempts - 1), 60.0)
+        await conn.execute(
+            """UPDATE outbox SET attempts = $2, last_error = $3,
+                      retry_at = CASE WHEN $4 THEN NULL ELSE now() + make_interval(secs => $5) END,
+                      parked_at = CASE WHEN $4 THEN now() END
+                WHERE id = $1""",
+            r["id"],
+            attempts,
+            error[:4000],
+            park,
+            backoff,
+        )
+        self.last_error = error
+        if park:
+            await self._count_parked(conn)
+            log.error(
+                "outbox row parked: the broker refused it %d times; later rows of its key go on",
+                attempts,
+                extra={"outbox_id": r["id"], "topic": r["topic"], "key": r["msg_key"], "error": error},
+            )
+        else:
+            log.warning(
+                "outbox row refused; retrying later",
+                extra={"outbox_id": r["id"], "topic": r["topic"], "attempt": attempts, "error": error},
+            )
+        return None
 
     async def _mark_sent(self, conn: asyncpg.Connection, ids: list[int]) -> None:
         await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", ids)
 
+    async def _count_parked(self, conn: asyncpg.Connection) -> None:
+        n = await conn.fetchval("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL")
+        OUTBOX_PARKED.labels(self.settings.service_name).set(n)
+
     async def pending(self) -> int:
-        return await self.pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+        """Rows still to publish (parked ones are not: they wait for an operator)."""
+        return await self.pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL")
+
+    async def parked(self, limit: int = 100) -> tuple[int, list[dict[str, Any]]]:
+        """Rows given up on, oldest first, with the error that made the relay give up."""
+        async with self.pool.acquire() as conn:
+            total = await conn.fetchval("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL")
+            rows = await conn.fetch(
+                "SELECT id, topic, msg_key, attempts, last_error, created_at, parked_at FROM outbox"
+                " WHERE parked_at IS NOT NULL AND sent_at IS NULL ORDER BY id LIMIT $1",
+                limit,
+            )
+        return total, [dict(r) for r in rows]

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -21,14 +22,13 @@ from booking_shared.config import ServiceSettings
 from booking_shared.contracts.topics import all_topics
 from booking_shared.db import MigrationDirs, prepare_database
 from booking_shared.http import install_problem_handlers
+from booking_shared.internal_auth import OPEN_PATHS, InternalAuth
 from booking_shared.messaging import MessageRouter, ensure_topics, make_broker
-from booking_shared.metrics import OUTBOX_PENDING
+from booking_shared.metrics import OUTBOX_PARKED, OUTBOX_PENDING
 from booking_shared.outbox import OutboxRelay
 from booking_shared.pacing import FetchPacer
 
 log = logging.getLogger(__name__)
-
-PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 @dataclass
@@ -111,8 +111,16 @@ def create_app(
     title: str | None = None,
     description: str = "",
     topics: list[str] | None = None,
+    public_routers: list[APIRouter] | None = None,
+    public_title: str | None = None,
 ) -> FastAPI:
-    """A FastAPI app whose lifespan runs the service: the only place the process is wired."""
+    """A FastAPI app whose lifespan runs the service: the only place the process is wired.
+
+    `routers` form the internal API: every route but /healthz, /readyz and /metrics needs the
+    service credential (see internal_auth). `public_routers` (e.g. Stripe's webhook) are served
+    by a second app, `app.state.public_app`, on a listener of their own with no internal route
+    on it, so that only that port need ever be exposed; it shares the runtime of this one."""
+    public = _public_app(settings, public_routers, public_title) if public_routers else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -121,6 +129,8 @@ def create_app(
             settings, migrations_dir=migrations_dir, wire=wire, topics=all_topics() + (topics or [])
         )
         app.state.runtime = rt
+        if public is not None:
+            public.state.runtime = rt
         log.info("service started", extra={"port": settings.port})
         try:
             yield
@@ -135,7 +145,7 @@ def create_app(
         # A quote, a card lookup or a status read comes just before or during a booking's
         # messages: get the consumer's short fetch wait ready (probes do not count).
         rt: Runtime | None = getattr(app.state, "runtime", None)
-        if rt is not None and request.url.path not in PROBES:
+        if rt is not None and request.url.path not in OPEN_PATHS:
             rt.pacer.busy()
         return await call_next(request)
 
@@ -163,6 +173,13 @@ def create_app(
                 checks["outbox_pending"] = pending
             except Exception as exc:
                 checks["outbox_pending"] = repr(exc)
+            try:
+                # Parked rows need an operator but do not make the service unready: the rest flows.
+                parked, _ = await rt.relay.parked(limit=0)
+                OUTBOX_PARKED.labels(settings.service_name).set(parked)
+                checks["outbox_parked"] = parked
+            except Exception as exc:
+                checks["outbox_parked"] = repr(exc)
         ok = checks["started"] and checks.get("database") is True and checks.get("broker") is True
         return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
 
@@ -170,13 +187,64 @@ def create_app(
     async def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
+    if settings.serves_internal_api:
+
+        @app.get("/internal/outbox/parked", tags=["ops"], summary="Outbox rows the relay gave up on, with their error")
+        async def parked_outbox(limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+            rt: Runtime | None = getattr(app.state, "runtime", None)
+            if rt is None:
+                raise HTTPException(503, {"title": "Not started"})
+            total, rows = await rt.relay.parked(limit)
+            return {"total": total, "rows": jsonable_encoder(rows)}
+
     for r in routers or []:
         app.include_router(r)
+    if public is not None:
+        app.state.public_app = public
+    if settings.serves_internal_api:
+        app.add_middleware(InternalAuth, token=settings.internal_api_token, service=settings.service_name)
     return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run the app with uvicorn on the configured port (the services' CLI entrypoint)."""
+def _public_app(settings: ServiceSettings, routers: list[APIRouter], title: str | None) -> FastAPI:
+    public = FastAPI(title=title or f"{settings.service_name} (public)", docs_url=None, redoc_url=None, openapi_url=None)
+    install_problem_handlers(public)
+
+    @public.get("/healthz", tags=["ops"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    for r in routers:
+        public.include_router(r)
+    return public
+
+
+def serve(app: FastAPI, settings: ServiceSettings, public: tuple[str, int] | None = None) -> None:
+    """Run the app with uvicorn on the configured port (the services' CLI entrypoint), and its
+    public app, if it has one, on `public` (host, port)."""
     import uvicorn
 
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    def server(asgi: FastAPI, host: str, port: int, lifespan: str) -> uvicorn.Server:
+        return uvicorn.Server(
+            uvicorn.Config(asgi, host=host, port=port, log_level="warning", access_log=False, lifespan=lifespan)
+        )
+
+    main = server(app, settings.host, settings.port, "on")
+    public_app = getattr(app.state, "public_app", None)
+    if public_app is None or public is None:
+        main.run()
+        return
+    asyncio.run(_serve_both(main, server(public_app, public[0], public[1], "off")))
+
+
+async def _serve_both(main: Any, public: Any) -> None:
+    """The public listener opens once the service has started, and both stop together."""
+    main_task = asyncio.create_task(main.serve())
+    while not main.started and not main_task.done():  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+        await asyncio.sleep(0.05)
+    tasks = [main_task]
+    if not main_task.done():
+        tasks.append(asyncio.create_task(public.serve()))
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    main.should_exit = public.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)

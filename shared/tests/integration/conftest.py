@@ -82,8 +82,8 @@ async def plumbing(database_url: str, kafka_bootstrap: str, role_prefix: str):
 def relay_for(plumbing: Plumbing):
     relays: list[OutboxRelay] = []
 
-    def make(cls=OutboxRelay, **kw) -> OutboxRelay:
-        r = cls(plumbing.pool, plumbing.settings, **kw)
+    def make(cls=OutboxRelay, settings=None, **kw) -> OutboxRelay:
+        r = cls(plumbing.pool, settings or plumbing.settings, **kw)
         plumbing.router.on_commit = r.wake
         relays.append(r)
         return r

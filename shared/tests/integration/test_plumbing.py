@@ -8,6 +8,8 @@ import secrets
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import MessageSizeTooLargeError, UnknownTopicOrPartitionError
 
 from booking_shared import outbox
 from booking_shared.contracts import Envelope, SagaStateChanged
@@ -183,6 +185,8 @@ async def test_the_relay_catches_up_after_the_broker_was_down(database_url, role
         records = await _read_all(bootstrap, topic, lambda r: True)
         got = [SagaStateChanged.model_validate_json(r.value).to_state for r in records]
         assert got == [f"S{i:02d}" for i in range(20)]
+        # A broker away is no fault of the rows: none was counted against or parked.
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL") == 0
     finally:
         await relay.stop()
         await pool.close()
@@ -209,3 +213,166 @@ async def test_a_service_role_cannot_read_another_services_schema(database_url, 
     finally:
         await pool_a.close()
         await pool_b.close()
+
+
+async def _count(records: list, to_state: str) -> int:
+    return sum(1 for r in records if SagaStateChanged.model_validate_json(r.value).to_state == to_state)
+
+
+async def test_a_row_the_broker_refuses_is_parked_and_neither_repeats_nor_blocks_the_others(
+    plumbing, relay_for, kafka_bootstrap
+):
+    """A record too large makes producer.send() itself raise: the rows before it are published
+    once, later rows of other keys flow at once, later rows of its own key wait until it is
+    parked, with its error, for operators."""
+    u = secrets.token_hex(4)
+    ka, kb, kc = f"bk_a{u}", f"bk_b{u}", f"bk_c{u}"
+    await put(plumbing, ka, "A1")
+    await put(plumbing, ka, "A2")
+    async with plumbing.pool.acquire() as c, c.transaction():
+        env = Envelope.new("SagaStateChanged", correlation_id=kb, producer="test")
+        big = state(kb, "B1").model_dump_json().replace('"B1"', '"' + "B" * 2_000_000 + '"')
+        await outbox.enqueue_raw(
+            c, plumbing.topic, kb, [(k, v.decode()) for k, v in env.to_headers()], big, schema=plumbing.settings.db_schema
+        )
+    await put(plumbing, kb, "B2")
+    await put(plumbing, kc, "C1")
+    settings = plumbing.settings.model_copy(update={"outbox_max_attempts": 3, "outbox_retry_backoff_s": 0.1})
+    relay = relay_for(settings=settings)
+    relay.start()
+
+    await wait_for(lambda: plumbing.effects(kc), what="a row of another key, not held back")
+    await wait_for(lambda: plumbing.effects(kb), timeout=20, what="the row after the parked one")
+    big_row = await plumbing.pool.fetchrow(
+        "SELECT * FROM outbox WHERE msg_key = $1 AND length(payload) > 1000000", kb
+    )
+    assert big_row["parked_at"] is not None and big_row["sent_at"] is None
+    assert big_row["attempts"] == 3
+    assert "MessageSizeTooLarge" in big_row["last_error"]
+    b2_sent = await plumbing.pool.fetchval(
+        "SELECT sent_at FROM outbox WHERE msg_key = $1 AND length(payload) < 1000000", kb
+    )
+    assert b2_sent >= big_row["parked_at"], "B2 overtook B1 before B1 was given up"
+    assert await plumbing.effects(ka) == ["A1", "A2"]
+    assert await plumbing.effects(kb) == ["B2"]
+
+    # Published once each: the rows before the refused one were marked sent, not sent again.
+    records = await _read_all(kafka_bootstrap, plumbing.topic, lambda r: r.key in (ka.encode(), kb.encode()))
+    assert [await _count(records, s) for s in ("A1", "A2", "B2")] == [1, 1, 1]
+
+    total, parked = await relay.parked()
+    assert [p["id"] for p in parked if p["msg_key"] == kb] == [big_row["id"]]
+    assert total >= 1
+    assert await plumbing.pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE msg_key = ANY($1::text[]) AND sent_at IS NULL AND parked_at IS NULL",
+        [ka, kb, kc],
+    ) == 0
+
+
+class KafkaWithoutAutoCreate(AIOKafkaProducer):
+    """The producer as production's Kafka treats it (auto.create.topics.enable=false): a topic
+    that does not exist makes send() raise instead of springing into being."""
+
+    async def send(self, topic, *args, **kw):  # type: ignore[no-untyped-def]
+        if topic not in await _topics(self._bootstrap):
+            raise UnknownTopicOrPartitionError()
+        return await super().send(topic, *args, **kw)
+
+    _bootstrap = ""
+
+
+async def _topics(bootstrap: str) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+async def test_a_missing_topic_is_created_by_the_relay_and_its_rows_then_published(plumbing, relay_for, kafka_bootstrap):
+    bid = f"bk_{secrets.token_hex(4)}"
+    topic = f"plumb.new{secrets.token_hex(3)}.v1"
+    async with plumbing.pool.acquire() as c, c.transaction():
+        await outbox.enqueue(c, topic, state(bid, "FIRST"), producer="t", schema=plumbing.settings.db_schema)
+    await put(plumbing, bid, "ON_THE_KNOWN_TOPIC")
+
+    def factory():  # type: ignore[no-untyped-def]
+        p = KafkaWithoutAutoCreate(bootstrap_servers=kafka_bootstrap, enable_idempotence=False, linger_ms=0)
+        p._bootstrap = kafka_bootstrap
+        return p
+
+    settings = plumbing.settings.model_copy(update={"outbox_retry_backoff_s": 0.1})
+    relay_for(settings=settings, producer_factory=factory).start()
+    await wait_for(lambda: plumbing.effects(bid), what="the row on a topic that exists")
+    await wait_for(
+        lambda: plumbing.pool.fetchval("SELECT sent_at IS NOT NULL FROM outbox WHERE topic = $1", topic),
+        timeout=20,
+        what="the row on the new topic, once the relay created it",
+    )
+    row = await plumbing.pool.fetchrow("SELECT attempts, last_error, parked_at FROM outbox WHERE topic = $1", topic)
+    assert row["attempts"] == 1 and row["parked_at"] is None
+    assert f"topic {topic} did not exist; created it" in row["last_error"]
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    assert len(described[0]["partitions"]) == plumbing.settings.kafka_partitions
+    records = await _read_all(kafka_bootstrap, topic, lambda r: r.key == bid.encode())
+    assert [SagaStateChanged.model_validate_json(r.value).to_state for r in records] == ["FIRST"]
+
+
+class RefusingAtDelivery:
+    """A producer that takes every record but whose broker refuses one (its delivery fails),
+    as Kafka does for a record over the topic's max.message.bytes."""
+
+    def __init__(self, refuse: str) -> None:
+        self.refuse = refuse
+        self.delivered: list[str] = []
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, topic, value, key=None, headers=None):  # type: ignore[no-untyped-def]
+        fut = asyncio.get_running_loop().create_future()
+        to = SagaStateChanged.model_validate_json(value).to_state
+        if to == self.refuse:
+            fut.set_exception(MessageSizeTooLargeError("the broker refused the record"))
+        else:
+            self.delivered.append(to)
+            fut.set_result(None)
+        return fut
+
+
+async def test_a_row_refused_at_delivery_is_parked_while_the_other_keys_flow(plumbing, relay_for):
+    u = secrets.token_hex(3)
+    ka, kb = f"bk_a{u}", f"bk_b{u}"
+    await put(plumbing, ka, f"A1{u}")
+    await put(plumbing, kb, f"B1{u}")
+    await put(plumbing, kb, f"B2{u}")
+    await put(plumbing, ka, f"A2{u}")
+    producer = RefusingAtDelivery(refuse=f"B1{u}")
+    settings = plumbing.settings.model_copy(update={"outbox_max_attempts": 2, "outbox_retry_backoff_s": 0.05})
+    relay_for(settings=settings, producer_factory=lambda: producer).start()
+
+    async def settled() -> bool:
+        return await plumbing.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE msg_key = ANY($1::text[]) AND sent_at IS NULL AND parked_at IS NULL",
+            [ka, kb],
+        ) == 0
+
+    await wait_for(settled, timeout=20, what="every row sent or parked")
+    rows = {
+        r["payload"]: r
+        for r in await plumbing.pool.fetch("SELECT * FROM outbox WHERE msg_key = ANY($1::text[])", [ka, kb])
+    }
+    by_state = {SagaStateChanged.model_validate_json(p).to_state: r for p, r in rows.items()}
+    b1 = by_state[f"B1{u}"]
+    assert b1["parked_at"] is not None and b1["attempts"] == 2 and "MessageSizeTooLarge" in b1["last_error"]
+    assert by_state[f"B2{u}"]["sent_at"] >= b1["parked_at"]  # marked sent only once B1 was given up
+    mine = [d for d in producer.delivered if d.endswith(u)]
+    assert mine.count(f"A1{u}") == 1 and mine.count(f"A2{u}") == 1  # published once: marked at once
+    assert f"B1{u}" not in mine

@@ -20,8 +20,28 @@ def test_production_refuses_dev_secrets():
         ServiceSettings(environment="production", db_provision=False)
     with pytest.raises(ValueError, match="GUEST_DATA_KEY"):
         ServiceSettings(environment="production", db_provision=False, db_password="x")
-    ok = ServiceSettings(environment="production", db_provision=False, db_password="x", guest_data_key="k")
+    with pytest.raises(ValueError, match="INTERNAL_API_TOKEN"):
+        ServiceSettings(environment="production", db_provision=False, db_password="x", guest_data_key="k")
+    with pytest.raises(ValueError, match="INTERNAL_API_TOKEN"):  # too short to be a credential
+        ServiceSettings(
+            environment="production", db_provision=False, db_password="x", guest_data_key="k", internal_api_token="short"
+        )
+    ok = ServiceSettings(
+        environment="production", db_provision=False, db_password="x", guest_data_key="k", internal_api_token="t" * 32
+    )
     assert ok.service_database_url.startswith("postgresql://booking_service:x@")
+
+
+def test_dev_binds_loopback_only():
+    with pytest.raises(ValueError, match="HOST must be a loopback address"):
+        ServiceSettings(environment="dev", host="0.0.0.0")
+    assert ServiceSettings(environment="dev", host="127.0.0.1").host == "127.0.0.1"
+    assert ServiceSettings(environment="test", host="0.0.0.0").host == "0.0.0.0"  # containers in CI may need it
+
+
+def test_the_credential_is_never_shown_in_settings_dumps():
+    s = ServiceSettings(internal_api_token="a-secret-credential-of-32-chars!")
+    assert "a-secret-credential" not in repr(s) and "a-secret-credential" not in str(s.model_dump())
 
 
 def test_the_service_connects_as_its_own_role():

@@ -1,5 +1,6 @@
 """The only place the Booking orchestrator's adapters are built and its handlers registered."""
 
+from booking_shared.kafka_admin import ensure_topics
 from booking_shared.service import Runtime
 from orchestrator.entrypoints.deadlines import DeadlineWorker
 from orchestrator.entrypoints.messaging import subscribe
@@ -9,7 +10,11 @@ from orchestrator.handlers import Deps, policy_from
 async def wire(rt: Runtime) -> None:
     """Register message handlers on rt.router, start the deadline worker, keep deps in rt.extras."""
     s = rt.settings
-    deps = Deps(producer=s.service_name, schema=s.db_schema, policy=policy_from(s))
+
+    async def create_topics(topics: list[str]) -> None:
+        await ensure_topics(s, topics)
+
+    deps = Deps(producer=s.service_name, schema=s.db_schema, policy=policy_from(s), create_topics=create_topics)
     rt.extras["deps"] = deps
     subscribe(rt, deps)
     worker = DeadlineWorker(rt.pool, deps, getattr(s, "deadline_poll_interval_s", 0.5), rt.relay.wake)

@@ -4,7 +4,7 @@ state, the history and the outgoing messages (outbox) in the caller's one transa
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +19,7 @@ from booking_shared.contracts import (
     ProviderAnnounced,
     model_for,
 )
+from booking_shared.contracts.topics import dlq
 from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
 from orchestrator.adapters.repository import SagaRepository
@@ -54,6 +55,8 @@ class Deps:
     schema: str
     policy: Policy
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Creates Kafka topics (the service creates every topic it produces to); None in unit tests.
+    create_topics: Callable[[list[str]], Awaitable[None]] | None = None
 
 
 class SagaNotFound(Exception):
@@ -149,6 +152,14 @@ async def record_provider(h: Handling, deps: Deps) -> None:
     msg: ProviderAnnounced = h.message  # type: ignore[assignment]
     newer = await SagaRepository(h.conn).record_provider(msg, h.envelope.occurred_at, h.envelope.message_id)
     log.info("provider announced", extra={"provider": msg.provider, "types": msg.booking_types, "kept": newer})
+    if deps.create_topics is not None:
+        # The orchestrator produces to the provider's commands topic (and dead-letters its
+        # replies): create them now, before the first saga needs them. Should this fail, the
+        # outbox relay creates a missing topic when the broker refuses a row for it.
+        try:
+            await deps.create_topics([msg.commands_topic, dlq(msg.replies_topic)])
+        except Exception as exc:
+            log.warning("could not create the provider's topics", extra={"provider": msg.provider, "error": repr(exc)})
 
 
 # ---- deadlines ---------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from booking_shared.contracts.topics import (
     provider_commands,
     provider_replies,
 )
+from booking_shared.internal_auth import bearer
 from booking_shared.messaging import ensure_topics
 from booking_shared.money import Money
 from booking_shared.testing.plugin import wait_for
@@ -48,6 +49,7 @@ class Harness:
     prefix: str
     app: Any
     counter: itertools.count
+    late: ProviderSpec  # a provider not announced at start, whose commands topic does not exist
 
     def new_id(self) -> str:
         return f"{self.prefix}{next(self.counter):03d}"
@@ -66,11 +68,17 @@ class Harness:
                                        ticket_class_id=f"tc_{i}", quantity=2))
         return out
 
-    async def book(self, acts: dict[str, Act] | None = None, n: int = 3, mode: str = "all_or_nothing") -> str:
+    async def book(
+        self,
+        acts: dict[str, Act] | None = None,
+        n: int = 3,
+        mode: str = "all_or_nothing",
+        items: list[BookingItem] | None = None,
+    ) -> str:
         bid = self.new_id()
         if acts:
             self.fakes.script(bid, acts)
-        items = self.items(n)
+        items = items or self.items(n)
         total = sum(i.line_total().amount_minor for i in items)
         await self.fakes.inject(BOOKING_EVENTS, BookingRequested(
             booking_id=bid, user_id=f"usr_{bid}", quote_id=f"qt_{bid}", items=items,
@@ -130,17 +138,22 @@ async def orchestrator(settings_for):  # type: ignore[no-untyped-def]
         ProviderSpec(f"ftables{u}", ["restaurant"], Capabilities(hold=True, api_book=True, cancel=True, hold_ttl_seconds=180)),
         ProviderSpec(f"ftickets{u}", ["event"], Capabilities(hold=False, api_book=True, cancel=True)),
     ]
+    late = ProviderSpec(f"flate{u}", ["restaurant"], Capabilities(hold=True, api_book=True, cancel=True, hold_ttl_seconds=180))
     # The provider topics exist before the orchestrator subscribes by pattern, as they would
-    # when a provider service has started (its first metadata fetch sees them).
+    # when a provider service has started (its first metadata fetch sees them). The late
+    # provider's commands topic is left for whoever produces to it to create.
     extra = [t for p in providers for t in (provider_commands(p.name), provider_replies(p.name))]
+    extra.append(provider_replies(late.name))
     await ensure_topics(settings, all_topics() + extra)
     fakes = Fakes(settings.kafka_bootstrap_servers, providers, prefix=f"bk{u}-")
     await fakes.start()
     await fakes.announce()
     app = create_app(settings)
-    async with serve_app(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+    async with serve_app(app) as url, httpx.AsyncClient(
+        base_url=url, timeout=10, headers=bearer(settings.internal_api_token)
+    ) as http:
         rt = app.state.runtime
-        h = Harness(url, http, settings, rt.pool, fakes, f"bk{u}-", app, itertools.count(1))
+        h = Harness(url, http, settings, rt.pool, fakes, f"bk{u}-", app, itertools.count(1), late)
         names = {p.name for p in providers}
         await wait_for(
             lambda: _known(rt.pool, names), timeout=60, what="the fake providers' announcements"

@@ -99,6 +99,7 @@ class Fakes:
     _sends: dict[uuid.UUID, int] = field(default_factory=lambda: defaultdict(int))
     _manual: dict[tuple[str, str], Seen] = field(default_factory=dict)
     _tasks: set[asyncio.Task] = field(default_factory=set)
+    _extra_consumers: list[AIOKafkaConsumer] = field(default_factory=list)
 
     async def start(self) -> None:
         topics = [PAYMENT_COMMANDS, BOOKING_EVENTS, SAGA_STATE] + [provider_commands(p.name) for p in self.providers]
@@ -117,11 +118,25 @@ class Fakes:
             t.cancel()
             with contextlib.suppress(BaseException):
                 await t
-        await self.consumer.stop()
+        for c in [self.consumer, *self._extra_consumers]:
+            await c.stop()
         await self.producer.stop()
 
-    async def announce(self) -> None:
-        for p in self.providers:
+    async def add_provider(self, spec: ProviderSpec) -> None:
+        """A provider that starts later: answer its commands topic too (which must exist by
+        now: a consumer asking for a missing topic would have the dev broker create it)."""
+        self.providers.append(spec)
+        consumer = AIOKafkaConsumer(
+            provider_commands(spec.name), bootstrap_servers=self.bootstrap, group_id=None,
+            auto_offset_reset="earliest", fetch_max_wait_ms=5,
+        )
+        await consumer.start()
+        self._extra_consumers.append(consumer)
+        task = asyncio.create_task(self._consume(consumer))
+        self._tasks.add(task)
+
+    async def announce(self, only: list[ProviderSpec] | None = None) -> None:
+        for p in only or self.providers:
             await self._publish(
                 PROVIDER_REGISTRY,
                 ProviderAnnounced(
@@ -186,7 +201,10 @@ class Fakes:
     # ---- the loop ------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        async for record in self.consumer:
+        await self._consume(self.consumer)
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        async for record in consumer:
             if not record.key or not record.key.decode().startswith(self.prefix):
                 continue
             try:

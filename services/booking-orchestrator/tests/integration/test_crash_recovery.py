@@ -26,6 +26,7 @@ def _env(h: Harness, port: int) -> dict[str, str]:
         env[name.upper()] = json.dumps(value) if isinstance(value, list | dict) else str(value)
     env["PORT"] = str(port)
     env["LOG_JSON"] = "true"
+    env["INTERNAL_API_TOKEN"] = h.settings.internal_api_token.get_secret_value()  # model_dump masks it
     return env
 
 

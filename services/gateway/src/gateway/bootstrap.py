@@ -45,14 +45,23 @@ def make_wire(ports: Ports | None = None) -> Wiring:
         # httpx logs every request line at INFO (URLs with ids and search text): not in our logs.
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
         timeout = settings.http_timeout_s
-        payment = ports.payment or PaymentClient(settings.payment_url, timeout)
+        payment = ports.payment or PaymentClient(
+            settings.payment_url, timeout, token=settings.payment_api_token
+        )
+        tokens = settings.provider_tokens
         providers = ports.providers or {
             name: ProviderClient(
-                name, url, timeout, capabilities_ttl_s=settings.provider_capabilities_ttl_s
+                name,
+                url,
+                timeout,
+                token=tokens.get(name),
+                capabilities_ttl_s=settings.provider_capabilities_ttl_s,
             )
             for name, url in settings.provider_urls.items()
         }
-        orchestrator = ports.orchestrator or OrchestratorClient(settings.orchestrator_url, timeout)
+        orchestrator = ports.orchestrator or OrchestratorClient(
+            settings.orchestrator_url, timeout, token=settings.orchestrator_api_token
+        )
         signals = BookingSignals(
             settings.service_database_url,
             booking_channel(settings.db_schema),

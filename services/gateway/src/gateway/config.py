@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr, model_validator
 
-from booking_shared.config import ServiceSettings
+from booking_shared.config import MIN_TOKEN_CHARS, ServiceSettings
 
 
 class Settings(ServiceSettings):
+    serves_internal_api: ClassVar[bool] = False  # its API is public: it authenticates people
+
     service_name: str = "gateway"
     port: int = 8000
     db_schema: str = "gateway"
@@ -27,6 +31,19 @@ class Settings(ServiceSettings):
     booking_type_providers: dict[str, str] = Field(
         default_factory=lambda: {"restaurant": "opentable", "event": "eventbrite"},
         description="Which provider serves each booking type (JSON).",
+    )
+    # Each called service's credential (the INTERNAL_API_TOKEN it was started with). Required in
+    # production; `make up` makes random ones at each start.
+    payment_api_token: SecretStr | None = Field(None, description="The payment service's credential.")
+    orchestrator_api_token: SecretStr | None = Field(None, description="The orchestrator's credential.")
+    provider_opentable_api_token: SecretStr | None = Field(
+        None, description="The OpenTable provider's credential."
+    )
+    provider_eventbrite_api_token: SecretStr | None = Field(
+        None, description="The Eventbrite provider's credential."
+    )
+    extra_provider_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Credentials of extra_provider_urls: name -> token (JSON)."
     )
     http_timeout_s: float = Field(5.0, description="Timeout of a call to another service.")
     search_timeout_s: float = Field(
@@ -107,11 +124,33 @@ class Settings(ServiceSettings):
             **self.extra_provider_urls,
         }
 
+    @property
+    def provider_tokens(self) -> dict[str, SecretStr | None]:
+        return {
+            "opentable": self.provider_opentable_api_token,
+            "eventbrite": self.provider_eventbrite_api_token,
+            **self.extra_provider_tokens,
+        }
+
     @model_validator(mode="after")
     def _safe_ops_token(self) -> Settings:
         token = self.ops_bootstrap_token.get_secret_value() if self.ops_bootstrap_token else None
         if token is not None and len(token) < 32 and self.environment == "production":
             raise ValueError("OPS_BOOTSTRAP_TOKEN must be at least 32 characters in production")
+        if self.environment == "production":
+            called = {
+                "PAYMENT_API_TOKEN": self.payment_api_token,
+                "ORCHESTRATOR_API_TOKEN": self.orchestrator_api_token,
+                **{
+                    f"the credential of provider {name}": token
+                    for name, token in self.provider_tokens.items()
+                },
+            }
+            for what, value in called.items():
+                if value is None or len(value.get_secret_value()) < MIN_TOKEN_CHARS:
+                    raise ValueError(
+                        f"{what} must be set in production ({MIN_TOKEN_CHARS}+ characters)"
+                    )
         for btype, provider in self.booking_type_providers.items():
             if provider not in self.provider_urls:
                 raise ValueError(

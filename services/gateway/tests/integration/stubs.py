@@ -74,6 +74,13 @@ class Upstreams:
     sagas: dict[str, dict[str, Any]] = field(default_factory=dict)
     actions: list[dict[str, Any]] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    # Each stand-in's credential, as the real services check it: /payment wants tokens["payment"].
+    tokens: dict[str, str] = field(
+        default_factory=lambda: {
+            s: secrets.token_urlsafe(32) for s in ("payment", "opentable", "eventbrite", "orchestrator")
+        }
+    )
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (service, path) without its credential
 
     async def _gate(self, service: str, key: str) -> Response | None:
         self.calls.append((service, key))
@@ -85,6 +92,16 @@ class Upstreams:
 
     def app(self) -> FastAPI:
         app = FastAPI()
+
+        @app.middleware("http")
+        async def credential(request: Request, call_next: Any) -> Response:
+            service = request.url.path.split("/")[1]
+            want = self.tokens.get(service)
+            if want is not None and request.headers.get("authorization") != f"Bearer {want}":
+                self.refused.append((service, request.url.path))
+                return problem(403 if request.headers.get("authorization") else 401, "credential")
+            return await call_next(request)
+
         app.include_router(self._payment(), prefix="/payment")
         for name, btype in (("opentable", "restaurant"), ("eventbrite", "event")):
             app.include_router(self._provider(name, btype), prefix=f"/{name}")

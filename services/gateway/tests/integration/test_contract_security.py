@@ -204,3 +204,18 @@ async def test_the_openapi_document_and_docs_are_served(client):
     doc = (await client.get("/openapi.json")).json()
     assert doc["info"]["version"] == "1.0.0" and "/v1/bookings" in doc["paths"]
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_the_gateway_presents_each_services_own_credential(gateway, client):
+    """The real services refuse a call without their INTERNAL_API_TOKEN (401) or with another
+    one (403); the stand-ins check the same way, each with its own credential."""
+    up = gateway.upstreams
+    before = len(up.calls)
+    token, _ = await sign_up(client)
+    await add_card(client, token)  # payment: the Stripe customer and the card
+    r = await client.get("/v1/search", params={"date": "2026-12-05"}, headers=bearer(token))
+    assert r.status_code == 200, r.text
+    up.sagas["bk_credentials1"] = {"booking_id": "bk_credentials1", "state": "HOLDING", "history": []}
+    assert (await client.get("/v1/ops/sagas/bk_credentials1", headers=bearer(OPS_TOKEN))).status_code == 200
+    assert {service for service, _ in up.calls[before:]} >= {"payment", "opentable", "eventbrite", "orchestrator"}
+    assert up.refused == []

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import Field, field_validator, model_validator
 
-from booking_shared.config import ServiceSettings
+from booking_shared.config import LOOPBACK, ServiceSettings
 from booking_shared.contracts.topics import PAYMENT_COMMANDS, PAYMENT_REPLIES
 
 DEV_STRIPE_API_KEY = "sk_test_localstripe"
@@ -23,6 +23,8 @@ class Settings(ServiceSettings):
     service_name: str = "payment"
     port: int = 8002
     db_schema: str = "payment"
+    webhook_host: str = Field("127.0.0.1", description="Where Stripe's webhook listener binds.")
+    webhook_port: int = Field(8012, description="Stripe's webhook listener (public), apart from the internal API.")
 
     stripe_api_key: str = Field(
         DEV_STRIPE_API_KEY, description="Stripe secret key (sk_...). Required in production."
@@ -62,6 +64,10 @@ class Settings(ServiceSettings):
             raise ValueError("AUTHORIZATION_WINDOW must be positive and at most 7 days")
         if not self.stripe_api_key.startswith(("sk_", "rk_")):
             raise ValueError("STRIPE_API_KEY must be a Stripe secret or restricted key (sk_/rk_)")
+        if self.environment == "dev" and self.webhook_host not in LOOPBACK:
+            raise ValueError("WEBHOOK_HOST must be a loopback address in dev")
+        if self.webhook_port == self.port:
+            raise ValueError("WEBHOOK_PORT must differ from PORT: the webhook has a listener of its own")
         if self.environment == "production":
             if self.stripe_api_key == DEV_STRIPE_API_KEY:
                 raise ValueError("STRIPE_API_KEY must be set in production")

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from booking_shared.contracts import Command, Envelope, Reply, model_for
 from booking_shared.devstack.infra import free_port
+from booking_shared.internal_auth import bearer
 from booking_shared.messaging import Handling, MessageRouter
 from booking_shared.testing.plugin import wait_for
 from booking_shared.testing.servers import serve_app
@@ -148,7 +149,8 @@ class PaymentService:
     settings: Settings
     app: Any
     base_url: str
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient  # the internal API, with the service credential (as the gateway calls it)
+    webhooks: httpx.AsyncClient  # the public webhook listener, with no credential (as Stripe calls it)
     producer: AIOKafkaProducer
     stripe: StripeGateway  # test-side, for looking at localstripe
     sdk: stripe.StripeClient
@@ -314,7 +316,7 @@ class PaymentService:
                 }
             ).encode()
         signature = sign_webhook_payload(body, secret, timestamp=timestamp)
-        return await self.http.post(
+        return await self.webhooks.post(
             "/webhooks/stripe", content=body, headers={"Stripe-Signature": signature, "Content-Type": "application/json"}
         )
 
@@ -362,6 +364,7 @@ async def svc(
         "stripe_webhook_secret": WEBHOOK_SECRET,
         "commands_topic": f"payment.commands.test-{suffix}",
         "replies_topic": f"payment.replies.test-{suffix}",
+        "internal_api_token": secrets.token_urlsafe(32),
     }
     values.update(getattr(request.module, "SERVICE_OVERRIDES", {}))
     settings = Settings(**values)
@@ -377,7 +380,7 @@ async def svc(
     test_gateway = StripeGateway(API_KEY, api_base=localstripe_url, backoff_base_s=0.01, timeout_s=10)
     sdk_http = stripe.HTTPXClient(timeout=10)
     sdk = stripe.StripeClient(API_KEY, base_addresses={"api": localstripe_url}, http_client=sdk_http, max_network_retries=0)
-    async with serve_app(app, port=settings.port) as base_url:
+    async with serve_app(app, port=settings.port) as base_url, serve_app(app.state.public_app) as webhook_url:
         capture = LogCapture()
         logging.getLogger().addHandler(capture)  # after the app configured logging
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=False, linger_ms=0)
@@ -391,12 +394,14 @@ async def svc(
         )
         await producer.start()
         await consumer.start()
-        http = httpx.AsyncClient(base_url=base_url, timeout=20)
+        http = httpx.AsyncClient(base_url=base_url, timeout=20, headers=bearer(settings.internal_api_token))
+        webhooks = httpx.AsyncClient(base_url=webhook_url, timeout=20)
         service = PaymentService(
             settings=settings,
             app=app,
             base_url=base_url,
             http=http,
+            webhooks=webhooks,
             producer=producer,
             stripe=test_gateway,
             sdk=sdk,
@@ -412,6 +417,7 @@ async def svc(
                 await collector
             logging.getLogger().removeHandler(capture)
             await http.aclose()
+            await webhooks.aclose()
             await consumer.stop()
             await producer.stop()
             await test_gateway.close()

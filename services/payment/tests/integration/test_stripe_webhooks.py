@@ -82,13 +82,13 @@ def _body(event_id: str, intent_id: str = "pi_123") -> bytes:
     "forge",
     [
         lambda svc, body: svc.webhook("", {}, body=body, secret="whsec_someone_else"),
-        lambda svc, body: svc.http.post(
+        lambda svc, body: svc.webhooks.post(
             "/webhooks/stripe",
             content=body.replace(b"pi_123", b"pi_666"),
             headers={"Stripe-Signature": _signature(svc, body)},
         ),
-        lambda svc, body: svc.http.post("/webhooks/stripe", content=body),
-        lambda svc, body: svc.http.post("/webhooks/stripe", content=body, headers={"Stripe-Signature": "t=1,v1=00"}),
+        lambda svc, body: svc.webhooks.post("/webhooks/stripe", content=body),
+        lambda svc, body: svc.webhooks.post("/webhooks/stripe", content=body, headers={"Stripe-Signature": "t=1,v1=00"}),
     ],
     ids=["other-secret", "tampered-body", "no-signature", "made-up-signature"],
 )
@@ -120,7 +120,7 @@ async def test_the_signature_is_checked_over_the_raw_bytes_not_reparsed_json(svc
     # Same JSON, other bytes (spacing): a re-serializing endpoint would accept or reject both alike.
     body = _body(event_id)
     spaced = json.dumps(json.loads(body), indent=2).encode()
-    r = await svc.http.post("/webhooks/stripe", content=spaced, headers={"Stripe-Signature": _signature(svc, body)})
+    r = await svc.webhooks.post("/webhooks/stripe", content=spaced, headers={"Stripe-Signature": _signature(svc, body)})
     assert r.status_code == 400
 
 

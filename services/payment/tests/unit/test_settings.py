@@ -14,6 +14,7 @@ PRODUCTION = {
     "db_password": "real-db-password",
     "guest_data_key": "real-guest-key",
     "db_provision": False,
+    "internal_api_token": "a-real-internal-credential-of-32-chars",
 }
 
 
@@ -65,3 +66,17 @@ def test_the_fallback_authorization_window_must_stay_within_stripes_seven_days(w
 def test_a_publishable_key_is_not_a_secret_key():
     with pytest.raises(ValidationError, match="STRIPE_API_KEY"):
         Settings(stripe_api_key="pk_test_123")
+
+
+def test_the_webhook_listener_is_apart_from_the_internal_api_and_on_loopback_in_dev():
+    assert Settings().webhook_port != Settings().port
+    with pytest.raises(ValidationError, match="WEBHOOK_PORT must differ from PORT"):
+        Settings(port=8002, webhook_port=8002)
+    with pytest.raises(ValidationError, match="WEBHOOK_HOST must be a loopback address"):
+        Settings(environment="dev", webhook_host="0.0.0.0")
+
+
+def test_production_refuses_to_start_without_the_internal_credential():
+    without = {k: v for k, v in PRODUCTION.items() if k != "internal_api_token"}
+    with pytest.raises(ValidationError, match="INTERNAL_API_TOKEN"):
+        Settings(**without, stripe_api_key="sk_live_real", stripe_webhook_secret="whsec_real")

@@ -21,6 +21,7 @@ from booking_shared.contracts import (
     ProviderAnnounced,
 )
 from booking_shared.contracts.topics import provider_replies
+from booking_shared.internal_auth import bearer
 from booking_shared.money import Money
 from booking_shared.testing.plugin import wait_for
 from provider_eventbrite.adapters.partner_port import GUEST_REQUIREMENTS
@@ -417,7 +418,7 @@ async def test_an_order_for_an_event_that_has_started_is_refused_as_not_cancella
 async def _items(provider, bid: str) -> list[dict]:
     import httpx
 
-    async with httpx.AsyncClient(base_url=provider.url) as http:
+    async with httpx.AsyncClient(base_url=provider.url, headers=bearer(provider.settings.internal_api_token)) as http:
         resp = await http.get(f"/internal/bookings/{bid}/items")
         assert resp.status_code == 200, resp.text
         return resp.json()["items"]

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from booking_shared.contracts import BookingItem, ConfirmItem, HoldItem
+from booking_shared.internal_auth import bearer
 from booking_shared.money import Money
 from provider_eventbrite.adapters.partner_port import GUEST_REQUIREMENTS
 
@@ -18,7 +19,9 @@ LISBON = ZoneInfo("Europe/Lisbon")
 
 @pytest.fixture
 async def api(provider):
-    async with httpx.AsyncClient(base_url=provider.url, timeout=10) as http:
+    async with httpx.AsyncClient(
+        base_url=provider.url, timeout=10, headers=bearer(provider.settings.internal_api_token)
+    ) as http:
         yield http
 
 

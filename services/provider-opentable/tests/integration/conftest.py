@@ -29,6 +29,7 @@ from booking_shared.contracts import (
     Message,
 )
 from booking_shared.contracts.topics import PROVIDER_REGISTRY, provider_commands, provider_replies
+from booking_shared.internal_auth import bearer
 from booking_shared.sealed import GuestContact, seal
 from booking_shared.testing.bus import Bus, Seen
 from booking_shared.testing.plugin import wait_for
@@ -212,7 +213,7 @@ async def provider(
     async with (
         serve_app(app, port=settings.port) as url,
         Bus(settings.kafka_bootstrap_servers, REPLIES, PROVIDER_REGISTRY, producer_name="test-saga") as bus,
-        httpx.AsyncClient(base_url=url, timeout=10) as http,
+        httpx.AsyncClient(base_url=url, timeout=10, headers=bearer(settings.internal_api_token)) as http,
         httpx.AsyncClient(base_url=partner_sandbox.base_url, timeout=10) as admin,
     ):
         yield Provider(settings, app, url, partner_sandbox, http, admin, bus, TopicLog(bus))

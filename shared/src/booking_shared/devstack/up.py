@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import sys
 import time
@@ -48,6 +49,7 @@ SANDBOXES = [
     Part("opentable sandbox", "OPENTABLE_SANDBOX_PORT", 8103, "provider_opentable.sandbox"),
     Part("eventbrite sandbox", "EVENTBRITE_SANDBOX_PORT", 8104, "provider_eventbrite.sandbox"),
 ]
+PAYMENT_WEBHOOKS = Part("payment webhooks (Stripe)", "PAYMENT_WEBHOOK_PORT", 8012)
 SERVICES = [
     Part("payment", "PAYMENT_PORT", 8002, "payment"),
     Part("provider-opentable", "PROVIDER_OPENTABLE_PORT", 8003, "provider_opentable"),
@@ -55,6 +57,21 @@ SERVICES = [
     Part("booking-orchestrator", "ORCHESTRATOR_PORT", 8001, "orchestrator"),
     Part("gateway", "GATEWAY_PORT", 8000, "gateway"),
 ]
+
+
+def token_variable(svc: Part) -> str:
+    """Where a service's credential is in the stack's environment: PAYMENT_API_TOKEN, ..."""
+    return f"{svc.env_port.removesuffix('_PORT')}_API_TOKEN"
+
+
+def service_env(env: dict[str, str], svc: Part) -> dict[str, str]:
+    """The environment one service runs with: the stack's, its port, and its own credential.
+    Only the gateway, which calls the others, holds their credentials."""
+    others = {token_variable(p) for p in SERVICES} if svc.name != "gateway" else set()
+    own = {"PORT": str(svc.port)}
+    if token_variable(svc) in env:
+        own["INTERNAL_API_TOKEN"] = env[token_variable(svc)]
+    return {**{k: v for k, v in env.items() if k not in others}, **own}
 
 
 def say(msg: str) -> None:
@@ -113,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     use_pg = "DATABASE_URL" not in os.environ
     use_broker = "KAFKA_BOOTSTRAP_SERVERS" not in os.environ
     use_stripe = "STRIPE_API_KEY" not in os.environ
-    ours = ([POSTGRES] if use_pg else []) + ([BROKER] if use_broker else []) + ([STRIPE] if use_stripe else []) + SANDBOXES + SERVICES
+    ours = ([POSTGRES] if use_pg else []) + ([BROKER] if use_broker else []) + ([STRIPE] if use_stripe else []) + SANDBOXES + SERVICES + [PAYMENT_WEBHOOKS]
     busy = [p for p in ours if infra.port_open(p.port)]
     if busy:
         for p in busy:
@@ -140,7 +157,14 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"  could not stop {child}: {exc}")
         PIDFILE.unlink(missing_ok=True)
 
-    env: dict[str, str] = {"ENVIRONMENT": "dev", "LOG_JSON": "true"}
+    # Every part binds 127.0.0.1 only (HOST may be set to something else in a shell).
+    env: dict[str, str] = {"ENVIRONMENT": "dev", "LOG_JSON": "true", "HOST": "127.0.0.1"}
+    # A fresh credential per internal service at each start: the service requires it
+    # (INTERNAL_API_TOKEN), the gateway presents it (PAYMENT_API_TOKEN, ...).
+    tokens = {svc.name: secrets.token_urlsafe(32) for svc in SERVICES if svc.name != "gateway"}
+    for svc in SERVICES:
+        if svc.name in tokens:
+            env[token_variable(svc)] = tokens[svc.name]
     try:
         if use_pg:
             say(f"[{time.monotonic() - t0:5.1f}s] starting PostgreSQL (embedded) on {POSTGRES.port} ...")
@@ -177,18 +201,22 @@ def main(argv: list[str] | None = None) -> int:
             hook = urllib.request.Request(
                 f"http://127.0.0.1:{STRIPE.port}/_config/webhooks/payment",
                 data=urllib.parse.urlencode(
-                    {"url": f"http://127.0.0.1:{SERVICES[0].port}/webhooks/stripe", "secret": DEV_WEBHOOK_SECRET}
+                    {"url": f"http://127.0.0.1:{PAYMENT_WEBHOOKS.port}/webhooks/stripe", "secret": DEV_WEBHOOK_SECRET}
                 ).encode(),
                 method="POST",
             )
             urllib.request.urlopen(hook, timeout=5).close()
-        (STATE / "services.env.json").write_text(json.dumps(env, indent=2))
+        env["WEBHOOK_PORT"] = str(PAYMENT_WEBHOOKS.port)
+        env["WEBHOOK_HOST"] = "127.0.0.1"
+        env_file = STATE / "services.env.json"
+        env_file.touch(mode=0o600)
+        env_file.write_text(json.dumps(env, indent=2))
         services = [svc for svc in SERVICES if svc.name not in args.skip]
         children = []
         for svc in services:  # all at once: each spends seconds joining its consumer group
             say(f"[{time.monotonic() - t0:5.1f}s] starting {svc.name} on {svc.port} ...")
             child = infra.spawn(
-                svc.name, [sys.executable, "-m", svc.module], svc.port, LOGS, env={**env, "PORT": str(svc.port)}, wait=False
+                svc.name, [sys.executable, "-m", svc.module], svc.port, LOGS, env=service_env(env, svc), wait=False
             )
             started.append(child)
             children.append(child)
@@ -221,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"  OpenAPI document   http://127.0.0.1:{gw}/openapi.json")
         for svc in SERVICES[:-1]:
             say(f"  {svc.name:<18} http://127.0.0.1:{svc.port}/readyz")
+        say(f"  {'stripe webhooks':<18} http://127.0.0.1:{PAYMENT_WEBHOOKS.port}/webhooks/stripe")
         for sb in SANDBOXES:
             say(f"  {sb.name:<18} http://127.0.0.1:{sb.port}/docs")
         say(f"  logs               {LOGS}/")

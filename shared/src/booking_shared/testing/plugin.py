@@ -149,6 +149,8 @@ def settings_for(database_url: str, role_prefix: str, kafka_bootstrap: str):
             # Service suites keep the short fetch wait throughout (a quiet spell between two
             # tests must not stretch a hop); pacing has its own tests, and the e2e stack runs it.
             "kafka_fetch_idle_wait_ms": 5,
+            # Its own service credential; test clients present it with internal_auth.bearer().
+            "internal_api_token": secrets.token_urlsafe(32),
         }
         values.update(overrides)
         return settings_cls(**values)

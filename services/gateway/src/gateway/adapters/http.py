@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
+from booking_shared.internal_auth import bearer
 from gateway.domain.errors import UpstreamRejected, UpstreamUnavailable
 
 
@@ -17,13 +19,15 @@ class ServiceClient:
         base_url: str,
         timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        token: SecretStr | None = None,
     ):
         self.service = service
         self.http = httpx.AsyncClient(
             base_url=base_url,
             timeout=timeout,
             transport=transport,
-            headers={"user-agent": "booking-gateway", "accept": "application/json"},
+            # The called service's own credential (its INTERNAL_API_TOKEN): it refuses calls without.
+            headers={"user-agent": "booking-gateway", "accept": "application/json", **bearer(token)},
         )
 
     async def call(

@@ -7,4 +7,5 @@ from payment.entrypoints.app import create_app
 
 def main() -> None:
     settings = Settings()
-    serve(create_app(settings), settings)
+    # The internal API on PORT; Stripe's webhook alone on WEBHOOK_PORT (the one to expose).
+    serve(create_app(settings), settings, public=(settings.webhook_host, settings.webhook_port))

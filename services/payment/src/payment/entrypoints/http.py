@@ -1,5 +1,6 @@
 """The payment service's HTTP routes: the internal API the gateway calls (saved cards, payment
-status) and Stripe's webhook endpoint. Thin: validate, call one use case, map the result."""
+status; `router`, behind the service credential) and Stripe's webhook endpoint (`webhooks`,
+public, served on a listener of its own). Thin: validate, call one use case, map the result."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 router = APIRouter()
+webhooks = APIRouter()  # public: Stripe proves itself with the signature, not our credential
 
 CustomerId = Annotated[str, Path(pattern=r"^cus_\w+$", max_length=255, examples=["cus_Q1w2e3"])]
 PaymentMethodId = Annotated[str, Path(pattern=r"^pm_\w+$", max_length=255, examples=["pm_1Pq2w3"])]
@@ -242,7 +244,7 @@ async def get_payment(request: Request, booking_id: Annotated[str, Path(min_leng
     )
 
 
-@router.post("/webhooks/stripe", tags=["webhooks"], summary="Stripe events (Stripe-Signature verified)")
+@webhooks.post("/webhooks/stripe", tags=["webhooks"], summary="Stripe events (Stripe-Signature verified)")
 async def stripe_webhook(request: Request) -> JSONResponse:
     deps = _deps(request)
     raw = await request.body()  # the signature covers these exact bytes: never re-serialize
