@@ -15,6 +15,7 @@ def test_every_url_that_make_up_prints_answers(system):
     failures = {}
     for url in urls:
         status = httpx.get(url, timeout=10).status_code
-        if status >= 400:
+        # 405: a route that is there for another method (Stripe's webhook takes POST only)
+        if status >= 400 and status != 405:
             failures[url] = status
     assert not failures, failures

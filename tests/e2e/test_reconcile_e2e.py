@@ -64,7 +64,8 @@ def test_a_booking_request_lost_before_the_broker_is_sent_again_and_the_booking_
         WHERE msg_key = '{booking_id}' AND headers @> '[["type", "BookingRequested"]]' ORDER BY id"""))
     assert len(sent) >= 2 and sent[0]["last_error"].startswith("lost on purpose")
     assert "causation_id" in sent[1]["headers"]
-    saga = httpx.get(f"{system.url('orchestrator')}/internal/sagas/{booking_id}").json()
+    saga = httpx.get(f"{system.url('orchestrator')}/internal/sagas/{booking_id}",
+                     headers=system.credential("orchestrator")).json()
     requests = [h for h in saga["history"] if h["direction"] == "in" and h["type"] == "BookingRequested"]
     assert requests and "already exists" not in requests[0]["summary"]
     assert len({h["message_id"] for h in requests}) == len(requests)  # only resends reached it

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker
@@ -140,14 +140,7 @@ def create_app(
     app = FastAPI(title=title or settings.service_name, description=description, lifespan=lifespan)
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def busy_on_requests(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        # A quote, a card lookup or a status read comes just before or during a booking's
-        # messages: get the consumer's short fetch wait ready (probes do not count).
-        rt: Runtime | None = getattr(app.state, "runtime", None)
-        if rt is not None and request.url.path not in OPEN_PATHS:
-            rt.pacer.busy()
-        return await call_next(request)
+    app.add_middleware(BusyOnRequests)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -204,6 +197,22 @@ def create_app(
     if settings.serves_internal_api:
         app.add_middleware(InternalAuth, token=settings.internal_api_token, service=settings.service_name)
     return app
+
+
+class BusyOnRequests:
+    """A quote, a card lookup or a status read comes just before or during a booking's messages:
+    each request (probes apart) gets the consumer's short fetch wait ready. Plain ASGI, so that
+    exceptions reach the app's problem handlers untouched."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
+            rt: Runtime | None = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
+            if rt is not None:
+                rt.pacer.busy()
+        await self.app(scope, receive, send)
 
 
 def _public_app(settings: ServiceSettings, routers: list[APIRouter], title: str | None) -> FastAPI:

@@ -80,3 +80,24 @@ def test_against_apache_kafka_the_wait_is_always_the_long_one():
 def test_equal_waits_turn_pacing_off():
     pacer = FetchPacer(settings(kafka_fetch_idle_wait_ms=5), Clock())
     assert not pacer.adaptive and pacer.wait_ms == 5
+
+
+async def test_an_http_request_makes_the_service_busy_but_a_probe_does_not():
+    from booking_shared.service import BusyOnRequests
+
+    clock = Clock()
+    pacer = FetchPacer(settings(), clock)
+    clock.now += 11
+    pacer.tick()
+    assert not pacer.hot
+    app = SimpleNamespace(state=SimpleNamespace(runtime=SimpleNamespace(pacer=pacer)))
+    seen = []
+
+    async def inner(scope, receive, send):
+        seen.append(scope["path"])
+
+    mw = BusyOnRequests(inner)
+    await mw({"type": "http", "path": "/readyz", "app": app}, None, None)
+    assert not pacer.hot
+    await mw({"type": "http", "path": "/internal/capabilities", "app": app}, None, None)
+    assert pacer.hot and seen == ["/readyz", "/internal/capabilities"]

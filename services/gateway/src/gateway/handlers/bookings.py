@@ -369,7 +369,7 @@ def booking_view(row: asyncpg.Record, saga: dict[str, Any] | None, source: str) 
         status = s.get("status")
         if status is None:
             if iid in refunds:
-                status = "NOT_CANCELLABLE" if _refused(refunds[iid]) else "CANCELLED"
+                status = "NOT_CANCELLABLE" if _not_cancellable(refunds[iid]) else "CANCELLED"
             elif iid in confirmed:
                 status = "CONFIRMED"
             elif iid in failed:
@@ -407,8 +407,8 @@ def booking_view(row: asyncpg.Record, saga: dict[str, Any] | None, source: str) 
         "cancellation": {
             "requested_at": row["cancellation_requested_at"],
             "reason": row["cancellation_reason"],
-            "refunds": [r for r in refunds.values() if not _refused(r)],
-            "partial": any(_refused(r) for r in refunds.values())
+            "refunds": [r for r in refunds.values() if not _not_cancellable(r)],
+            "partial": any(_not_cancellable(r) for r in refunds.values())
             or any(i["status"] == "NOT_CANCELLABLE" for i in items),
         }
         if row["cancellation_requested_at"] or refunds
@@ -421,7 +421,7 @@ def booking_view(row: asyncpg.Record, saga: dict[str, Any] | None, source: str) 
     }
 
 
-def _refused(outcome: dict[str, Any]) -> bool:
+def _not_cancellable(outcome: dict[str, Any]) -> bool:
     return outcome.get("outcome") == "not_cancellable"
 
 
