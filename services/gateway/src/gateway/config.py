@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, SecretStr, model_validator
 
 from booking_shared.config import ServiceSettings
@@ -40,6 +42,10 @@ class Settings(ServiceSettings):
     ops_bootstrap_token: SecretStr | None = Field(
         None,
         description="A bearer token with the ops role (dev/bootstrap); prefer `gateway-service create-ops-user`.",
+    )
+
+    token_ttl_days: float = Field(
+        30.0, gt=0, le=3650, description="A bearer token expires this long after it is issued."
     )
 
     rate_quotes_capacity: int = Field(20, ge=1, description="Quote bucket size per user (burst).")
@@ -81,6 +87,10 @@ class Settings(ServiceSettings):
     problem_type_base: str = Field(
         "https://booking.local/problems/", description="Prefix of problem+json type URIs."
     )
+
+    @property
+    def token_ttl(self) -> timedelta:
+        return timedelta(days=self.token_ttl_days)
 
     @property
     def provider_urls(self) -> dict[str, str]:

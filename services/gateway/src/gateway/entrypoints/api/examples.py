@@ -296,6 +296,12 @@ SIGNED_UP = {
     },
     "token": "gw_Jx8...shown-once...Q",
     "token_type": "Bearer",
+    "expires_at": "2026-12-30T10:00:00Z",
+}
+TOKEN = {
+    "token": "gw_Jx8...shown-once...Q",
+    "token_type": "Bearer",
+    "expires_at": "2026-12-30T10:00:00Z",
 }
 ME = USER_EX
 CARD = {

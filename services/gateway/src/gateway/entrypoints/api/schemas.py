@@ -164,6 +164,13 @@ class SignedUp(BaseModel):
     user: UserView
     token: str = Field(description="Bearer token, shown once: only its hash is stored.")
     token_type: Literal["Bearer"] = "Bearer"
+    expires_at: datetime = Field(description="The token is refused (401) from then on.")
+
+
+class TokenView(BaseModel):
+    token: str = Field(description="Bearer token, shown once: only its hash is stored.")
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_at: datetime = Field(description="The token is refused (401) from then on.")
 
 
 # --- payment methods ------------------------------------------------------------------------
