@@ -93,7 +93,7 @@ async def make_default(
     response_class=Response,
     summary="Remove a saved card",
     responses={
-        204: {"description": "Removed (no body)", "content": {"text/plain": {"example": ""}}},
+        204: {"description": "Removed (no body)"},
         **ex.problems("unauthorized", "pm_404", "invalid", "upstream"),
     },
 )

@@ -1,5 +1,5 @@
 """Errors as application/problem+json (RFC 9457) naming the fields at fault, FastAPI's own 422s
-included; and the route class that refuses card numbers and oversized bodies before anything runs.
+included; and the route class that refuses card numbers before anything runs.
 Request bodies are never logged nor echoed back."""
 
 from __future__ import annotations
@@ -162,8 +162,8 @@ def install(app: FastAPI) -> None:
 
 
 class GuardedRoute(APIRoute):
-    """Before validation: 413 for a body over MAX_BODY_BYTES, 422 for anything that looks like a
-    card number in the body, the query or the path (the field named, the value never echoed)."""
+    """Before validation: 422 for anything that looks like a card number in the body, the query or
+    the path (the field named, the value never echoed); 415 for a body that is not JSON."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -176,17 +176,11 @@ class GuardedRoute(APIRoute):
 
 
 async def screen(request: Request) -> Response | None:
-    rt = getattr(request.app.state, "runtime", None)
-    limit = getattr(getattr(rt, "settings", None), "max_body_bytes", 65536)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        return _too_large(request, limit)
+    # The body's size was enforced while it streamed in (body_limit.BodyLimit).
     for name, value in list(request.query_params.multi_items()) + list(request.path_params.items()):
         if looks_like_pan(str(value)):
             return _pan(request, [name])
     body = await request.body()  # cached on the request: the route reads the same bytes
-    if len(body) > limit:
-        return _too_large(request, limit)
     if not body:
         return None
     try:
@@ -222,15 +216,4 @@ def _pan(request: Request, fields: list[str]) -> JSONResponse:
         "Card numbers are not accepted",
         msg,
         [FieldError(f, msg) for f in fields],
-    )
-
-
-def _too_large(request: Request, limit: int) -> JSONResponse:
-    return problem(
-        request,
-        413,
-        "payload-too-large",
-        "Payload too large",
-        f"the body is larger than {limit} bytes",
-        [FieldError("body", f"larger than {limit} bytes")],
     )

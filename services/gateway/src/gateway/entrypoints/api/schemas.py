@@ -9,9 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from booking_shared.contracts.items import BookingItem, BookingType
-from booking_shared.money import Money
+from booking_shared.money import Amount, Money
 from booking_shared.sealed import GuestContact
-from gateway.domain.models import Card, Preferences, QuoteLine, Reason, parse_money
+from gateway.domain.models import Card, Preferences, QuoteLine, Reason
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{5,24}$")
@@ -108,14 +108,9 @@ class PreferencesPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     auto_book_enabled: bool | None = Field(None, examples=[True])
-    max_auto_spend: Money | None = Field(None, examples=[MONEY_EX])
+    max_auto_spend: Amount | None = Field(None, examples=[MONEY_EX])
     allowed_booking_types: list[BookingType] | None = Field(None, examples=[["restaurant"]])
-    require_confirmation_above: Money | None = Field(None, examples=[MONEY_EX])
-
-    @field_validator("max_auto_spend", "require_confirmation_above", mode="before")
-    @classmethod
-    def _money(cls, v: Any) -> Any:
-        return parse_money(v)
+    require_confirmation_above: Amount | None = Field(None, examples=[MONEY_EX])
 
     @field_validator("auto_book_enabled", "allowed_booking_types", mode="before")
     @classmethod
