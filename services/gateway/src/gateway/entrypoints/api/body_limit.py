@@ -1,6 +1,8 @@
 """A pure ASGI middleware that enforces MAX_BODY_BYTES while the body streams in: a declared
 Content-Length over the limit, or a chunked body that grows past it, is answered 413 as soon as
-that is known, before routing, authentication or validation run, and without reading the rest."""
+that is known, before routing, authentication or validation run. Before the answer goes out the
+rest of the body is read and dropped (never kept), up to DRAIN_BYTES, so that a client that is
+still sending reads the 413 instead of a reset connection."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.domain.errors import FieldError
 from gateway.entrypoints.api.problems import problem
+
+
+DRAIN_BYTES = 1 << 20
 
 
 class BodyLimit:
@@ -24,7 +29,9 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await self._refuse(scope, receive, send)
+            # Worth draining only if the whole body can be: else answer at once.
+            drain = declared <= self.max_bytes + DRAIN_BYTES
+            await self._refuse(scope, receive, send, more_body=drain)
             return
         # Buffer at most max_bytes, then hand the app the body in one message: everything after
         # (auth included) sees a body already known to fit.
@@ -37,23 +44,29 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, message.get("more_body", False))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replay(b"".join(chunks), receive), send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, more_body: bool) -> None:
+        dropped = 0
+        while more_body and dropped <= DRAIN_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left
+            dropped += len(message.get("body", b""))
+            more_body = message.get("more_body", False)
         response = problem(
-            request,
+            Request(scope, receive),
             413,
             "payload-too-large",
             "Payload too large",
             f"the body is larger than {self.max_bytes} bytes",
             [FieldError("body", f"larger than {self.max_bytes} bytes")],
-            # The rest of the body is never read: the connection cannot be reused.
+            # A body cut short by DRAIN_BYTES leaves the connection unusable.
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
