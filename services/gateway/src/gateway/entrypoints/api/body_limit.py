@@ -14,7 +14,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.domain.errors import FieldError
 from gateway.entrypoints.api.problems import problem
 
-
 DRAIN_BYTES = 1 << 20
 
 
