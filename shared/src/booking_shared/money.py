@@ -63,8 +63,12 @@ class Money(BaseModel):
     @field_validator("amount_minor", mode="before")
     @classmethod
     def _no_float(cls, v: Any) -> Any:
+        # JSON has one number type: 4500.0 is the integer 4500 (as JSON Schema says), while
+        # 45.5 or 1e999 is no count of minor units.
         if isinstance(v, float):
-            raise ValueError("amount_minor must be an integer number of minor units, not a float")
+            if not (v.is_integer() and abs(v) <= 2**53):
+                raise ValueError("amount_minor must be an integer number of minor units, not a float")
+            return int(v)
         return v
 
     @classmethod
@@ -238,13 +242,15 @@ def _read_amount(value: Any) -> Any:
                 ' or {"amount_minor": 4500, "currency": "EUR"}'
             )
         return Money.parse(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        value = int(value)  # 45.0 is the JSON integer 45; 45.5 is refused below
     if type(value) is int:
         if not 0 <= value <= MAX_AMOUNT_MINOR // 100:
             raise ValueError(f"an amount must be between 0 and {MAX_AMOUNT_MINOR // 100}")
         return Money.of(value, "USD")
     raise ValueError(
         'give an amount as {"amount_minor": 4500, "currency": "EUR"}, a string such as'
-        ' "45.00 EUR", or whole US dollars (never a float)'
+        ' "45.00 EUR", or whole US dollars (never a fraction as a float)'
     )
 
 
@@ -255,8 +261,8 @@ def _bounded(value: Money) -> Money:
 
 
 # An amount a person sends (a price, a limit): exactly the grammar of AMOUNT_JSON_SCHEMA, which
-# is what the OpenAPI document shows. A float (even 45.0 or 1e999), a numeric string where an
-# integer is due or a boolean is refused, and so is an amount outside 0..MAX_AMOUNT_MINOR.
+# is what the OpenAPI document shows. A fractional float (45.5, 1e999), a numeric string where
+# an integer is due or a boolean is refused, and so is an amount outside 0..MAX_AMOUNT_MINOR.
 Amount = Annotated[
     Money,
     BeforeValidator(_read_amount),

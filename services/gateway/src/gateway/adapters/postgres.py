@@ -237,6 +237,14 @@ async def list_bookings(
     )
 
 
+async def booking_position(conn: Conn, booking_id: str, user_id: str) -> tuple[datetime, str] | None:
+    """Where a booking of this user sits in the newest-first order (the list's cursor)."""
+    row = await conn.fetchrow(
+        "SELECT created_at, id FROM bookings WHERE id = $1 AND user_id = $2", booking_id, user_id
+    )
+    return (row["created_at"], row["id"]) if row else None
+
+
 async def count_active(conn: Conn, user_id: str, final_states: frozenset[str]) -> int:
     return await conn.fetchval(
         "SELECT count(*) FROM bookings WHERE user_id = $1 AND NOT (state = ANY($2::text[]))",

@@ -19,6 +19,7 @@ class Preferences(BaseModel):
 
     auto_book_enabled: bool = Field(
         False,
+        strict=True,
         description="Book without an explicit confirmation, within the limits below.",
         examples=[True],
     )

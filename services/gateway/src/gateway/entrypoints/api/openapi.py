@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.entrypoints.api.examples import PROBLEMS
+from gateway.entrypoints.api.examples import PROBLEMS, problems
 
 TAGS = [
     {
@@ -84,6 +84,31 @@ BUILTIN_EXAMPLES: dict[str, tuple[str, Any]] = {
 }
 
 
+def _add_guard_problems(path: str, op: dict[str, Any], responses: dict[str, Any]) -> None:
+    """What the guards in front of every route can answer, documented on every route they guard:
+    a card number anywhere (422); for a body, not JSON (400), too large (413), not
+    application/json (415)."""
+    names = ["pan"] if path.startswith("/v1/") else []
+    if "requestBody" in op:
+        names += ["malformed", "too_large", "unsupported"]
+    for status, entry in problems(*names).items():
+        key = str(status)
+        have = responses.get(key)
+        if have is None:
+            responses[key] = entry
+            continue
+        media = have.setdefault("content", {}).setdefault(
+            "application/problem+json", {"schema": {"$ref": "#/components/schemas/Problem"}}
+        )
+        if "example" in media:  # one or the other, never both
+            media["examples"] = {"default": {"value": media.pop("example")}}
+        examples = media.setdefault("examples", {})
+        for name, example in entry["content"]["application/problem+json"]["examples"].items():
+            examples.setdefault(name, example)
+        if entry["description"] not in have.get("description", ""):
+            have["description"] = f"{have.get('description', '')}; {entry['description']}".lstrip("; ")
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -98,6 +123,7 @@ def install(app: FastAPI) -> None:
         for path, ops in schema.get("paths", {}).items():
             for op in ops.values():
                 responses = op.get("responses", {})
+                _add_guard_problems(path, op, responses)
                 r422 = responses.get("422")
                 if r422 and "application/json" in r422.get("content", {}):
                     responses["422"] = {

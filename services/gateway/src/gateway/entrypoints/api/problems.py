@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.domain import idempotency
 from gateway.domain.errors import FieldError, GatewayError, UpstreamRejected
 from gateway.domain.pan import find_pans, looks_like_pan
 
@@ -100,6 +101,9 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
         )
     fields = [FieldError(field_name(e.get("loc", ())), _message(e)) for e in errs]
     if any(f.field == "Idempotency-Key" for f in fields):
+        raw = request.headers.get("idempotency-key")
+        why = idempotency.key_problem(idempotency.normalize(raw)) or "malformed Idempotency-Key"
+        fields = [FieldError("Idempotency-Key", why)]
         return problem(
             request,
             400,
@@ -136,14 +140,30 @@ async def on_upstream_rejected(request: Request, exc: UpstreamRejected) -> JSONR
 
 async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route whose path matched; the path may have more.
+        headers["Allow"] = ", ".join(allowed_methods(request))
     return problem(
         request,
         exc.status_code,
         {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error"),
         titles.get(exc.status_code, "HTTP error"),
         str(exc.detail),
-        headers=getattr(exc, "headers", None),
+        headers=headers or None,
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the documented routes serve at this path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, APIRoute) and not route.include_in_schema:
+            continue
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path) and getattr(route, "methods", None):
+            methods |= set(route.methods) - {"HEAD"}
+    return sorted(methods)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

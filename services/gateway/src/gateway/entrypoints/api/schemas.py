@@ -15,6 +15,10 @@ from gateway.domain.models import Card, Preferences, QuoteLine, Reason
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{5,24}$")
+# The same rules for the OpenAPI document (surrounding blanks are trimmed, so allowed).
+EMAIL_PATTERN = r"^\s*[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}\s*$"
+PHONE_PATTERN = r"^\s*\+?[0-9][0-9 ().-]{5,24}\s*$"
+NAME_PATTERN = r"\S"  # not blank
 PM_PATTERN = r"^pm_[A-Za-z0-9_]{1,250}$"
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -90,9 +94,11 @@ def _check_name(v: str) -> str:
 class SignUp(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, examples=["Ana Silva"])
-    email: str = Field(max_length=254, examples=["ana@example.com"])
-    phone: str | None = Field(None, max_length=32, examples=["+351 912 345 678"])
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN, examples=["Ana Silva"])
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN, examples=["ana@example.com"])
+    phone: str | None = Field(
+        None, max_length=32, pattern=PHONE_PATTERN, examples=["+351 912 345 678"]
+    )
     preferences: Preferences | None = Field(
         None, description="Defaults: auto-booking off, every booking type."
     )
@@ -107,35 +113,32 @@ class PreferencesPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    auto_book_enabled: bool | None = Field(None, examples=[True])
+    # Absent means unchanged; null is refused for these two (and the schema says so: no null).
+    auto_book_enabled: bool = Field(None, strict=True, examples=[True])  # type: ignore[assignment]
     max_auto_spend: Amount | None = Field(None, examples=[MONEY_EX])
-    allowed_booking_types: list[BookingType] | None = Field(None, examples=[["restaurant"]])
+    allowed_booking_types: list[BookingType] = Field(None, examples=[["restaurant"]])  # type: ignore[assignment]
     require_confirmation_above: Amount | None = Field(None, examples=[MONEY_EX])
 
-    @field_validator("auto_book_enabled", "allowed_booking_types", mode="before")
-    @classmethod
-    def _not_null(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("cannot be null")
-        return v
 
 
 class MePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200, examples=["Ana M. Silva"])
-    email: str | None = Field(None, max_length=254, examples=["ana.silva@example.com"])
+    # Absent means unchanged; null is refused for name and email (the schema says so: no null).
+    name: str = Field(  # type: ignore[assignment]
+        None, min_length=1, max_length=200, pattern=NAME_PATTERN, examples=["Ana M. Silva"]
+    )
+    email: str = Field(  # type: ignore[assignment]
+        None, max_length=254, pattern=EMAIL_PATTERN, examples=["ana.silva@example.com"]
+    )
     phone: str | None = Field(
-        None, max_length=32, description="null removes it.", examples=["+351 912 345 678"]
+        None,
+        max_length=32,
+        pattern=PHONE_PATTERN,
+        description="null removes it.",
+        examples=["+351 912 345 678"],
     )
     preferences: PreferencesPatch | None = None
-
-    @field_validator("name", "email", mode="before")
-    @classmethod
-    def _not_null(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("cannot be null")
-        return v
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
     _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
@@ -187,7 +190,7 @@ class AttachPaymentMethod(BaseModel):
         description="A Stripe PaymentMethod id (never a card number).",
         examples=["pm_1Pq2w3"],
     )
-    make_default: bool = Field(True, examples=[True])
+    make_default: bool = Field(True, strict=True, examples=[True])
 
 
 class CardList(BaseModel):
@@ -281,7 +284,10 @@ class BookingRequest(BaseModel):
         "all_or_nothing", examples=["all_or_nothing"]
     )
     confirm: bool = Field(
-        False, description="Explicit confirmation of the quote's total.", examples=[True]
+        False,
+        strict=True,  # true or false, not "yes" or 1: this is the consent
+        description="Explicit confirmation of the quote's total.",
+        examples=[True],
     )
     guest: GuestIn | None = Field(
         None, description="Who the partners expect; the user when absent. Sealed on topics."
