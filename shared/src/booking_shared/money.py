@@ -236,7 +236,7 @@ def _read_amount(value: Any) -> Any:
     if isinstance(value, Money | dict):
         return value
     if isinstance(value, str):
-        if not _AMOUNT_RE.match(value):
+        if not _AMOUNT_RE.fullmatch(value):
             raise ValueError(
                 f"cannot read an amount from {value[:40]!r}: write it like \"$45.00\", \"45 EUR\""
                 ' or {"amount_minor": 4500, "currency": "EUR"}'

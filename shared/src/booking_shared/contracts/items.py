@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from booking_shared.money import Amount, Money
 
@@ -14,6 +14,19 @@ BookingType = Literal["restaurant", "event"]
 # Partner ids go into partner URLs as path segments: letters, digits, '_' and '-' only, so that
 # no id can add a segment, a query or a dot-segment (the clients URL-quote them as well).
 PARTNER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+def _whole_number(v: Any) -> Any:
+    """A JSON integer: 2, or 2.0 (the same number in JSON); never "2", true or 2.5."""
+    if isinstance(v, bool) or isinstance(v, str):
+        raise ValueError("must be a whole number")
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise ValueError("must be a whole number")
+        return int(v)
+    return v
+
+
+Count = Annotated[int, BeforeValidator(_whole_number)]
 
 RESTAURANT_CATEGORIES = {"restaurant", "dinner", "lunch", "breakfast", "brunch", "dining", "food", "meal"}
 
@@ -55,8 +68,8 @@ class BookingItem(BaseModel):
     venue_id: str | None = Field(None, pattern=PARTNER_ID_PATTERN, description="Restaurant id at the partner (restaurant items).", examples=["rest_001"])
     event_id: str | None = Field(None, pattern=PARTNER_ID_PATTERN, description="Event id at the partner (event items).", examples=["evt_001"])
     ticket_class_id: str | None = Field(None, pattern=PARTNER_ID_PATTERN, description="Ticket class (event items).", examples=["tc_001_a"])
-    party_size: int | None = Field(None, ge=1, le=20, strict=True, description="Covers (restaurant items).", examples=[2])
-    quantity: int | None = Field(None, ge=1, le=20, strict=True, description="Tickets (event items).", examples=[2])
+    party_size: Count | None = Field(None, ge=1, le=20, description="Covers (restaurant items).", examples=[2])
+    quantity: Count | None = Field(None, ge=1, le=20, description="Tickets (event items).", examples=[2])
 
     @field_validator("start_time", mode="before")
     @classmethod

@@ -100,7 +100,8 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
             [FieldError("body", "not valid JSON")],
         )
     fields = [FieldError(field_name(e.get("loc", ())), _message(e)) for e in errs]
-    if any(f.field == "Idempotency-Key" for f in fields):
+    header_errors = {field_name(e.get("loc", ())) for e in errs if e.get("loc", ("",))[0] == "header"}
+    if "Idempotency-Key" in header_errors:  # the header; a body member of that name is a 422
         raw = request.headers.get("idempotency-key")
         why = idempotency.key_problem(idempotency.normalize(raw)) or "malformed Idempotency-Key"
         fields = [FieldError("Idempotency-Key", why)]

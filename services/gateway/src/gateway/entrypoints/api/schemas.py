@@ -13,12 +13,14 @@ from booking_shared.money import Amount, Money
 from booking_shared.sealed import GuestContact
 from gateway.domain.models import Card, Preferences, QuoteLine, Reason
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{5,24}$")
-# The same rules for the OpenAPI document (surrounding blanks are trimmed, so allowed).
-EMAIL_PATTERN = r"^\s*[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}\s*$"
-PHONE_PATTERN = r"^\s*\+?[0-9][0-9 ().-]{5,24}\s*$"
-NAME_PATTERN = r"\S"  # not blank
+# One rule each, in the OpenAPI document and in the code. Only ASCII blanks count as blanks:
+# JSON Schema's regular expressions and Python's disagree on the others.
+EMAIL_PATTERN = r"^[^@ \t\n\r\f\v]{1,64}@[^@ \t\n\r\f\v]+\.[^@ \t\n\r\f\v]{2,}$"
+PHONE_PATTERN = r"^\+?[0-9][0-9 ().-]{5,24}$"
+NAME_PATTERN = r"[^ \t\n\r\f\v]"  # not blank
+_BLANKS = " \t\n\r\f\v"
+_EMAIL = re.compile(EMAIL_PATTERN)
+_PHONE = re.compile(PHONE_PATTERN)
 PM_PATTERN = r"^pm_[A-Za-z0-9_]{1,250}$"
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -66,8 +68,7 @@ POLICY_EX = {
 
 
 def _check_email(v: str) -> str:
-    v = v.strip()
-    if len(v) > 254 or not _EMAIL.match(v):
+    if len(v) > 254 or not _EMAIL.fullmatch(v):
         raise ValueError("not an email address")
     return v
 
@@ -75,14 +76,13 @@ def _check_email(v: str) -> str:
 def _check_phone(v: str | None) -> str | None:
     if v is None:
         return None
-    v = v.strip()
-    if not _PHONE.match(v):
+    if not _PHONE.fullmatch(v):
         raise ValueError("not a phone number (digits, spaces, +, -, parentheses)")
     return v
 
 
 def _check_name(v: str) -> str:
-    v = v.strip()
+    v = v.strip(_BLANKS)
     if not v:
         raise ValueError("cannot be blank")
     return v
@@ -256,8 +256,10 @@ class GuestIn(BaseModel):
 
     first_name: str = Field(min_length=1, max_length=100, examples=["Rui"])
     last_name: str = Field("", max_length=100, examples=["Costa"])
-    email: str = Field(max_length=254, examples=["rui@example.com"])
-    phone: str = Field("", max_length=32, examples=["+351 913 000 000"])
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN, examples=["rui@example.com"])
+    phone: str = Field(
+        "", max_length=32, pattern=f"^$|{PHONE_PATTERN}", examples=["+351 913 000 000"]
+    )
 
     _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
 
