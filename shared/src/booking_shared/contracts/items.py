@@ -26,7 +26,7 @@ def _whole_number(v: Any) -> Any:
     return v
 
 
-Count = Annotated[int, BeforeValidator(_whole_number)]
+Count = Annotated[int, Field(ge=1, le=20), BeforeValidator(_whole_number)]  # covers or tickets
 
 RESTAURANT_CATEGORIES = {"restaurant", "dinner", "lunch", "breakfast", "brunch", "dining", "food", "meal"}
 
@@ -68,8 +68,8 @@ class BookingItem(BaseModel):
     venue_id: str | None = Field(None, pattern=PARTNER_ID_PATTERN, description="Restaurant id at the partner (restaurant items).", examples=["rest_001"])
     event_id: str | None = Field(None, pattern=PARTNER_ID_PATTERN, description="Event id at the partner (event items).", examples=["evt_001"])
     ticket_class_id: str | None = Field(None, pattern=PARTNER_ID_PATTERN, description="Ticket class (event items).", examples=["tc_001_a"])
-    party_size: Count | None = Field(None, ge=1, le=20, description="Covers (restaurant items).", examples=[2])
-    quantity: Count | None = Field(None, ge=1, le=20, description="Tickets (event items).", examples=[2])
+    party_size: Count | None = Field(None, description="Covers (restaurant items).", examples=[2])
+    quantity: Count | None = Field(None, description="Tickets (event items).", examples=[2])
 
     @field_validator("start_time", mode="before")
     @classmethod
