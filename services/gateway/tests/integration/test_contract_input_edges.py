@@ -104,3 +104,27 @@ async def test_a_chunked_body_over_the_limit_is_413_before_the_token_is_even_loo
     assert r.json()["errors"] == [{"field": "body", "message": f"larger than {limit} bytes"}]
     assert "www-authenticate" not in r.headers
     assert await gateway.counts() == before
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"name": "Nu\\u0000l", "email": "nul@example.com"}', "name"),
+        (b'{"name": "Zo\\u00eb", "email": "z\\ud800@example.com"}', "email"),
+        (b'{"name": "Zo", "email": "z@example.com", "preferences": {"\\u0000": 1}}', "preferences"),
+    ],
+)
+async def test_a_nul_or_a_lone_surrogate_in_a_string_is_a_422_not_a_database_error(
+    gateway, client, raw, field
+):
+    before = await gateway.counts()
+    r = await client.post("/v1/users", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == [field]
+    assert await gateway.counts() == before
+
+
+async def test_a_cursor_that_is_not_one_of_your_bookings_is_404(client):
+    token, _ = await sign_up(client)
+    r = await client.get("/v1/bookings", params={"cursor": "bk_nosuchbooking"}, headers=bearer(token))
+    assert r.status_code == 404 and r.json()["errors"][0]["field"] == "cursor"

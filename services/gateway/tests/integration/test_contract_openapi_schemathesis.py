@@ -47,6 +47,10 @@ async def test_schemathesis_finds_no_disagreement_between_the_code_and_its_opena
         "10",
         "--generation-database",
         "none",
+        # A NUL is refused in every string (422, see problems.find_unstorable), which JSON Schema
+        # cannot say of each string property; so it is not generated as valid input.
+        "--generation-allow-x00",
+        "false",
         "--report",
         "ndjson",
         "--report-dir",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -214,6 +214,17 @@ async def screen(request: Request) -> Response | None:
         fields = list(dict.fromkeys(find_pans(parsed)))
         if fields:
             return _pan(request, fields)
+        fields = list(dict.fromkeys(find_unstorable(parsed)))
+        if fields:
+            msg = "contains a NUL character or an unpaired surrogate, which is not text"
+            return problem(
+                request,
+                422,
+                "invalid-input",
+                "Invalid input",
+                f"invalid input: {', '.join(fields)}",
+                [FieldError(f, msg) for f in fields],
+            )
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         msg = "send the body as application/json"
@@ -226,6 +237,32 @@ async def screen(request: Request) -> Response | None:
             [FieldError("Content-Type", msg)],
         )
     return None
+
+
+def _not_text(value: str) -> bool:
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def find_unstorable(value: Any, path: str = "") -> Iterator[str]:
+    """Paths of JSON strings (members' names too) that no text column can hold: a NUL, or a
+    lone surrogate from a \\ud800-style escape. Refused as input, never a 500 at the database."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            key = str(k)
+            if _not_text(key):
+                yield path or "body"
+            yield from find_unstorable(v, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from find_unstorable(v, f"{path}[{i}]")
+    elif isinstance(value, str) and _not_text(value):
+        yield path or "body"
 
 
 def _pan(request: Request, fields: list[str]) -> JSONResponse:
