@@ -81,5 +81,6 @@ async def test_schemathesis_finds_no_disagreement_between_the_code_and_its_opena
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    text = out.decode(errors="replace")
-    assert proc.returncode == 0, text[-20000:]
+    # Long generated bodies would bury the verdicts: cut each line of the report.
+    report = "\n".join(line[:400] for line in out.decode(errors="replace").splitlines())
+    assert proc.returncode == 0, report[-30000:]
