@@ -41,7 +41,12 @@ The public API of one-click booking: a person's planned day, booked and paid in 
 change only your own bookings, quotes and cards: anything else is 404. `/v1/ops/*` needs the ops role.
 
 **Errors** are `application/problem+json` (RFC 9457) with `errors: [{field, message}]` naming each field at
-fault; a refused request changes nothing. Card numbers are refused anywhere (422), never stored or logged.
+fault; a refused request changes nothing. Card numbers are refused anywhere (422), never stored or logged;
+so is a NUL character or a lone surrogate in any string (422). A body over the size limit is 413 before
+anything else. Rules that the schemas cannot state: the items of one quote have unique `id`s and all costs
+in one currency (else 422 naming the item).
+
+**Tokens** expire (`expires_at`); `POST /v1/tokens` rolls over, `POST /v1/tokens/revoke` signs out.
 
 **Idempotency**: `POST /v1/bookings` requires `Idempotency-Key` (IETF draft): missing -> 400, same key and
 body -> the same answer, same key and another body -> 422, same key while in flight -> 409.
