@@ -69,6 +69,7 @@ async def test_schemathesis_finds_no_disagreement_between_the_code_and_its_opena
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,  # schemathesis keeps a .schemathesis/ cache in its working directory
         env={
             **os.environ,
             "SCHEMATHESIS_HOOKS": "gateway_schemathesis_hooks",
