@@ -128,3 +128,39 @@ async def test_a_cursor_that_is_not_one_of_your_bookings_is_404(client):
     token, _ = await sign_up(client)
     r = await client.get("/v1/bookings", params={"cursor": "bk_nosuchbooking"}, headers=bearer(token))
     assert r.status_code == 404 and r.json()["errors"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("OPTIONS", "/v1/me", "GET, PATCH"),
+        ("PUT", "/v1/bookings", "GET, POST"),
+        ("DELETE", "/v1/payment-methods/setup-intent", "POST"),
+    ],
+)
+async def test_a_method_the_path_does_not_serve_is_405_naming_every_method_it_does(
+    client, method, path, allow
+):
+    token, _ = await sign_up(client)
+    r = await client.request(method, path, headers=bearer(token))
+    assert r.status_code == 405, r.text
+    assert r.headers["allow"] == allow
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_an_idempotency_key_with_a_quote_inside_is_a_400_that_says_why(gateway, client):
+    token, _ = await sign_up(client)
+    before = await gateway.counts()
+    r = await client.post(
+        "/v1/bookings",
+        json={"quote_id": "qt_x", "confirm": True},
+        headers={**bearer(token), "Idempotency-Key": 'ab"cd'},
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": "Idempotency-Key",
+            "message": "the Idempotency-Key header must be printable ASCII without spaces or quotes",
+        }
+    ]
+    assert await gateway.counts() == before

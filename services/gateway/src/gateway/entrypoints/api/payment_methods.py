@@ -41,7 +41,7 @@ async def create_setup_intent(request: Request, user: CurrentUser) -> SetupInten
 
 @router.api_route(
     "/setup-intent",
-    methods=["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    methods=["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
     include_in_schema=False,
 )
 async def setup_intent_other_methods() -> None:

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from gateway.domain import idempotency
 from gateway.domain.errors import FieldError, GatewayError, UpstreamRejected
@@ -156,15 +157,14 @@ async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONRe
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method the documented routes serve at this path."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, APIRoute) and not route.include_in_schema:
-            continue
-        regex = getattr(route, "path_regex", None)
-        if regex is not None and regex.match(request.url.path) and getattr(route, "methods", None):
-            methods |= set(route.methods) - {"HEAD"}
-    return sorted(methods)
+    """Every method that some route serves at this path (asked of the router itself, so that
+    included routers count too)."""
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
