@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,3 +42,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else ""
         extra = exc.detail if isinstance(exc.detail, dict) else {}
         return problem(exc.status_code, extra.pop("title", detail or "Error"), extra.pop("detail", detail), headers=exc.headers, **extra)
+
+
+def path_segment(value: object) -> str:
+    """An id made safe to put in a URL path as one segment: every reserved character quoted, so
+    that '/', '?', '#' or '%' in an id can never reach another resource; an empty or dot segment,
+    which a server may resolve to the parent, is refused."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise ValueError(f"not a usable path segment: {text!r}")
+    return quote(text, safe="")

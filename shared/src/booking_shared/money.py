@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
 # ISO 4217 currencies whose minor unit is the major unit (no decimals).
 ZERO_DECIMAL = frozenset(
@@ -35,26 +43,32 @@ class Money(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    # Strict: "4500" or true is not an amount, whatever pydantic's lax mode would make of it.
     amount_minor: int = Field(
+        strict=True,
         description="Integer amount in the currency's minor unit (e.g. cents; yen for JPY).",
         examples=[4500],
     )
     currency: str = Field(
-        description="ISO 4217 code, upper case.", examples=["EUR"], min_length=3, max_length=3
+        description="ISO 4217 code (read in any case, kept upper case).",
+        examples=["EUR"],
+        pattern=r"^[A-Za-z]{3}$",
     )
 
     @field_validator("currency")
     @classmethod
     def _upper(cls, v: str) -> str:
-        if not v.isalpha():
-            raise ValueError("currency must be a three-letter ISO 4217 code")
         return v.upper()
 
     @field_validator("amount_minor", mode="before")
     @classmethod
     def _no_float(cls, v: Any) -> Any:
+        # JSON has one number type: 4500.0 is the integer 4500 (as JSON Schema says), while
+        # 45.5 or 1e999 is no count of minor units.
         if isinstance(v, float):
-            raise ValueError("amount_minor must be an integer number of minor units, not a float")
+            if not (v.is_integer() and abs(v) <= 2**53):
+                raise ValueError("amount_minor must be an integer number of minor units, not a float")
+            return int(v)
         return v
 
     @classmethod
@@ -144,3 +158,114 @@ def total(amounts: list[Money], currency: str | None = None) -> Money:
     for a in amounts:
         out = out + a
     return out
+
+
+# --- amounts as people send them (public API edges) -------------------------------------------
+
+# The largest amount a person may send for one price or limit, in minor units: Stripe's largest
+# charge in most currencies (99,999,999 cents), so a number of any size never reaches a
+# database column, a partner or the card.
+MAX_AMOUNT_MINOR = 99_999_999
+
+_Z = "|".join(sorted(ZERO_DECIMAL))
+_T = "|".join(sorted(THREE_DECIMAL))
+_N2 = r"[0-9]{1,6}(?:\.[0-9]{1,2})?"  # at most 999999.99
+_N0 = r"[0-9]{1,8}"  # at most 99999999
+_N3 = r"[0-9]{1,5}(?:\.[0-9]{1,3})?"  # at most 99999.999
+_C2 = rf"(?!(?:{_Z}|{_T}))[A-Z]{{3}}"
+# One grammar, documented in the OpenAPI document and enforced by parse_amount: a currency
+# symbol or an ISO code (before or after), never more decimals than the currency has.
+AMOUNT_PATTERN = (
+    "^(?:"
+    + "|".join(
+        [
+            rf"[$€£₹] ?{_N2}",
+            _N2,
+            rf"{_N2} ?{_C2}",
+            rf"{_C2} ?{_N2}",
+            rf"[¥₩] ?{_N0}",
+            rf"{_N0} ?(?:{_Z})",
+            rf"(?:{_Z}) ?{_N0}",
+            rf"{_N3} ?(?:{_T})",
+            rf"(?:{_T}) ?{_N3}",
+        ]
+    )
+    + ")$"
+)
+_AMOUNT_RE = re.compile(AMOUNT_PATTERN)
+
+AMOUNT_JSON_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "object",
+            "title": "Money",
+            "required": ["amount_minor", "currency"],
+            "properties": {
+                "amount_minor": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": MAX_AMOUNT_MINOR,
+                    "description": "Integer amount in the currency's minor unit (e.g. cents).",
+                },
+                "currency": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z]{3}$",
+                    "description": "ISO 4217 code (read in any case).",
+                },
+            },
+        },
+        {
+            "type": "string",
+            "pattern": AMOUNT_PATTERN,
+            "description": 'A written amount: "$45.00", "45 EUR", "EUR 45.5", "¥4500", "12.345 KWD".',
+        },
+        {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_AMOUNT_MINOR // 100,
+            "description": "Whole US dollars (write other amounts as a string or an object).",
+        },
+    ],
+    "examples": ["$45.00", {"amount_minor": 4500, "currency": "EUR"}],
+}
+
+
+def _read_amount(value: Any) -> Any:
+    """Before validation: a written amount or whole dollars become Money; a dict is left to the
+    Money model (which names amount_minor or currency at fault); anything else is refused."""
+    if isinstance(value, Money | dict):
+        return value
+    if isinstance(value, str):
+        if not _AMOUNT_RE.fullmatch(value):
+            raise ValueError(
+                f"cannot read an amount from {value[:40]!r}: write it like \"$45.00\", \"45 EUR\""
+                ' or {"amount_minor": 4500, "currency": "EUR"}'
+            )
+        return Money.parse(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        value = int(value)  # 45.0 is the JSON integer 45; 45.5 is refused below
+    if type(value) is int:
+        if not 0 <= value <= MAX_AMOUNT_MINOR // 100:
+            raise ValueError(f"an amount must be between 0 and {MAX_AMOUNT_MINOR // 100}")
+        return Money.of(value, "USD")
+    raise ValueError(
+        'give an amount as {"amount_minor": 4500, "currency": "EUR"}, a string such as'
+        ' "45.00 EUR", or whole US dollars (never a fraction as a float)'
+    )
+
+
+def _bounded(value: Money) -> Money:
+    if not 0 <= value.amount_minor <= MAX_AMOUNT_MINOR:
+        raise ValueError(f"an amount must be between 0 and {MAX_AMOUNT_MINOR} minor units")
+    return value
+
+
+# An amount a person sends (a price, a limit): exactly the grammar of AMOUNT_JSON_SCHEMA, which
+# is what the OpenAPI document shows. A fractional float (45.5, 1e999), a numeric string where
+# an integer is due or a boolean is refused, and so is an amount outside 0..MAX_AMOUNT_MINOR.
+Amount = Annotated[
+    Money,
+    BeforeValidator(_read_amount),
+    AfterValidator(_bounded),
+    WithJsonSchema(AMOUNT_JSON_SCHEMA),
+]

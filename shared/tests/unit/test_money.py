@@ -36,9 +36,12 @@ def test_zero_decimal_currencies_refuse_fractions():
         Money.of("12.5", "JPY")
 
 
-def test_a_float_amount_minor_is_refused():
-    with pytest.raises(ValidationError):
-        Money(amount_minor=12.0, currency="EUR")
+def test_a_fractional_amount_minor_is_refused_and_a_whole_one_is_the_integer():
+    # JSON has one number type: 12.0 is the integer 12 (so says JSON Schema), 12.5 no amount.
+    assert Money(amount_minor=12.0, currency="EUR").amount_minor == 12
+    for bad in (12.5, float("inf"), float("nan"), 1e300, "12", True):
+        with pytest.raises(ValidationError):
+            Money(amount_minor=bad, currency="EUR")
 
 
 def test_currencies_do_not_mix():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar
 
 from pydantic import Field, SecretStr, model_validator
@@ -64,6 +65,10 @@ class Settings(ServiceSettings):
         description="A bearer token with the ops role (dev/bootstrap); prefer `gateway-service create-ops-user`.",
     )
 
+    token_ttl_days: float = Field(
+        30.0, gt=0, le=3650, description="A bearer token expires this long after it is issued."
+    )
+
     rate_quotes_capacity: int = Field(20, ge=1, description="Quote bucket size per user (burst).")
     rate_quotes_per_minute: float = Field(20.0, gt=0, description="Quote bucket refill per user.")
     rate_bookings_capacity: int = Field(
@@ -115,6 +120,10 @@ class Settings(ServiceSettings):
     problem_type_base: str = Field(
         "https://booking.local/problems/", description="Prefix of problem+json type URIs."
     )
+
+    @property
+    def token_ttl(self) -> timedelta:
+        return timedelta(days=self.token_ttl_days)
 
     @property
     def provider_urls(self) -> dict[str, str]:

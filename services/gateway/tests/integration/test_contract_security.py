@@ -174,7 +174,7 @@ async def test_ops_routes_need_the_ops_role_and_proxy_the_orchestrator(gateway, 
     assert (await client.get("/v1/ops/sagas/bk_nosuch", headers=ops)).status_code == 404
 
     printed = await _create_ops_user(
-        gateway.settings, "Olga Ops", f"olga.{user['id']}@example.com"
+        gateway.settings, name="Olga Ops", email=f"olga.{user['id']}@example.com"
     )  # the CLI's work
     ops_token = printed.split("token (shown once): ")[1].strip()
     r = await client.post(

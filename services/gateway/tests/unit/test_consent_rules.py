@@ -116,6 +116,8 @@ def test_within_the_limits_auto_booking_is_the_basis():
 def test_preferences_take_money_as_strings_but_never_floats():
     assert Preferences(max_auto_spend="$100.00").max_auto_spend == Money.of("100", "USD")
     with pytest.raises(ValueError):
-        Preferences(max_auto_spend=100.0)
+        Preferences(max_auto_spend=100.5)
+    with pytest.raises(ValueError):
+        Preferences(max_auto_spend={"amount_minor": 100.5, "currency": "EUR"})
     with pytest.raises(ValueError):
         Preferences(max_auto_spend="-5 EUR")

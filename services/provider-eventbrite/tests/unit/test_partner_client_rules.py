@@ -194,3 +194,22 @@ def test_every_reason_maps_to_a_reply_contract_reason():
 
 def test_the_outage_error_is_the_provider_kits_too():
     assert issubclass(PartnerUnavailable, KitPartnerUnavailable)
+
+
+async def test_ids_are_quoted_as_one_path_segment_and_never_reach_another_resource():
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(404, json={"error": "NOT_FOUND"})
+
+    async with client_for(record) as client:
+        assert await client.get_event("../../partner/v1/orders/1001?x=#") is None
+        assert await client.get_venue("v 1/%2e") is None
+        with pytest.raises(ValueError):
+            await client.get_event("..")
+    assert len(seen) == 2
+    assert seen[0].url.raw_path.decode() == (
+        "/v3/events/..%2F..%2Fpartner%2Fv1%2Forders%2F1001%3Fx%3D%23/?expand=venue%2Cticket_classes"
+    )
+    assert seen[1].url.raw_path.decode() == "/v3/venues/v%201%2F%252e/"

@@ -49,3 +49,25 @@ def test_request_ids_derive_from_the_key_and_the_operation():
     assert same == OpenTableClient.request_id_for("lock_slot", "cmd-1")
     assert same != OpenTableClient.request_id_for("lock_slot", "cmd-2")
     assert same != OpenTableClient.request_id_for("make_reservation", "cmd-1")
+
+
+async def test_ids_are_quoted_as_one_path_segment_and_never_reach_another_resource():
+    import httpx
+
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(404, json={"error": "not_found"})
+
+    client = OpenTableClient(
+        "http://partner.test", transport=httpx.MockTransport(record), rate_per_second=None
+    )
+    async with client:
+        assert await client.get_restaurant("../reservations/r1?cancel=1#") is None
+        assert await client.get_reservation("r 1/%2e") is None
+        with pytest.raises(ValueError):
+            await client.get_restaurant("..")
+    assert seen[0].url.raw_path.decode() == "/v1/restaurants/..%2Freservations%2Fr1%3Fcancel%3D1%23"
+    assert seen[1].url.raw_path.decode() == "/v1/reservations/r%201%2F%252e"
+    assert len(seen) == 2

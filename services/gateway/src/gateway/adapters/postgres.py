@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -95,26 +95,43 @@ async def insert_user(
     return _user(row)
 
 
-async def user_by_email(conn: Conn, email: str) -> User | None:
-    row = await conn.fetchrow(
-        f"SELECT {_USER_COLS} FROM users u WHERE lower(u.email) = lower($1)", email
-    )
-    return _user(row) if row else None
-
-
-async def insert_token(conn: Conn, token_hash: str, user_id: str) -> None:
-    await conn.execute(
-        "INSERT INTO api_tokens (token_hash, user_id) VALUES ($1, $2)", token_hash, user_id
+async def insert_token(conn: Conn, token_hash: str, user_id: str, ttl: timedelta) -> datetime:
+    """Store a token's hash; returns when it expires."""
+    return await conn.fetchval(
+        "INSERT INTO api_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, now() + $3)"
+        " RETURNING expires_at",
+        token_hash,
+        user_id,
+        ttl,
     )
 
 
 async def user_by_token(conn: Conn, token_hash: str) -> User | None:
+    """The user of a token that is neither revoked nor expired."""
     row = await conn.fetchrow(
         f"SELECT {_USER_COLS} FROM api_tokens t JOIN users u ON u.id = t.user_id"
-        " WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()",
         token_hash,
     )
     return _user(row) if row else None
+
+
+async def revoke_token(conn: Conn, token_hash: str) -> bool:
+    return (
+        await conn.execute(
+            "UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
+            token_hash,
+        )
+    ) != "UPDATE 0"
+
+
+async def revoke_user_tokens(conn: Conn, user_id: str) -> int:
+    """Revoke every live token of a user; returns how many."""
+    status = await conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
+    )
+    return int(status.split()[-1])
 
 
 async def get_user(conn: Conn, user_id: str) -> User | None:
@@ -229,6 +246,14 @@ async def list_bookings(
         f"SELECT * FROM bookings WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT $2",
         *args,
     )
+
+
+async def booking_position(conn: Conn, booking_id: str, user_id: str) -> tuple[datetime, str] | None:
+    """Where a booking of this user sits in the newest-first order (the list's cursor)."""
+    row = await conn.fetchrow(
+        "SELECT created_at, id FROM bookings WHERE id = $1 AND user_id = $2", booking_id, user_id
+    )
+    return (row["created_at"], row["id"]) if row else None
 
 
 async def count_active(conn: Conn, user_id: str, final_states: frozenset[str]) -> int:

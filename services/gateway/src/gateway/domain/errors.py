@@ -150,3 +150,11 @@ def upstream_field_errors(body: dict[str, Any], default_field: str) -> list[Fiel
     return errs or [
         FieldError(default_field, str(body.get("detail") or body.get("title") or "rejected"))
     ]
+
+
+class MethodNotAllowed(GatewayError):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__(f"this resource allows {', '.join(allowed)}")
+        self.headers["Allow"] = ", ".join(allowed)

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 MAX_KEY_LENGTH = 255
+# The header as sent: a key of printable ASCII (no space, no quote), bare or as an sf-string.
+KEY_PATTERN = r'^(?:"[!#-~]{1,255}"|[!#-~]{1,255})$'
 
 
 def normalize(key: str | None) -> str | None:
@@ -25,8 +27,8 @@ def key_problem(key: str | None) -> str | None:
         return "the Idempotency-Key header is required on this request"
     if len(key) > MAX_KEY_LENGTH:
         return f"the Idempotency-Key header is longer than {MAX_KEY_LENGTH} characters"
-    if not all(33 <= ord(c) <= 126 for c in key):
-        return "the Idempotency-Key header must be printable ASCII without spaces"
+    if not all(33 <= ord(c) <= 126 and c != '"' for c in key):
+        return "the Idempotency-Key header must be printable ASCII without spaces or quotes"
     return None
 
 

@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from booking_shared.contracts import GuestRequirements
 from booking_shared.contracts.items import BookingItem, BookingType
-from booking_shared.money import Money
+from booking_shared.money import Amount, Money
 
 ALL_BOOKING_TYPES: list[BookingType] = ["restaurant", "event"]
-
-
-def parse_money(v: Any) -> Any:
-    """Money from {"amount_minor", "currency"} or a string like "$100.00" / "100 EUR"; never a float."""
-    if v is None or isinstance(v, Money):
-        return v
-    if isinstance(v, float):
-        raise ValueError(
-            'give an amount as {amount_minor, currency} or a string such as "100.00 EUR"'
-        )
-    if isinstance(v, str | dict):
-        m = Money.parse(v)
-        if m.amount_minor < 0:
-            raise ValueError("an amount cannot be negative")
-        return m
-    raise ValueError('give an amount as {amount_minor, currency} or a string such as "100.00 EUR"')
 
 
 class Preferences(BaseModel):
@@ -37,10 +20,11 @@ class Preferences(BaseModel):
 
     auto_book_enabled: bool = Field(
         False,
+        strict=True,
         description="Book without an explicit confirmation, within the limits below.",
         examples=[True],
     )
-    max_auto_spend: Money | None = Field(
+    max_auto_spend: Amount | None = Field(
         None,
         description="Largest total booked without an explicit confirmation. Unset: auto-booking never applies.",
         examples=[{"amount_minor": 20000, "currency": "EUR"}],
@@ -50,16 +34,11 @@ class Preferences(BaseModel):
         description="Booking types this user books at all (confirmed or not).",
         examples=[["restaurant", "event"]],
     )
-    require_confirmation_above: Money | None = Field(
+    require_confirmation_above: Amount | None = Field(
         None,
         description="Totals above this always need an explicit confirmation.",
         examples=[{"amount_minor": 10000, "currency": "EUR"}],
     )
-
-    @field_validator("max_auto_spend", "require_confirmation_above", mode="before")
-    @classmethod
-    def _money(cls, v: Any) -> Any:
-        return parse_money(v)
 
     @field_validator("allowed_booking_types")
     @classmethod

@@ -9,7 +9,16 @@ from fastapi import FastAPI
 from booking_shared.service import create_app as create_service_app
 from gateway.bootstrap import Ports, make_wire
 from gateway.config import Settings
-from gateway.entrypoints.api import bookings, ops, payment_methods, problems, quotes, search, users
+from gateway.entrypoints.api import (
+    body_limit,
+    bookings,
+    ops,
+    payment_methods,
+    problems,
+    quotes,
+    search,
+    users,
+)
 from gateway.entrypoints.api.openapi import DESCRIPTION, TAGS
 from gateway.entrypoints.api.openapi import install as install_openapi
 
@@ -37,5 +46,6 @@ def create_app(settings: Settings | None = None, ports: Ports | None = None) -> 
     app.version = API_VERSION
     app.openapi_tags = TAGS
     problems.install(app)
+    body_limit.install(app, settings.max_body_bytes)
     install_openapi(app)
     return app

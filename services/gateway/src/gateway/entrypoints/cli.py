@@ -1,4 +1,4 @@
-"""Command line: run the Gateway (python -m gateway), or create an ops user and print its token."""
+"""Command line: run the Gateway (python -m gateway), or give the ops role and print a token."""
 
 from __future__ import annotations
 
@@ -9,17 +9,28 @@ import sys
 from booking_shared.db import prepare_database
 from booking_shared.service import serve
 from gateway.config import Settings
+from gateway.domain.errors import GatewayError
 from gateway.entrypoints.app import MIGRATIONS, create_app
-from gateway.handlers.users import create_ops_user
+from gateway.handlers.users import create_ops_user, grant_ops
 
 
-async def _create_ops_user(settings: Settings, name: str, email: str) -> str:
+async def _create_ops_user(
+    settings: Settings, *, user_id: str | None = None, name: str = "", email: str = ""
+) -> str:
+    """With user_id: promote that account (its old tokens are revoked). Else: a new ops user."""
     pool = await prepare_database(settings, MIGRATIONS)
     try:
-        user, token = await create_ops_user(pool, name, email)
+        if user_id is not None:
+            user, issued = await grant_ops(pool, user_id, settings.token_ttl)
+        else:
+            user, issued = await create_ops_user(pool, name, email, settings.token_ttl)
     finally:
         await pool.close()
-    return f"ops user {user.id} <{user.email}>\ntoken (shown once): {token}"
+    return (
+        f"ops user {user.id} <{user.email}>\n"
+        f"token expires {issued.expires_at.isoformat()}\n"
+        f"token (shown once): {issued.token}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,13 +38,31 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the HTTP API (the default)")
     ops = sub.add_parser(
-        "create-ops-user", help="create (or promote) an ops user and print a new bearer token"
+        "create-ops-user",
+        help="give the ops role to the account with --user-id (revoking its tokens), or create a"
+        " new ops user with --name and --email; prints a new bearer token",
     )
-    ops.add_argument("--name", required=True)
-    ops.add_argument("--email", required=True)
+    who = ops.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user-id", help="an existing account, checked to be the operator's")
+    who.add_argument("--email", help="the new ops user's email (must not be in use)")
+    ops.add_argument("--name", help="the new ops user's name (with --email)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "create-ops-user":
+        if args.email is not None and not args.name:
+            parser.error("--email needs --name")
+        if args.user_id is not None and args.name:
+            parser.error("--name goes with --email: --user-id keeps the account's name")
     settings = Settings()
     if args.command == "create-ops-user":
-        print(asyncio.run(_create_ops_user(settings, args.name, args.email)))
+        try:
+            out = asyncio.run(
+                _create_ops_user(
+                    settings, user_id=args.user_id, name=args.name or "", email=args.email or ""
+                )
+            )
+        except GatewayError as exc:
+            print(f"gateway-service create-ops-user: {exc.detail}", file=sys.stderr)
+            raise SystemExit(1) from None
+        print(out)
         return
     serve(create_app(settings), settings)

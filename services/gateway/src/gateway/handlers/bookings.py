@@ -4,7 +4,6 @@ in one transaction; then status, the SSE stream, the calendar and cancellation."
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from gateway.domain.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyMissing,
     IdempotencyKeyReused,
-    InvalidInput,
     NotFound,
     PaymentMethodRequired,
     RateLimited,
@@ -466,36 +464,22 @@ async def _saga(deps: Deps, booking_id: str) -> tuple[dict[str, Any] | None, str
     return saga, "orchestrator" if saga else "not_found"
 
 
-def encode_cursor(row: asyncpg.Record) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['id']}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, booking_id = raw.partition("|")
-        return datetime.fromisoformat(stamp), booking_id
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 async def list_bookings(
     deps: Deps, user: User, limit: int, cursor: str | None, state: str | None
 ) -> dict[str, Any]:
+    """Newest first. The cursor is the id of the last booking of the previous page: any
+    well-formed id is a cursor, and one that is not among the user's bookings is 404, as ids are."""
     after = None
     if cursor:
-        after = decode_cursor(cursor)
+        after = await db.booking_position(deps.db(), cursor, user.id)
         if after is None:
-            raise InvalidInput(
-                "the cursor is not one this API gave out", [FieldError("cursor", "invalid cursor")]
-            )
+            raise NotFound("booking", "cursor")
     rows = await db.list_bookings(deps.db(), user.id, limit + 1, after, state)
     more = len(rows) > limit
     rows = rows[:limit]
     return {
         "items": [summary_view(r) for r in rows],
-        "next_cursor": encode_cursor(rows[-1]) if more and rows else None,
+        "next_cursor": rows[-1]["id"] if more and rows else None,
     }
 
 

@@ -1,4 +1,5 @@
-"""Sign-up, bearer tokens (stored hashed), the user's profile and booking preferences."""
+"""Sign-up, bearer tokens (stored hashed, with an expiry, revocable), the user's profile and
+booking preferences, and the operator role (granted by user id, never by email)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
 from gateway.adapters import postgres as db
 from gateway.adapters.postgres import User
-from gateway.domain.errors import Conflict, Forbidden
+from gateway.domain.errors import Conflict, Forbidden, NotFound
 from gateway.domain.ids import new_id
 from gateway.domain.models import Preferences
 from gateway.handlers.deps import Deps
@@ -30,11 +32,21 @@ def hash_token(token: str) -> str:
 
 
 @dataclass(frozen=True)
+class IssuedToken:
+    """A bearer token as issued: shown once, only its hash is stored."""
+
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class Principal:
-    """Who is calling: a user (with a role), or the ops bootstrap token (no user)."""
+    """Who is calling: a user (with a role) and the hash of the token used, or the ops bootstrap
+    token (no user)."""
 
     user: User | None
     role: str
+    token_hash: str | None = None
 
     @property
     def actor(self) -> str:
@@ -50,6 +62,12 @@ class Principal:
             raise Forbidden("this route needs the ops role")
 
 
+async def _issue(conn: asyncpg.Connection, user_id: str, ttl: timedelta) -> IssuedToken:
+    token = new_token()
+    expires_at = await db.insert_token(conn, hash_token(token), user_id, ttl)
+    return IssuedToken(token, expires_at)
+
+
 async def sign_up(
     deps: Deps,
     name: str,
@@ -59,8 +77,7 @@ async def sign_up(
     *,
     first_name: str | None = None,
     last_name: str | None = None,
-) -> tuple[User, str]:
-    token = new_token()
+) -> tuple[User, IssuedToken]:
     try:
         async with deps.db().acquire() as conn, conn.transaction():
             user = await db.insert_user(
@@ -73,10 +90,10 @@ async def sign_up(
                 first_name=first_name,
                 last_name=last_name,
             )
-            await db.insert_token(conn, hash_token(token), user.id)
+            issued = await _issue(conn, user.id, deps.settings.token_ttl)
     except asyncpg.UniqueViolationError:
         raise Conflict("email-taken", "a user with this email exists", "email") from None
-    return user, token
+    return user, issued
 
 
 async def authenticate(deps: Deps, token: str | None) -> Principal | None:
@@ -85,8 +102,27 @@ async def authenticate(deps: Deps, token: str | None) -> Principal | None:
     ops = deps.settings.ops_bootstrap_token
     if ops is not None and hmac.compare_digest(token.encode(), ops.get_secret_value().encode()):
         return Principal(None, "ops")
-    user = await db.user_by_token(deps.db(), hash_token(token))
-    return Principal(user, user.role) if user else None
+    digest = hash_token(token)
+    user = await db.user_by_token(deps.db(), digest)
+    return Principal(user, user.role, digest) if user else None
+
+
+async def issue_token(deps: Deps, principal: Principal) -> IssuedToken:
+    """A fresh token for the caller (to roll over before expiry); the current one stays valid
+    until it is revoked or expires."""
+    user = principal.require_user()
+    async with deps.db().acquire() as conn:
+        return await _issue(conn, user.id, deps.settings.token_ttl)
+
+
+async def revoke_token(deps: Deps, principal: Principal, *, everywhere: bool = False) -> int:
+    """Revoke the token the caller used, or (everywhere) every token of the caller."""
+    user = principal.require_user()
+    async with deps.db().acquire() as conn:
+        if everywhere:
+            return await db.revoke_user_tokens(conn, user.id)
+        assert principal.token_hash is not None  # a user principal always has one
+        return int(await db.revoke_token(conn, principal.token_hash))
 
 
 async def update_me(
@@ -106,16 +142,36 @@ async def update_me(
         raise Conflict("email-taken", "a user with this email exists", "email") from None
 
 
-async def create_ops_user(pool: asyncpg.Pool, name: str, email: str) -> tuple[User, str]:
-    """For the CLI: create an ops user (or promote the user with this email) and issue a token."""
-    token = new_token()
+async def grant_ops(pool: asyncpg.Pool, user_id: str, ttl: timedelta) -> tuple[User, IssuedToken]:
+    """For the CLI: give an existing account (named by id, which an operator checked out of band)
+    the ops role. Every token the account had is revoked, so a token issued before the promotion
+    (perhaps to someone else) never carries the role; a new token is issued."""
     async with pool.acquire() as conn, conn.transaction():
-        user = await db.user_by_email(conn, email)
+        user = await db.get_user(conn, user_id)
         if user is None:
+            raise NotFound("user", "user_id")
+        user = await db.update_user(conn, user.id, {"role": "ops"})
+        await db.revoke_user_tokens(conn, user.id)
+        issued = await _issue(conn, user.id, ttl)
+    return user, issued
+
+
+async def create_ops_user(
+    pool: asyncpg.Pool, name: str, email: str, ttl: timedelta
+) -> tuple[User, IssuedToken]:
+    """For the CLI: a new ops principal. An email that an account already uses is refused: emails
+    are not verified, so whoever registered it first may not be the operator."""
+    try:
+        async with pool.acquire() as conn, conn.transaction():
             user = await db.insert_user(
                 conn, new_id("usr"), name, email, None, Preferences(), role="ops"
             )
-        else:
-            user = await db.update_user(conn, user.id, {"role": "ops"})
-        await db.insert_token(conn, hash_token(token), user.id)
-    return user, token
+            issued = await _issue(conn, user.id, ttl)
+    except asyncpg.UniqueViolationError:
+        raise Conflict(
+            "email-taken",
+            "an account already uses this email; check who owns it, then grant the role with"
+            " --user-id, or create the operator with another email",
+            "email",
+        ) from None
+    return user, issued

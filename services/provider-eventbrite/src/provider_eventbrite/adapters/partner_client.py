@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from booking_shared.http import path_segment
 from booking_shared.partner_http import Ambiguous, PartnerTransport, deterministic_request_id
 from booking_shared.provider_kit import PartnerUnavailable as KitPartnerUnavailable
 
@@ -212,13 +213,13 @@ class EventbriteClient(PartnerTransport):
         self, event_id: str, expand: Sequence[str] = ("venue", "ticket_classes")
     ) -> Event | None:
         params = {"expand": ",".join(expand)} if expand else None
-        resp = await self._call("get_event", "GET", f"/v3/events/{event_id}/", params=params)
+        resp = await self._call("get_event", "GET", f"/v3/events/{path_segment(event_id)}/", params=params)
         if resp.status_code == 404:
             return None
         return Event.from_v3(self._read_ok("get_event", resp))
 
     async def get_venue(self, venue_id: str) -> Venue | None:
-        resp = await self._call("get_venue", "GET", f"/v3/venues/{venue_id}/")
+        resp = await self._call("get_venue", "GET", f"/v3/venues/{path_segment(venue_id)}/")
         if resp.status_code == 404:
             return None
         return Venue.from_v3(self._read_ok("get_venue", resp))
@@ -229,7 +230,7 @@ class EventbriteClient(PartnerTransport):
         params: dict[str, Any] = {}
         while True:
             resp = await self._call(
-                "ticket_classes", "GET", f"/v3/events/{event_id}/ticket_classes/", params=params
+                "ticket_classes", "GET", f"/v3/events/{path_segment(event_id)}/ticket_classes/", params=params
             )
             if resp.status_code == 404:
                 return out
@@ -282,7 +283,7 @@ class EventbriteClient(PartnerTransport):
         """Give the tickets back. An unknown, expired or lost hold holds nothing: CANCELLED too."""
         headers = {"X-Request-Id": self.request_id("release_hold", idempotency_key)}
         resp = await self._call(
-            "release_hold", "DELETE", f"/partner/v1/holds/{hold_id}", headers=headers
+            "release_hold", "DELETE", f"/partner/v1/holds/{path_segment(hold_id)}", headers=headers
         )
         data = _body(resp)
         if resp.status_code == 200:
@@ -361,7 +362,7 @@ class EventbriteClient(PartnerTransport):
 
     async def cancel_quote(self, order_id: str) -> CancelQuote:
         resp = await self._call(
-            "cancel_quote", "GET", f"/partner/v1/orders/{order_id}/cancel_quote"
+            "cancel_quote", "GET", f"/partner/v1/orders/{path_segment(order_id)}/cancel_quote"
         )
         data = _body(resp)
         if resp.status_code == 200:
@@ -394,7 +395,7 @@ class EventbriteClient(PartnerTransport):
         resp = await self._call(
             "cancel_order",
             "POST",
-            f"/partner/v1/orders/{order_id}/cancel",
+            f"/partner/v1/orders/{path_segment(order_id)}/cancel",
             json=body,
             headers=headers,
         )
@@ -430,7 +431,7 @@ class EventbriteClient(PartnerTransport):
         return self._lookup_answer(resp)
 
     async def get_order(self, order_id: str) -> OrderResult | None:
-        resp = await self._call("get_order", "GET", f"/partner/v1/orders/{order_id}")
+        resp = await self._call("get_order", "GET", f"/partner/v1/orders/{path_segment(order_id)}")
         if resp.status_code == 404:
             return None
         return self._order_result(self._read_ok("get_order", resp), 200)

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from booking_shared.http import path_segment
 from booking_shared.partner_http import Ambiguous, PartnerTransport, deterministic_request_id
 
 logger = logging.getLogger(__name__)
@@ -365,7 +366,7 @@ class OpenTableClient(PartnerTransport):
         return [Restaurant.parse(r) for r in resp.json()["restaurants"]]
 
     async def get_restaurant(self, restaurant_id: str) -> Restaurant | None:
-        resp = await self._call("get_restaurant", "GET", f"/v1/restaurants/{restaurant_id}")
+        resp = await self._call("get_restaurant", "GET", f"/v1/restaurants/{path_segment(restaurant_id)}")
         if resp.status_code == 404:
             return None
         self._raise_for_read(resp)
@@ -382,7 +383,7 @@ class OpenTableClient(PartnerTransport):
         if time is not None:
             params["time"] = time if isinstance(time, str) else time.strftime("%H:%M")
         resp = await self._call(
-            "availability", "GET", f"/v1/restaurants/{restaurant_id}/availability", params=params
+            "availability", "GET", f"/v1/restaurants/{path_segment(restaurant_id)}/availability", params=params
         )
         self._raise_for_read(resp)
         body = resp.json()
@@ -402,7 +403,7 @@ class OpenTableClient(PartnerTransport):
         )
 
     async def get_reservation(self, reservation_id: str) -> ReservationResult | None:
-        resp = await self._call("get_reservation", "GET", f"/v1/reservations/{reservation_id}")
+        resp = await self._call("get_reservation", "GET", f"/v1/reservations/{path_segment(reservation_id)}")
         if resp.status_code == 404:
             return None
         self._raise_for_read(resp)
@@ -444,7 +445,7 @@ class OpenTableClient(PartnerTransport):
         resp = await self._call(
             "lock_slot",
             "POST",
-            f"/v1/restaurants/{restaurant_id}/slot_locks",
+            f"/v1/restaurants/{path_segment(restaurant_id)}/slot_locks",
             json={"date_time": when, "party_size": party_size},
             headers=self._write_headers("lock_slot", idempotency_key),
         )
@@ -484,7 +485,7 @@ class OpenTableClient(PartnerTransport):
         resp = await self._call(
             "release_lock",
             "DELETE",
-            f"/v1/restaurants/{restaurant_id}/slot_locks/{lock_id}",
+            f"/v1/restaurants/{path_segment(restaurant_id)}/slot_locks/{path_segment(lock_id)}",
             headers=self._write_headers("release_lock", idempotency_key),
         )
         if resp.status_code == 200:
@@ -529,7 +530,7 @@ class OpenTableClient(PartnerTransport):
         if reservation_token:
             body["reservation_token"] = reservation_token
         headers = self._write_headers("make_reservation", idempotency_key)
-        path = f"/v1/restaurants/{restaurant_id}/reservations"
+        path = f"/v1/restaurants/{path_segment(restaurant_id)}/reservations"
 
         last: BaseException | int | None = None
         for attempt in range(self.max_retries + 1):
@@ -593,7 +594,7 @@ class OpenTableClient(PartnerTransport):
         resp = await self._call(
             "cancel_reservation",
             "POST",
-            f"/v1/reservations/{reservation_id}/cancel",
+            f"/v1/reservations/{path_segment(reservation_id)}/cancel",
             json={"reason": reason} if reason else {},
             headers=self._write_headers("cancel_reservation", idempotency_key),
         )

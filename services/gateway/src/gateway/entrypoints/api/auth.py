@@ -31,12 +31,17 @@ async def principal(
         raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
     found = await authenticate(get_deps(request), creds.credentials)
     if found is None:
-        raise Unauthorized("the bearer token is invalid or revoked")
+        raise Unauthorized("the bearer token is invalid, expired or revoked")
     return found
 
 
 async def current_user(p: Annotated[Principal, Depends(principal)]) -> User:
     return p.require_user()
+
+
+async def user_principal(p: Annotated[Principal, Depends(principal)]) -> Principal:
+    p.require_user()
+    return p
 
 
 async def ops_principal(p: Annotated[Principal, Depends(principal)]) -> Principal:
@@ -45,6 +50,7 @@ async def ops_principal(p: Annotated[Principal, Depends(principal)]) -> Principa
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+UserPrincipal = Annotated[Principal, Depends(user_principal)]
 OpsPrincipal = Annotated[Principal, Depends(ops_principal)]
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
+from gateway.domain.idempotency import KEY_PATTERN
 from gateway.entrypoints.api import examples as ex
 from gateway.entrypoints.api.auth import CurrentUser, client_info, get_deps
 from gateway.entrypoints.api.problems import GuardedRoute
@@ -110,13 +111,15 @@ async def create_booking(
         ),
     ],
     idempotency_key: Annotated[
-        str | None,
+        str,
         Header(
             alias="Idempotency-Key",
-            description="Required. A unique key per booking attempt, e.g. a UUID.",
+            pattern=KEY_PATTERN,
+            description="A unique key per booking attempt, e.g. a UUID: printable ASCII without"
+            ' spaces or quotes, at most 255 characters, bare or as a "quoted" string.',
             examples=["8e03978e-40d5-43e8-bc93-6894a57f9324"],
         ),
-    ] = None,
+    ],
 ) -> JSONResponse:
     cmd = handler.BookingCommand(
         quote_id=body.quote_id,
@@ -140,14 +143,18 @@ async def create_booking(
     "",
     response_model=BookingPage,
     summary="Your bookings, newest first (cursor pagination)",
-    responses={**ex.ok(ex.PAGE), **ex.problems("unauthorized", "invalid")},
+    responses={**ex.ok(ex.PAGE), **ex.problems("unauthorized", "invalid", "cursor_404")},
 )
 async def list_bookings(
     request: Request,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=100, examples=[20])] = 20,
     cursor: Annotated[
-        str | None, Query(max_length=300, description="next_cursor of the previous page.")
+        str | None,
+        Query(
+            pattern=ID_PATTERN,
+            description="next_cursor of the previous page (the id of its last booking).",
+        ),
     ] = None,
     state: Annotated[str | None, Query(pattern=r"^[A-Z_]{1,40}$", examples=["CONFIRMED"])] = None,
 ) -> dict:

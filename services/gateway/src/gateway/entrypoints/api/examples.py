@@ -102,6 +102,17 @@ PROBLEMS: dict[str, tuple[int, str, dict[str, Any]]] = {
             "body",
         ),
     ),
+    "unsupported": (
+        415,
+        "The body is not application/json",
+        _problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/json",
+            "Content-Type",
+        ),
+    ),
     "email_taken": (
         409,
         "The email is taken",
@@ -111,6 +122,11 @@ PROBLEMS: dict[str, tuple[int, str, dict[str, Any]]] = {
         404,
         "Not yours, or no such booking",
         _problem(404, "not-found", "Not found", "no such booking", "booking_id"),
+    ),
+    "cursor_404": (
+        404,
+        "The cursor is not one of your bookings",
+        _problem(404, "not-found", "Not found", "no such booking", "cursor"),
     ),
     "pm_404": (
         404,
@@ -317,6 +333,12 @@ SIGNED_UP = {
     },
     "token": "gw_Jx8...shown-once...Q",
     "token_type": "Bearer",
+    "expires_at": "2026-12-30T10:00:00Z",
+}
+TOKEN = {
+    "token": "gw_Jx8...shown-once...Q",
+    "token_type": "Bearer",
+    "expires_at": "2026-12-30T10:00:00Z",
 }
 ME = USER_EX
 CARD = {
@@ -438,7 +460,7 @@ BOOKING = {
     "cancellation": None,
     "saga": {"source": "orchestrator", "state": "CONFIRMED", "paused": False},
 }
-PAGE = {"items": [SUMMARY], "next_cursor": "MjAyNi0xMS0zMFQxMDowMTowMCswMDowMHxia18wMTkz"}
+PAGE = {"items": [SUMMARY], "next_cursor": BK}
 SSE = (
     f'id: 41\nevent: state\ndata: {{"booking_id": "{BK}", "state": "HOLDING", "type": "SagaStateChanged", "at": "2026-11-30T10:01:00Z", "details": {{"from_state": "REQUESTED", "to_state": "HOLDING", "reason": ""}}, "final": false}}\n\n'
     f'id: 42\nevent: state\ndata: {{"booking_id": "{BK}", "state": "ACTION_REQUIRED", "type": "SagaStateChanged", "at": "2026-11-30T10:01:01Z", "details": {{}}, "final": false, "client_secret": "pi_3Pq2w3_secret_abc"}}\n\n'

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.entrypoints.api.examples import PROBLEMS
+from gateway.entrypoints.api.examples import PROBLEMS, problems
 
 TAGS = [
     {
@@ -41,7 +41,12 @@ The public API of one-click booking: a person's planned day, booked and paid in 
 change only your own bookings, quotes and cards: anything else is 404. `/v1/ops/*` needs the ops role.
 
 **Errors** are `application/problem+json` (RFC 9457) with `errors: [{field, message}]` naming each field at
-fault; a refused request changes nothing. Card numbers are refused anywhere (422), never stored or logged.
+fault; a refused request changes nothing. Card numbers are refused anywhere (422), never stored or logged;
+so is a NUL character or a lone surrogate in any string (422). A body over the size limit is 413 before
+anything else. Rules that the schemas cannot state: the items of one quote have unique `id`s and all costs
+in one currency (else 422 naming the item).
+
+**Tokens** expire (`expires_at`); `POST /v1/tokens` rolls over, `POST /v1/tokens/revoke` signs out.
 
 **Idempotency**: `POST /v1/bookings` requires `Idempotency-Key` (IETF draft): missing -> 400, same key and
 body -> the same answer, same key and another body -> 422, same key while in flight -> 409.
@@ -84,6 +89,31 @@ BUILTIN_EXAMPLES: dict[str, tuple[str, Any]] = {
 }
 
 
+def _add_guard_problems(path: str, op: dict[str, Any], responses: dict[str, Any]) -> None:
+    """What the guards in front of every route can answer, documented on every route they guard:
+    a card number anywhere (422); for a body, not JSON (400), too large (413), not
+    application/json (415)."""
+    names = ["pan"] if path.startswith("/v1/") else []
+    if "requestBody" in op:
+        names += ["malformed", "too_large", "unsupported"]
+    for status, entry in problems(*names).items():
+        key = str(status)
+        have = responses.get(key)
+        if have is None:
+            responses[key] = entry
+            continue
+        media = have.setdefault("content", {}).setdefault(
+            "application/problem+json", {"schema": {"$ref": "#/components/schemas/Problem"}}
+        )
+        if "example" in media:  # one or the other, never both
+            media["examples"] = {"default": {"value": media.pop("example")}}
+        examples = media.setdefault("examples", {})
+        for name, example in entry["content"]["application/problem+json"]["examples"].items():
+            examples.setdefault(name, example)
+        if entry["description"] not in have.get("description", ""):
+            have["description"] = f"{have.get('description', '')}; {entry['description']}".lstrip("; ")
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -98,6 +128,7 @@ def install(app: FastAPI) -> None:
         for path, ops in schema.get("paths", {}).items():
             for op in ops.values():
                 responses = op.get("responses", {})
+                _add_guard_problems(path, op, responses)
                 r422 = responses.get("422")
                 if r422 and "application/json" in r422.get("content", {}):
                     responses["422"] = {

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Request, Response
 
+from gateway.domain.errors import MethodNotAllowed
 from gateway.domain.models import Card
 from gateway.entrypoints.api import examples as ex
 from gateway.entrypoints.api.auth import CurrentUser, get_deps
@@ -36,6 +37,16 @@ PM_ID = Path(
 )
 async def create_setup_intent(request: Request, user: CurrentUser) -> SetupIntentView:
     return SetupIntentView.model_validate(await pm.create_setup_intent(get_deps(request), user))
+
+
+@router.api_route(
+    "/setup-intent",
+    methods=["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
+    include_in_schema=False,
+)
+async def setup_intent_other_methods() -> None:
+    # Without this, DELETE /setup-intent would reach DELETE /{payment_method_id} as an id.
+    raise MethodNotAllowed(["POST"])
 
 
 @router.post(
@@ -93,7 +104,7 @@ async def make_default(
     response_class=Response,
     summary="Remove a saved card",
     responses={
-        204: {"description": "Removed (no body)", "content": {"text/plain": {"example": ""}}},
+        204: {"description": "Removed (no body)"},
         **ex.problems("unauthorized", "pm_404", "invalid", "upstream"),
     },
 )

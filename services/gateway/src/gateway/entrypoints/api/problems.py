@@ -1,12 +1,12 @@
 """Errors as application/problem+json (RFC 9457) naming the fields at fault, FastAPI's own 422s
-included; and the route class that refuses card numbers and oversized bodies before anything runs.
+included; and the route class that refuses card numbers before anything runs.
 Request bodies are never logged nor echoed back."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -14,7 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from gateway.domain import idempotency
 from gateway.domain.errors import FieldError, GatewayError, UpstreamRejected
 from gateway.domain.pan import find_pans, looks_like_pan
 
@@ -99,7 +101,11 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
             [FieldError("body", "not valid JSON")],
         )
     fields = [FieldError(field_name(e.get("loc", ())), _message(e)) for e in errs]
-    if any(f.field == "Idempotency-Key" for f in fields):
+    header_errors = {field_name(e.get("loc", ())) for e in errs if e.get("loc", ("",))[0] == "header"}
+    if "Idempotency-Key" in header_errors:  # the header; a body member of that name is a 422
+        raw = request.headers.get("idempotency-key")
+        why = idempotency.key_problem(idempotency.normalize(raw)) or "malformed Idempotency-Key"
+        fields = [FieldError("Idempotency-Key", why)]
         return problem(
             request,
             400,
@@ -136,14 +142,29 @@ async def on_upstream_rejected(request: Request, exc: UpstreamRejected) -> JSONR
 
 async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route whose path matched; the path may have more.
+        headers["Allow"] = ", ".join(allowed_methods(request))
     return problem(
         request,
         exc.status_code,
         {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error"),
         titles.get(exc.status_code, "HTTP error"),
         str(exc.detail),
-        headers=getattr(exc, "headers", None),
+        headers=headers or None,
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method that some route serves at this path (asked of the router itself, so that
+    included routers count too)."""
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -162,8 +183,8 @@ def install(app: FastAPI) -> None:
 
 
 class GuardedRoute(APIRoute):
-    """Before validation: 413 for a body over MAX_BODY_BYTES, 422 for anything that looks like a
-    card number in the body, the query or the path (the field named, the value never echoed)."""
+    """Before validation: 422 for anything that looks like a card number in the body, the query or
+    the path (the field named, the value never echoed); 415 for a body that is not JSON."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -176,17 +197,11 @@ class GuardedRoute(APIRoute):
 
 
 async def screen(request: Request) -> Response | None:
-    rt = getattr(request.app.state, "runtime", None)
-    limit = getattr(getattr(rt, "settings", None), "max_body_bytes", 65536)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        return _too_large(request, limit)
+    # The body's size was enforced while it streamed in (body_limit.BodyLimit).
     for name, value in list(request.query_params.multi_items()) + list(request.path_params.items()):
         if looks_like_pan(str(value)):
             return _pan(request, [name])
     body = await request.body()  # cached on the request: the route reads the same bytes
-    if len(body) > limit:
-        return _too_large(request, limit)
     if not body:
         return None
     try:
@@ -199,6 +214,17 @@ async def screen(request: Request) -> Response | None:
         fields = list(dict.fromkeys(find_pans(parsed)))
         if fields:
             return _pan(request, fields)
+        fields = list(dict.fromkeys(find_unstorable(parsed)))
+        if fields:
+            msg = "contains a NUL character or an unpaired surrogate, which is not text"
+            return problem(
+                request,
+                422,
+                "invalid-input",
+                "Invalid input",
+                f"invalid input: {', '.join(fields)}",
+                [FieldError(f, msg) for f in fields],
+            )
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         msg = "send the body as application/json"
@@ -213,6 +239,32 @@ async def screen(request: Request) -> Response | None:
     return None
 
 
+def _not_text(value: str) -> bool:
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def find_unstorable(value: Any, path: str = "") -> Iterator[str]:
+    """Paths of JSON strings (members' names too) that no text column can hold: a NUL, or a
+    lone surrogate from a \\ud800-style escape. Refused as input, never a 500 at the database."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            key = str(k)
+            if _not_text(key):
+                yield path or "body"
+            yield from find_unstorable(v, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from find_unstorable(v, f"{path}[{i}]")
+    elif isinstance(value, str) and _not_text(value):
+        yield path or "body"
+
+
 def _pan(request: Request, fields: list[str]) -> JSONResponse:
     msg = "looks like a card number: card numbers are never accepted here; save a card with a SetupIntent instead"
     return problem(
@@ -222,15 +274,4 @@ def _pan(request: Request, fields: list[str]) -> JSONResponse:
         "Card numbers are not accepted",
         msg,
         [FieldError(f, msg) for f in fields],
-    )
-
-
-def _too_large(request: Request, limit: int) -> JSONResponse:
-    return problem(
-        request,
-        413,
-        "payload-too-large",
-        "Payload too large",
-        f"the body is larger than {limit} bytes",
-        [FieldError("body", f"larger than {limit} bytes")],
     )

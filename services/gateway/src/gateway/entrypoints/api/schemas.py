@@ -9,13 +9,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from booking_shared.contracts.items import BookingItem, BookingType
-from booking_shared.money import Money
+from booking_shared.money import Amount, Money
 from gateway.domain import guest
 from gateway.domain.guest import GuestDetails
-from gateway.domain.models import Card, Preferences, QuoteLine, Reason, parse_money
+from gateway.domain.models import Card, Preferences, QuoteLine, Reason
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{5,24}$")
+# One rule each, in the OpenAPI document and in the code. Only ASCII blanks count as blanks:
+# JSON Schema's regular expressions and Python's disagree on the others.
+EMAIL_PATTERN = r"^[^@ \t\n\r\f\v]{1,64}@[^@ \t\n\r\f\v]+\.[^@ \t\n\r\f\v]{2,}$"
+PHONE_PATTERN = r"^\+?[0-9][0-9 ().-]{5,24}$"
+NAME_PATTERN = r"[^ \t\n\r\f\v]"  # not blank
+_BLANKS = " \t\n\r\f\v"
+_EMAIL = re.compile(EMAIL_PATTERN)
+_PHONE = re.compile(PHONE_PATTERN)
 PM_PATTERN = r"^pm_[A-Za-z0-9_]{1,250}$"
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -65,8 +71,7 @@ POLICY_EX = {
 
 
 def _check_email(v: str) -> str:
-    v = v.strip()
-    if len(v) > 254 or not _EMAIL.match(v):
+    if len(v) > 254 or not _EMAIL.fullmatch(v):
         raise ValueError("not an email address")
     return v
 
@@ -74,14 +79,13 @@ def _check_email(v: str) -> str:
 def _check_phone(v: str | None) -> str | None:
     if v is None:
         return None
-    v = v.strip()
-    if not _PHONE.match(v):
+    if not _PHONE.fullmatch(v):
         raise ValueError("not a phone number (digits, spaces, +, -, parentheses)")
     return v
 
 
 def _check_name(v: str) -> str:
-    v = v.strip()
+    v = v.strip(_BLANKS)
     if not v:
         raise ValueError("cannot be blank")
     return v
@@ -107,14 +111,16 @@ _LAST_NAME_DOC = (
 class SignUp(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, examples=["Ana Silva"])
-    email: str = Field(max_length=254, examples=["ana@example.com"])
-    phone: str | None = Field(None, max_length=32, examples=["+351 912 345 678"])
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN, examples=["Ana Silva"])
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN, examples=["ana@example.com"])
+    phone: str | None = Field(
+        None, max_length=32, pattern=PHONE_PATTERN, examples=["+351 912 345 678"]
+    )
     first_name: str | None = Field(
-        None, max_length=100, description=_FIRST_NAME_DOC, examples=["Ana"]
+        None, max_length=100, pattern=NAME_PATTERN, description=_FIRST_NAME_DOC, examples=["Ana"]
     )
     last_name: str | None = Field(
-        None, max_length=100, description=_LAST_NAME_DOC, examples=["Silva"]
+        None, max_length=100, pattern=NAME_PATTERN, description=_LAST_NAME_DOC, examples=["Silva"]
     )
     preferences: Preferences | None = Field(
         None, description="Defaults: auto-booking off, every booking type."
@@ -131,49 +137,46 @@ class PreferencesPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    auto_book_enabled: bool | None = Field(None, examples=[True])
-    max_auto_spend: Money | None = Field(None, examples=[MONEY_EX])
-    allowed_booking_types: list[BookingType] | None = Field(None, examples=[["restaurant"]])
-    require_confirmation_above: Money | None = Field(None, examples=[MONEY_EX])
+    # Absent means unchanged; null is refused for these two (and the schema says so: no null).
+    auto_book_enabled: bool = Field(None, strict=True, examples=[True])  # type: ignore[assignment]
+    max_auto_spend: Amount | None = Field(None, examples=[MONEY_EX])
+    allowed_booking_types: list[BookingType] = Field(None, examples=[["restaurant"]])  # type: ignore[assignment]
+    require_confirmation_above: Amount | None = Field(None, examples=[MONEY_EX])
 
-    @field_validator("max_auto_spend", "require_confirmation_above", mode="before")
-    @classmethod
-    def _money(cls, v: Any) -> Any:
-        return parse_money(v)
-
-    @field_validator("auto_book_enabled", "allowed_booking_types", mode="before")
-    @classmethod
-    def _not_null(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("cannot be null")
-        return v
 
 
 class MePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200, examples=["Ana M. Silva"])
-    email: str | None = Field(None, max_length=254, examples=["ana.silva@example.com"])
+    # Absent means unchanged; null is refused for name and email (the schema says so: no null).
+    name: str = Field(  # type: ignore[assignment]
+        None, min_length=1, max_length=200, pattern=NAME_PATTERN, examples=["Ana M. Silva"]
+    )
+    email: str = Field(  # type: ignore[assignment]
+        None, max_length=254, pattern=EMAIL_PATTERN, examples=["ana.silva@example.com"]
+    )
     phone: str | None = Field(
-        None, max_length=32, description="null removes it.", examples=["+351 912 345 678"]
+        None,
+        max_length=32,
+        pattern=PHONE_PATTERN,
+        description="null removes it.",
+        examples=["+351 912 345 678"],
     )
     first_name: str | None = Field(
         None,
         max_length=100,
+        pattern=NAME_PATTERN,
         description=_FIRST_NAME_DOC + " null removes it.",
         examples=["Madonna"],
     )
     last_name: str | None = Field(
-        None, max_length=100, description=_LAST_NAME_DOC + " null removes it.", examples=["Ciccone"]
+        None,
+        max_length=100,
+        pattern=NAME_PATTERN,
+        description=_LAST_NAME_DOC + " null removes it.",
+        examples=["Ciccone"],
     )
     preferences: PreferencesPatch | None = None
-
-    @field_validator("name", "email", mode="before")
-    @classmethod
-    def _not_null(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("cannot be null")
-        return v
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
     _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
@@ -200,6 +203,13 @@ class SignedUp(BaseModel):
     user: UserView
     token: str = Field(description="Bearer token, shown once: only its hash is stored.")
     token_type: Literal["Bearer"] = "Bearer"
+    expires_at: datetime = Field(description="The token is refused (401) from then on.")
+
+
+class TokenView(BaseModel):
+    token: str = Field(description="Bearer token, shown once: only its hash is stored.")
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_at: datetime = Field(description="The token is refused (401) from then on.")
 
 
 # --- payment methods ------------------------------------------------------------------------
@@ -221,7 +231,7 @@ class AttachPaymentMethod(BaseModel):
         description="A Stripe PaymentMethod id (never a card number).",
         examples=["pm_1Pq2w3"],
     )
-    make_default: bool = Field(True, examples=[True])
+    make_default: bool = Field(True, strict=True, examples=[True])
 
 
 class CardList(BaseModel):
@@ -307,10 +317,12 @@ class QuoteView(BaseModel):
 class GuestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    first_name: str = Field(min_length=1, max_length=100, examples=["Rui"])
+    first_name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN, examples=["Rui"])
     last_name: str = Field("", max_length=100, examples=["Costa"])
-    email: str = Field(max_length=254, examples=["rui@example.com"])
-    phone: str = Field("", max_length=32, examples=["+351 913 000 000"])
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN, examples=["rui@example.com"])
+    phone: str = Field(
+        "", max_length=32, pattern=f"^$|{PHONE_PATTERN}", examples=["+351 913 000 000"]
+    )
 
     _first = field_validator("first_name")(classmethod(lambda cls, v: _check_name(v)))
     _last = field_validator("last_name")(classmethod(lambda cls, v: v.strip()))
@@ -339,7 +351,10 @@ class BookingRequest(BaseModel):
         "all_or_nothing", examples=["all_or_nothing"]
     )
     confirm: bool = Field(
-        False, description="Explicit confirmation of the quote's total.", examples=[True]
+        False,
+        strict=True,  # true or false, not "yes" or 1: this is the consent
+        description="Explicit confirmation of the quote's total.",
+        examples=[True],
     )
     guest: GuestIn | None = Field(
         None,

@@ -18,6 +18,11 @@ from gateway.handlers import search as handler
 router = APIRouter(prefix="/v1", tags=["search"], route_class=GuardedRoute)
 
 
+# Stated in the OpenAPI document and enforced by the same patterns (a Unix time is no day).
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+TYPES_PATTERN = rf"^({'|'.join(ALL_BOOKING_TYPES)})(,({'|'.join(ALL_BOOKING_TYPES)}))*$"
+
+
 @router.get(
     "/search",
     response_model=SearchView,
@@ -29,7 +34,15 @@ router = APIRouter(prefix="/v1", tags=["search"], route_class=GuardedRoute)
 async def search(
     request: Request,
     user: CurrentUser,
-    date: Annotated[dt.date, Query(description="Day, YYYY-MM-DD.", examples=["2026-12-05"])],
+    date: Annotated[
+        str,
+        Query(
+            pattern=DATE_PATTERN,
+            json_schema_extra={"format": "date"},
+            description="Day, YYYY-MM-DD.",
+            examples=["2026-12-05"],
+        ),
+    ],
     q: Annotated[
         str | None,
         Query(
@@ -41,7 +54,12 @@ async def search(
     ] = 2,
     quantity: Annotated[int, Query(ge=1, le=20, description="Tickets (events).", examples=[2])] = 1,
     types: Annotated[
-        str, Query(description="Comma-separated booking types.", examples=["restaurant,event"])
+        str,
+        Query(
+            pattern=TYPES_PATTERN,
+            description="Comma-separated booking types.",
+            examples=["restaurant,event"],
+        ),
     ] = "restaurant,event",
     time: Annotated[
         str | None,
@@ -53,15 +71,15 @@ async def search(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=50, examples=[20])] = 20,
 ) -> dict:
-    wanted = [t.strip() for t in types.split(",") if t.strip()]
-    bad = [t for t in wanted if t not in ALL_BOOKING_TYPES]
-    if bad or not wanted:
-        msg = f"booking types are {', '.join(ALL_BOOKING_TYPES)}" + (
-            f"; not {', '.join(bad)}" if bad else ""
-        )
-        raise InvalidInput("invalid input: types", [FieldError("types", msg)])
+    try:
+        day = dt.date.fromisoformat(date)  # the pattern let only YYYY-MM-DD through
+    except ValueError:
+        raise InvalidInput(
+            "invalid input: date", [FieldError("date", "not a calendar day (YYYY-MM-DD)")]
+        ) from None
+    wanted = list(dict.fromkeys(types.split(",")))
     params = {
-        "date": date.isoformat(),
+        "date": day.isoformat(),
         "q": q,
         "party_size": party_size,
         "quantity": quantity,

@@ -8,9 +8,16 @@ from fastapi import APIRouter, Body, Request, Response
 
 from gateway.adapters.postgres import User
 from gateway.entrypoints.api import examples as ex
-from gateway.entrypoints.api.auth import CurrentUser, get_deps
+from gateway.entrypoints.api.auth import CurrentUser, UserPrincipal, get_deps
 from gateway.entrypoints.api.problems import GuardedRoute
-from gateway.entrypoints.api.schemas import PREFS_EX, MePatch, SignedUp, SignUp, UserView
+from gateway.entrypoints.api.schemas import (
+    PREFS_EX,
+    MePatch,
+    SignedUp,
+    SignUp,
+    TokenView,
+    UserView,
+)
 from gateway.handlers import users
 
 router = APIRouter(prefix="/v1", tags=["users"], route_class=GuardedRoute)
@@ -60,7 +67,7 @@ async def sign_up(
         ),
     ],
 ) -> SignedUp:
-    user, token = await users.sign_up(
+    user, issued = await users.sign_up(
         get_deps(request),
         body.name,
         body.email,
@@ -70,7 +77,7 @@ async def sign_up(
         last_name=body.last_name,
     )
     response.headers["Location"] = "/v1/me"
-    return SignedUp(user=user_view(user), token=token)
+    return SignedUp(user=user_view(user), token=issued.token, expires_at=issued.expires_at)
 
 
 @router.get(
@@ -123,3 +130,41 @@ async def patch_me(
     )
     updated = await users.update_me(get_deps(request), user, changes, prefs)
     return user_view(updated)
+
+
+@router.post(
+    "/tokens",
+    status_code=201,
+    response_model=TokenView,
+    tags=["users"],
+    summary="A new bearer token for the caller (roll over before expiry)",
+    description="The token used for this call stays valid until it expires or is revoked.",
+    responses={**ex.ok(ex.TOKEN, 201, "Created"), **ex.problems("unauthorized", "forbidden")},
+)
+async def issue_token(request: Request, principal: UserPrincipal) -> TokenView:
+    issued = await users.issue_token(get_deps(request), principal)
+    return TokenView(token=issued.token, expires_at=issued.expires_at)
+
+
+@router.post(
+    "/tokens/revoke",
+    status_code=204,
+    response_class=Response,
+    summary="Revoke the bearer token used for this call (sign out)",
+    responses={204: {"description": "Revoked"}, **ex.problems("unauthorized", "forbidden")},
+)
+async def revoke_token(request: Request, principal: UserPrincipal) -> Response:
+    await users.revoke_token(get_deps(request), principal)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/tokens/revoke-all",
+    status_code=204,
+    response_class=Response,
+    summary="Revoke every bearer token of the caller (sign out everywhere)",
+    responses={204: {"description": "Revoked"}, **ex.problems("unauthorized", "forbidden")},
+)
+async def revoke_all_tokens(request: Request, principal: UserPrincipal) -> Response:
+    await users.revoke_token(get_deps(request), principal, everywhere=True)
+    return Response(status_code=204)

@@ -1,0 +1,23 @@
+"""The ops CLI names the account by id, or creates a new one: never both, never an email alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.entrypoints.cli import main
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["create-ops-user"],
+        ["create-ops-user", "--email", "olga@example.com"],
+        ["create-ops-user", "--user-id", "usr_1", "--email", "olga@example.com"],
+        ["create-ops-user", "--user-id", "usr_1", "--name", "Olga"],
+    ],
+)
+def test_create_ops_user_refuses_an_ambiguous_or_email_only_promotion(argv, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert "usage" in capsys.readouterr().err
