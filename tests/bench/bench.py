@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -59,13 +60,19 @@ class Stack:
     def url(self, part: str) -> str:
         return f"http://127.0.0.1:{self.ports[part]}"
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+    def stop(self, keep: bool = False) -> None:
+        """Stop a stack the bench started and remove its state (database, logs) unless asked
+        to keep it; a running `make up` is left alone."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(60)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+        if not keep:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
 def start_stack() -> Stack:
@@ -83,7 +90,7 @@ def start_stack() -> Stack:
     deadline = time.monotonic() + 150
     while "All services ready" not in (state / "up.out").read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
-            Stack(ports, state, proc).stop()
+            Stack(ports, state, proc).stop(keep=True)
             raise SystemExit("the stack did not start:\n" + (state / "up.out").read_text()[-3000:])
         time.sleep(0.25)
     return Stack(ports, state, proc)
@@ -459,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--running", type=Path, help="use the stack `make up` runs from this state dir (e.g. .dev)")
     p.add_argument("--out", type=Path, default=REPO / ".dev" / "bench.json")
+    p.add_argument("--keep", action="store_true", help="keep the started stack's state dir (logs, database)")
     args = p.parse_args(argv)
 
     (REPO / ".dev").mkdir(exist_ok=True)
@@ -471,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         violations = check(stack)
         results["invariants"] = {"violations": violations}
     finally:
-        stack.stop()
+        stack.stop(keep=args.keep)
     args.out.write_text(json.dumps(results, indent=2))
     print(table(results))
     print(f"\nJSON: {args.out}")

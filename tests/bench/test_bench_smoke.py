@@ -17,6 +17,7 @@ BENCH = Path(__file__).with_name("bench.py")
 
 def test_a_short_bench_run_reports_every_figure_and_a_clean_check(tmp_path):
     out = tmp_path / "bench.json"
+    states_before = set(BENCH.parents[2].joinpath(".dev").glob("bench-*"))
     res = subprocess.run(
         [sys.executable, str(BENCH), "--sequential", "4", "--latency-ms", "20", "--clients", "4",
          "--duration-s", "4", "--idle-s", "1", "--idle-settle-s", "0", "--out", str(out)],
@@ -35,3 +36,4 @@ def test_a_short_bench_run_reports_every_figure_and_a_clean_check(tmp_path):
     assert r["idle"]["cpu_share_of_a_core"] >= 0
     assert r["invariants"]["violations"] == []
     assert "| sequential_0ms | 4 |" in res.stdout
+    assert set(BENCH.parents[2].joinpath(".dev").glob("bench-*")) == states_before  # its stack's state is gone
