@@ -31,18 +31,23 @@ def looks_like_pan(text: str) -> bool:
     return False
 
 
-def find_pans(value: Any, path: str = "") -> Iterator[str]:
-    """Yield the path (items[0].title style) of every string or integer that looks like a PAN."""
+def json_leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every member name and leaf value of a JSON document with its path (items[0].title style;
+    a member name is reported at its object's path, the document's own as "body")."""
     if isinstance(value, dict):
         for k, v in value.items():
             key = str(k)
-            if looks_like_pan(key):
-                yield path or "body"
-            yield from find_pans(v, f"{path}.{key}" if path else key)
+            yield path or "body", key
+            yield from json_leaves(v, f"{path}.{key}" if path else key)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from find_pans(v, f"{path}[{i}]")
-    elif isinstance(value, bool):
-        return
-    elif isinstance(value, int | str) and looks_like_pan(str(value)):
-        yield path or "body"
+            yield from json_leaves(v, f"{path}[{i}]")
+    else:
+        yield path or "body", value
+
+
+def find_pans(value: Any, path: str = "") -> Iterator[str]:
+    """Yield the path (items[0].title style) of every string or integer that looks like a PAN."""
+    for where, leaf in json_leaves(value, path):
+        if isinstance(leaf, int | str) and not isinstance(leaf, bool) and looks_like_pan(str(leaf)):
+            yield where

@@ -18,7 +18,7 @@ from starlette.routing import Match
 
 from gateway.domain import idempotency
 from gateway.domain.errors import FieldError, GatewayError, UpstreamRejected
-from gateway.domain.pan import find_pans, looks_like_pan
+from gateway.domain.pan import find_pans, json_leaves, looks_like_pan
 
 log = logging.getLogger(__name__)
 
@@ -252,17 +252,9 @@ def _not_text(value: str) -> bool:
 def find_unstorable(value: Any, path: str = "") -> Iterator[str]:
     """Paths of JSON strings (members' names too) that no text column can hold: a NUL, or a
     lone surrogate from a \\ud800-style escape. Refused as input, never a 500 at the database."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            key = str(k)
-            if _not_text(key):
-                yield path or "body"
-            yield from find_unstorable(v, f"{path}.{key}" if path else key)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from find_unstorable(v, f"{path}[{i}]")
-    elif isinstance(value, str) and _not_text(value):
-        yield path or "body"
+    for where, leaf in json_leaves(value, path):
+        if isinstance(leaf, str) and _not_text(leaf):
+            yield where
 
 
 def _pan(request: Request, fields: list[str]) -> JSONResponse:
