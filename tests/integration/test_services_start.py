@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from booking_shared.devstack.infra import free_port
 from booking_shared.testing.servers import serve_app
 
 SERVICES = [
@@ -18,17 +19,7 @@ SERVICES = [
 
 @pytest.mark.parametrize(("config_mod", "app_mod"), SERVICES, ids=[s[0].split(".")[0] for s in SERVICES])
 async def test_the_service_starts_migrates_and_reports_ready(config_mod, app_mod, service_settings):
-    import importlib
-
-    from booking_shared.devstack.infra import free_port
-
-    # Partners and peers at a closed port: replayed commands from other suites on the shared
-    # session topics must never reach a sandbox of a running `make up`.
-    closed = f"http://127.0.0.1:{free_port()}"
-    settings_cls = importlib.import_module(config_mod).Settings
-    urls = {f: closed for f in settings_cls.model_fields if f.endswith(("_base_url", "_url")) and f != "database_url"}
-    settings = service_settings(settings_cls, **urls)
-    app = importlib.import_module(app_mod).create_app(settings)
+    app, _ = built(config_mod, app_mod, service_settings)
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/healthz")).json()["status"] == "ok"
         ready = await client.get("/readyz")
@@ -38,21 +29,27 @@ async def test_the_service_starts_migrates_and_reports_ready(config_mod, app_mod
         assert "booking_outbox_pending" in metrics.text
 
 
-INTERNAL = [s for s in SERVICES if not s[0].startswith("gateway")]
-
-
-@pytest.mark.parametrize(("config_mod", "app_mod"), INTERNAL, ids=[s[0].split(".")[0] for s in INTERNAL])
-async def test_every_internal_route_refuses_a_call_without_the_service_credential(config_mod, app_mod, service_settings):
+def built(config_mod: str, app_mod: str, service_settings):
+    """The service's app and settings, its partners and peers at a closed port: replayed
+    commands from other suites on the shared session topics must never reach a sandbox of a
+    running `make up`."""
     import importlib
-
-    from booking_shared.devstack.infra import free_port
-    from booking_shared.testing.auth import check_internal_routes_refuse_strangers
 
     closed = f"http://127.0.0.1:{free_port()}"
     settings_cls = importlib.import_module(config_mod).Settings
     urls = {f: closed for f in settings_cls.model_fields if f.endswith(("_base_url", "_url")) and f != "database_url"}
     settings = service_settings(settings_cls, **urls)
-    app = importlib.import_module(app_mod).create_app(settings)
+    return importlib.import_module(app_mod).create_app(settings), settings
+
+
+INTERNAL = [s for s in SERVICES if not s[0].startswith("gateway")]
+
+
+@pytest.mark.parametrize(("config_mod", "app_mod"), INTERNAL, ids=[s[0].split(".")[0] for s in INTERNAL])
+async def test_every_internal_route_refuses_a_call_without_the_service_credential(config_mod, app_mod, service_settings):
+    from booking_shared.testing.auth import check_internal_routes_refuse_strangers
+
+    app, settings = built(config_mod, app_mod, service_settings)
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
         routes = await check_internal_routes_refuse_strangers(app, url, settings.internal_api_token.get_secret_value())
         assert ("GET", "/internal/outbox/parked") in routes
