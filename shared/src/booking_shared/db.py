@@ -78,7 +78,16 @@ async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         server_settings={"search_path": settings.db_schema, "application_name": settings.service_name},
+        reset=_keep_session,
     )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections skip asyncpg's reset query (UNLISTEN *, RESET ALL, advisory unlock,
+    CLOSE ALL): a round trip on every release, 9% of the gateway's time under load. asyncpg has
+    already rolled back an open transaction and dropped listener callbacks by then; nothing of
+    ours leaves session state on a pooled connection (advisory locks are per transaction, and
+    the outbox relay unlistens and unlocks its own before it lets it go)."""
 
 
 async def prepare_database(settings: ServiceSettings, migrations_dir: MigrationDirs) -> asyncpg.Pool:
