@@ -53,6 +53,13 @@ class ServiceSettings(BaseSettings):
     )
     kafka_busy_window_s: float = Field(15.0, gt=0, description="Quiet time after which a service counts as idle.")
     kafka_partitions: int = 4
+    broker_watch_interval_s: float = Field(
+        1.0, gt=0, description="How often the service checks that the broker still holds its topics; a broker "
+        "that was unreachable or lost them gets the topics again and a fresh consumer (booking_shared.broker_watch)."
+    )
+    log_repeat_window_s: float = Field(
+        30.0, ge=0, description="A repeated broker-client warning or error is logged once per window, with a count."
+    )
     consumer_max_attempts: int = Field(3, description="Tries before a message goes to its DLQ.")
     consumer_retry_backoff_ms: int = 100
 

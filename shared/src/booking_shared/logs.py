@@ -6,6 +6,8 @@ import contextvars
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 booking_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("booking_id", default=None)
@@ -39,8 +41,43 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def configure(service: str, level: str = "INFO", as_json: bool = True) -> None:
+class RepeatLimit(logging.Filter):
+    """Lets one warning or error of a broker client through per `window_s` for each message
+    template (the same error for every partition, on every poll, is one template), and adds
+    to the next one let through how many were held back. A broker away or empty makes the
+    Kafka client repeat itself many times a second; the log keeps the news, not the noise."""
+
+    PREFIXES = ("aiokafka", "faststream", "kafka")
+
+    def __init__(self, window_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self.clock = clock
+        self._last: dict[tuple[str, str], float] = {}
+        self._held: dict[tuple[str, str], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not record.name.startswith(self.PREFIXES):
+            return True
+        key = (record.name, str(record.msg))
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.window_s:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        self._last[key] = now
+        if held := self._held.pop(key, 0):
+            record.repeated = held  # shown in JSON logs; counted since the last one shown
+            record.msg = f"{record.msg} (and {held} more like it since)"
+        if len(self._last) > 10_000:  # templates are few; bound the memory anyway
+            self._last.clear()
+        return True
+
+
+def configure(service: str, level: str = "INFO", as_json: bool = True, repeat_window_s: float = 30.0) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    if repeat_window_s > 0:
+        handler.addFilter(RepeatLimit(repeat_window_s))
     if as_json:
         handler.setFormatter(JsonFormatter(service))
     else:

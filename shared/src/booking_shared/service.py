@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from booking_shared import logs
+from booking_shared import broker_watch, logs
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.topics import all_topics
 from booking_shared.db import MigrationDirs, prepare_database
@@ -43,6 +43,7 @@ class Runtime:
     pacer: FetchPacer
     extras: dict[str, Any] = field(default_factory=dict)
     pacer_task: asyncio.Task | None = None
+    watch_task: asyncio.Task | None = None
     ready: bool = False
 
 
@@ -58,7 +59,8 @@ async def start_runtime(
 ) -> Runtime:
     """Provision and migrate, create topics, register handlers, start consuming and relaying."""
     pool = await prepare_database(settings, migrations_dir)
-    await _retry("kafka topics", lambda: ensure_topics(settings, topics or all_topics()))
+    topics = topics or all_topics()
+    await _retry("kafka topics", lambda: ensure_topics(settings, topics))
     broker = make_broker(settings)
     pacer = FetchPacer(settings)
     router = MessageRouter(settings=settings, pool=pool, consumer=settings.service_name, pacer=pacer)
@@ -72,14 +74,24 @@ async def start_runtime(
     await _retry("kafka broker", broker.start)
     relay.start()
     rt.pacer_task = asyncio.create_task(pacer.run(), name="fetch-pacer")
+
+    async def rebuild() -> None:
+        await asyncio.wait_for(ensure_topics(settings, topics), 10)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(broker.stop(), 10)
+        await asyncio.wait_for(broker.start(), 30)
+        relay.wake()
+
+    rt.watch_task = asyncio.create_task(broker_watch.watch(settings, topics, rebuild), name="broker-watch")
     rt.ready = True
     return rt
 
 
 async def stop_runtime(rt: Runtime) -> None:
     rt.ready = False
-    if rt.pacer_task is not None:
-        rt.pacer_task.cancel()
+    for task in (rt.pacer_task, rt.watch_task):
+        if task is not None:
+            task.cancel()
     with contextlib.suppress(Exception):
         await rt.broker.stop()
     await rt.relay.stop()
@@ -124,7 +136,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        logs.configure(settings.service_name, settings.log_level, settings.log_json)
+        logs.configure(settings.service_name, settings.log_level, settings.log_json, settings.log_repeat_window_s)
         rt = await start_runtime(
             settings, migrations_dir=migrations_dir, wire=wire, topics=all_topics() + (topics or [])
         )
