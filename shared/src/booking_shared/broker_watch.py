@@ -39,16 +39,34 @@ class BrokerState:
         self.lost = False
 
 
-async def list_topics(settings: ServiceSettings, timeout: float) -> set[str] | None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=int(timeout * 1000))
-    try:
-        await asyncio.wait_for(admin.start(), timeout)
-        return set(await asyncio.wait_for(admin.list_topics(), timeout))
-    except Exception:
-        return None
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(admin.close(), timeout)
+class TopicLister:
+    """Asks the broker for its topics over one admin connection, kept between checks (a new
+    client each second would cost every service a connect and a metadata bootstrap, even idle);
+    a failed check drops the connection and the next one connects again."""
+
+    def __init__(self, settings: ServiceSettings, timeout: float) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self._admin: AIOKafkaAdminClient | None = None
+
+    async def __call__(self) -> set[str] | None:
+        try:
+            if self._admin is None:
+                self._admin = AIOKafkaAdminClient(
+                    bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                    request_timeout_ms=int(self.timeout * 1000),
+                )
+                await asyncio.wait_for(self._admin.start(), self.timeout)
+            return set(await asyncio.wait_for(self._admin.list_topics(), self.timeout))
+        except Exception:
+            await self.close()
+            return None
+
+    async def close(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(admin.close(), self.timeout)
 
 
 async def watch(
@@ -63,7 +81,22 @@ async def watch(
     state = BrokerState()
     ours = set(topics)
     interval = settings.broker_watch_interval_s
-    ask = lister or (lambda: list_topics(settings, max(interval * 3, 3.0)))
+    own = TopicLister(settings, max(interval * 3, 3.0)) if lister is None else None
+    ask = lister or own
+    try:
+        await _watch(state, ours, interval, ask, recover)
+    finally:
+        if own is not None:
+            await own.close()
+
+
+async def _watch(
+    state: BrokerState,
+    ours: set[str],
+    interval: float,
+    ask: Callable[[], Awaitable[set[str] | None]],
+    recover: Callable[[], Awaitable[None]],
+) -> None:
     while True:
         await asyncio.sleep(interval)
         present = await ask()
