@@ -270,3 +270,20 @@ def test_grafana_provisions_prometheus_and_the_dashboards_folder() -> None:
     for f in files:
         board = json.loads(f.read_text())
         assert board["title"] and board["panels"], f
+
+
+def test_postgres_gets_exactly_the_passwords_its_init_script_reads() -> None:
+    pg = load_compose()["services"]["postgres"]
+    env = set(pg["environment"])
+    script = (REPO / "deploy/postgres/init.sh").read_text()
+    read = set(re.findall(r"\$\{?([A-Z_]+)\}?", script))
+    # POSTGRES_* are the postgres image's own variables; the rest are the roles' passwords.
+    assert read - env == set(), f"init.sh reads {sorted(read - env)}, which compose does not give postgres"
+    unused = {k for k in env if not k.startswith("POSTGRES_")} - read
+    assert not unused, f"compose gives postgres {sorted(unused)}, which init.sh never reads"
+    # Each service's DB_PASSWORD is the one its role was created with.
+    for name, svc in load_compose()["services"].items():
+        if "build" in svc:
+            schema = svc["environment"]["DB_SCHEMA"]
+            var = re.search(r"\$\{(\w+)", svc["environment"]["DB_PASSWORD"]).group(1)
+            assert re.search(rf"-v {schema}_password=\"\${var}\"", script), f"{name}: {var} is not {schema}'s password"
