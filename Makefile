@@ -6,13 +6,14 @@ UV := .dev/bootstrap/bin/uv
 PY := .venv/bin/python
 PYTEST_FLAGS ?=
 
-.PHONY: up check install test test-all test-unit bench lint schemas clean help
+.PHONY: up check install test test-all test-unit test-deploy bench lint schemas clean help
 
 help:
 	@echo "make up        start the whole system (embedded Postgres, Kafka-protocol broker, Stripe emulator, sandboxes, services)"
 	@echo "make check     reconcile every saga of the running stack with Stripe's and the partners' records"
 	@echo "make test      install what is needed and run the suite (slow chaos/load suites excluded)"
 	@echo "make test-all  everything, slow suites included"
+	@echo "make test-deploy  the production shape: Dockerfiles, compose, k8s, and each image's service run (slow)"
 	@echo "make lint      ruff"
 	@echo "make bench     latency, throughput, CPU and memory per booking on the whole stack (BENCH_FLAGS=--help)"
 	@echo "make schemas   regenerate the JSON Schemas of the contracts"
@@ -38,6 +39,9 @@ test: install
 
 test-all: install
 	$(PY) -m pytest -q $(PYTEST_FLAGS)
+
+test-deploy: install
+	$(PY) -m pytest -q tests/deploy $(PYTEST_FLAGS)
 
 test-unit: install
 	$(PY) -m pytest -m "not integration and not slow" -q $(PYTEST_FLAGS)
