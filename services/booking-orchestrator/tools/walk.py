@@ -205,6 +205,12 @@ class _FakeRepository:
     async def directory(self) -> dict[str, ProviderInfo]:
         return PROVIDERS
 
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        async def nothing(*args: Any, **kwargs: Any) -> None:
+            return None
+
+        return nothing  # any other write the handlers may do: not part of the walk
+
 
 # ---- the trace --------------------------------------------------------------------------------
 
