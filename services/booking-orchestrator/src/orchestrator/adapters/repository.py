@@ -33,6 +33,7 @@ from orchestrator.domain.model import (
     Step,
     StepStatus,
 )
+from orchestrator.domain.steps import voided
 
 
 def _money(minor: int | None, currency: str) -> Money | None:
@@ -162,7 +163,6 @@ class SagaRepository:
                 refunded=_money(row["refunded_minor"], cur),
                 capture_before=row["capture_before"],
                 client_secret=row["client_secret"],
-                voided=row["voided"],
             ),
             items=items,
             requested_at=row["requested_at"],
@@ -173,7 +173,6 @@ class SagaRepository:
             timers=timers,
             failure_reasons=[FailureReason.model_validate(f) for f in json.loads(row["failure_reasons"])],
             paused=row["paused"],
-            unwinding=row["unwinding"],
             compensation_stage=row["compensation_stage"],
             cancel_requested=row["cancel_requested"],
             attention=row["attention"],
@@ -223,7 +222,7 @@ class SagaRepository:
             _minor(p.refunded),
             p.capture_before,
             p.client_secret,
-            p.voided,
+            voided(saga),  # derived; the columns are kept for readers of the table
             json.dumps([f.model_dump(mode="json") for f in saga.failure_reasons]),
             saga.unwinding,
             saga.compensation_stage,

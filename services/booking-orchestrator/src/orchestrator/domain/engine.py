@@ -1,78 +1,184 @@
-"""The machinery under the saga definition: steps, resends, state changes, compensation stages.
+"""The machinery under a saga definition: the shape of its table, and `Run`, which applies one
+input to a copy of a saga and collects what to send.
 
-`Run` applies one input to a copy of a saga and collects what to send. It knows nothing of
-Postgres or Kafka; `saga.decide` drives it through the table in `definition.py`.
+The engine knows no step by name: the order of the steps, their commands and topics, what a
+reply means, what a timeout means, and how each step is undone are data in the `Definition`
+(`definition.py`). Here live only the rules every step shares: a reply is matched to its step
+and read once as fresh, late or a duplicate; a step whose participants all answered moves the
+saga to the next step in the table; compensation runs the steps' undos in reverse order.
+No I/O: `saga.decide` drives it.
 """
 
 from __future__ import annotations
 
+import copy
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from booking_shared.contracts import (
-    BookingCancelled,
-    BookingConfirmed,
-    BookingFailed,
-    CancelItem,
+    BookingCancellationRequested,
     Command,
-    ConfirmedItem,
     FailureReason,
-    ItemCancellation,
-    ItemRefund,
+    ItemHoldLapsed,
     Message,
-    RefundPayment,
     SagaStateChanged,
-    VoidPayment,
 )
-from booking_shared.contracts.topics import BOOKING_EVENTS, PAYMENT_COMMANDS, SAGA_STATE
-from booking_shared.money import Money
+from booking_shared.contracts.topics import BOOKING_EVENTS, SAGA_STATE
 from orchestrator.domain.model import (
     FINAL,
+    FORWARD,
     OPEN_STEP,
+    CancellationRequested,
     Context,
+    DeadlineDue,
     Decision,
     Exposure,
+    Input,
     Item,
     ItemStatus,
+    NotAllowed,
+    OperatorAction,
     Phase,
+    ReplyReceived,
     Saga,
     SagaState,
     Send,
     Step,
     StepStatus,
 )
+from orchestrator.domain.routing import route
 
-if TYPE_CHECKING:
-    from orchestrator.domain.definition import Definition
+# An answer's handler gets the step it answers and that step's item (None for the payment).
+ReplyHandler = Callable[["Run", Step, Item | None, Message], None]
+TimeoutHandler = Callable[["Run", Step, Item | None], None]
+CommandBuilder = Callable[[Saga, Item | None, uuid.UUID], Command]
+Hook = Callable[["Run"], None]
 
-# Deterministic command ids: the same saga and step name always give the same id, so a
-# decision recomputed after a crash sends the very command it sent before.
+ANSWERED = frozenset({StepStatus.DONE, StepStatus.FAILED})
+
+
+def _nothing(run: Run) -> None:
+    return None
+
+
+# ---- the shape of a definition ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How a step reads one type of reply. The engine decides which case it is:
+
+    - a *duplicate* (the step's status is in `repeats`): noted, nothing changes;
+    - *fresh* (the step is open and the saga still in the step's state; any answer to an
+      undo step): the step becomes `closes`, then `fresh` runs;
+    - *late* (the saga moved on, or the step was given up): the step becomes `closes`, then
+      `late` runs; with `late=None` the answer is only noted and the step left as it was.
+    """
+
+    fresh: ReplyHandler
+    late: ReplyHandler | None = None
+    closes: StepStatus = StepStatus.DONE
+    repeats: frozenset[StepStatus] = frozenset({StepStatus.DONE})
+
+
+class ItemFlow(NamedTuple):
+    """A per-item step as the items' statuses: which take part (those not failed), what they
+    are while the command is out, and what they are once it went through."""
+
+    takes: ItemStatus
+    sending: ItemStatus
+    through: ItemStatus
+
+
+@dataclass(frozen=True)
+class StepDef:
+    """One row of the table: a forward step (with `state`) or an undo step (without)."""
+
+    kind: str
+    replies: Mapping[type[Message], Answer]
+    on_timeout: TimeoutHandler  # after the last send went unanswered
+    topic: str | None = None  # where its commands go; None: the item's partner
+    state: SagaState | None = None  # the forward state the step runs in
+    also_waits_in: tuple[SagaState, ...] = ()  # further states in which it still waits (3-D Secure)
+    command: CommandBuilder | None = None  # forward steps; undo commands are built where sent
+    items: ItemFlow | None = None  # per-item steps, in parallel; None: one command for the booking
+    # Without the partner's hold capability the command reserves nothing (an availability check).
+    reserves_only_with_hold: bool = False
+    done: tuple[str, str] = ("", "")  # why the saga moves on: all went through / some were left out
+    # Not one item went through (all-or-nothing: not all of them): why it compensates instead.
+    nothing: str = ""
+    compensate: Hook = _nothing  # its undo, when compensation reaches it
+    # After the pivot a silence is no answer: the command goes again (same id) on every
+    # deadline and `on_timeout` only decides whether to call an operator; it never gives up.
+    resend_forever: bool = False
+
+    @property
+    def waits_in(self) -> tuple[SagaState, ...]:
+        return ((self.state,) if self.state else ()) + self.also_waits_in
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A saga: its forward steps in order, its undo steps, and what the saga does at the edges."""
+
+    version: int
+    steps: tuple[StepDef, ...]  # forward, in order; compensation runs them backwards
+    undo_steps: tuple[StepDef, ...]
+    done: SagaState  # where the last forward step leads
+    after_done: Hook  # right after reaching `done` (a cancellation asked for meanwhile)
+    undo_moved: Hook  # an undo step was answered or gave up, outside COMPENSATING
+    unwound: Hook  # every compensation stage ran: FAILED, or COMPENSATION_FAILED with what is left
+    lapsed: Callable[[Run, Item, str], None]  # a partner's hold of an item expired
+    timers: Mapping[str, Hook]  # the saga's own due times, by name
+    route_again: Hook  # REQUESTED: route the items that have no provider yet, then start
+    keep_timers: Callable[[Saga], dict]  # the timers that mean something in the current state
+    events: Mapping[SagaState, Callable[[Saga, str], Message]]  # the booking event a state publishes
+    cancellation: Callable[[Run, BookingCancellationRequested], None]  # the customer asks to cancel
+    retry_cancellation: Callable[[Run, str], None]  # an operator retries a cancellation that failed
+    _by_kind: dict[str, StepDef] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_kind.update({s.kind: s for s in self.steps + self.undo_steps})
+
+    def step(self, kind: str) -> StepDef:
+        return self._by_kind[kind]
+
+
+# ---- deterministic command ids --------------------------------------------------------------
+
+# The same saga and step name always give the same id, so a decision recomputed after a crash
+# sends the very command it sent before.
 COMMAND_NS = uuid.UUID("6b3c1c52-3c1e-4a47-9b1e-2f0c5b9e7a10")
-
-PAYMENT_KINDS = frozenset({"authorize", "capture", "void", "refund"})
 
 
 def command_id(booking_id: str, step_name: str) -> uuid.UUID:
     return uuid.uuid5(COMMAND_NS, f"{booking_id}/{step_name}")
 
 
-def money_sum(amounts: list[Money], currency: str) -> Money:
-    """Sum in one currency; zero amounts in another currency (XXX, 'no currency') count as zero."""
-    out = Money.zero(currency)
-    for a in amounts:
-        if a.amount_minor == 0:
-            continue
-        out = out + a
-    return out
+# ---- one input, applied ------------------------------------------------------------------------
 
 
-def in_currency(amount: Money, currency: str) -> Money:
-    return Money.zero(currency) if amount.amount_minor == 0 and amount.currency != currency else amount
+def apply(saga: Saga, event: Input, ctx: Context, definition: Definition) -> Decision:
+    """Apply one input to a copy of the saga. Raises NotAllowed for an operator action that
+    makes no sense now."""
+    run = Run(copy.deepcopy(saga), ctx, definition)
+    if isinstance(event, ReplyReceived):
+        run.reply(event.message)
+    elif isinstance(event, DeadlineDue):
+        run.deadline(event.name)
+    elif isinstance(event, CancellationRequested):
+        definition.cancellation(run, event.message)
+    elif isinstance(event, OperatorAction):
+        run.operator(event)
+    else:  # pragma: no cover
+        raise TypeError(event)
+    return run.finish(saga)
 
 
 class Run:
-    """One application of the saga definition to one input."""
+    """One application of a saga definition to one input."""
 
     def __init__(self, saga: Saga, ctx: Context, definition: Definition) -> None:
         self.saga = saga
@@ -80,8 +186,7 @@ class Run:
         self.d = definition
         self.decision = Decision(saga=saga)
         self.reviving = False  # an operator retry: undo steps that ran out of attempts go again
-
-    # ---- small helpers ----------------------------------------------------------------
+        self.first_wait = ctx.policy.timeout(1)  # how long a new command waits for its answer
 
     @property
     def now(self):
@@ -94,15 +199,145 @@ class Run:
     def note(self, text: str) -> None:
         self.decision.note = f"{self.decision.note}; {text}" if self.decision.note else text
 
-    def item_of(self, step: Step) -> Item:
-        item = self.saga.item(step.item_id)
-        assert item is not None, f"step {step.name} names no item"
-        return item
-
     def publish(self, topic: str, message: Message) -> None:
         self.decision.sends.append(Send(topic, message))
 
-    # ---- state changes ----------------------------------------------------------------
+    def finish(self, before: Saga | None) -> Decision:
+        """Keep the timers that mean something now; stamp a changed saga."""
+        s = self.saga
+        s.timers = self.d.keep_timers(s)
+        if before is not None and s != before:
+            s.updated_at = self.now
+        return self.decision
+
+    # ---- replies: matched to a step, read once --------------------------------------------
+
+    def reply(self, msg: Message) -> None:
+        kind = msg.type_name()
+        s = self.saga
+        if isinstance(msg, ItemHoldLapsed):
+            item = s.item(msg.item_id)
+            if item is None:
+                self.note(f"ItemHoldLapsed for unknown item {msg.item_id}")
+                return
+            self.d.lapsed(self, item, f"hold {msg.hold_id or ''} lapsed at {msg.expired_at.isoformat()}")
+            self.settle()
+            return
+        cid = getattr(msg, "command_id", None)
+        step = s.step_for(cid) if cid is not None else None
+        if step is None:
+            self.note(f"{kind} answers no command of this saga; ignored")
+            return
+        item_id = getattr(msg, "item_id", None)
+        if item_id is not None and item_id != step.item_id:
+            self.note(f"{kind} names {item_id} but {step.name} is for {step.item_id}; ignored")
+            return
+        spec = self.d.step(step.kind)
+        answer = spec.replies.get(type(msg))
+        if answer is None:
+            self.note(f"{kind} is not an answer to {step.kind}; ignored")
+            return
+        step.reply = kind
+        item = s.item(step.item_id)
+        if step.status in answer.repeats:
+            self.note(f"duplicate {kind}")
+        elif step.phase != Phase.FORWARD:  # an undo answered: late or not, it counts
+            self.close(step, answer.closes)
+            answer.fresh(self, step, item, msg)
+            self.undo_moved()
+        elif step.status in OPEN_STEP and s.state in spec.waits_in:
+            self.close(step, answer.closes)
+            answer.fresh(self, step, item, msg)
+            self.settle()
+        elif answer.late is not None:
+            self.close(step, answer.closes)
+            answer.late(self, step, item, msg)
+        else:
+            self.note(f"late {kind}; ignored")
+
+    # ---- deadlines --------------------------------------------------------------------------
+
+    def deadline(self, name: str) -> None:
+        s, now = self.saga, self.now
+        if name.startswith("timer:"):
+            timer = name.removeprefix("timer:")
+            due = s.timers.get(timer)
+            if due is None or due > now:
+                self.note(f"{name} no longer due")
+                return
+            del s.timers[timer]
+            self.d.timers[timer](self)
+            self.settle()
+            return
+        step = s.steps.get(name)
+        if step is None or step.status != StepStatus.SENT or step.deadline_at is None or step.deadline_at > now:
+            self.note(f"deadline {name} no longer due")
+            return
+        spec = self.d.step(step.kind)
+        item = s.item(step.item_id)
+        if spec.resend_forever and step.phase == Phase.FORWARD:
+            self.resend(step)
+            self.note(f"no answer to {name}: sent again (send {step.attempts}), never given up")
+            spec.on_timeout(self, step, item)
+            return
+        if step.attempts < self.max_attempts(step):
+            self.resend(step)
+            self.note(f"no answer to {name}: sent again (send {step.attempts})")
+            return
+        self.close(step, StepStatus.EXHAUSTED)
+        spec.on_timeout(self, step, item)
+        if step.phase == Phase.FORWARD:
+            self.settle()
+        else:
+            self.undo_moved()
+
+    def max_attempts(self, step: Step) -> int:
+        p = self.ctx.policy
+        return p.step_max_attempts if step.phase == Phase.FORWARD else p.compensation_max_attempts
+
+    # ---- going forward, in the table's order ---------------------------------------------------
+
+    def enter(self, spec: StepDef, reason: str) -> None:
+        """Move to a forward step's state and send its command(s), per item in parallel."""
+        assert spec.state is not None and spec.command is not None
+        self.transition(spec.state, reason)
+        build = spec.command
+        if spec.items is None:
+            self.send(spec.kind, Phase.FORWARD, None, lambda cid: build(self.saga, None, cid))
+            return
+        for it in [it for it in self.saga.items if it.status == spec.items.takes and not it.failure]:
+            self.send(spec.kind, Phase.FORWARD, it, lambda cid, it=it: build(self.saga, it, cid))
+            it.status = spec.items.sending
+            reserves = it.hold_capable or not spec.reserves_only_with_hold
+            it.exposure = Exposure.MAYBE if reserves else Exposure.NONE
+
+    def start(self, reason: str) -> None:
+        self.enter(self.d.steps[0], reason)
+
+    def settle(self) -> None:
+        """When every participant of the current step has answered (or was given up on), go
+        to the next step in the table, or compensate if not enough went through."""
+        s = self.saga
+        spec = next((st for st in self.d.steps if s.state in st.waits_in), None)
+        if spec is None or any(
+            st.kind == spec.kind and st.phase == Phase.FORWARD and st.status in OPEN_STEP for st in s.steps.values()
+        ):
+            return
+        if spec.items is not None:
+            through = [it for it in s.items if it.status == spec.items.through]
+            if not through or (self.all_or_nothing and len(through) < len([it for it in s.items if not it.failure])):
+                self.compensate(spec.nothing)
+                return
+        reason = spec.done[1] if s.failure_reasons else spec.done[0]
+        kinds = [st.kind for st in self.d.steps]
+        following = kinds.index(spec.kind) + 1
+        if following < len(kinds):
+            self.enter(self.d.steps[following], reason)
+        else:
+            self.transition(self.d.done, reason)
+            self.d.after_done(self)
+
+    # ---- state changes ----------------------------------------------------------------------
 
     def transition(self, to: SagaState, reason: str) -> None:
         s = self.saga
@@ -123,63 +358,13 @@ class Run:
                 definition_version=s.definition_version,
             ),
         )
-        if to == SagaState.CONFIRMED:
-            self.publish(BOOKING_EVENTS, self._confirmed_event())
-        elif to == SagaState.FAILED:
-            reasons = s.failure_reasons or [FailureReason(code="failed", detail=reason)]
-            self.publish(BOOKING_EVENTS, BookingFailed(booking_id=s.booking_id, reasons=reasons))
-        elif to in (SagaState.CANCELLED, SagaState.PARTIALLY_CANCELLED):
-            self.publish(BOOKING_EVENTS, self._cancelled_event())
+        event = self.d.events.get(to)
+        if event is not None:
+            self.publish(BOOKING_EVENTS, event(s, reason))
 
-    def _confirmed_event(self) -> BookingConfirmed:
-        s = self.saga
-        return BookingConfirmed(
-            booking_id=s.booking_id,
-            items=[
-                ConfirmedItem(
-                    item_id=it.item_id,
-                    provider=it.provider,
-                    confirmation_code=it.confirmation_code or "",
-                    amount=it.price,
-                )
-                for it in s.items
-                if it.booked
-            ],
-            amount_captured=s.payment.captured or Money.zero(s.total.currency),
-            failed_items=[r for r in s.failure_reasons if r.item_id],
-        )
-
-    def _cancelled_event(self) -> BookingCancelled:
-        s = self.saga
-        refund_step = self.latest("refund", None, Phase.CANCELLATION)
-        total = (
-            refund_step.command.amount  # type: ignore[attr-defined]
-            if refund_step is not None and refund_step.status == StepStatus.DONE
-            else Money.zero(s.total.currency)
-        )
-        zero = Money.zero(s.total.currency)
-        cancelled = [it for it in s.items if it.status == ItemStatus.CANCELLED and it.confirmation_code]
-        refused = [it for it in s.items if it.status == ItemStatus.NOT_CANCELLABLE]
-        refunds = [ItemRefund(item_id=it.item_id, refunded=it.refund or zero, fee=it.fee or zero) for it in cancelled]
-        outcomes = [
-            ItemCancellation(item_id=it.item_id, outcome="cancelled", refunded=it.refund or zero, fee=it.fee or zero)
-            for it in cancelled
-        ] + [
-            ItemCancellation(
-                item_id=it.item_id,
-                outcome="not_cancellable",
-                refunded=zero,
-                fee=zero,
-                reason_code=it.failure.code if it.failure else "not_cancellable",
-                detail=it.failure.detail if it.failure else "",
-            )
-            for it in refused
-        ]
-        order = {it.item_id: n for n, it in enumerate(s.items)}
-        outcomes.sort(key=lambda o: order[o.item_id])
-        return BookingCancelled(
-            booking_id=s.booking_id, refunds=refunds, total_refunded=total, partial=bool(refused), items=outcomes
-        )
+    def settle_to(self, state: SagaState, reason: str) -> None:
+        if self.saga.state != state:
+            self.transition(state, reason)
 
     def escalate(self, why: str) -> None:
         """Flag the saga for operators without changing its course (listed with the stuck ones)."""
@@ -199,13 +384,7 @@ class Run:
         if reason not in self.saga.failure_reasons:
             self.saga.failure_reasons.append(reason)
 
-    # ---- steps --------------------------------------------------------------------------
-
-    def topic_for(self, kind: str, item: Item | None) -> str:
-        if kind in PAYMENT_KINDS:
-            return PAYMENT_COMMANDS
-        assert item is not None
-        return item.commands_topic
+    # ---- steps ------------------------------------------------------------------------------
 
     def send(self, kind: str, phase: Phase, item: Item | None, build: Callable[[uuid.UUID], Command]) -> Step:
         """Create a step, send its command and start its deadline."""
@@ -224,12 +403,19 @@ class Run:
             item_id=item.item_id if item else None,
             status=StepStatus.SENT,
             attempts=1,
-            deadline_at=self.now + self.ctx.policy.timeout(1),
+            deadline_at=self.now + self.first_wait,
             created_at=self.now,
         )
         self.saga.steps[name] = step
-        self.decision.sends.append(Send(self.topic_for(kind, item), step.command, step=name))
+        self.decision.sends.append(Send(self.topic(kind, item), step.command, step=name))
         return step
+
+    def topic(self, kind: str, item: Item | None) -> str:
+        topic = self.d.step(kind).topic
+        if topic is not None:
+            return topic
+        assert item is not None
+        return item.commands_topic
 
     def resend(self, step: Step, reset: bool = False) -> None:
         """The same command again, same command id: idempotent downstream."""
@@ -237,7 +423,7 @@ class Run:
         step.status = StepStatus.SENT
         step.deadline_at = self.now + self.ctx.policy.timeout(step.attempts)
         item = self.saga.item(step.item_id)
-        self.decision.sends.append(Send(self.topic_for(step.kind, item), step.command, step=step.name))
+        self.decision.sends.append(Send(self.topic(step.kind, item), step.command, step=step.name))
 
     def close(self, step: Step, status: StepStatus) -> None:
         step.status = status
@@ -264,59 +450,20 @@ class Run:
             return
         self.send(kind, phase, item, build)
 
-    def max_attempts(self, step: Step) -> int:
-        p = self.ctx.policy
-        return p.step_max_attempts if step.phase == Phase.FORWARD else p.compensation_max_attempts
-
     def open_steps(self, phase: Phase | None = None) -> list[Step]:
         return [s for s in self.saga.steps.values() if s.status in OPEN_STEP and (phase is None or s.phase == phase)]
 
-    def abandon_forward(self) -> None:
-        for s in self.saga.steps.values():
-            if s.phase == Phase.FORWARD and s.status in OPEN_STEP:
-                self.close(s, StepStatus.ABANDONED)
-
-    # ---- undo commands --------------------------------------------------------------
-
-    def cancel_item(self, item: Item, phase: Phase, reason: str) -> None:
-        def build(cid: uuid.UUID) -> Command:
-            return CancelItem(booking_id=self.saga.booking_id, command_id=cid, item_id=item.item_id, reason=reason)
-
-        self.ensure("cancel", phase, item, build)
-        if item.status not in (ItemStatus.CANCEL_FAILED,):
-            item.status = ItemStatus.CANCELLING if item.exposure != Exposure.NONE else item.status
-
-    def void_payment(self) -> None:
-        self.ensure(
-            "void",
-            Phase.COMPENSATION,
-            None,
-            lambda cid: VoidPayment(booking_id=self.saga.booking_id, command_id=cid),
-        )
-
-    def refund_payment(self, amount: Money, phase: Phase, reason: str) -> None:
-        self.ensure(
-            "refund",
-            phase,
-            None,
-            lambda cid: RefundPayment(booking_id=self.saga.booking_id, command_id=cid, amount=amount, reason=reason),
-        )
-
-    def cancel_pending(self, item: Item) -> bool:
-        return any(
-            s.status == StepStatus.SENT for s in self.saga.steps.values() if s.kind == "cancel" and s.item_id == item.item_id
-        )
-
-    # ---- compensation -----------------------------------------------------------------
+    # ---- compensation: the steps' undos in reverse order ----------------------------------------
 
     def compensate(self, reason: str) -> None:
         """Stop going forward and undo, in reverse order of the definition's steps."""
         s = self.saga
         if s.state in (SagaState.COMPENSATING, SagaState.COMPENSATION_FAILED) or s.state in FINAL:
             return
-        self.abandon_forward()
+        for st in s.steps.values():
+            if st.phase == Phase.FORWARD and st.status in OPEN_STEP:
+                self.close(st, StepStatus.ABANDONED)
         s.timers.clear()
-        s.unwinding = "compensation"
         s.compensation_stage = None
         self.transition(SagaState.COMPENSATING, reason)
         self.advance_compensation()
@@ -331,148 +478,74 @@ class Run:
             self.d.step(kind).compensate(self)
             if self.open_steps(Phase.COMPENSATION):
                 return
-        self.finish_compensation()
+        self.d.unwound(self)
 
-    def compensation_progress(self) -> None:
+    def stage_to_come(self, kind: str) -> bool:
+        """Compensation is under way and has not yet reached the undo of step `kind`."""
         s = self.saga
-        if s.state == SagaState.COMPENSATING:
+        if s.state != SagaState.COMPENSATING:
+            return False
+        stages = [st.kind for st in reversed(self.d.steps)]
+        return s.compensation_stage in stages and stages.index(s.compensation_stage) < stages.index(kind)
+
+    def undo_moved(self) -> None:
+        """An undo step was answered or gave up: the compensation may go on (or end)."""
+        if self.saga.state == SagaState.COMPENSATING:
             if not self.open_steps(Phase.COMPENSATION):
                 self.advance_compensation()
-        elif s.state == SagaState.CANCELLING:
-            self.cancellation_progress()
         else:
-            self.reconcile()
+            self.d.undo_moved(self)
 
-    def problems(self) -> list[str]:
-        """What the unwinding could not undo (shown with COMPENSATION_FAILED)."""
+    # ---- operators ------------------------------------------------------------------------------
+
+    def operator(self, event: OperatorAction) -> None:
         s = self.saga
-        out = []
-        for st in s.steps.values():
-            if st.phase == Phase.FORWARD or st.status != StepStatus.EXHAUSTED:
-                continue
-            if self.latest(st.kind, st.item_id, st.phase) is st:
-                out.append(f"no answer to {st.name} after {st.attempts} sends")
-        for it in s.items:
-            if self.cancel_pending(it):
-                continue
-            if s.unwinding == "compensation" and it.exposure != Exposure.NONE:
-                out.append(f"{it.item_id} is still {it.exposure.value} at {it.provider}")
-            elif s.unwinding == "cancellation" and it.status == ItemStatus.NOT_CANCELLABLE:
-                continue  # the partner's definite no: the item stands and stays paid, not a fault
-            elif s.unwinding == "cancellation" and (it.exposure == Exposure.BOOKING or it.status == ItemStatus.CANCEL_FAILED):
-                out.append(f"{it.item_id} could not be cancelled at {it.provider}")
-        p = s.payment
-        if s.unwinding == "compensation" and p.captured and p.captured.amount_minor > 0:
-            refunded = p.refunded.amount_minor if p.refunded else 0
-            if refunded < p.captured.amount_minor:
-                out.append(f"{p.captured.amount_minor - refunded} minor units captured and not refunded")
-        return sorted(set(out))
-
-    def settle_to(self, state: SagaState, reason: str) -> None:
-        if self.saga.state != state:
-            self.transition(state, reason)
-
-    def finish_compensation(self) -> None:
-        problems = self.problems()
-        if problems:
-            self.settle_to(SagaState.COMPENSATION_FAILED, "; ".join(problems))
-        else:
-            self.settle_to(SagaState.FAILED, "compensation finished: nothing booked, nothing charged")
-
-    def reconcile(self) -> None:
-        """In a settled state, a late undo answer may finish (or break) what was left."""
-        s = self.saga
-        if self.open_steps(Phase.COMPENSATION) or self.open_steps(Phase.CANCELLATION):
-            return
-        if s.state == SagaState.COMPENSATION_FAILED and s.unwinding == "cancellation":
-            self.cancellation_progress(force=True)
-        elif s.state in (SagaState.COMPENSATION_FAILED, SagaState.FAILED) and s.unwinding == "compensation":
-            self.finish_compensation()
-
-    def late_exposure(self, item: Item, why: str) -> None:
-        """A partner reports something held or booked for an item we no longer want: undo it,
-        unless an undo is already on its way (same partition, so it runs after) or a
-        compensation stage still to come will do it."""
-        if item.exposure == Exposure.NONE or self.cancel_pending(item):
-            return
-        s = self.saga
-        if s.state == SagaState.COMPENSATING and s.compensation_stage != self.d.steps[0].kind:
-            return  # the last stage (release holds) releases whatever is still exposed
-        if item.booked and s.state in (SagaState.CONFIRMED, SagaState.CANCELLING) and s.unwinding != "compensation":
-            return
-        self.note(f"{why}: cancelling {item.item_id}")
-        self.cancel_item(item, Phase.COMPENSATION, why)
-
-    # ---- cancellation after confirmation --------------------------------------------
-
-    def start_cancellation(self, reason: str) -> None:
-        s = self.saga
-        s.unwinding = "cancellation"
-        self.transition(SagaState.CANCELLING, reason or "cancellation requested")
-        for it in s.items:
-            if it.booked and it.exposure != Exposure.NONE:
-                self.cancel_item(it, Phase.CANCELLATION, reason or "cancelled by the customer")
-        self.cancellation_progress()
-
-    def cancellation_progress(self, force: bool = False) -> None:
-        s = self.saga
-        if s.state != SagaState.CANCELLING and not force:
-            self.reconcile()
-            return
-        if self.open_steps(Phase.CANCELLATION) or self.open_steps(Phase.COMPENSATION):
-            return
-        problems = self.problems()
-        if problems:
-            self.settle_to(SagaState.COMPENSATION_FAILED, "; ".join(problems))
-            return
-        refund = self.latest("refund", None, Phase.CANCELLATION)
-        if refund is not None:
-            if refund.status == StepStatus.DONE:
-                self.finish_cancellation("refunded")
+        who = f"{event.actor}: {event.reason}" if event.reason else event.actor
+        if event.action == "pause":
+            if s.state in FINAL:
+                raise NotAllowed(f"a {s.state.value} saga has nothing to pause")
+            s.paused = True
+        elif event.action == "resume":
+            s.paused = False
+        elif event.action == "compensate":
+            if s.state in FORWARD:
+                self.fail(None, "operator_compensation", who)
+                if s.state == SagaState.REQUESTED:
+                    self.settle_to(SagaState.FAILED, f"failed by an operator ({who})")
+                else:
+                    self.compensate(f"compensation forced by an operator ({who})")
+            elif s.state == SagaState.COMPENSATION_FAILED and s.unwinding == "compensation":
+                self.rerun_compensation(who)
             else:
-                self.settle_to(SagaState.COMPENSATION_FAILED, f"the refund {refund.status.value.lower()}")
-            return
-        cur = s.total.currency
-        owed = money_sum([it.refund for it in s.items if it.refund is not None and it.confirmation_code], cur)
-        p = s.payment
-        room = (p.captured or Money.zero(cur)).amount_minor - (p.refunded or Money.zero(cur)).amount_minor
-        amount = Money(amount_minor=max(0, min(owed.amount_minor, room)), currency=cur)
-        if amount.amount_minor > 0:
-            self.settle_to(SagaState.CANCELLING, "refunding")
-            self.refund_payment(amount, Phase.CANCELLATION, "booking cancelled")
-        else:
-            self.finish_cancellation("nothing to refund")
+                raise NotAllowed(f"cannot force compensation in {s.state.value}")
+        elif event.action == "retry":
+            if s.state == SagaState.REQUESTED:
+                directory = self.ctx.directory
+                missing = sorted({it.booking_type for it in s.items if not it.provider and not route(directory, it.booking_type)})
+                if missing and self.all_or_nothing:
+                    raise NotAllowed(f"still no provider for {', '.join(missing)}")
+                s.timers.clear()  # REQUESTED has only the routing timer
+                self.d.route_again(self)
+            elif s.state == SagaState.COMPENSATION_FAILED:
+                if s.unwinding == "cancellation":
+                    self.d.retry_cancellation(self, who)
+                else:
+                    self.rerun_compensation(who)
+            elif s.state in FORWARD or s.state in (SagaState.COMPENSATING, SagaState.CANCELLING):
+                in_flight = [st for st in s.steps.values() if st.status == StepStatus.SENT]
+                if not in_flight:
+                    raise NotAllowed(f"nothing in flight to retry in {s.state.value}")
+                for st in in_flight:
+                    self.resend(st, reset=True)
+                s.attention = None  # seen to by an operator; raised again if the silence goes on
+                s.attention_at = None
+            else:
+                raise NotAllowed(f"nothing to retry in {s.state.value}")
+        self.note(f"{event.action} by {who}")
 
-    def finish_cancellation(self, refund: str) -> None:
-        refused = [it.item_id for it in self.saga.items if it.status == ItemStatus.NOT_CANCELLABLE]
-        if refused:
-            self.settle_to(
-                SagaState.PARTIALLY_CANCELLED,
-                f"the partner would not cancel {', '.join(refused)} (it stands); the rest cancelled, {refund}",
-            )
-        elif refund == "refunded":
-            self.settle_to(SagaState.CANCELLED, "every item cancelled and refunded")
-        else:
-            self.settle_to(SagaState.CANCELLED, "every item cancelled, nothing to refund")
+    def rerun_compensation(self, who: str) -> None:
+        self.reviving = True
+        self.saga.compensation_stage = None
+        self.transition(SagaState.COMPENSATING, f"compensation retried by an operator ({who})")
+        self.advance_compensation()
 
-    # ---- timers ---------------------------------------------------------------------
-
-    def refresh_timers(self) -> None:
-        """Keep only the timers that mean something in the current state."""
-        s = self.saga
-        t: dict = {}
-        if s.state == SagaState.REQUESTED and "route" in s.timers:
-            t["route"] = s.timers["route"]
-        if s.state in (SagaState.HOLDING, SagaState.AUTHORIZING, SagaState.ACTION_REQUIRED):
-            expiries = [
-                it.hold_expires_at
-                for it in s.items
-                if it.status == ItemStatus.HELD and it.exposure == Exposure.HOLD and it.hold_expires_at and not it.failure
-            ]
-            if expiries:
-                t["hold_expiry"] = min(expiries)
-        if s.state == SagaState.ACTION_REQUIRED and "action_window" in s.timers:
-            t["action_window"] = s.timers["action_window"]
-        if s.state == SagaState.CONFIRMING and s.payment.capture_before:
-            t["authorization_expiry"] = s.payment.capture_before
-        s.timers = t

@@ -53,6 +53,7 @@ SETTLED = frozenset(
         SagaState.COMPENSATION_FAILED,
     }
 )
+CANCELLATION = frozenset({SagaState.CANCELLING, SagaState.CANCELLED, SagaState.PARTIALLY_CANCELLED})
 # Nothing will ever move again (no operator action either, but looking).
 FINAL = frozenset({SagaState.FAILED, SagaState.CANCELLED, SagaState.PARTIALLY_CANCELLED})
 
@@ -167,7 +168,6 @@ class Payment:
     refunded: Money | None = None
     capture_before: datetime | None = None
     client_secret: str | None = None
-    voided: bool = False
 
 
 @dataclass
@@ -190,14 +190,23 @@ class Saga:
     timers: dict[str, datetime] = field(default_factory=dict)
     failure_reasons: list[FailureReason] = field(default_factory=list)
     paused: bool = False
-    unwinding: Literal["compensation", "cancellation"] | None = None
-    compensation_stage: str | None = None
-    cancel_requested: bool = False
+    compensation_stage: str | None = None  # the step whose undo runs (or ran last) in a compensation
+    cancel_requested: bool = False  # CAPTURING: the customer asked to cancel; runs after the capture
     # Set when the saga needs an operator without having failed (a capture nobody answers):
     # why, and since when. Listed with the stuck sagas; cleared by the next state change.
     attention: str | None = None
     attention_at: datetime | None = None
     version: int = 0  # rows written; bumped at each save
+
+    @property
+    def unwinding(self) -> Literal["compensation", "cancellation"] | None:
+        """What the saga is undoing: the customer's cancellation after confirmation (its
+        commands carry the cancellation phase), or a compensation before it (which has a stage)."""
+        if self.state in CANCELLATION or any(st.phase == Phase.CANCELLATION for st in self.steps.values()):
+            return "cancellation"
+        if self.compensation_stage is not None:
+            return "compensation"
+        return None
 
     def item(self, item_id: str | None) -> Item | None:
         for it in self.items:
