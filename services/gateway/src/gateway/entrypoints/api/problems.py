@@ -16,9 +16,9 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from booking_shared.pan import find_pans, json_leaves, looks_like_pan
 from gateway.domain import idempotency
 from gateway.domain.errors import FieldError, GatewayError, UpstreamRejected
-from gateway.domain.pan import find_pans, json_leaves, looks_like_pan
 
 log = logging.getLogger(__name__)
 
