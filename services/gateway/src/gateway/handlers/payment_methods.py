@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from booking_shared.contracts.internal import payment as contract
 from gateway.adapters import postgres as db
 from gateway.adapters.postgres import User
 from gateway.domain.errors import (
@@ -19,6 +20,11 @@ from gateway.domain.models import Card
 from gateway.handlers.deps import Deps
 
 
+def _public(card: contract.Card) -> Card:
+    """The payment service's card (the internal contract) as the gateway shows it."""
+    return Card.model_validate(card.model_dump())
+
+
 async def customer_of(deps: Deps, user: User, *, create: bool) -> str | None:
     """The user's Stripe customer id, created at the payment service on first need."""
     if user.stripe_customer_id or not create:
@@ -29,14 +35,14 @@ async def customer_of(deps: Deps, user: User, *, create: bool) -> str | None:
 
 async def create_setup_intent(deps: Deps, user: User) -> dict[str, Any]:
     customer = await customer_of(deps, user, create=True)
-    return await deps.payment.create_setup_intent(customer)
+    return (await deps.payment.create_setup_intent(customer)).model_dump()
 
 
 async def list_payment_methods(deps: Deps, user: User) -> list[Card]:
     customer = await customer_of(deps, user, create=False)
     if customer is None:
         return []
-    return await deps.payment.list_cards(customer)
+    return [_public(c) for c in await deps.payment.list_cards(customer)]
 
 
 async def attach_payment_method(
@@ -44,7 +50,7 @@ async def attach_payment_method(
 ) -> Card:
     customer = await customer_of(deps, user, create=True)
     try:
-        return await deps.payment.attach_card(customer, payment_method_id, make_default)
+        return _public(await deps.payment.attach_card(customer, payment_method_id, make_default))
     except UpstreamRejected as exc:
         if exc.status == 402:
             code = str(exc.body.get("code") or exc.body.get("decline_code") or "card_declined")
@@ -72,7 +78,7 @@ async def _owned(deps: Deps, user: User, payment_method_id: str) -> str:
 async def set_default_payment_method(deps: Deps, user: User, payment_method_id: str) -> Card:
     customer = await _owned(deps, user, payment_method_id)
     try:
-        return await deps.payment.set_default_card(customer, payment_method_id)
+        return _public(await deps.payment.set_default_card(customer, payment_method_id))
     except UpstreamRejected as exc:
         if exc.status == 404:
             raise NotFound("payment method", "payment_method_id") from None
@@ -97,7 +103,7 @@ async def choose_card(deps: Deps, user: User, wanted: str | None) -> tuple[str, 
         if wanted:
             raise NotFound("payment method", "payment_method_id")
         return "", None
-    cards = await deps.payment.list_cards(customer)
+    cards = [_public(c) for c in await deps.payment.list_cards(customer)]
     if wanted:
         for c in cards:
             if c.id == wanted:
