@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -11,37 +12,121 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM = "application/problem+json"
+# Header names as a client writes them (FastAPI reports them lower-cased, with underscores).
+HEADER_NAMES = {
+    "idempotency-key": "Idempotency-Key",
+    "authorization": "Authorization",
+    "last-event-id": "Last-Event-ID",
+}
 
 
-def problem(status: int, title: str, detail: str = "", errors: list[dict[str, Any]] | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    if errors:
-        body["errors"] = errors
-    body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+def problem(
+    status: int,
+    title: str,
+    detail: str = "",
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    type_: str = "about:blank",
+    instance: str | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """The one problem+json answer of every service: type, title, status, detail, then instance
+    and errors ([{field, message}]) when given, then extra members (those that are None left out)."""
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
+    if instance is not None:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = [dict(e) for e in errors]
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM, headers=dict(headers or {}) or None
+    )
 
 
-def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    out = []
-    for e in exc.errors():
-        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        out.append({"field": ".".join(loc) or "body", "message": e.get("msg", ""), "in": (e.get("loc") or ["body"])[0]})
-    return out
+def field_name(loc: Sequence[Any]) -> str:
+    """('body', 'items', 0, 'cost') -> 'items[0].cost'; ('header', 'idempotency-key') -> 'Idempotency-Key'."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        source = parts.pop(0)
+        if source == "header" and parts:
+            name = str(parts[0]).replace("_", "-").lower()
+            return HEADER_NAMES.get(name, "-".join(w.capitalize() for w in name.split("-")))
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif "[" in str(p) or str(p).startswith("function-"):
+            continue  # pydantic's internal validator names
+        else:
+            out += ("." if out else "") + str(p)
+    return out or "body"
+
+
+def error_message(err: Mapping[str, Any]) -> str:
+    """A pydantic error's message for people: without pydantic's prefixes, never echoing input."""
+    msg = str(err.get("msg", "invalid"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    if err.get("type") == "missing":
+        msg = "this field is required"
+    elif err.get("type") == "extra_forbidden":
+        msg = "unknown field"
+    return msg
+
+
+def field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": field_name(e.get("loc", ())), "message": error_message(e)} for e in exc.errors()
+    ]
+
+
+def validation_problem(
+    exc: RequestValidationError,
+    *,
+    type_for: Callable[[str], str] = lambda slug: "about:blank",
+    instance: str | None = None,
+) -> JSONResponse:
+    """FastAPI's own validation errors as problem+json: 400 for a body that is not JSON, else 422
+    naming every field at fault. `type_for(slug)` gives the type URI (malformed-json, invalid-input)."""
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return problem(
+            400,
+            "Malformed JSON",
+            "the request body is not valid JSON",
+            [{"field": "body", "message": "not valid JSON"}],
+            type_=type_for("malformed-json"),
+            instance=instance,
+        )
+    errors = field_errors(exc)
+    names = ", ".join(dict.fromkeys(e["field"] for e in errors))
+    return problem(
+        422,
+        "Invalid input",
+        f"invalid input: {names}",
+        errors,
+        type_=type_for("invalid-input"),
+        instance=instance,
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = field_errors(exc)
-        fields = ", ".join(sorted({e["field"] for e in errors}))
-        return problem(422, "Invalid request", f"Check these fields: {fields}", errors)
+        return validation_problem(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else ""
         extra = exc.detail if isinstance(exc.detail, dict) else {}
-        return problem(exc.status_code, extra.pop("title", detail or "Error"), extra.pop("detail", detail), headers=exc.headers, **extra)
+        return problem(
+            exc.status_code,
+            extra.pop("title", detail or "Error"),
+            extra.pop("detail", detail),
+            headers=exc.headers,
+            **extra,
+        )
 
 
 def path_segment(value: object) -> str:

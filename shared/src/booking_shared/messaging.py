@@ -3,7 +3,6 @@ handler exactly once per message (inbox), retries it, and dead-letters what cann
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import traceback
@@ -16,6 +15,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
+from tenacity import AsyncRetrying, RetryCallState, RetryError, stop_after_attempt, wait_exponential
 
 from booking_shared import inbox, outbox
 from booking_shared.config import ServiceSettings
@@ -164,26 +164,35 @@ class MessageRouter:
 
         attempts = self.settings.consumer_max_attempts
         last_error = ""
-        for attempt in range(1, attempts + 1):
-            try:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    if not await inbox.claim(conn, self.consumer, env, topic):
-                        MESSAGES_HANDLED.labels(self.consumer, env.type, "duplicate").inc()
-                        return "duplicate"
-                    await handler(Handling(conn, env, message, topic, self.settings))
-                MESSAGES_HANDLED.labels(self.consumer, env.type, "handled").inc()
-                if self.on_commit:
-                    self.on_commit()
-                return "handled"
-            except Exception as exc:
-                last_error = "".join(traceback.format_exception_only(exc)).strip()
-                log.warning(
-                    "handler failed",
-                    extra={"type": env.type, "attempt": attempt, "error": last_error},
-                    exc_info=attempt == attempts,
-                )
-                if attempt < attempts:
-                    await asyncio.sleep(self.settings.consumer_retry_backoff_ms / 1000 * 2 ** (attempt - 1))
+
+        def failed(state: RetryCallState) -> None:
+            nonlocal last_error
+            exc = state.outcome.exception() if state.outcome else None
+            last_error = "".join(traceback.format_exception_only(exc)).strip()
+            log.warning(
+                "handler failed",
+                extra={"type": env.type, "attempt": state.attempt_number, "error": last_error},
+                exc_info=exc if state.attempt_number == attempts else None,
+            )
+
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(attempts),
+                wait=wait_exponential(multiplier=self.settings.consumer_retry_backoff_ms / 1000),
+                after=failed,
+            ):
+                with attempt:
+                    async with self.pool.acquire() as conn, conn.transaction():
+                        if not await inbox.claim(conn, self.consumer, env, topic):
+                            MESSAGES_HANDLED.labels(self.consumer, env.type, "duplicate").inc()
+                            return "duplicate"
+                        await handler(Handling(conn, env, message, topic, self.settings))
+                    MESSAGES_HANDLED.labels(self.consumer, env.type, "handled").inc()
+                    if self.on_commit:
+                        self.on_commit()
+                    return "handled"
+        except RetryError:
+            pass
         await self._dead_letter(topic, body, raw_headers, env, last_error, attempts, partition, offset)
         return "dead"
 

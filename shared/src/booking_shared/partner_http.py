@@ -1,17 +1,18 @@
 """The HTTP plumbing every partner client needs, whichever the partner.
 
-- TokenBucket: requests a second with a burst; callers over the rate wait their turn, none fail.
+- rate_limiter(): requests a second with a burst (aiolimiter); callers over the rate wait, none fail.
 - deterministic_request_id(): the X-Request-Id of a write, uuid5 of (operation, idempotency key),
   so a retry, here or by the caller later with the same key, is the same request to the partner.
 - backoff_delay(): exponential backoff with "equal jitter" (half the step fixed, half random).
 - PartnerTransport: the base of a partner client. It owns the httpx.AsyncClient, the concurrency
-  cap and the token bucket; `_attempt()` sends one request under those limits and raises
+  cap and the rate limiter; `_attempt()` sends one request under those limits and raises
   Ambiguous on a 5xx, a timeout or a connection error; `_call()` retries ambiguous attempts with
-  backoff and returns the first real answer. A 4xx is an answer and is never retried.
+  backoff (tenacity, policy in `_retrying()`) and returns the first real answer. A 4xx is an
+  answer and is never retried.
 
 What stays with each client: its partner's paths and shapes, what an outage is called
 (`_unavailable()`), how a failed attempt is logged (`_attempt_failed()`), and any write that
-must look for its own ghost before it is sent again (built on `_attempt()` and `_backoff()`).
+must look for its own ghost before it is sent again (built on `_attempt()` and `_retrying()`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Self
 
 import httpx
+from aiolimiter import AsyncLimiter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,46 +44,21 @@ RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-class TokenBucket:
-    """`rate` tokens a second, at most `burst` saved up; acquire() waits for one, never fails.
+def rate_limiter(rate: float | None, burst: float | None = None) -> AsyncLimiter | None:
+    """`rate` requests a second, at most `burst` at once after a quiet spell (aiolimiter's leaky
+    bucket: capacity `burst`, draining at `rate` a second); callers over the rate wait, none fail.
 
-    A rate of None or 0 means no limit. The burst defaults to one second's worth (at least 1).
-    Callers are served in arrival order: each takes the lock, books its token (the balance may go
-    negative) and sleeps off the debt. `clock` and `sleep` are injectable for tests.
+    A rate of None or 0 means no limit (None is returned). The burst defaults to one second's
+    worth (at least 1). A caller cancelled while it waits takes no capacity.
     """
-
-    def __init__(
-        self,
-        rate: float | None,
-        burst: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    ) -> None:
-        if rate is not None and rate < 0:
-            raise ValueError("rate must not be negative (None or 0 means no limit)")
-        self.rate = float(rate) if rate else None
-        self.burst = float(burst) if burst is not None else max(1.0, float(rate or 1))
-        if self.burst < 1:
-            raise ValueError("burst must be at least 1")
-        self._clock, self._sleep = clock, sleep
-        self._tokens = self.burst
-        self._stamp = clock()
-        self._lock = asyncio.Lock()  # one waiter at a time: first come, first served
-
-    async def acquire(self) -> None:
-        if self.rate is None:
-            return
-        async with self._lock:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            self._tokens -= 1
-            if self._tokens < 0:
-                try:
-                    await self._sleep(-self._tokens / self.rate)
-                except asyncio.CancelledError:
-                    self._tokens += 1  # a caller that gave up does not use its token
-                    raise
+    if rate is not None and rate < 0:
+        raise ValueError("rate must not be negative (None or 0 means no limit)")
+    size = float(burst) if burst is not None else max(1.0, float(rate or 1))
+    if size < 1:
+        raise ValueError("burst must be at least 1")
+    if not rate:
+        return None
+    return AsyncLimiter(size, size / float(rate))
 
 
 def deterministic_request_id(namespace: uuid.UUID, operation: str, idempotency_key: str) -> str:
@@ -136,7 +119,7 @@ class PartnerTransport:
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
         self._rng = rng or random.Random()
         self._semaphore = asyncio.Semaphore(max_concurrency)
-        self._bucket = TokenBucket(rate_per_second, burst)
+        self._limiter = rate_limiter(rate_per_second, burst)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout),
@@ -186,7 +169,8 @@ class PartnerTransport:
     async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request under the concurrency and rate limits; raises Ambiguous on 5xx/timeouts."""
         async with self._semaphore:
-            await self._bucket.acquire()
+            if self._limiter is not None:
+                await self._limiter.acquire()
             try:
                 resp = await self._http.request(method, path, **kwargs)
             except RETRYABLE_ERRORS as exc:
@@ -195,16 +179,38 @@ class PartnerTransport:
             raise Ambiguous(resp.status_code)
         return resp
 
+    def _retrying(
+        self,
+        operation: str,
+        path: str,
+        on_failure: Callable[[int, BaseException | int], None] | None = None,
+    ) -> AsyncRetrying:
+        """The retry policy of every partner call: up to max_retries + 1 attempts, only on
+        Ambiguous, the backoff of `_backoff()` between them, each failed attempt reported to
+        `on_failure(attempt, last)` (by default `_attempt_failed()`). Exhausted, it raises
+        tenacity's RetryError; `_call()` turns that into `_unavailable()`."""
+        attempts = self.max_retries + 1
+
+        def report(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            last = exc.last if isinstance(exc, Ambiguous) else exc
+            if on_failure is not None:
+                on_failure(state.attempt_number, last)  # type: ignore[arg-type]
+            else:
+                self._attempt_failed(operation, path, state.attempt_number, attempts, last)  # type: ignore[arg-type]
+
+        return AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            retry=retry_if_exception_type(Ambiguous),
+            wait=lambda state: self._backoff(state.attempt_number),
+            after=report,
+        )
+
     async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Retry ambiguous attempts with backoff; return the first real answer (below 500)."""
-        attempts = self.max_retries + 1
-        last: BaseException | int | None = None
-        for attempt in range(attempts):
-            if attempt:
-                await asyncio.sleep(self._backoff(attempt))
-            try:
-                return await self._attempt(method, path, **kwargs)
-            except Ambiguous as amb:
-                last = amb.last
-                self._attempt_failed(operation, path, attempt + 1, attempts, last)
-        raise self._unavailable(operation, attempts, last)
+        try:
+            return await self._retrying(operation, path)(self._attempt, method, path, **kwargs)
+        except RetryError as gave_up:
+            last = gave_up.last_attempt.exception()
+            attempts = gave_up.last_attempt.attempt_number
+            raise self._unavailable(operation, attempts, getattr(last, "last", last)) from last

@@ -16,6 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential
 
 from booking_shared import broker_watch, logs
 from booking_shared.config import ServiceSettings
@@ -102,16 +103,22 @@ async def stop_runtime(rt: Runtime) -> None:
 
 
 async def _retry(what: str, fn: Callable[[], Awaitable[Any]], attempts: int = 30) -> Any:
-    delay = 0.2
-    for i in range(attempts):
-        try:
-            return await fn()
-        except Exception as exc:
-            if i == attempts - 1:
-                raise
-            log.warning("waiting for %s", what, extra={"error": repr(exc)})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    """Wait for a dependency at start: any error is retried, 0.2 s doubling up to 2 s, then the
+    last error is raised."""
+
+    def waiting(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("waiting for %s", what, extra={"error": repr(exc)})
+
+    async def once() -> Any:
+        return await fn()
+
+    return await AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=0.2, max=2.0),
+        before_sleep=waiting,
+        reraise=True,
+    )(once)
 
 
 def create_app(

@@ -16,124 +16,96 @@ from booking_shared.partner_http import (
     Ambiguous,
     PartnerTransport,
     RetriesExhausted,
-    TokenBucket,
     backoff_delay,
     deterministic_request_id,
+    rate_limiter,
 )
 
-# -- the token bucket (from provider-opentable's client rules) ------------------------------
+# -- the rate limiter (aiolimiter, on the loop's own clock) ---------------------------------
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 6))
-
-
-async def test_the_bucket_lets_a_burst_through_then_spaces_callers_out():
-    t = FakeTime()
-    bucket = TokenBucket(rate=10, burst=3, clock=t.clock, sleep=t.sleep)
-    for _ in range(5):
-        await bucket.acquire()
-    assert t.sleeps == [0.1, 0.2]
-
-
-async def test_the_bucket_refills_with_time_up_to_its_burst():
-    t = FakeTime()
-    bucket = TokenBucket(rate=10, burst=2, clock=t.clock, sleep=t.sleep)
-    await bucket.acquire()
-    await bucket.acquire()
-    t.now = 60.0
-    for _ in range(3):
-        await bucket.acquire()
-    assert t.sleeps == [0.1]
-
-
-async def test_no_rate_means_no_waiting():
-    t = FakeTime()
-    bucket = TokenBucket(rate=None, clock=t.clock, sleep=t.sleep)
-    for _ in range(100):
-        await bucket.acquire()
-    assert t.sleeps == []
-
-
-# -- the token bucket (from provider-eventbrite's sandbox parts) ----------------------------
-
-
-async def test_the_token_bucket_spaces_requests_at_the_rate():
-    now = [0.0]
+async def _start_times(limiter, n: int, spawn: bool = False) -> list[float]:
+    """When each of n callers got through, in seconds from the first call."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
     starts: list[float] = []
 
-    async def sleep(seconds: float) -> None:
-        now[0] += seconds
-        await asyncio.sleep(0)
-
-    bucket = TokenBucket(rate=10, burst=2, clock=lambda: now[0], sleep=sleep)
-
     async def go() -> None:
-        await bucket.acquire()
-        starts.append(now[0])
+        await limiter.acquire()
+        starts.append(loop.time() - t0)
 
-    await asyncio.gather(*(go() for _ in range(6)))
-    assert starts[:2] == [0.0, 0.0]  # the burst
-    assert [round(b - a, 6) for a, b in zip(starts[1:], starts[2:], strict=False)] == [0.1] * 4
+    if spawn:
+        await asyncio.gather(*(go() for _ in range(n)))
+    else:
+        for _ in range(n):
+            await go()
+    return starts
 
 
-# -- the token bucket: the rest of its contract ---------------------------------------------
+async def test_the_limiter_lets_a_burst_through_then_spaces_callers_out():
+    limiter = rate_limiter(rate=20, burst=3)
+    starts = await _start_times(limiter, 5)
+    assert all(s < 0.04 for s in starts[:3])  # the burst, at once
+    assert starts[3] >= 0.05 * 0.9 and starts[4] >= 0.10 * 0.9  # then one every 1/rate
+
+
+async def test_the_limiter_refills_with_time_up_to_its_burst():
+    limiter = rate_limiter(rate=20, burst=2)
+    await _start_times(limiter, 2)
+    await asyncio.sleep(0.3)  # long enough to refill far more than the burst
+    starts = await _start_times(limiter, 3)
+    assert all(s < 0.04 for s in starts[:2]) and starts[2] >= 0.05 * 0.9
+
+
+async def test_no_rate_means_no_limiter_and_no_waiting():
+    assert rate_limiter(rate=None) is None
+    async with PartnerTransport("http://partner.test", rate_per_second=None) as t:
+        assert t._limiter is None
+
+
+async def test_the_limiter_spaces_concurrent_callers_at_the_rate():
+    limiter = rate_limiter(rate=20, burst=2)
+    starts = await _start_times(limiter, 6, spawn=True)
+    assert starts[1] < 0.04  # the burst
+    gaps = [b - a for a, b in zip(starts[1:], starts[2:], strict=False)]
+    assert len(gaps) == 4 and starts[-1] - starts[1] >= 4 * 0.05 * 0.9
 
 
 async def test_a_zero_rate_means_no_waiting_too():
-    t = FakeTime()
-    bucket = TokenBucket(rate=0, clock=t.clock, sleep=t.sleep)
-    for _ in range(100):
-        await bucket.acquire()
-    assert t.sleeps == [] and bucket.rate is None
+    assert rate_limiter(rate=0) is None
 
 
 async def test_the_burst_defaults_to_one_seconds_worth_and_at_least_one():
-    assert TokenBucket(rate=20).burst == 20
-    assert TokenBucket(rate=0.5).burst == 1
-    assert TokenBucket(rate=None).burst == 1
-    t = FakeTime()
-    bucket = TokenBucket(rate=4, clock=t.clock, sleep=t.sleep)
-    for _ in range(5):
-        await bucket.acquire()
-    assert t.sleeps == [0.25]
+    assert rate_limiter(rate=20).max_rate == 20
+    assert rate_limiter(rate=0.5).max_rate == 1
+    limiter = rate_limiter(rate=20)
+    assert limiter.max_rate / limiter.time_period == pytest.approx(20)
+    starts = await _start_times(rate_limiter(rate=10), 11)
+    assert all(s < 0.04 for s in starts[:10]) and starts[10] >= 0.1 * 0.9
 
 
 def test_a_negative_rate_or_a_burst_below_one_is_refused():
     with pytest.raises(ValueError):
-        TokenBucket(rate=-1)
+        rate_limiter(rate=-1)
     with pytest.raises(ValueError):
-        TokenBucket(rate=10, burst=0.5)
+        rate_limiter(rate=10, burst=0.5)
     with pytest.raises(ValueError):
-        TokenBucket(rate=10, burst=0)
+        rate_limiter(rate=10, burst=0)
 
 
-async def test_a_caller_cancelled_while_waiting_gives_its_token_back():
-    t = FakeTime()
-    gate = asyncio.Event()
-
-    async def slow_sleep(seconds: float) -> None:
-        t.sleeps.append(round(seconds, 6))
-        await gate.wait()
-
-    bucket = TokenBucket(rate=10, burst=1, clock=t.clock, sleep=slow_sleep)
-    await bucket.acquire()  # the burst
-    waiter = asyncio.create_task(bucket.acquire())
-    await asyncio.sleep(0)
+async def test_a_caller_cancelled_while_waiting_takes_no_capacity():
+    loop = asyncio.get_running_loop()
+    limiter = rate_limiter(rate=4, burst=1)  # one every 0.25 s
+    await limiter.acquire()  # the burst
+    t0 = loop.time()
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0.01)
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    gate.set()
-    await bucket.acquire()  # waits for the second token only, not a third
-    assert t.sleeps == [0.1, 0.1]
+    await limiter.acquire()  # waits for the second slot only, not a third
+    waited = loop.time() - t0
+    assert 0.25 * 0.9 <= waited < 0.45
 
 
 # -- request ids and backoff ------------------------------------------------------------------

@@ -29,10 +29,6 @@ class Settings(ServiceSettings):
     extra_provider_urls: dict[str, str] = Field(
         default_factory=dict, description="More providers: name -> base URL (JSON), e.g. tours."
     )
-    booking_type_providers: dict[str, str] = Field(
-        default_factory=lambda: {"restaurant": "opentable", "event": "eventbrite"},
-        description="Which provider serves each booking type (JSON).",
-    )
     # Each called service's credential (the INTERNAL_API_TOKEN it was started with). Required in
     # production; `make up` makes random ones at each start.
     payment_api_token: SecretStr | None = Field(None, description="The payment service's credential.")
@@ -160,9 +156,4 @@ class Settings(ServiceSettings):
                     raise ValueError(
                         f"{what} must be set in production ({MIN_TOKEN_CHARS}+ characters)"
                     )
-        for btype, provider in self.booking_type_providers.items():
-            if provider not in self.provider_urls:
-                raise ValueError(
-                    f"BOOKING_TYPE_PROVIDERS routes {btype} to {provider}, which has no URL"
-                )
         return self

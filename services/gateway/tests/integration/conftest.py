@@ -36,6 +36,7 @@ TABLES = (
     "sent_requests",
     "idempotency_keys",
     "rate_buckets",
+    "card_copies",
 )
 
 

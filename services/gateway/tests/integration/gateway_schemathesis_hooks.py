@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import schemathesis
 
-from gateway.domain.pan import find_pans, looks_like_pan
+from booking_shared.pan import find_pans, looks_like_pan
 
 
 def _positive(case) -> bool:

@@ -1,5 +1,7 @@
 """CONTRACT STUBS: in-test stand-ins of the payment, provider and orchestrator internal APIs,
-implementing docs/internal-apis.md and nothing more. The real services are built
+implementing docs/internal-apis.md and nothing more. Their answers are built through the shared
+contract models (booking_shared.contracts.internal), so a stand-in cannot drift from the real
+services either; tests may give partial sagas, which are completed with neutral values. The real services are built
 concurrently; the all-real end-to-end test lives in the repo's tests/ (added by the lead).
 
 One app, one port: /payment, /opentable, /eventbrite and /orchestrator are the base URLs."""
@@ -13,6 +15,10 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+
+from booking_shared.contracts.internal.orchestrator import SagaList, SagaView
+from booking_shared.contracts.internal.payment import PaymentView
+from booking_shared.contracts.internal.provider import CancelQuote, QuoteResult
 
 PROBLEM = "application/problem+json"
 
@@ -59,6 +65,48 @@ def money(minor: int, currency: str = "EUR") -> dict[str, Any]:
     return {"amount_minor": minor, "currency": currency}
 
 
+def full_saga(saga: dict[str, Any]) -> dict[str, Any]:
+    """A test's partial saga as the orchestrator's contract (SagaView) has it."""
+    payment = {
+        "payment_intent_id": None,
+        "authorized": None,
+        "captured": None,
+        "refunded": None,
+        "capture_before": None,
+        "client_secret": None,
+        **(saga.get("payment") or {}),
+    }
+    history = [
+        {"at": None, "topic": None, "message_id": None, **h, "summary": h.get("summary") or ""}
+        for h in saga.get("history") or []
+    ]
+    view = {
+        "user_id": "usr_stub",
+        "mode": "all_or_nothing",
+        "definition_version": 1,
+        "paused": False,
+        "attention": None,
+        "attention_at": None,
+        "total": None,
+        "items": [],
+        "failure_reasons": [],
+        "steps": [],
+        "created_at": None,
+        "updated_at": None,
+        **saga,
+        "payment": payment,
+        "history": history,
+    }
+    return SagaView.model_validate(view).model_dump(mode="json")
+
+
+def saga_summary(saga: dict[str, Any]) -> dict[str, Any]:
+    full = full_saga(saga)
+    keys = ("booking_id", "user_id", "state", "mode", "paused", "definition_version", "created_at",
+            "updated_at", "attention", "attention_at")
+    return {**{k: full[k] for k in keys}, "total": full["total"] or money(0), "state_changed_at": None}
+
+
 @dataclass
 class Upstreams:
     """State and knobs of the stand-ins; tests read and set them directly."""
@@ -81,6 +129,7 @@ class Upstreams:
         }
     )
     refused: list[tuple[str, str]] = field(default_factory=list)  # (service, path) without its credential
+    list_queries: list[dict[str, str]] = field(default_factory=list)  # what GET /internal/sagas was asked
 
     async def _gate(self, service: str, key: str) -> Response | None:
         self.calls.append((service, key))
@@ -180,11 +229,18 @@ class Upstreams:
             saga = self.sagas.get(booking_id)
             if not saga:
                 return problem(404, "no such payment")
-            return {
+            pay = saga.get("payment") or {}
+            view = {
                 "booking_id": booking_id,
                 "status": "requires_action",
-                **(saga.get("payment") or {}),
+                "payment_intent_id": pay.get("payment_intent_id"),
+                "amount_authorized": pay.get("authorized") or money(0),
+                "amount_captured": pay.get("captured") or money(0),
+                "amount_refunded": pay.get("refunded") or money(0),
+                "capture_before": pay.get("capture_before"),
+                "client_secret": pay.get("client_secret"),
             }
+            return PaymentView.model_validate(view).model_dump(mode="json")
 
         return r
 
@@ -268,16 +324,17 @@ class Upstreams:
                         "unit_price": cost,
                         "price": money(cost["amount_minor"] * units, cost["currency"]),
                         "cancellation_policy": policy,
-                        **({} if ok else {"reason": "slot_unavailable"}),
+                        "reason": None if ok else "slot_unavailable",
                     }
                 )
-            return {"items": out}
+            return QuoteResult.model_validate({"provider": name, "items": out}).model_dump(mode="json")
 
         @r.get("/internal/bookings/{booking_id}/items/{item_id}/cancel-quote")
         async def cancel_quote(booking_id: str, item_id: str) -> Any:
             if (gate := await self._gate(name, "cancel-quote")) is not None:
                 return gate
-            return {"item_id": item_id, "refund": money(4000), "fee": money(1000), "policy": policy}
+            answer = {"item_id": item_id, "cancellable": True, "refund": money(4000), "fee": money(1000), "policy": policy}
+            return CancelQuote.model_validate(answer).model_dump(mode="json")
 
         return r
 
@@ -292,18 +349,16 @@ class Upstreams:
                 return gate
             state = request.query_params.get("state")
             sagas = [s for s in self.sagas.values() if not state or s["state"] == state]
-            return {
-                "sagas": [{"booking_id": s["booking_id"], "state": s["state"]} for s in sagas],
-                "total": len(sagas),
-                "query": dict(request.query_params),
-            }
+            self.list_queries.append(dict(request.query_params))
+            answer = {"sagas": [saga_summary(s) for s in sagas], "total": len(sagas)}
+            return SagaList.model_validate(answer).model_dump(mode="json")
 
         @r.get("/internal/sagas/{booking_id}")
         async def get_saga(booking_id: str) -> Any:
             if (gate := await self._gate("orchestrator", "get")) is not None:
                 return gate
             saga = self.sagas.get(booking_id)
-            return saga if saga else problem(404, "no such saga")
+            return full_saga(saga) if saga else problem(404, "no such saga")
 
         @r.post("/internal/sagas/{booking_id}/{action}")
         async def act(booking_id: str, action: str, body: dict) -> Any:
@@ -319,6 +374,6 @@ class Upstreams:
             saga.setdefault("history", []).append(
                 {"direction": "action", "type": action, "summary": body.get("reason")}
             )
-            return saga
+            return full_saga(saga)
 
         return r

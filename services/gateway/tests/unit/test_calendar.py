@@ -46,3 +46,13 @@ def test_text_is_escaped_and_long_lines_folded_with_crlf():
     assert all(len(ln.encode()) <= 75 for ln in lines)
     assert any(ln.startswith(" ") for ln in lines)
     assert text.endswith("END:VCALENDAR\r\n")
+
+
+def test_the_text_reads_back_as_the_same_events():
+    from icalendar import Calendar
+
+    cal = Calendar.from_ical(render("bk_1", items(), STAMP, "booking.local"))
+    events = list(cal.walk("VEVENT"))
+    assert [str(e["summary"]) for e in events] == [i.title for i in items()]
+    assert events[0].decoded("dtstart") == items()[0].start
+    assert str(events[0]["description"]) == "Booking bk_1 via opentable. Confirmation code: OT-1"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from booking_shared.pan import looks_like_pan
 from gateway.domain import ids
-from gateway.domain.pan import looks_like_pan
 
 
 def test_an_id_whose_hex_spells_a_card_number_is_drawn_again(monkeypatch):

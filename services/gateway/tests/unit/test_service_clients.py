@@ -21,7 +21,12 @@ async def test_paths_are_joined_under_a_base_path_and_ids_escaped():
     def handler(req: httpx.Request) -> httpx.Response:
         seen.append(req.url.raw_path.decode())
         return httpx.Response(
-            200, json={"payment_methods": [{"id": "pm_1", "brand": "visa", "is_default": True}]}
+            200,
+            json={
+                "payment_methods": [
+                    {"id": "pm_1", "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034, "is_default": True}
+                ]
+            },
         )
 
     client = PaymentClient("http://svc/payment", 1, transport=transport(handler))

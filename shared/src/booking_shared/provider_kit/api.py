@@ -1,4 +1,5 @@
-"""The internal HTTP API of a provider service (called by the gateway)."""
+"""The internal HTTP API of a provider service (called by the gateway); its shapes are the shared
+contract booking_shared.contracts.internal.provider."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, Field
 
 from booking_shared.contracts import BookingItem
+from booking_shared.contracts.internal.provider import (
+    BookedItems,
+    CancelQuote,
+    ProviderCapabilities,
+    QuoteRequest,
+    QuoteResult,
+    SearchResult,
+)
 from booking_shared.provider_kit.handlers import item_view
 from booking_shared.provider_kit.port import Offer, PartnerPort, PartnerUnavailable, SearchQuery
 
@@ -30,13 +38,13 @@ def _offer(o: Offer) -> dict[str, Any]:
     }
 
 
-@router.get("/capabilities", summary="What this provider books and can do")
+@router.get("/capabilities", summary="What this provider books and can do", response_model=ProviderCapabilities)
 async def capabilities(request: Request) -> dict[str, Any]:
     port = _port(request)
     return {"provider": port.name, "booking_types": port.booking_types, "capabilities": port.capabilities.model_dump()}
 
 
-@router.get("/search", summary="Bookable items for a date, in the booking flow's item shape")
+@router.get("/search", summary="Bookable items for a date, in the booking flow's item shape", response_model=SearchResult)
 async def search(
     request: Request,
     on: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD")] = None,
@@ -54,11 +62,7 @@ async def search(
     return {"provider": port.name, "timezone": port.timezone, "items": [_offer(o) for o in offers]}
 
 
-class QuoteRequest(BaseModel):
-    items: list[BookingItem] = Field(min_length=1, max_length=20)
-
-
-@router.post("/quote", summary="Current price, availability and policy of each item")
+@router.post("/quote", summary="Current price, availability and policy of each item", response_model=QuoteResult)
 async def quote(request: Request, body: QuoteRequest) -> dict[str, Any]:
     port = _port(request)
     lines = []
@@ -80,14 +84,14 @@ async def quote(request: Request, body: QuoteRequest) -> dict[str, Any]:
     return {"provider": port.name, "items": lines}
 
 
-@router.get("/bookings/{booking_id}/items", summary="Our record of each item of a booking at this partner")
+@router.get("/bookings/{booking_id}/items", summary="Our record of each item of a booking at this partner", response_model=BookedItems)
 async def booking_items(request: Request, booking_id: str) -> dict[str, Any]:
     pool = request.app.state.runtime.pool
     rows = await pool.fetch("SELECT * FROM items WHERE booking_id = $1 ORDER BY created_at", booking_id)
     return {"provider": _port(request).name, "items": [item_view(r) for r in rows]}
 
 
-@router.get("/bookings/{booking_id}/items/{item_id}/cancel-quote", summary="What cancelling this item would refund now")
+@router.get("/bookings/{booking_id}/items/{item_id}/cancel-quote", summary="What cancelling this item would refund now", response_model=CancelQuote)
 async def cancel_quote(request: Request, booking_id: str, item_id: str) -> dict[str, Any]:
     pool = request.app.state.runtime.pool
     row = await pool.fetchrow("SELECT * FROM items WHERE booking_id = $1 AND item_id = $2", booking_id, item_id)

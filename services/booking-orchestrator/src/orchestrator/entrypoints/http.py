@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
+from booking_shared.contracts.internal.orchestrator import ActionRequest, SagaList, SagaView
 from booking_shared.http import problem
 from orchestrator import handlers
 from orchestrator.adapters.repository import SagaRepository
@@ -17,13 +17,6 @@ from orchestrator.domain.model import NotAllowed, SagaState
 router = APIRouter(prefix="/internal/sagas", tags=["sagas"])
 
 BookingId = Annotated[str, Path(min_length=1, max_length=64, description="The booking (saga) id.")]
-
-
-class ActionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    actor: str = Field(min_length=1, max_length=100, description="Who acts (an operator's id).", examples=["ops:alice"])
-    reason: str = Field("", max_length=500, description="Why; kept in the saga history.", examples=["partner back up"])
 
 
 def _runtime(request: Request) -> Any:
@@ -48,7 +41,7 @@ async def _detail(rt: Any, booking_id: str) -> dict[str, Any] | None:
         return saga_view(saga, await repo.history(booking_id))
 
 
-@router.get("", summary="Sagas filtered by state and age (stuck ones: older_than_s since their last change)")
+@router.get("", summary="Sagas filtered by state and age (stuck ones: older_than_s since their last change)", response_model=SagaList)
 async def list_sagas(
     request: Request,
     state: Annotated[SagaState | None, Query(description="Only sagas in this state.")] = None,
@@ -70,8 +63,8 @@ async def list_sagas(
     return {"sagas": [summary_view(r) for r in rows], "total": total}
 
 
-@router.get("/{booking_id}", summary="A saga with its items, payment, steps and history", response_model=None)
-async def get_saga(request: Request, booking_id: BookingId) -> dict[str, Any] | JSONResponse:
+@router.get("/{booking_id}", summary="A saga with its items, payment, steps and history", response_model=SagaView)
+async def get_saga(request: Request, booking_id: BookingId) -> Any:
     view = await _detail(_runtime(request), booking_id)
     return view if view is not None else _not_found(booking_id)
 
@@ -90,21 +83,21 @@ async def _act(request: Request, booking_id: str, action: str, body: ActionReque
     return view
 
 
-@router.post("/{booking_id}/retry", summary="Resend the stuck step(s) now (same command ids)", response_model=None)
-async def retry(request: Request, booking_id: BookingId, body: ActionRequest) -> dict[str, Any] | JSONResponse:
+@router.post("/{booking_id}/retry", summary="Resend the stuck step(s) now (same command ids)", response_model=SagaView)
+async def retry(request: Request, booking_id: BookingId, body: ActionRequest) -> Any:
     return await _act(request, booking_id, "retry", body)
 
 
-@router.post("/{booking_id}/compensate", summary="Force compensation (before capture)", response_model=None)
-async def compensate(request: Request, booking_id: BookingId, body: ActionRequest) -> dict[str, Any] | JSONResponse:
+@router.post("/{booking_id}/compensate", summary="Force compensation (before capture)", response_model=SagaView)
+async def compensate(request: Request, booking_id: BookingId, body: ActionRequest) -> Any:
     return await _act(request, booking_id, "compensate", body)
 
 
-@router.post("/{booking_id}/pause", summary="Freeze the saga: deadlines wait, messages are parked", response_model=None)
-async def pause(request: Request, booking_id: BookingId, body: ActionRequest) -> dict[str, Any] | JSONResponse:
+@router.post("/{booking_id}/pause", summary="Freeze the saga: deadlines wait, messages are parked", response_model=SagaView)
+async def pause(request: Request, booking_id: BookingId, body: ActionRequest) -> Any:
     return await _act(request, booking_id, "pause", body)
 
 
-@router.post("/{booking_id}/resume", summary="Unfreeze: parked messages are applied in order", response_model=None)
-async def resume(request: Request, booking_id: BookingId, body: ActionRequest) -> dict[str, Any] | JSONResponse:
+@router.post("/{booking_id}/resume", summary="Unfreeze: parked messages are applied in order", response_model=SagaView)
+async def resume(request: Request, booking_id: BookingId, body: ActionRequest) -> Any:
     return await _act(request, booking_id, "resume", body)

@@ -1,15 +1,20 @@
-"""A thin httpx client for one internal service: timeouts, and errors mapped to
-UpstreamUnavailable (no answer, 5xx) or UpstreamRejected (4xx)."""
+"""A thin httpx client for one internal service: timeouts, errors mapped to UpstreamUnavailable
+(no answer, 5xx, an answer that breaks the contract) or UpstreamRejected (4xx), and answers
+parsed into the shared contract models (booking_shared.contracts.internal)."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, TypeVar
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from booking_shared.internal_auth import bearer
 from gateway.domain.errors import UpstreamRejected, UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 
 class ServiceClient:
@@ -65,6 +70,21 @@ class ServiceClient:
             return r.json()
         except ValueError as exc:
             raise UpstreamUnavailable(self.service, "answer is not JSON") from exc
+
+    async def call_as(self, model: type[M], method: str, path: str, **kwargs: Any) -> Any:
+        """`call()`, its answer parsed into the contract `model` (None stays None). An answer
+        that does not fit the contract is the other side's bug: logged, and an outage for us."""
+        body = await self.call(method, path, **kwargs)
+        if body is None and kwargs.get("none_on_404"):
+            return None
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            log.error(
+                "answer breaks the contract",
+                extra={"service": self.service, "path": path, "contract": model.__name__, "error": str(exc)[:500]},
+            )
+            raise UpstreamUnavailable(self.service, f"answer breaks the {model.__name__} contract") from exc
 
     async def close(self) -> None:
         await self.http.aclose()

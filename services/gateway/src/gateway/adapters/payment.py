@@ -1,12 +1,21 @@
-"""The payment service's internal API (PAYMENT_URL): Stripe customers, SetupIntents, saved cards."""
+"""The payment service's internal API (PAYMENT_URL): Stripe customers, SetupIntents, saved cards.
+Every answer is parsed into the shared contract (booking_shared.contracts.internal.payment)."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import quote
 
+from booking_shared.contracts.internal.payment import (
+    AttachIn,
+    Card,
+    CardList,
+    CustomerIn,
+    CustomerOut,
+    PaymentView,
+    SetupIntentOut,
+)
 from gateway.adapters.http import ServiceClient
-from gateway.domain.models import Card
 
 
 def _seg(value: str) -> str:
@@ -18,34 +27,35 @@ class PaymentClient(ServiceClient):
         super().__init__("payment", base_url, timeout, **kw)
 
     async def ensure_customer(self, user_id: str, email: str | None) -> str:
-        body = await self.call(
-            "POST", "/internal/customers", json={"user_id": user_id, "email": email}
-        )
-        return body["customer_id"]
+        body = CustomerIn(user_id=user_id, email=email).model_dump(mode="json")
+        return (await self.call_as(CustomerOut, "POST", "/internal/customers", json=body)).customer_id
 
-    async def create_setup_intent(self, customer_id: str) -> dict[str, Any]:
-        return await self.call("POST", f"/internal/customers/{_seg(customer_id)}/setup-intents")
+    async def create_setup_intent(self, customer_id: str) -> SetupIntentOut:
+        return await self.call_as(
+            SetupIntentOut, "POST", f"/internal/customers/{_seg(customer_id)}/setup-intents"
+        )
 
     async def list_cards(self, customer_id: str) -> list[Card]:
-        body = await self.call("GET", f"/internal/customers/{_seg(customer_id)}/payment-methods")
-        return [Card.model_validate(c) for c in body.get("payment_methods", [])]
+        path = f"/internal/customers/{_seg(customer_id)}/payment-methods"
+        return (await self.call_as(CardList, "GET", path)).payment_methods
 
     async def attach_card(
         self, customer_id: str, payment_method_id: str, make_default: bool
     ) -> Card:
-        body = await self.call(
+        body = AttachIn(payment_method_id=payment_method_id, make_default=make_default)
+        return await self.call_as(
+            Card,
             "POST",
             f"/internal/customers/{_seg(customer_id)}/payment-methods",
-            json={"payment_method_id": payment_method_id, "make_default": make_default},
+            json=body.model_dump(mode="json"),
         )
-        return Card.model_validate(body)
 
     async def set_default_card(self, customer_id: str, payment_method_id: str) -> Card:
-        body = await self.call(
+        return await self.call_as(
+            Card,
             "POST",
             f"/internal/customers/{_seg(customer_id)}/payment-methods/{_seg(payment_method_id)}/default",
         )
-        return Card.model_validate(body)
 
     async def detach_card(self, customer_id: str, payment_method_id: str) -> None:
         await self.call(
@@ -53,5 +63,7 @@ class PaymentClient(ServiceClient):
             f"/internal/customers/{_seg(customer_id)}/payment-methods/{_seg(payment_method_id)}",
         )
 
-    async def get_payment(self, booking_id: str) -> dict[str, Any] | None:
-        return await self.call("GET", f"/internal/payments/{_seg(booking_id)}", none_on_404=True)
+    async def get_payment(self, booking_id: str) -> PaymentView | None:
+        return await self.call_as(
+            PaymentView, "GET", f"/internal/payments/{_seg(booking_id)}", none_on_404=True
+        )

@@ -163,6 +163,32 @@ async def set_customer(conn: Conn, user_id: str, customer_id: str) -> str:
     )
 
 
+# --- the copy of a user's saved cards (tokens and display fields only) -----------------------
+
+
+async def card_copy(conn: Conn, user_id: str) -> list[dict[str, Any]] | None:
+    """The user's cards as last heard from the payment service; None if never heard."""
+    raw = await conn.fetchval("SELECT cards FROM card_copies WHERE user_id = $1", user_id)
+    if raw is None:
+        return None
+    return json.loads(raw) if isinstance(raw, str) else list(raw)
+
+
+async def replace_card_copy(conn: Conn, user_id: str, cards: list[dict[str, Any]]) -> None:
+    await conn.execute(
+        "INSERT INTO card_copies (user_id, cards, synced_at) VALUES ($1, $2::jsonb, now())"
+        " ON CONFLICT (user_id) DO UPDATE SET cards = EXCLUDED.cards, synced_at = EXCLUDED.synced_at",
+        user_id,
+        json.dumps(cards),
+    )
+
+
+async def forget_card_copy(conn: Conn, user_id: str) -> None:
+    """Drop the copy when it may be wrong (a change whose result was not heard): the next booking
+    asks the payment service again."""
+    await conn.execute("DELETE FROM card_copies WHERE user_id = $1", user_id)
+
+
 # --- quotes -----------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from gateway.domain.pan import looks_like_pan
+from booking_shared.pan import looks_like_pan
 
 
 def new_id(prefix: str) -> str:

@@ -461,7 +461,8 @@ async def _saga(deps: Deps, booking_id: str) -> tuple[dict[str, Any] | None, str
         )
     except (UpstreamUnavailable, UpstreamRejected):
         return None, "unavailable"
-    return saga, "orchestrator" if saga else "not_found"
+    # The booking views below are JSON built from the saga's JSON (the contract checked it).
+    return (saga.model_dump(mode="json"), "orchestrator") if saga else (None, "not_found")
 
 
 async def list_bookings(
@@ -558,7 +559,7 @@ async def client_secret(deps: Deps, booking_id: str) -> str | None:
         payment = await deps.payment.get_payment(booking_id)
     except (UpstreamUnavailable, UpstreamRejected):
         return None
-    return (payment or {}).get("client_secret")
+    return payment.client_secret if payment is not None else None
 
 
 # --- calendar --------------------------------------------------------------------------------
@@ -616,7 +617,7 @@ async def cancel_quote(deps: Deps, user: User, booking_id: str) -> dict[str, Any
         provider = deps.providers.get(it["provider"])
         if provider is None:
             raise UpstreamUnavailable(it["provider"])
-        return await provider.cancel_quote(booking_id, it["item_id"])
+        return (await provider.cancel_quote(booking_id, it["item_id"])).model_dump(mode="json")
 
     answers = await asyncio.gather(*(one(it) for it in items), return_exceptions=True)
     out, missing = [], set()

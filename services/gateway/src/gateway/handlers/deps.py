@@ -27,11 +27,6 @@ class Deps:
     signals: BookingSignals = field(default_factory=lambda: BookingSignals(None, "none"))
     clock: Callable[[], datetime] = utcnow
 
-    @property
-    def routes(self) -> Mapping[str, str]:
-        """booking type -> provider name."""
-        return self.settings.booking_type_providers
-
     def db(self) -> asyncpg.Pool:
         if self.pool is None:
             raise RuntimeError("this use case needs the database")

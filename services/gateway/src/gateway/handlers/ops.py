@@ -19,7 +19,7 @@ from gateway.handlers.users import Principal
 async def list_sagas(deps: Deps, principal: Principal, params: dict[str, Any]) -> dict[str, Any]:
     principal.require_ops()
     try:
-        return await deps.orchestrator.list_sagas(params)
+        return (await deps.orchestrator.list_sagas(params)).model_dump(mode="json")
     except UpstreamRejected as exc:
         raise _mapped(exc, "state") from None
 
@@ -29,7 +29,7 @@ async def get_saga(deps: Deps, principal: Principal, booking_id: str) -> dict[st
     saga = await deps.orchestrator.get_saga(booking_id)
     if saga is None:
         raise NotFound("saga", "booking_id")
-    return saga
+    return saga.model_dump(mode="json")
 
 
 async def act_on_saga(
@@ -42,7 +42,7 @@ async def act_on_saga(
         raise _mapped(exc, "booking_id") from None
     if saga is None:
         raise NotFound("saga", "booking_id")
-    return saga
+    return saga.model_dump(mode="json")
 
 
 def _mapped(exc: UpstreamRejected, default_field: str) -> Exception:

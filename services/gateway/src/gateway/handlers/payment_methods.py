@@ -1,10 +1,16 @@
 """Saved cards through the payment service: SetupIntent, attach, list, default, remove.
-Only Stripe tokens (pm_...) pass here, never a card number."""
+Only Stripe tokens (pm_...) pass here, never a card number.
+
+The gateway keeps its own copy of each user's cards (card_copies), written through from every
+answer the payment service gives about them; a booking chooses its card from that copy, so a
+booking is accepted while the payment service is away (see the README, "Cards and bookings")."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from booking_shared.contracts.internal import payment as contract
 from gateway.adapters import postgres as db
 from gateway.adapters.postgres import User
 from gateway.domain.errors import (
@@ -13,10 +19,35 @@ from gateway.domain.errors import (
     NotFound,
     PaymentDeclined,
     UpstreamRejected,
+    UpstreamUnavailable,
     upstream_field_errors,
 )
 from gateway.domain.models import Card
 from gateway.handlers.deps import Deps
+
+log = logging.getLogger(__name__)
+
+
+def _public(card: contract.Card) -> Card:
+    """The payment service's card (the internal contract) as the gateway shows it."""
+    return Card.model_validate(card.model_dump())
+
+
+async def _remember(deps: Deps, user: User, cards: list[contract.Card]) -> list[Card]:
+    await db.replace_card_copy(deps.db(), user.id, [c.model_dump(mode="json") for c in cards])
+    return [_public(c) for c in cards]
+
+
+async def _refresh(deps: Deps, user: User, customer: str) -> None:
+    """After a change: hear the whole list again and keep it. If the payment service does not
+    answer now, drop the copy rather than keep one that may be wrong."""
+    try:
+        await _remember(deps, user, await deps.payment.list_cards(customer))
+    except UpstreamUnavailable:
+        log.warning(
+            "card list not heard after a change; the copy is dropped", extra={"user_id": user.id}
+        )
+        await db.forget_card_copy(deps.db(), user.id)
 
 
 async def customer_of(deps: Deps, user: User, *, create: bool) -> str | None:
@@ -29,14 +60,14 @@ async def customer_of(deps: Deps, user: User, *, create: bool) -> str | None:
 
 async def create_setup_intent(deps: Deps, user: User) -> dict[str, Any]:
     customer = await customer_of(deps, user, create=True)
-    return await deps.payment.create_setup_intent(customer)
+    return (await deps.payment.create_setup_intent(customer)).model_dump()
 
 
 async def list_payment_methods(deps: Deps, user: User) -> list[Card]:
     customer = await customer_of(deps, user, create=False)
     if customer is None:
         return []
-    return await deps.payment.list_cards(customer)
+    return await _remember(deps, user, await deps.payment.list_cards(customer))
 
 
 async def attach_payment_method(
@@ -44,7 +75,10 @@ async def attach_payment_method(
 ) -> Card:
     customer = await customer_of(deps, user, create=True)
     try:
-        return await deps.payment.attach_card(customer, payment_method_id, make_default)
+        card = await deps.payment.attach_card(customer, payment_method_id, make_default)
+    except UpstreamUnavailable:
+        await db.forget_card_copy(deps.db(), user.id)  # it may have been saved unheard
+        raise
     except UpstreamRejected as exc:
         if exc.status == 402:
             code = str(exc.body.get("code") or exc.body.get("decline_code") or "card_declined")
@@ -56,6 +90,8 @@ async def attach_payment_method(
             "the payment service refused this payment method",
             upstream_field_errors(exc.body, "payment_method_id"),
         ) from None
+    await _refresh(deps, user, customer)
+    return _public(card)
 
 
 async def _owned(deps: Deps, user: User, payment_method_id: str) -> str:
@@ -63,7 +99,7 @@ async def _owned(deps: Deps, user: User, payment_method_id: str) -> str:
     customer = await customer_of(deps, user, create=False)
     if customer is None:
         raise NotFound("payment method", "payment_method_id")
-    cards = await deps.payment.list_cards(customer)
+    cards = await _remember(deps, user, await deps.payment.list_cards(customer))
     if payment_method_id not in {c.id for c in cards}:
         raise NotFound("payment method", "payment_method_id")
     return customer
@@ -72,11 +108,14 @@ async def _owned(deps: Deps, user: User, payment_method_id: str) -> str:
 async def set_default_payment_method(deps: Deps, user: User, payment_method_id: str) -> Card:
     customer = await _owned(deps, user, payment_method_id)
     try:
-        return await deps.payment.set_default_card(customer, payment_method_id)
+        card = await deps.payment.set_default_card(customer, payment_method_id)
     except UpstreamRejected as exc:
         if exc.status == 404:
             raise NotFound("payment method", "payment_method_id") from None
         raise
+    finally:
+        await _refresh(deps, user, customer)
+    return _public(card)
 
 
 async def remove_payment_method(deps: Deps, user: User, payment_method_id: str) -> None:
@@ -87,17 +126,25 @@ async def remove_payment_method(deps: Deps, user: User, payment_method_id: str) 
         if exc.status == 404:
             raise NotFound("payment method", "payment_method_id") from None
         raise
+    finally:
+        await _refresh(deps, user, customer)
 
 
 async def choose_card(deps: Deps, user: User, wanted: str | None) -> tuple[str, Card | None]:
     """(customer id, card) for a booking: the card asked for (if it is this user's), else the
-    default; (customer, None) when there is no card on file."""
+    default; (customer, None) when there is no card on file. Read from the gateway's copy, so the
+    payment service is not needed; only a user whose cards were never heard (saved before the
+    copy existed) makes it ask the payment service once."""
     customer = await customer_of(deps, user, create=False)
     if customer is None:
         if wanted:
             raise NotFound("payment method", "payment_method_id")
         return "", None
-    cards = await deps.payment.list_cards(customer)
+    copy = await db.card_copy(deps.db(), user.id)
+    if copy is not None:
+        cards = [Card.model_validate(c) for c in copy]
+    else:
+        cards = await _remember(deps, user, await deps.payment.list_cards(customer))
     if wanted:
         for c in cards:
             if c.id == wanted:

@@ -18,17 +18,22 @@ from gateway.domain.errors import (
     InvalidInput,
     NotFound,
     UpstreamRejected,
+    UpstreamUnavailable,
     upstream_field_errors,
 )
 from gateway.domain.ids import new_id
 from gateway.domain.models import ALL_BOOKING_TYPES, QuoteLine, Reason
 from gateway.domain.quotes import check_items, price_lines, quote_total
-from gateway.handlers import limits
+from gateway.handlers import limits, routing
 from gateway.handlers.deps import Deps
 
 
 async def create_quote(deps: Deps, user: User, items: list[BookingItem]) -> dict[str, Any]:
-    routes = {t: p for t, p in deps.routes.items() if p in deps.providers}
+    known = await routing.routes(deps)
+    routes = known.by_type
+    if known.unheard and any(i.booking_type not in routes for i in items):
+        # A provider that may book these items has not been heard since start: it is down.
+        raise UpstreamUnavailable(f"provider-{known.unheard[0]}", "what it books is not known yet")
     check_items(items, routes)
     async with deps.db().acquire() as conn, conn.transaction():
         await limits.take_or_refuse(deps, conn, user.id, limits.QUOTES)
@@ -53,8 +58,7 @@ async def create_quote(deps: Deps, user: User, items: list[BookingItem]) -> dict
         if isinstance(reply, BaseException):
             raise reply
         for ans in reply:
-            if isinstance(ans, dict) and "item_id" in ans:
-                answers[str(ans["item_id"])] = ans
+            answers[ans.item_id] = ans.model_dump(mode="json")
 
     lines = [
         ln.model_copy(update={"guest_requirements": requirements[ln.provider]})

@@ -9,8 +9,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from booking_shared.contracts.internal.provider import SearchResult
 from booking_shared.contracts.items import BookingItem
 from gateway.domain.errors import UpstreamRejected, UpstreamUnavailable
+from gateway.handlers import routing
 from gateway.handlers.deps import Deps
 from gateway.metrics import PROVIDER_MISSING
 
@@ -18,11 +20,13 @@ log = logging.getLogger(__name__)
 
 
 async def search(deps: Deps, params: dict[str, Any], types: list[str]) -> dict[str, Any]:
-    wanted = {deps.routes[t] for t in types if t in deps.routes}
-    names = sorted(n for n in wanted if n in deps.providers)
     timeout = deps.settings.search_timeout_s
+    known = await routing.routes(deps, timeout)
+    # Providers never heard may serve any type: asked too, and named missing if still down.
+    wanted = {known.by_type[t] for t in types if t in known.by_type} | set(known.unheard)
+    names = sorted(n for n in wanted if n in deps.providers)
 
-    async def one(name: str) -> dict[str, Any]:
+    async def one(name: str) -> SearchResult:
         return await asyncio.wait_for(deps.providers[name].search(params, timeout), timeout)
 
     answers = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)
@@ -37,8 +41,8 @@ async def search(deps: Deps, params: dict[str, Any], types: list[str]) -> dict[s
             PROVIDER_MISSING.labels(name).inc()
             continue
         answered.append(name)
-        for entry in ans.get("items", []):
-            merged = _entry(name, entry, ans.get("timezone"))
+        for entry in ans.items:
+            merged = _entry(name, entry.model_dump(mode="json"), ans.timezone)
             if merged is not None and merged["booking_type"] in types:
                 results.append(merged)
     results.sort(key=lambda r: (r["item"]["start_time"], r["provider"], r["item"]["id"]))

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import stripe
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from payment.adapters.stripe_webhooks import DEFAULT_TOLERANCE_S, verify_webhook
 from payment.domain.gateway import (
@@ -106,7 +107,9 @@ class StripeGateway:
             api_key,
             base_addresses={"api": api_base.rstrip("/")} if api_base else None,
             http_client=self._http,
-            # Retries are ours (below), so that they are bounded, logged and typed.
+            # Retries are ours (_request, through tenacity), not the SDK's: the SDK's backoff is
+            # fixed class-wide at 0.5-5 s, it does not retry a 429, and its attempts are neither
+            # counted nor logged; both layers at once would multiply the attempts.
             max_network_retries=0,
             stripe_version=stripe_version,
         )
@@ -649,33 +652,46 @@ class StripeGateway:
         """Run one Stripe call, retrying transient failures. `call` builds a fresh request each
         time with the same Idempotency-Key. Errors listed in `passthrough` reach the caller as
         they are (it knows what they mean); others become StripeRequestFailed."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await call()
-            except stripe.StripeError as exc:
-                if not _is_transient(exc):
-                    if isinstance(exc, passthrough):
-                        raise
-                    raise _request_failed(operation, exc) from exc
-                if attempt >= self._max_attempts:
-                    raise StripeUnavailable(
-                        f"Stripe {operation} failed {attempt} times: {type(exc).__name__}: "
-                        f"{exc.user_message or exc}",
-                        operation=operation,
-                        attempts=attempt,
-                    ) from exc
-                delay = self._backoff(attempt)
-                log.warning(
-                    "Stripe %s failed transiently (%s, attempt %d/%d); retrying in %.3f s",
-                    operation,
-                    type(exc).__name__,
-                    attempt,
-                    self._max_attempts,
-                    delay,
-                )
-                await self._sleep(delay)
+
+        def give_up(state: RetryCallState) -> T:
+            exc = state.outcome.exception() if state.outcome else None
+            assert isinstance(exc, stripe.StripeError)
+            raise StripeUnavailable(
+                f"Stripe {operation} failed {state.attempt_number} times: {type(exc).__name__}: "
+                f"{exc.user_message or exc}",
+                operation=operation,
+                attempts=state.attempt_number,
+            ) from exc
+
+        def warn(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "Stripe %s failed transiently (%s, attempt %d/%d); retrying in %.3f s",
+                operation,
+                type(exc).__name__,
+                state.attempt_number,
+                self._max_attempts,
+                state.upcoming_sleep,
+            )
+
+        async def attempt() -> T:
+            return await call()
+
+        try:
+            return await AsyncRetrying(
+                stop=stop_after_attempt(self._max_attempts),
+                retry=retry_if_exception(
+                    lambda exc: isinstance(exc, stripe.StripeError) and _is_transient(exc)
+                ),
+                wait=lambda state: self._backoff(state.attempt_number),
+                sleep=self._sleep,
+                before_sleep=warn,
+                retry_error_callback=give_up,
+            )(attempt)
+        except stripe.StripeError as exc:  # not transient: a typed answer, or passed through
+            if isinstance(exc, passthrough):
+                raise
+            raise _request_failed(operation, exc) from exc
 
     def _backoff(self, attempt: int) -> float:
         # Exponential with "equal jitter": at least half the step, so retries do not stampede.

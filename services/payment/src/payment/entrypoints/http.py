@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
+from booking_shared.contracts.internal.payment import (
+    AttachIn,
+    Card,
+    CardList,
+    CustomerIn,
+    CustomerOut,
+    PaymentView,
+    SetupIntentOut,
+)
 from booking_shared.http import problem
 from booking_shared.money import Money
 from payment import cards
@@ -43,66 +50,18 @@ def _deps(request: Request) -> Deps:
     return request.app.state.runtime.extras["payment"]
 
 
-# --- shapes --------------------------------------------------------------------------------
+# --- shapes: booking_shared.contracts.internal.payment (shared with the gateway's client) ------
 
 
-class CustomerIn(BaseModel):
-    user_id: str = Field(min_length=1, max_length=128, examples=["usr_42"])
-    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", examples=["person@example.com"])
-
-
-class CustomerOut(BaseModel):
-    customer_id: str = Field(examples=["cus_Q1w2e3"])
-
-
-class SetupIntentOut(BaseModel):
-    setup_intent_id: str = Field(examples=["seti_1Pq2w3"])
-    client_secret: str = Field(description="For Stripe.js in the browser, which collects the card.")
-
-
-class Card(BaseModel):
-    """A saved card as anyone may see it: the token and its public face, never the number."""
-
-    id: str = Field(examples=["pm_1Pq2w3"])
-    brand: str = Field(examples=["visa"])
-    last4: str = Field(examples=["4242"])
-    exp_month: int = Field(examples=[12])
-    exp_year: int = Field(examples=[2034])
-    is_default: bool
-
-    @classmethod
-    def of(cls, card: CardDisplay) -> Card:
-        return cls(
-            id=card.pm_id,
-            brand=card.brand,
-            last4=card.last4,
-            exp_month=card.exp_month,
-            exp_year=card.exp_year,
-            is_default=card.is_default,
-        )
-
-
-class CardList(BaseModel):
-    payment_methods: list[Card]
-
-
-class AttachIn(BaseModel):
-    payment_method_id: str = Field(pattern=r"^pm_\w+$", max_length=255, examples=["pm_1Pq2w3"])
-    make_default: bool = True
-
-
-class PaymentView(BaseModel):
-    booking_id: str
-    status: str = Field(
-        examples=["authorized"],
-        description="requires_action, authorized, declined, captured, refunded, voided, expired or failed.",
+def _card(card: CardDisplay) -> Card:
+    return Card(
+        id=card.pm_id,
+        brand=card.brand,
+        last4=card.last4,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+        is_default=card.is_default,
     )
-    payment_intent_id: str | None
-    amount_authorized: Money
-    amount_captured: Money
-    amount_refunded: Money
-    capture_before: datetime | None = Field(description="When the hold lapses (Stripe's, or our conservative rule).")
-    client_secret: str | None = Field(description="Only while requires_action: to finish 3-D Secure in the browser.")
 
 
 # --- error mapping -------------------------------------------------------------------------
@@ -178,7 +137,7 @@ async def create_setup_intent(request: Request, customer_id: CustomerId) -> Setu
 )
 async def list_payment_methods(request: Request, customer_id: CustomerId) -> CardList:
     found = await _stripe(cards.list_cards(_deps(request), customer_id))
-    return CardList(payment_methods=[Card.of(c) for c in found])
+    return CardList(payment_methods=[_card(c) for c in found])
 
 
 @router.post(
@@ -195,7 +154,7 @@ async def attach_payment_method(request: Request, customer_id: CustomerId, body:
     )
     if isinstance(result, Declined):
         return problem(402, "Card declined", result.message, code=result.decline_code)
-    return Card.of(result)
+    return _card(result)
 
 
 @router.post(
@@ -205,7 +164,7 @@ async def attach_payment_method(request: Request, customer_id: CustomerId, body:
     summary="Make one of the customer's cards the default",
 )
 async def set_default_payment_method(request: Request, customer_id: CustomerId, pm_id: PaymentMethodId) -> Card:
-    return Card.of(await _stripe(cards.make_default(_deps(request), customer_id, pm_id)))
+    return _card(await _stripe(cards.make_default(_deps(request), customer_id, pm_id)))
 
 
 @router.delete(

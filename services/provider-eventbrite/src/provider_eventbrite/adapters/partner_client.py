@@ -15,7 +15,6 @@ Rules it keeps:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import uuid
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from tenacity import RetryError
 
 from booking_shared.http import path_segment
 from booking_shared.partner_http import Ambiguous, PartnerTransport, deterministic_request_id
@@ -319,46 +319,43 @@ class EventbriteClient(PartnerTransport):
             "attendee": {"name": attendee.name, "email": attendee.email},
         }
         attempts = self.max_retries + 1
-        last: BaseException | int | None = None
-        ambiguous = False
-        for attempt in range(attempts):
-            if attempt:
-                await asyncio.sleep(self._backoff(attempt))
-            if ambiguous:
-                try:
-                    found = await self._lookup_once(partner_reference)
-                except Ambiguous as amb:
-                    last = amb.last
-                    continue
-                if found is not None:
-                    log.warning(
-                        "eventbrite create_order: found order %s by reference after an "
-                        "ambiguous attempt",
-                        found.order_id,
-                        extra={"partner_reference": partner_reference},
-                    )
-                    return replace(found, recovered=True)
-            try:
-                resp = await self._attempt("POST", "/partner/v1/orders", json=body, headers=headers)
-            except Ambiguous as amb:
-                ambiguous, last = True, amb.last
-                log.warning(
-                    "eventbrite create_order attempt %d/%d ambiguous: %r",
-                    attempt + 1,
-                    attempts,
-                    last,
-                    extra={"partner_reference": partner_reference},
-                )
-                continue
-            return self._order_answer(resp)
-        if ambiguous:
+
+        def ambiguous(attempt: int, last: BaseException | int) -> None:
+            log.warning(
+                "eventbrite create_order attempt %d/%d ambiguous: %r",
+                attempt,
+                attempts,
+                last,
+                extra={"partner_reference": partner_reference},
+            )
+
+        try:
+            async for attempt in self._retrying("create_order", "/partner/v1/orders", ambiguous):
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        # Only an ambiguous attempt leads here: look for its ghost before writing.
+                        found = await self._lookup_once(partner_reference)
+                        if found is not None:
+                            log.warning(
+                                "eventbrite create_order: found order %s by reference after an "
+                                "ambiguous attempt",
+                                found.order_id,
+                                extra={"partner_reference": partner_reference},
+                            )
+                            return replace(found, recovered=True)
+                    resp = await self._attempt("POST", "/partner/v1/orders", json=body, headers=headers)
+        except RetryError as gave_up:
+            last = gave_up.last_attempt.exception()
             try:
                 found = await self._lookup_once(partner_reference)
             except Ambiguous:
                 found = None
             if found is not None:
                 return replace(found, recovered=True)
-        raise PartnerUnavailable("create_order", attempts, last)
+            raise PartnerUnavailable(
+                "create_order", attempts, last.last if isinstance(last, Ambiguous) else last
+            ) from last
+        return self._order_answer(resp)
 
     async def cancel_quote(self, order_id: str) -> CancelQuote:
         resp = await self._call(

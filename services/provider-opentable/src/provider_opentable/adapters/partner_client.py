@@ -13,7 +13,6 @@ Rules it keeps:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 import httpx
+from tenacity import RetryError
 
 from booking_shared.http import path_segment
 from booking_shared.partner_http import Ambiguous, PartnerTransport, deterministic_request_id
@@ -532,33 +532,37 @@ class OpenTableClient(PartnerTransport):
         headers = self._write_headers("make_reservation", idempotency_key)
         path = f"/v1/restaurants/{path_segment(restaurant_id)}/reservations"
 
-        last: BaseException | int | None = None
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                await asyncio.sleep(self._backoff(attempt))
-                # The last write may have committed with its answer lost: look before writing.
-                found = await self._live_by_reference(partner_reference)
-                if found is not None:
-                    return found
-            try:
-                resp = await self._attempt("POST", path, json=body, headers=headers)
-            except Ambiguous as amb:
-                last = amb.last
-            else:
-                return await self._reservation_answer(resp, restaurant_id, partner_reference)
+        def unanswered(attempt: int, last: BaseException | int) -> None:
             logger.warning(
                 "partner reservation write unanswered",
                 extra={
                     "partner": PARTNER,
                     "partner_reference": partner_reference,
-                    "attempt": attempt + 1,
+                    "attempt": attempt,
                     "error": _describe(last),
                 },
             )
-        found = await self._live_by_reference(partner_reference)
-        if found is not None:
-            return found
-        raise PartnerUnavailable("make_reservation", self.max_retries + 1, _describe(last))
+
+        try:
+            async for attempt in self._retrying("make_reservation", path, unanswered):
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        # The last write may have committed with its answer lost: look first.
+                        found = await self._live_by_reference(partner_reference)
+                        if found is not None:
+                            return found
+                    resp = await self._attempt("POST", path, json=body, headers=headers)
+        except RetryError as gave_up:
+            last = gave_up.last_attempt.exception()
+            found = await self._live_by_reference(partner_reference)
+            if found is not None:
+                return found
+            raise PartnerUnavailable(
+                "make_reservation",
+                self.max_retries + 1,
+                _describe(last.last if isinstance(last, Ambiguous) else last),
+            ) from last
+        return await self._reservation_answer(resp, restaurant_id, partner_reference)
 
     async def _live_by_reference(self, partner_reference: str) -> ReservationResult | None:
         found = await self.find_reservation_by_reference(partner_reference)

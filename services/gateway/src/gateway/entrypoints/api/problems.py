@@ -16,19 +16,15 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from booking_shared import http
+from booking_shared.http import field_name
+from booking_shared.pan import find_pans, json_leaves, looks_like_pan
 from gateway.domain import idempotency
 from gateway.domain.errors import FieldError, GatewayError, UpstreamRejected
-from gateway.domain.pan import find_pans, json_leaves, looks_like_pan
 
 log = logging.getLogger(__name__)
 
-PROBLEM = "application/problem+json"
 DEFAULT_TYPE_BASE = "https://booking.local/problems/"
-HEADER_NAMES = {
-    "idempotency-key": "Idempotency-Key",
-    "authorization": "Authorization",
-    "last-event-id": "Last-Event-ID",
-}
 
 
 def _type_base(request: Request) -> str:
@@ -46,63 +42,28 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": _type_base(request) + slug,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "errors": [{"field": e.field, "message": e.message} for e in errors],
-    }
-    body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
-
-
-def field_name(loc: Sequence[Any]) -> str:
-    """('body', 'items', 0, 'cost') -> 'items[0].cost'; ('header', 'idempotency-key') -> 'Idempotency-Key'."""
-    parts = list(loc)
-    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
-        source = parts.pop(0)
-        if source == "header" and parts:
-            name = str(parts[0]).replace("_", "-").lower()
-            return HEADER_NAMES.get(name, "-".join(w.capitalize() for w in name.split("-")))
-    out = ""
-    for p in parts:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        elif "[" in str(p) or str(p).startswith("function-"):
-            continue  # pydantic's internal validator names
-        else:
-            out += ("." if out else "") + str(p)
-    return out or "body"
-
-
-def _message(err: dict[str, Any]) -> str:
-    msg = str(err.get("msg", "invalid"))
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix) :]
-    if err.get("type") == "missing":
-        msg = "this field is required"
-    elif err.get("type") == "extra_forbidden":
-        msg = "unknown field"
-    return msg
+    """The shared problem+json answer with the gateway's type URIs and the request's path."""
+    return http.problem(
+        status,
+        title,
+        detail,
+        [{"field": e.field, "message": e.message} for e in errors],
+        headers,
+        type_=_type_base(request) + slug,
+        instance=request.url.path,
+        **extra,
+    )
 
 
 async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errs = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in errs):
-        return problem(
-            request,
-            400,
-            "malformed-json",
-            "Malformed JSON",
-            "the request body is not valid JSON",
-            [FieldError("body", "not valid JSON")],
-        )
-    fields = [FieldError(field_name(e.get("loc", ())), _message(e)) for e in errs]
-    header_errors = {field_name(e.get("loc", ())) for e in errs if e.get("loc", ("",))[0] == "header"}
-    if "Idempotency-Key" in header_errors:  # the header; a body member of that name is a 422
+    header_errors = {
+        field_name(e.get("loc", ())) for e in errs if e.get("loc", ("",))[0] == "header"
+    }
+    json_invalid = any(e.get("type") == "json_invalid" for e in errs)
+    if (
+        "Idempotency-Key" in header_errors and not json_invalid
+    ):  # the header; a body member of that name is a 422
         raw = request.headers.get("idempotency-key")
         why = idempotency.key_problem(idempotency.normalize(raw)) or "malformed Idempotency-Key"
         fields = [FieldError("Idempotency-Key", why)]
@@ -114,9 +75,9 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
             fields[0].message,
             fields,
         )
-    names = ", ".join(dict.fromkeys(f.field for f in fields))
-    return problem(
-        request, 422, "invalid-input", "Invalid input", f"invalid input: {names}", fields
+    base = _type_base(request)
+    return http.validation_problem(
+        exc, type_for=lambda slug: base + slug, instance=request.url.path
     )
 
 
