@@ -77,7 +77,14 @@ class ServiceSettings(BaseSettings):
     )
     guest_data_key: str = Field(DEV_GUEST_DATA_KEY, description="Seals guest contact on topics (gateway, providers).")
     log_level: str = "INFO"
-    log_json: bool = True
+    log_json: bool = Field(True, description="Kept for old environments: false means LOG_FORMAT=console.")
+    log_format: Literal["json", "console"] | None = Field(
+        None, description="json: one JSON object a line (the default); console: readable lines for a terminal."
+    )
+
+    @property
+    def effective_log_format(self) -> str:
+        return self.log_format or ("json" if self.log_json else "console")
 
     @property
     def db_role(self) -> str:

@@ -26,6 +26,8 @@ from typing import Any, Self
 
 import httpx
 
+from booking_shared.metrics import time_call
+
 logger = logging.getLogger(__name__)
 
 # What a request may fail with and still be retried: no answer came (or only half of one).
@@ -115,6 +117,8 @@ class PartnerTransport:
     limit); the rest queue. Use as `async with Client(...) as c:` or call aclose().
     """
 
+    partner = "partner"  # its name in the call-latency metric (each client sets its own)
+
     def __init__(
         self,
         base_url: str,
@@ -183,14 +187,19 @@ class PartnerTransport:
         """The wait before the `retry`-th retry (1 for the first)."""
         return backoff_delay(retry, self.backoff_base, self.backoff_max, self._rng)
 
-    async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One request under the concurrency and rate limits; raises Ambiguous on 5xx/timeouts."""
+    async def _attempt(self, method: str, path: str, *, operation: str = "", **kwargs: Any) -> httpx.Response:
+        """One request under the concurrency and rate limits; raises Ambiguous on 5xx/timeouts.
+        Its time (the request alone, not the wait for a turn) goes to the call-latency metric."""
         async with self._semaphore:
             await self._bucket.acquire()
-            try:
-                resp = await self._http.request(method, path, **kwargs)
-            except RETRYABLE_ERRORS as exc:
-                raise Ambiguous(exc) from exc
+            with time_call(self.partner, operation or method.lower()) as call:
+                try:
+                    resp = await self._http.request(method, path, **kwargs)
+                except RETRYABLE_ERRORS as exc:
+                    call["outcome"] = "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
+                    raise Ambiguous(exc) from exc
+                code = resp.status_code
+                call["outcome"] = "error" if code >= 500 else "rejected" if code >= 400 else "ok"
         if resp.status_code >= 500:
             raise Ambiguous(resp.status_code)
         return resp
@@ -203,7 +212,7 @@ class PartnerTransport:
             if attempt:
                 await asyncio.sleep(self._backoff(attempt))
             try:
-                return await self._attempt(method, path, **kwargs)
+                return await self._attempt(method, path, operation=operation, **kwargs)
             except Ambiguous as amb:
                 last = amb.last
                 self._attempt_failed(operation, path, attempt + 1, attempts, last)

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 import stripe
 
+from booking_shared.metrics import time_call
 from payment.adapters.stripe_webhooks import DEFAULT_TOLERANCE_S, verify_webhook
 from payment.domain.gateway import (
     COMMAND_ID_KEY,
@@ -653,7 +654,12 @@ class StripeGateway:
         while True:
             attempt += 1
             try:
-                return await call()
+                with time_call("stripe", operation) as timed:
+                    try:
+                        return await call()
+                    except stripe.StripeError as exc:
+                        timed["outcome"] = _outcome(exc)
+                        raise
             except stripe.StripeError as exc:
                 if not _is_transient(exc):
                     if isinstance(exc, passthrough):
@@ -767,6 +773,13 @@ def _check_metadata(metadata: Mapping[str, Any]) -> dict[str, str]:
             "metadata exceeds Stripe's limits (50 keys, 40-char keys, 500-char values)"
         )
     return meta
+
+
+def _outcome(exc: stripe.StripeError) -> str:
+    """How a failed call reads in the call-latency metric."""
+    if isinstance(exc, stripe.APIConnectionError):
+        return "network"
+    return "error" if _is_transient(exc) else "rejected"
 
 
 def _is_transient(exc: stripe.StripeError) -> bool:

@@ -314,6 +314,8 @@ class OpenTableClient(PartnerTransport):
     headers=None, rng=None): PartnerTransport's constructor, as is.
     """
 
+    partner = "opentable"
+
     @staticmethod
     def request_id_for(operation: str, idempotency_key: str) -> str:
         """The X-Request-Id of a write: the same key and operation always give the same id."""
@@ -541,7 +543,7 @@ class OpenTableClient(PartnerTransport):
                 if found is not None:
                     return found
             try:
-                resp = await self._attempt("POST", path, json=body, headers=headers)
+                resp = await self._attempt("POST", path, operation="make_reservation", json=body, headers=headers)
             except Ambiguous as amb:
                 last = amb.last
             else:
