@@ -268,6 +268,7 @@ class BusyOnRequests:
 def _public_app(settings: ServiceSettings, routers: list[APIRouter], title: str | None) -> FastAPI:
     public = FastAPI(title=title or f"{settings.service_name} (public)", docs_url=None, redoc_url=None, openapi_url=None)
     install_problem_handlers(public)
+    public.add_middleware(RequestLogContext)
 
     @public.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

@@ -105,3 +105,31 @@ def test_the_trace_id_is_read_from_a_w3c_traceparent_only() -> None:
     assert logs.trace_id_of(TRACEPARENT) == "0af7651916cd43dd8448eb211c80319c"
     assert logs.trace_id_of("00-short-b7ad6b7169203331-01") is None
     assert logs.trace_id_of(None) is None
+
+
+async def test_a_request_binds_the_booking_in_its_path_and_the_callers_trace(captured) -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from booking_shared.service import RequestLogContext
+
+    app = FastAPI()
+    app.add_middleware(RequestLogContext)
+
+    @app.get("/v1/bookings/{booking_id}")
+    async def read(booking_id: str) -> dict:
+        logging.getLogger("route").info("read")
+        return {}
+
+    @app.get("/v1/search")
+    async def search() -> dict:
+        logging.getLogger("route").info("searched")
+        return {}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        await client.get("/v1/bookings/bk_0193ab", headers={"traceparent": TRACEPARENT})
+        await client.get("/v1/search")
+    read_line, search_line = [line for line in captured() if line["logger"] == "route"]
+    assert read_line["booking_id"] == "bk_0193ab" and read_line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+    assert search_line["booking_id"] is None and len(search_line["trace_id"]) == 32
+    assert search_line["trace_id"] != read_line["trace_id"]
