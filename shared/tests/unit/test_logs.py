@@ -133,3 +133,18 @@ async def test_a_request_binds_the_booking_in_its_path_and_the_callers_trace(cap
     assert read_line["booking_id"] == "bk_0193ab" and read_line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
     assert search_line["booking_id"] is None and len(search_line["trace_id"]) == 32
     assert search_line["trace_id"] != read_line["trace_id"]
+
+
+def test_log_format_is_json_unless_console_is_asked_for(monkeypatch) -> None:
+    from booking_shared.config import ServiceSettings
+
+    assert ServiceSettings().effective_log_format == "json"
+    assert ServiceSettings(log_json=False).effective_log_format == "console"
+    monkeypatch.setenv("LOG_FORMAT", "console")
+    assert ServiceSettings().effective_log_format == "console"
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    monkeypatch.setenv("LOG_JSON", "false")
+    assert ServiceSettings().effective_log_format == "json"  # the newer setting wins
+    # A service started from another's dumped settings (as tests do) keeps working.
+    dumped = {k.upper(): str(v) for k, v in ServiceSettings(log_json=False).model_dump().items() if k.startswith("log")}
+    assert ServiceSettings(**{k.lower(): v for k, v in dumped.items()}).effective_log_format in {"json", "console"}
