@@ -77,7 +77,16 @@ class ServiceSettings(BaseSettings):
     )
     guest_data_key: str = Field(DEV_GUEST_DATA_KEY, description="Seals guest contact on topics (gateway, providers).")
     log_level: str = "INFO"
-    log_json: bool = True
+    log_json: bool = Field(True, description="Kept for old environments: false means LOG_FORMAT=console.")
+    log_format: Literal["json", "console"] = Field(
+        "json", description="json: one JSON object a line; console: readable lines for a terminal."
+    )
+
+    @property
+    def effective_log_format(self) -> str:
+        if "log_format" in self.model_fields_set:
+            return self.log_format
+        return "json" if self.log_json else "console"
 
     @property
     def db_role(self) -> str:

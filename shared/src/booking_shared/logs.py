@@ -1,44 +1,127 @@
-"""Structured logging: one JSON object a line, with the booking id and message id in context."""
+"""Structured logging through structlog: one JSON object a line (or readable lines when
+LOG_FORMAT=console), with the booking id, message id and trace id of what is being handled.
+
+Every service logs with the standard library (`logging.getLogger(__name__)`, fields in
+`extra=`); structlog's ProcessorFormatter renders each record. The ids come from context
+variables: the message router binds them from each message's envelope (`bind_message`), the
+gateway from each request (`bind_request`), the deadline worker from the saga it fires.
+Fields whose name says secret or personal data are masked whatever the caller passed.
+"""
 
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
+import re
 import sys
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 booking_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("booking_id", default=None)
 message_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("message_id", default=None)
+trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
 
-_STD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# W3C traceparent: version-trace_id-parent_id-flags.
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+# Field names whose value is never written, whoever passes them.
+_MASKED = re.compile(
+    r"pass(word)?|secret|token|authorization|api_?key|cookie|card_?number|^pan$|cvc|email|phone|"
+    r"^(first_|last_|full_|guest_)?name$",
+    re.IGNORECASE,
+)
+MASK = "[masked]"
 
 
-class JsonFormatter(logging.Formatter):
-    def __init__(self, service: str) -> None:
-        super().__init__()
-        self.service = service
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id of a W3C traceparent header, None if there is none or it is malformed."""
+    if not traceparent:
+        return None
+    m = _TRACEPARENT.match(traceparent.strip().lower())
+    return m.group(1) if m else None
 
-    def format(self, record: logging.LogRecord) -> str:
-        out = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname,
-            "service": self.service,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if (b := booking_id_var.get()) is not None:
-            out["booking_id"] = b
-        if (m := message_id_var.get()) is not None:
-            out["message_id"] = m
-        for k, v in record.__dict__.items():
-            if k not in _STD and not k.startswith("_"):
-                out[k] = v
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+
+def current_trace_id() -> str | None:
+    """The trace id every log line carries: the one of the message or request being handled
+    (its traceparent). The one place to read it from a tracer's current span instead."""
+    return trace_id_var.get()
+
+
+def bind_message(headers: Iterable[tuple[str, Any]]) -> None:
+    """Bind the ids of the message about to be handled, read from its envelope headers (even a
+    malformed envelope gives what it has), replacing those of the previous message."""
+    found: dict[str, str] = {}
+    for name, value in headers:
+        if name in ("correlation_id", "message_id", "traceparent"):
+            found[name] = value.decode(errors="replace") if isinstance(value, bytes | bytearray) else str(value)
+    booking_id_var.set(found.get("correlation_id"))
+    message_id_var.set(found.get("message_id"))
+    trace_id_var.set(trace_id_of(found.get("traceparent")))
+
+
+def bind_request(booking_id: str | None, traceparent: str | None) -> str:
+    """Bind the ids of an HTTP request: the booking it is about (if any) and its trace id, from
+    the caller's traceparent or a new one. Returns the trace id."""
+    trace_id = trace_id_of(traceparent) or uuid.uuid4().hex
+    booking_id_var.set(booking_id)
+    message_id_var.set(None)
+    trace_id_var.set(trace_id)
+    return trace_id
+
+
+def _add_context(service: str) -> Callable[[WrappedLogger, str, EventDict], EventDict]:
+    def add(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+        record: logging.LogRecord | None = event.get("_record")
+        event["service"] = service
+        if record is not None:
+            event["level"] = record.levelname
+            event["logger"] = record.name
+        # Every line has the three ids, null where the line is about no booking or message.
+        event.setdefault("booking_id", booking_id_var.get())
+        event.setdefault("message_id", message_id_var.get())
+        event.setdefault("trace_id", current_trace_id())
+        return event
+
+    return add
+
+
+def _mask(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    for key in list(event):
+        if isinstance(key, str) and _MASKED.search(key) and event[key] is not None:
+            event[key] = MASK
+    return event
+
+
+def _order(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """The fixed fields first, so that a line reads the same in every service."""
+    head = {k: event.pop(k) for k in ("ts", "level", "service", "logger", "msg") if k in event}
+    return {**head, **event}
+
+
+def formatter(service: str, fmt: str = "json") -> structlog.stdlib.ProcessorFormatter:
+    """The formatter of every log line of a service: `fmt` is json or console."""
+    pre_chain = [
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+        structlog.stdlib.ExtraAdder(),
+        _add_context(service),
+    ]
+    if fmt == "console":
+        renderer: Any = structlog.dev.ConsoleRenderer(colors=False)
+        final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta, _mask, renderer]
+    else:
+        final = [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _mask,
+            structlog.processors.format_exc_info,
+            structlog.processors.EventRenamer("msg"),
+            _order,
+            structlog.processors.JSONRenderer(default=str),
+        ]
+    return structlog.stdlib.ProcessorFormatter(processors=final, foreign_pre_chain=pre_chain)
 
 
 class RepeatLimit(logging.Filter):
@@ -74,14 +157,15 @@ class RepeatLimit(logging.Filter):
         return True
 
 
-def configure(service: str, level: str = "INFO", as_json: bool = True, repeat_window_s: float = 30.0) -> None:
+def configure(
+    service: str, level: str = "INFO", fmt: str = "json", repeat_window_s: float = 30.0
+) -> None:
+    """Route every log record of the process (ours, libraries', uvicorn's, warnings and
+    uncaught exceptions) through one handler on stderr with the service's formatter."""
     handler = logging.StreamHandler(sys.stderr)
     if repeat_window_s > 0:
         handler.addFilter(RepeatLimit(repeat_window_s))
-    if as_json:
-        handler.setFormatter(JsonFormatter(service))
-    else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(formatter(service, fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -89,3 +173,17 @@ def configure(service: str, level: str = "INFO", as_json: bool = True, repeat_wi
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     # The Stripe SDK logs request and response bodies at DEBUG: never let them through.
     logging.getLogger("stripe").setLevel(logging.WARNING)
+    # uvicorn installs handlers of its own that write plain text: send its records to ours.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = []
+        lg.propagate = True
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, exc, tb)
+        return
+    logging.getLogger("uncaught").critical("uncaught exception", exc_info=(kind, exc, tb))

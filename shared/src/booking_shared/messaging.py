@@ -23,7 +23,7 @@ from booking_shared.contracts.base import Message, model_for
 from booking_shared.contracts.envelope import Envelope
 from booking_shared.contracts.topics import dlq
 from booking_shared.kafka_admin import ensure_topics
-from booking_shared.logs import booking_id_var, message_id_var
+from booking_shared.logs import bind_message
 from booking_shared.metrics import MESSAGES_DEAD, MESSAGES_HANDLED
 from booking_shared.pacing import FetchPacer
 
@@ -142,13 +142,12 @@ class MessageRouter:
     ) -> str:
         """Handle one record; returns what happened (handled, duplicate, ignored, dead)."""
         raw_headers = _header_pairs(headers)
+        bind_message(raw_headers)
         try:
             env = Envelope.from_headers(raw_headers)
         except ValidationError as exc:
             await self._dead_letter(topic, body, raw_headers, None, f"bad envelope: {exc}", 0, partition, offset)
             return "dead"
-        booking_id_var.set(env.correlation_id)
-        message_id_var.set(str(env.message_id))
         handler = self.routes.get(topic, {}).get(env.type)
         if handler is None:
             log.debug("no handler for %s on %s; skipped", env.type, topic)

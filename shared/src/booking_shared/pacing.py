@@ -45,6 +45,10 @@ class FetchPacer:
         """Pace a consumer (given as a getter: the framework creates it only when it starts)."""
         self._consumers.append(consumer)
 
+    def consumers(self) -> list[Any]:
+        """The consumers watched that exist now (for the consumer-lag gauge)."""
+        return [c for c in (get() for get in self._consumers) if c is not None]
+
     def busy(self) -> None:
         """Something happened that replies or more messages will follow."""
         if not self.adaptive:

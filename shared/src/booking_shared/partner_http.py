@@ -34,6 +34,8 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from booking_shared.metrics import time_call
+
 logger = logging.getLogger(__name__)
 
 # What a request may fail with and still be retried: no answer came (or only half of one).
@@ -97,6 +99,8 @@ class PartnerTransport:
     At most `max_concurrency` requests are in flight and `rate_per_second` start (None or 0: no
     limit); the rest queue. Use as `async with Client(...) as c:` or call aclose().
     """
+
+    partner = "partner"  # its name in the call-latency metric (each client sets its own)
 
     def __init__(
         self,
@@ -166,15 +170,20 @@ class PartnerTransport:
         """The wait before the `retry`-th retry (1 for the first)."""
         return backoff_delay(retry, self.backoff_base, self.backoff_max, self._rng)
 
-    async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One request under the concurrency and rate limits; raises Ambiguous on 5xx/timeouts."""
+    async def _attempt(self, method: str, path: str, *, operation: str = "", **kwargs: Any) -> httpx.Response:
+        """One request under the concurrency and rate limits; raises Ambiguous on 5xx/timeouts.
+        Its time (the request alone, not the wait for a turn) goes to the call-latency metric."""
         async with self._semaphore:
             if self._limiter is not None:
                 await self._limiter.acquire()
-            try:
-                resp = await self._http.request(method, path, **kwargs)
-            except RETRYABLE_ERRORS as exc:
-                raise Ambiguous(exc) from exc
+            with time_call(self.partner, operation or method.lower()) as call:
+                try:
+                    resp = await self._http.request(method, path, **kwargs)
+                except RETRYABLE_ERRORS as exc:
+                    call["outcome"] = "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
+                    raise Ambiguous(exc) from exc
+                code = resp.status_code
+                call["outcome"] = "error" if code >= 500 else "rejected" if code >= 400 else "ok"
         if resp.status_code >= 500:
             raise Ambiguous(resp.status_code)
         return resp
@@ -209,7 +218,7 @@ class PartnerTransport:
     async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Retry ambiguous attempts with backoff; return the first real answer (below 500)."""
         try:
-            return await self._retrying(operation, path)(self._attempt, method, path, **kwargs)
+            return await self._retrying(operation, path)(self._attempt, method, path, operation=operation, **kwargs)
         except RetryError as gave_up:
             last = gave_up.last_attempt.exception()
             attempts = gave_up.last_attempt.attempt_number

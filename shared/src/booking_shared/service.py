@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,13 @@ from booking_shared.db import MigrationDirs, prepare_database
 from booking_shared.http import install_problem_handlers
 from booking_shared.internal_auth import OPEN_PATHS, InternalAuth
 from booking_shared.messaging import MessageRouter, ensure_topics, make_broker
-from booking_shared.metrics import OUTBOX_PARKED, OUTBOX_PENDING
+from booking_shared.metrics import (
+    OUTBOX_PARKED,
+    OUTBOX_PENDING,
+    Refreshers,
+    refresh_consumer_lag,
+    refresh_outbox_and_dlq,
+)
 from booking_shared.outbox import OutboxRelay
 from booking_shared.pacing import FetchPacer
 
@@ -43,6 +50,7 @@ class Runtime:
     relay: OutboxRelay
     pacer: FetchPacer
     extras: dict[str, Any] = field(default_factory=dict)
+    metrics: Refreshers = field(default_factory=Refreshers)  # gauges read again at each scrape
     pacer_task: asyncio.Task | None = None
     watch_task: asyncio.Task | None = None
     ready: bool = False
@@ -69,6 +77,13 @@ async def start_runtime(
     router.on_commit = relay.wake
     relay.on_publish = pacer.busy
     rt = Runtime(settings=settings, pool=pool, broker=broker, router=router, relay=relay, pacer=pacer)
+    rt.metrics.add(lambda: refresh_outbox_and_dlq(pool, settings.service_name))
+
+    async def consumer_lag() -> None:
+        for consumer in pacer.consumers():
+            await refresh_consumer_lag(consumer, settings.service_name)
+
+    rt.metrics.add(consumer_lag)
     if wire is not None:
         await wire(rt)
     router.attach(broker)
@@ -143,7 +158,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        logs.configure(settings.service_name, settings.log_level, settings.log_json, settings.log_repeat_window_s)
+        logs.configure(
+            settings.service_name, settings.log_level, settings.effective_log_format, settings.log_repeat_window_s
+        )
         rt = await start_runtime(
             settings, migrations_dir=migrations_dir, wire=wire, topics=all_topics() + (topics or [])
         )
@@ -160,6 +177,7 @@ def create_app(
     install_problem_handlers(app)
 
     app.add_middleware(BusyOnRequests)
+    app.add_middleware(RequestLogContext)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -197,6 +215,9 @@ def create_app(
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
+        rt: Runtime | None = getattr(app.state, "runtime", None)
+        if rt is not None:
+            await rt.metrics.run()
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
     if settings.serves_internal_api:
@@ -218,6 +239,23 @@ def create_app(
     return app
 
 
+class RequestLogContext:
+    """Binds the log ids of each HTTP request: the booking in its path, if any, and its trace id
+    (the caller's traceparent, or a new one). Plain ASGI, so the route runs in the same context."""
+
+    BOOKING_IN_PATH = re.compile(r"/(bk_[0-9a-zA-Z]+)(?:/|$)")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            m = self.BOOKING_IN_PATH.search(scope.get("path", ""))
+            traceparent = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"traceparent"), None)
+            logs.bind_request(m.group(1) if m else None, traceparent)
+        await self.app(scope, receive, send)
+
+
 class BusyOnRequests:
     """A quote, a card lookup or a status read comes just before or during a booking's messages:
     each request (probes apart) gets the consumer's short fetch wait ready. Plain ASGI, so that
@@ -237,6 +275,7 @@ class BusyOnRequests:
 def _public_app(settings: ServiceSettings, routers: list[APIRouter], title: str | None) -> FastAPI:
     public = FastAPI(title=title or f"{settings.service_name} (public)", docs_url=None, redoc_url=None, openapi_url=None)
     install_problem_handlers(public)
+    public.add_middleware(RequestLogContext)
 
     @public.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

@@ -5,6 +5,7 @@ from booking_shared.service import Runtime
 from orchestrator.entrypoints.deadlines import DeadlineWorker
 from orchestrator.entrypoints.messaging import subscribe
 from orchestrator.handlers import Deps, policy_from
+from orchestrator.metrics import refresh_sagas
 
 
 async def wire(rt: Runtime) -> None:
@@ -21,3 +22,4 @@ async def wire(rt: Runtime) -> None:
     worker.start()
     rt.extras["deadline_worker"] = worker
     rt.extras.setdefault("closers", []).append(worker.stop)
+    rt.metrics.add(lambda: refresh_sagas(rt.pool))

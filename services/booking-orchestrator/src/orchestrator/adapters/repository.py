@@ -34,6 +34,7 @@ from orchestrator.domain.model import (
     StepStatus,
 )
 from orchestrator.domain.steps import voided
+from orchestrator.metrics import observe_saved
 
 
 def _money(minor: int | None, currency: str) -> Money | None:
@@ -184,6 +185,7 @@ class SagaRepository:
         """Write what changed since `before` (None: a new saga)."""
         if before is not None and saga == before:
             return
+        observe_saved(saga, before)
         p = saga.payment
         saga.version = (before.version if before else 0) + 1
         await self.conn.execute(

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import stripe
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from booking_shared.metrics import time_call
 from payment.adapters.stripe_webhooks import DEFAULT_TOLERANCE_S, verify_webhook
 from payment.domain.gateway import (
     COMMAND_ID_KEY,
@@ -675,7 +676,12 @@ class StripeGateway:
             )
 
         async def attempt() -> T:
-            return await call()
+            with time_call("stripe", operation) as timed:
+                try:
+                    return await call()
+                except stripe.StripeError as exc:
+                    timed["outcome"] = _outcome(exc)
+                    raise
 
         try:
             return await AsyncRetrying(
@@ -783,6 +789,13 @@ def _check_metadata(metadata: Mapping[str, Any]) -> dict[str, str]:
             "metadata exceeds Stripe's limits (50 keys, 40-char keys, 500-char values)"
         )
     return meta
+
+
+def _outcome(exc: stripe.StripeError) -> str:
+    """How a failed call reads in the call-latency metric."""
+    if isinstance(exc, stripe.APIConnectionError):
+        return "network"
+    return "error" if _is_transient(exc) else "rejected"
 
 
 def _is_transient(exc: stripe.StripeError) -> bool:

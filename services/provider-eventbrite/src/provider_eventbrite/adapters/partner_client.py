@@ -115,6 +115,8 @@ def _utc(dt: datetime) -> str:
 class EventbriteClient(PartnerTransport):
     """One per partner account. Use as `async with EventbriteClient(...) as eb:` or call aclose()."""
 
+    partner = "eventbrite"
+
     def __init__(
         self,
         base_url: str,
@@ -343,7 +345,9 @@ class EventbriteClient(PartnerTransport):
                                 extra={"partner_reference": partner_reference},
                             )
                             return replace(found, recovered=True)
-                    resp = await self._attempt("POST", "/partner/v1/orders", json=body, headers=headers)
+                    resp = await self._attempt(
+                        "POST", "/partner/v1/orders", operation="create_order", json=body, headers=headers
+                    )
         except RetryError as gave_up:
             last = gave_up.last_attempt.exception()
             try:
@@ -437,7 +441,8 @@ class EventbriteClient(PartnerTransport):
 
     async def _lookup_once(self, partner_reference: str) -> OrderResult | None:
         resp = await self._attempt(
-            "GET", "/partner/v1/orders", params={"partner_reference": partner_reference}
+            "GET", "/partner/v1/orders", operation="find_order_by_reference",
+            params={"partner_reference": partner_reference},
         )
         return self._lookup_answer(resp)
 

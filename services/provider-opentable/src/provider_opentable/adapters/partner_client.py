@@ -314,6 +314,8 @@ class OpenTableClient(PartnerTransport):
     headers=None, rng=None): PartnerTransport's constructor, as is.
     """
 
+    partner = "opentable"
+
     @staticmethod
     def request_id_for(operation: str, idempotency_key: str) -> str:
         """The X-Request-Id of a write: the same key and operation always give the same id."""
@@ -551,7 +553,7 @@ class OpenTableClient(PartnerTransport):
                         found = await self._live_by_reference(partner_reference)
                         if found is not None:
                             return found
-                    resp = await self._attempt("POST", path, json=body, headers=headers)
+                    resp = await self._attempt("POST", path, operation="make_reservation", json=body, headers=headers)
         except RetryError as gave_up:
             last = gave_up.last_attempt.exception()
             found = await self._live_by_reference(partner_reference)
