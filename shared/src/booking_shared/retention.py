@@ -16,10 +16,14 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import asyncpg
 from pydantic import Field
 from pydantic_settings import BaseSettings
+
+if TYPE_CHECKING:
+    from booking_shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +151,7 @@ class Sweeper:
             await asyncio.sleep(self.settings.retention_sweep_interval_s)
 
 
-def start(rt, rules: Sequence[Rule] = ()) -> Sweeper:  # noqa: ANN001 (Runtime: imported lazily by callers)
+def start(rt: Runtime, rules: Sequence[Rule] = ()) -> Sweeper:
     """Start a sweeper for the plumbing rules plus `rules` in a service's wiring; it stops with it."""
     sweeper = Sweeper(rt.pool, [*plumbing_rules(rt.settings), *rules], rt.settings)
     sweeper.start()
