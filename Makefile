@@ -6,7 +6,7 @@ UV := .dev/bootstrap/bin/uv
 PY := .venv/bin/python
 PYTEST_FLAGS ?=
 
-.PHONY: up check install test test-all test-unit test-deploy bench lint schemas clean help
+.PHONY: up check install test test-all test-unit test-deploy bench soak lint schemas clean help
 
 help:
 	@echo "make up        start the whole system (embedded Postgres, Kafka-protocol broker, Stripe emulator, sandboxes, services)"
@@ -16,6 +16,7 @@ help:
 	@echo "make test-deploy  the production shape: Dockerfiles, compose, k8s, and each image's service run (slow)"
 	@echo "make lint      ruff"
 	@echo "make bench     latency, throughput, CPU and memory per booking on the whole stack (BENCH_FLAGS=--help)"
+	@echo "make soak      bookings for a bounded time with short retention: swept tables level off (SOAK_FLAGS=--help)"
 	@echo "make schemas   regenerate the JSON Schemas of the contracts"
 
 $(UV):
@@ -51,6 +52,9 @@ lint: install
 
 bench: install
 	$(PY) tests/bench/bench.py $(BENCH_FLAGS)
+
+soak: install
+	$(PY) tests/soak/soak.py $(SOAK_FLAGS)
 
 schemas: install
 	$(PY) -m booking_shared.contracts.export

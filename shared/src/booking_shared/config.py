@@ -6,7 +6,9 @@ from typing import ClassVar, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from booking_shared.retention import RetentionSettings
 
 DEV_DB_PASSWORD = "dev-only-password"
 DEV_GUEST_DATA_KEY = "dev-only-guest-data-key"
@@ -14,10 +16,13 @@ MIN_TOKEN_CHARS = 32
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-class ServiceSettings(BaseSettings):
-    """Read from the environment (upper-case names), failing fast outside dev mode."""
+class ServiceSettings(RetentionSettings):
+    """Read from the environment (upper-case names), failing fast outside dev mode. The
+    retention settings (RETENTION_*) come from RetentionSettings."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+    # hide_input_in_errors: a validation error would otherwise print the values it was given
+    # (the whole environment for a model-level check), secrets included.
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", hide_input_in_errors=True)
 
     # Whether the service serves an internal HTTP API (every route but the probes needs
     # INTERNAL_API_TOKEN). The gateway's API is public and authenticates people instead.

@@ -1,7 +1,9 @@
 """The only place the Booking orchestrator's adapters are built and its handlers registered."""
 
+from booking_shared import retention
 from booking_shared.kafka_admin import ensure_topics
 from booking_shared.service import Runtime
+from orchestrator.adapters.retention import rules as retention_rules
 from orchestrator.entrypoints.deadlines import DeadlineWorker
 from orchestrator.entrypoints.messaging import subscribe
 from orchestrator.handlers import Deps, policy_from
@@ -23,3 +25,4 @@ async def wire(rt: Runtime) -> None:
     rt.extras["deadline_worker"] = worker
     rt.extras.setdefault("closers", []).append(worker.stop)
     rt.metrics.add(lambda: refresh_sagas(rt.pool))
+    retention.start(rt, retention_rules(s))

@@ -28,6 +28,19 @@ class Settings(ServiceSettings):
     route_wait_s: float = Field(10.0, ge=0, description="How long a booking waits for a provider of its item types.")
     deadline_poll_interval_s: float = Field(0.5, gt=0, description="How often the deadline worker looks for due deadlines.")
 
+    # Retention (docs/RETENTION.md): the plumbing tables' settings are in ServiceSettings.
+    retention_history_s: float = Field(
+        90 * 86400.0, ge=0, description="A failed or cancelled saga's history is deleted this long after its last change."
+    )
+    retention_history_confirmed_s: float = Field(
+        180 * 86400.0, ge=0, description="A confirmed saga's history (money kept: disputes come up to 120 days "
+        "later) is deleted this long after its last change."
+    )
+    retention_guest_s: float = Field(
+        7 * 86400.0, ge=0, description="The sealed guest of a settled saga (no step open) is wiped this long "
+        "after its last change."
+    )
+
     # Provider replies: every topic matching this pattern is consumed, so a new provider needs
     # no change here (the consumer sees a new topic at its next metadata refresh, <= 5 min).
     # Empty: subscribe only to the known providers plus extra_providers.

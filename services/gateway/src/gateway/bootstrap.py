@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from booking_shared import retention
 from booking_shared.contracts import (
     BookingCancelled,
     BookingConfirmed,
@@ -18,6 +19,7 @@ from gateway.adapters.orchestrator import OrchestratorClient
 from gateway.adapters.payment import PaymentClient
 from gateway.adapters.postgres import booking_channel
 from gateway.adapters.providers import ProviderClient
+from gateway.adapters.retention import rules as retention_rules
 from gateway.adapters.signals import BookingSignals
 from gateway.config import Settings
 from gateway.entrypoints.reconciler import Reconciler
@@ -84,6 +86,7 @@ def make_wire(ports: Ports | None = None) -> Wiring:
         reconciler.start()
         rt.extras["reconciler"] = reconciler
         closers.insert(0, reconciler.stop)
+        retention.start(rt, retention_rules(settings))
 
         rt.router.on(SAGA_STATE, SagaStateChanged, record_saga_state)
         for event in (BookingConfirmed, BookingFailed, BookingCancelled):

@@ -83,6 +83,15 @@ class Settings(ServiceSettings):
     idempotency_lock_s: float = Field(
         30.0, description="After this, a request left 'in flight' by a crash is taken over."
     )
+    retention_quote_after_expiry_s: float = Field(
+        3600.0, ge=0, description="A quote never booked is deleted this long after it expires."
+    )
+    retention_guest_s: float = Field(
+        7 * 86400.0,
+        ge=0,
+        description="What the gateway sent the saga (with the sealed guest) is deleted this long after"
+        " the booking is final.",
+    )
     sse_poll_interval_s: float = Field(1.0, description="SSE fallback poll when no NOTIFY arrives.")
     sse_outcome_grace_s: float = Field(
         5.0,

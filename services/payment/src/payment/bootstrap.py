@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from booking_shared import retention
 from booking_shared.contracts import AuthorizePayment, CapturePayment, RefundPayment, VoidPayment
 from booking_shared.contracts.topics import dlq
 from booking_shared.messaging import MessageRouter
 from booking_shared.service import Runtime, Wiring
 from payment import handlers
+from payment.adapters.retention import rules as retention_rules
 from payment.adapters.stripe_gateway import StripeGateway
 from payment.config import Settings
 from payment.domain.gateway import PaymentGateway
@@ -40,6 +42,7 @@ def make_wiring(gateway_factory: GatewayFactory = stripe_gateway) -> Wiring:
         rt.extras["payment"] = deps
         rt.extras.setdefault("closers", []).append(gateway.close)
         register(rt.router, deps)
+        retention.start(rt, retention_rules(settings))
 
     return wire
 

@@ -48,6 +48,12 @@ class Settings(ServiceSettings):
         "(ISO 8601 duration or seconds).",
     )
 
+    retention_webhook_events_s: float = Field(
+        90 * 86400.0,
+        ge=0,
+        description="A webhook event id (replay dedupe) is kept this long; Stripe resends an event for 3 days.",
+    )
+
     # Production uses the constants; tests give each module its own topics so that suites never
     # consume each other's commands.
     commands_topic: str = PAYMENT_COMMANDS

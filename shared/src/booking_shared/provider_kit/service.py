@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from booking_shared import retention
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts import CancelItem, ConfirmItem, HoldItem, ProviderAnnounced
 from booking_shared.contracts.topics import PROVIDER_REGISTRY, provider_commands, provider_replies
@@ -67,6 +68,9 @@ async def wire_provider(rt: Runtime, port: PartnerPort, *, sweep_interval_s: flo
         await port.close()
 
     rt.extras.setdefault("closers", []).append(close)
+    # Items and command replies are the partner bookings' record and their exactly-once answers:
+    # kept. Only the plumbing tables are swept.
+    retention.start(rt)
 
 
 def create_provider_app(
