@@ -102,7 +102,7 @@ $("s-date").value = d.toISOString().slice(0, 10);
 
 $("search-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const q = new URLSearchParams({ date: $("s-date").value, party_size: $("s-party").value || "2", limit: "50" });
+  const q = new URLSearchParams({ date: $("s-date").value, party_size: $("s-party").value || "2" });
   if ($("s-q").value.trim()) q.set("q", $("s-q").value.trim());
   $("search-status").textContent = "Searching…";
   try {
