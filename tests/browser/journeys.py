@@ -6,8 +6,17 @@ import datetime as dt
 import json
 import re
 import uuid
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / ".dev" / "artifacts" / "browser"
+
+
+def snap(page: Page, name: str) -> None:
+    """A screenshot of what the page shows now (the viewport), beside the final ones."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def sign_up(page: Page, gateway: str, name: str = "Ana Silva", phone: str = "+351 912 345 678") -> str:

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .journeys import add_card, day, plan, review_and_book, sign_up
+from .journeys import add_card, day, plan, review_and_book, sign_up, snap
 
 # A journey runs in seconds; the first one also waits for the stack to start.
 pytestmark = pytest.mark.timeout(300)
@@ -50,6 +50,8 @@ def test_a_new_account_books_a_searched_itinerary_and_gets_codes_receipt_and_cal
     expect(page.locator("#review-consent")).to_contain_text("You need to confirm this total")
     expect(page.get_by_role("button", name="Book now")).to_be_disabled()
     page.get_by_label(re.compile(r"I confirm booking these items")).check()
+    page.locator("#review").scroll_into_view_if_needed()
+    snap(page, "booking-review")
     page.get_by_role("button", name="Book now").click()
 
     expect(page.locator("#bk-state")).to_have_text("Confirmed", timeout=60_000)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from .journeys import plan
+from .journeys import plan, snap
 
 # A journey runs in seconds; the first one also waits for the stack to start.
 pytestmark = pytest.mark.timeout(300)
@@ -43,6 +43,9 @@ def test_an_operator_sees_a_stuck_saga_and_compensates_it(page: Page, stack, ops
         expect(page.locator("#detail-steps")).to_contain_text("hold")
         expect(page.locator("#detail-history")).to_contain_text("BookingRequested")
         expect(page.locator("#detail-history")).to_contain_text("HoldItem")
+        expect(page.locator("#detail-steps")).to_contain_text("ItemHeld")  # the table's hold answered
+        page.locator("#stuck-h").scroll_into_view_if_needed()
+        snap(page, "ops-stuck-saga")
 
         page.get_by_role("button", name="Force compensate").click()
         dialog = page.get_by_role("dialog")

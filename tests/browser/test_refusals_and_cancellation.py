@@ -50,8 +50,8 @@ def test_consent_settings_refuse_a_booking_and_the_page_says_why(page: Page, sta
     add_card(page)
 
     page.get_by_role("button", name="Settings").click()
-    expect(page.get_by_label("Restaurants")).to_be_checked()
-    page.get_by_label("Restaurants").uncheck()
+    expect(page.get_by_label("Restaurants", exact=True)).to_be_checked()
+    page.get_by_label("Restaurants", exact=True).uncheck()
     page.get_by_label(re.compile("Book automatically")).check()
     page.get_by_label("Spending cap for automatic bookings").fill("10.00")
     page.get_by_role("button", name="Save settings").click()

@@ -34,10 +34,27 @@ const FIELD_NAMES = {
   "guest.email": "email",
 };
 
+const TERMS = {
+  max_auto_spend: "spending cap for automatic bookings",
+  require_confirmation_above: "\u201calways ask me above\u201d limit",
+  allowed_booking_types: "allowed booking types",
+  auto_book_enabled: "automatic booking setting",
+  last_name: "family name",
+  first_name: "given name",
+  "confirm: true": "your confirmation",
+};
+
+// The API's messages name settings by their field names; a person reads the words instead.
+export function humanize(text) {
+  let out = String(text || "");
+  for (const [k, v] of Object.entries(TERMS)) out = out.replaceAll(k, v);
+  return out.replace(/\b[a-z]+(_[a-z]+)+\b/g, (m) => m.replaceAll("_", " "));
+}
+
 export function explain(status, problem, retryAfter) {
   const slug = String(problem.type || "").split("/").pop();
-  const details = (problem.errors || []).map((e) => e.message).filter(Boolean);
-  const reasons = (problem.reasons || []).map((r) => r.message).filter(Boolean);
+  const details = (problem.errors || []).map((e) => humanize(e.message)).filter(Boolean);
+  const reasons = (problem.reasons || []).map((r) => humanize(r.message)).filter(Boolean);
   switch (slug) {
     case "unauthorized":
       return "You are not signed in, or your sign-in has expired. Please sign in again.";

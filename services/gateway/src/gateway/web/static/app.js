@@ -1,7 +1,7 @@
 // The booking pages: sign up / sign in, itinerary (search or JSON), review, card (Stripe.js),
 // one-click booking with live status (SSE through a single-use ticket), receipt, calendar,
 // cancellation, consent settings. Plain ES module, no build step.
-import { ApiError, call, el, money, show, tokenStore, when } from "/static/api.js";
+import { ApiError, call, el, humanize, money, show, tokenStore, when } from "/static/api.js";
 
 const token = tokenStore("booking.token");
 const $ = (id) => document.getElementById(id);
@@ -183,7 +183,7 @@ function renderQuote() {
   if (q.confirmation_required || !q.bookable) {
     c.append(el("div", { class: q.bookable ? "notice info" : "notice error" },
       q.bookable ? "You need to confirm this total before booking, because:" : "This itinerary cannot be booked as it is:",
-      el("ul", {}, reasons.map((r) => el("li", {}, r.message)))));
+      el("ul", {}, reasons.map((r) => el("li", {}, humanize(r.message))))));
   } else {
     c.append(el("p", { class: "notice ok" }, "Within your automatic-booking limits: no extra confirmation needed."));
   }
@@ -205,7 +205,7 @@ function renderGuest(guest) {
   const box = $("guest-fields");
   box.replaceChildren();
   for (const field of [...new Set(issues.map((i) => i.field))]) {
-    const msgs = issues.filter((i) => i.field === field).map((i) => i.message).join(" ");
+    const msgs = issues.filter((i) => i.field === field).map((i) => humanize(i.message)).join(" ");
     const id = `g-${field}`;
     box.append(el("label", { for: id }, GUEST_LABELS[field] || field),
       el("input", { id, name: field, required: true, "aria-describedby": `${id}-why` }),
@@ -397,7 +397,7 @@ function reasonWords(r) {
   if (/declin|insufficient/.test(code)) return "Your card was declined.";
   if (/authentication|action_window|3ds/.test(code)) return "The payment was not confirmed with your bank in time.";
   if (/sold_out|unavailable|not_available/.test(code)) return "An item is no longer available.";
-  return r.message || r.detail || code.replaceAll("_", " ");
+  return humanize(r.message || r.detail || code);
 }
 function cancellationWords(c) {
   if (c.outcome === "cancelled") return `cancelled, refund ${money(c.refund)}${c.fee && c.fee.amount_minor ? `, fee ${money(c.fee)}` : ""}`;

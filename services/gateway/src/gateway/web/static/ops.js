@@ -110,6 +110,9 @@ const REPLIES = { HoldItem: ["ItemHeld", "ItemRejected"], ConfirmItem: ["ItemCon
   AuthorizePayment: ["PaymentAuthorized", "PaymentDeclined", "PaymentActionRequired", "PaymentFailed"], CapturePayment: ["PaymentCaptured", "PaymentFailed"],
   VoidPayment: ["PaymentVoided", "PaymentFailed"], RefundPayment: ["PaymentRefunded", "PaymentFailed"] };
 
+const COMMANDS = { hold: "HoldItem", confirm: "ConfirmItem", cancel: "CancelItem", release: "CancelItem", authorize: "AuthorizePayment",
+  capture: "CapturePayment", void: "VoidPayment", refund: "RefundPayment" };
+
 function secs(ms) { return ms == null ? "—" : `${(ms / 1000).toFixed(2)} s`; }
 
 async function openSaga(id, focus) {
@@ -130,15 +133,17 @@ async function openSaga(id, focus) {
   const hist = s.history || [];
   const now = Date.now();
   $("detail-steps").replaceChildren(...s.steps.map((st) => {
-    const kind = st.name.split(":")[0];
-    const out = hist.find((h) => h.direction === "out" && st.name.includes(":") && h.summary?.includes(st.name.split(":").slice(1).join(":")) && REPLIES[h.type]) ||
-      hist.find((h) => h.direction === "out" && h.message_id === st.command_id);
-    const reply = out ? hist.find((h) => h.direction === "in" && (REPLIES[out.type] || []).includes(h.type) && h.at >= out.at && h.summary === out.summary) : null;
-    const took = out ? (reply ? new Date(reply.at) - new Date(out.at) : null) : null;
-    const overdue = st.deadline_at && new Date(st.deadline_at).getTime() < now && !["DONE", "FAILED", "ABANDONED"].includes(st.status);
-    return el("tr", {}, el("td", {}, st.name, ` (${kind})`), el("td", {}, el("span", { class: `badge ${overdue ? "bad" : ""}` }, st.status, overdue ? " · past deadline" : "")),
-      el("td", { class: "code" }, st.command_id.slice(0, 8)), el("td", { class: "num" }, String(st.attempts)), el("td", {}, when(st.deadline_at)),
-      el("td", {}, reply ? reply.type : "—"), el("td", { class: "num" }, took != null ? secs(took) : "—"));
+    const [kind, ...rest] = st.name.split(":");
+    const item = rest.join(":");
+    const command = COMMANDS[kind];
+    const mine = (h) => !item || (h.summary || "").includes(item);
+    const out = hist.find((h) => h.direction === "out" && h.type === command && mine(h));
+    const reply = out ? hist.find((h) => h.direction === "in" && (REPLIES[command] || []).includes(h.type) && h.at >= out.at && mine(h)) : null;
+    const took = out && reply ? new Date(reply.at) - new Date(out.at) : null;
+    const overdue = st.deadline_at && new Date(st.deadline_at).getTime() < now && !["DONE", "FAILED", "ABANDONED", "EXHAUSTED"].includes(st.status);
+    return el("tr", {}, el("td", {}, st.name), el("td", {}, el("span", { class: `badge ${overdue ? "bad" : ""}` }, st.status, overdue ? " · past deadline" : "")),
+      el("td", { class: "code", title: st.command_id }, `${command || kind} ${st.command_id.slice(0, 8)}`), el("td", { class: "num" }, String(st.attempts)), el("td", {}, when(st.deadline_at)),
+      el("td", {}, reply ? reply.type : "waiting"), el("td", { class: "num" }, took != null ? secs(took) : "—"));
   }));
   let prev = null;
   $("detail-history").replaceChildren(...hist.map((h) => {
