@@ -75,6 +75,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     # person has a minute for 3-D Secure in the page.
     env["STEP_TIMEOUT_S"] = "30"
     env["ACTION_WINDOW_S"] = "60"
+    # Searches wait longer for a provider: a busy test machine must not drop one from the results.
+    env["SEARCH_TIMEOUT_S"] = "10"
     out = open(state / "up.out", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "booking_shared.devstack.up", "--timeout", "120"],
@@ -141,7 +143,7 @@ def ops_token(stack) -> str:
     r = subprocess.run(
         [sys.executable, "-m", "gateway", "create-ops-user", "--name", "Olga Ops",
          "--email", f"olga-{time.time_ns()}@example.com"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env, capture_output=True, text=True, timeout=180,
     )
     assert r.returncode == 0, r.stderr
     found = re.search(r"gw_[A-Za-z0-9_\-]+", r.stdout)
