@@ -139,7 +139,8 @@ def phone(browser, request):
 @pytest.fixture(scope="package")
 def ops_token(stack) -> str:
     """An operator account made as an operator would: `gateway-service create-ops-user`."""
-    env = {**os.environ, **stack.env()}
+    # The stack has provisioned and migrated the database already.
+    env = {**os.environ, **stack.env(), "DB_PROVISION": "false"}
     r = subprocess.run(
         [sys.executable, "-m", "gateway", "create-ops-user", "--name", "Olga Ops",
          "--email", f"olga-{time.time_ns()}@example.com"],
