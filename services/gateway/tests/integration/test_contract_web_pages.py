@@ -90,3 +90,34 @@ async def test_ops_dashboard_routes_need_the_ops_role(client):
     for path in ("/v1/ops/saga-counts", "/v1/ops/dead-letters"):
         assert (await client.get(path)).status_code == 401
         assert (await client.get(path, headers=bearer(token))).status_code == 403
+
+
+async def test_the_dead_letter_reader_shows_the_newest_records_of_each_dlq_topic(gateway_kafka):
+    import json
+    import secrets
+
+    from aiokafka import AIOKafkaProducer
+
+    from gateway.adapters.dead_letters import read_dead_letters
+
+    topic = f"test.web.{secrets.token_hex(4)}.v1.dlq"
+    producer = AIOKafkaProducer(bootstrap_servers=gateway_kafka)
+    await producer.start()
+    try:
+        for n in range(3):
+            await producer.send_and_wait(
+                topic, json.dumps({"type": "Broken", "n": n}).encode(), partition=0,
+                headers=[("dlq_error", f"boom {n}".encode()), ("dlq_consumer", b"test")],
+            )
+    finally:
+        await producer.stop()
+    found = {}
+    for _ in range(20):  # a new topic shows in the broker's metadata within moments
+        found = {t["topic"]: t for t in (await read_dead_letters(gateway_kafka, per_topic=2))["topics"]}
+        if found.get(topic, {}).get("total") == 3:
+            break
+        await asyncio.sleep(0.5)
+    mine = found[topic]
+    assert mine["total"] == 3
+    assert [r["value"]["n"] for r in mine["records"]] == [2, 1]  # the newest two, newest first
+    assert mine["records"][0]["headers"] == {"dlq_error": "boom 2", "dlq_consumer": "test"}
