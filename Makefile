@@ -6,7 +6,7 @@ UV := .dev/bootstrap/bin/uv
 PY := .venv/bin/python
 PYTEST_FLAGS ?=
 
-.PHONY: up check install test test-all test-unit test-deploy bench soak lint schemas clean help
+.PHONY: up check install browser test test-all test-unit test-browser test-deploy bench soak lint schemas clean help
 
 help:
 	@echo "make up        start the whole system (embedded Postgres, Kafka-protocol broker, Stripe emulator, sandboxes, services)"
@@ -14,6 +14,7 @@ help:
 	@echo "make test      install what is needed and run the suite (slow chaos/load suites excluded)"
 	@echo "make test-all  everything, slow suites included"
 	@echo "make test-deploy  the production shape: Dockerfiles, compose, k8s, and each image's service run (slow)"
+	@echo "make test-browser  the browser journeys only (headless Debian chromium; screenshots in .dev/artifacts/browser/)"
 	@echo "make lint      ruff"
 	@echo "make bench     latency, throughput, CPU and memory per booking on the whole stack (BENCH_FLAGS=--help)"
 	@echo "make soak      bookings for a bounded time with short retention: swept tables level off (SOAK_FLAGS=--help)"
@@ -29,16 +30,26 @@ $(UV):
 
 install: .venv/.synced
 
+# The browser journeys (tests/browser) drive Debian's chromium with Playwright from PyPI (no
+# browser download, never `playwright install`). Installed here when it is missing.
+browser:
+	@test -x /usr/bin/chromium || (echo "installing Debian's chromium for the browser tests ..." && \
+	  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) ) || \
+	  (echo "make: the browser tests need /usr/bin/chromium: install Debian's package (apt-get install chromium, as root)" >&2; exit 1)
+
 up: install
 	@$(PY) -m booking_shared.devstack.up
 
 check: install
 	@$(PY) -m booking_shared.devstack.checker
 
-test: install
+test: install browser
 	$(PY) -m pytest -m "not slow" -q $(PYTEST_FLAGS)
 
-test-all: install
+test-browser: install browser
+	$(PY) -m pytest tests/browser -q $(PYTEST_FLAGS)
+
+test-all: install browser
 	$(PY) -m pytest -q $(PYTEST_FLAGS)
 
 test-deploy: install

@@ -125,6 +125,29 @@ class Settings(ServiceSettings):
     problem_type_base: str = Field(
         "https://booking.local/problems/", description="Prefix of problem+json type URIs."
     )
+    # The web pages (/ and /ops).
+    stream_ticket_ttl_s: float = Field(
+        60.0, gt=0, le=600, description="How long a single-use event-stream ticket can be redeemed."
+    )
+    stripe_api_base: str | None = Field(
+        None, description="The Stripe emulator's base URL in dev (make up sets it); its Stripe.js is used."
+    )
+    stripe_js_url: str | None = Field(
+        None,
+        description="Where pages load Stripe.js from; default: the emulator's copy when stripe_api_base is set,"
+        " else https://js.stripe.com/v3/.",
+    )
+    stripe_publishable_key: str = Field(
+        "pk_test_localstripe", description="The publishable key Stripe.js is started with (pk_...)."
+    )
+
+    @property
+    def stripe_js(self) -> str:
+        if self.stripe_js_url:
+            return self.stripe_js_url
+        if self.stripe_api_base:
+            return self.stripe_api_base.rstrip("/") + "/js.stripe.com/v3/"
+        return "https://js.stripe.com/v3/"
 
     @property
     def token_ttl(self) -> timedelta:

@@ -243,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - t0
         say(f"\nAll services ready in {elapsed:.1f}s.")
         gw = SERVICES[-1].port
-        # Only what answers today: the web UI is not built yet, so the gateway's entry
-        # point is its API documentation.
+        say(f"  booking pages      http://127.0.0.1:{gw}/")
+        say(f"  ops dashboard      http://127.0.0.1:{gw}/ops")
         say(f"  API docs (OpenAPI) http://127.0.0.1:{gw}/docs")
         say(f"  OpenAPI document   http://127.0.0.1:{gw}/openapi.json")
         for svc in SERVICES[:-1]:

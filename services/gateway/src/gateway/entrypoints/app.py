@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from booking_shared.service import create_app as create_service_app
 from gateway.bootstrap import Ports, make_wire
 from gateway.config import Settings
+from gateway.entrypoints import pages
 from gateway.entrypoints.api import (
     body_limit,
     bookings,
@@ -18,6 +19,7 @@ from gateway.entrypoints.api import (
     quotes,
     search,
     users,
+    web,
 )
 from gateway.entrypoints.api.openapi import DESCRIPTION, TAGS
 from gateway.entrypoints.api.openapi import install as install_openapi
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None, ports: Ports | None = None) -> 
             quotes.router,
             bookings.router,
             ops.router,
+            web.router,
         ],
         title="Gateway: one-click booking API",
         description=DESCRIPTION,
@@ -48,4 +51,5 @@ def create_app(settings: Settings | None = None, ports: Ports | None = None) -> 
     problems.install(app)
     body_limit.install(app, settings.max_body_bytes)
     install_openapi(app)
+    pages.install(app, settings)
     return app

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from sse_starlette.sse import EventSourceResponse
 
 from gateway.domain.idempotency import KEY_PATTERN
 from gateway.entrypoints.api import examples as ex
-from gateway.entrypoints.api.auth import CurrentUser, client_info, get_deps
+from gateway.entrypoints.api.auth import CurrentUser, bearer, client_info, get_deps, principal
 from gateway.entrypoints.api.problems import GuardedRoute
 from gateway.entrypoints.api.schemas import (
     ID_PATTERN,
@@ -24,6 +25,7 @@ from gateway.entrypoints.api.schemas import (
     CancelRequest,
 )
 from gateway.handlers import bookings as handler
+from gateway.handlers import web
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"], route_class=GuardedRoute)
 
@@ -182,7 +184,9 @@ async def get_booking(
     summary="Server-Sent Events: every state change until a final state",
     description="Replays the booking's timeline, then streams each change (`event: state`, JSON data) and ends "
     "after a final state (CONFIRMED, FAILED, CANCELLED, PARTIALLY_CANCELLED, COMPENSATION_FAILED). An ACTION_REQUIRED event carries "
-    "the `client_secret` for 3-D Secure. Resume with the Last-Event-ID header.",
+    "the `client_secret` for 3-D Secure. Resume with the Last-Event-ID header.\n\nA browser's EventSource "
+    "cannot send an Authorization header: it opens the stream with `?ticket=` instead, a single-use ticket "
+    "from `POST /v1/bookings/{id}/stream-ticket` (never the bearer token in a URL).",
     responses={
         200: {
             "description": "An event stream",
@@ -193,14 +197,26 @@ async def get_booking(
 )
 async def booking_events(
     request: Request,
-    user: CurrentUser,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     booking_id: Annotated[str, BOOKING_ID],
+    ticket: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="A single-use stream ticket (for EventSource), instead of the bearer token.",
+            examples=["st_q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c"],
+        ),
+    ] = None,
     last_event_id: Annotated[
         str | None,
         Header(alias="Last-Event-ID", description="Resume after this event id.", examples=["42"]),
     ] = None,
 ) -> EventSourceResponse:
     deps = get_deps(request)
+    if creds is None and ticket is not None:
+        user = await web.redeem_stream_ticket(deps, ticket, booking_id)
+    else:
+        user = (await principal(request, creds)).require_user()
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
     stream = await handler.follow_booking(deps, user, booking_id, after)
 

@@ -11,6 +11,7 @@ from gateway.entrypoints.api.auth import OpsPrincipal, get_deps
 from gateway.entrypoints.api.problems import GuardedRoute
 from gateway.entrypoints.api.schemas import ID_PATTERN, SagaAction
 from gateway.handlers import ops as handler
+from gateway.handlers import web
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"], route_class=GuardedRoute)
 
@@ -35,6 +36,14 @@ async def list_sagas(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    provider: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-z0-9_-]{1,40}$",
+            description="Only sagas with an item at this provider (among the page asked for).",
+            examples=["opentable"],
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     params = {
         "state": state,
@@ -43,7 +52,8 @@ async def list_sagas(
         "limit": limit,
         "offset": offset,
     }
-    return await handler.list_sagas(get_deps(request), p, params)
+    deps = get_deps(request)
+    return await web.with_providers(deps, await handler.list_sagas(deps, p, params), provider)
 
 
 @router.get(
