@@ -223,24 +223,29 @@ class OutboxRelay:
             return 0
         held: set[tuple[str, str]] = set()  # (topic, key) behind a refused row in this batch
         pending: list[tuple[asyncpg.Record, Any]] = []
+        copies: list[Any] = []
         outage: BaseException | None = None
         for r in rows:
             if outage is not None:
                 break
             if self._held(r, held):
                 continue
+            record = {
+                "value": r["payload"].encode(),
+                "key": r["msg_key"].encode() if r["msg_key"] else None,
+                "headers": [(k, v.encode()) for k, v in json.loads(r["headers"])],
+            }
             try:
-                fut = await producer.send(
-                    r["topic"],
-                    value=r["payload"].encode(),
-                    key=r["msg_key"].encode() if r["msg_key"] else None,
-                    headers=[(k, v.encode()) for k, v in json.loads(r["headers"])],
-                )
+                fut = await producer.send(r["topic"], **record)
+                # Dev/test chaos setting (refused in production): the same record again.
+                for _ in range(self.settings.outbox_publish_copies - 1):
+                    copies.append(await producer.send(r["topic"], **record))
             except Exception as exc:
                 outage = await self._refused(conn, r, exc, held)
                 continue
             pending.append((r, fut))
         results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        await asyncio.gather(*copies, return_exceptions=True)
         done: list[int] = []
         for (r, _), res in zip(pending, results, strict=True):
             if self._held(r, held):

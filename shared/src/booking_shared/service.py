@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from booking_shared import broker_watch, logs
+from booking_shared import broker_watch, killpoint, logs
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.topics import all_topics
 from booking_shared.db import MigrationDirs, prepare_database
@@ -58,6 +58,7 @@ async def start_runtime(
     topics: list[str] | None = None,
 ) -> Runtime:
     """Provision and migrate, create topics, register handlers, start consuming and relaying."""
+    killpoint.configure(settings)
     pool = await prepare_database(settings, migrations_dir)
     topics = topics or all_topics()
     await _retry("kafka topics", lambda: ensure_topics(settings, topics))
