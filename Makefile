@@ -5,8 +5,9 @@ UV_VERSION := 0.13.9
 UV := .dev/bootstrap/bin/uv
 PY := .venv/bin/python
 PYTEST_FLAGS ?=
+CHAOS_FLAGS ?=
 
-.PHONY: up check install test test-all test-unit bench lint schemas clean help
+.PHONY: up check install test test-all test-unit bench chaos lint schemas clean help
 
 help:
 	@echo "make up        start the whole system (embedded Postgres, Kafka-protocol broker, Stripe emulator, sandboxes, services)"
@@ -15,6 +16,7 @@ help:
 	@echo "make test-all  everything, slow suites included"
 	@echo "make lint      ruff"
 	@echo "make bench     latency, throughput, CPU and memory per booking on the whole stack (BENCH_FLAGS=--help)"
+	@echo "make chaos     faults injected one at a time under 1,000 bookings each, invariants checked (CHAOS_FLAGS=--help)"
 	@echo "make schemas   regenerate the JSON Schemas of the contracts"
 
 $(UV):
@@ -47,6 +49,9 @@ lint: install
 
 bench: install
 	$(PY) tests/bench/bench.py $(BENCH_FLAGS)
+
+chaos: install
+	$(PY) tests/chaos/chaos.py --bookings 1000 $(CHAOS_FLAGS)
 
 schemas: install
 	$(PY) -m booking_shared.contracts.export

@@ -88,6 +88,7 @@ def start_stack(extra_env: dict[str, str] | None = None, prefix: str = "bench-")
     proc = subprocess.Popen(
         [sys.executable, "-m", "booking_shared.devstack.up", "--timeout", "120"],
         env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=infra._die_with_parent,  # a killed bench or chaos run stops its stack too
     )
     deadline = time.monotonic() + 150
     while "All services ready" not in (state / "up.out").read_text():
