@@ -613,6 +613,8 @@ async def run_scenario(sc: Scenario, n: int, concurrency: int, seed: int, keep: 
             bookings_accepted=len(run.accepted), refused=run.refused[:20], refused_count=len(run.refused),
             retries=run.retries, sagas=len(mine), final=final,
             final_rate=round(final / len(run.accepted), 4) if run.accepted else 0.0, states=states,
+            # in_flight_at_clearing: the bookings accepted before the fault cleared, whose last
+            # state change settle_s is measured to (0 when all were final by then).
             load_s=round(load_s, 1), settle_s=round(settle_s, 1), in_flight_at_clearing=in_flight,
             fault_cleared_s=round((run.cleared_at - run.load_started_at).total_seconds(), 1),
             unsettled=dict(list(left.items())[:20]), unsettled_count=len(left),
@@ -644,7 +646,7 @@ async def _inject_after_start(sc: Scenario, run: Run) -> None:
 def row(r: dict[str, Any], command: str) -> str:
     checker_result = "clean" if r.get("checker", {}).get("violations") == [] else \
         f"{len(r.get('checker', {}).get('violations', []))} violations" if "checker" in r else "not run"
-    settle_text = f"{r.get('settle_s')} s ({r.get('in_flight_at_clearing', 0)} in flight)"
+    settle_text = f"{r.get('settle_s')} s (of {r.get('in_flight_at_clearing', 0)} accepted before it cleared)"
     return (f"| {r['scenario']} | {r.get('sagas', 0)} | {r['faults']} | "
             f"{r.get('final_rate', 0) * 100:.1f}% ({r.get('final', 0)}/{r.get('bookings_accepted', 0)}) | "
             f"{settle_text} | {checker_result} | {'yes' if r.get('passed') else 'NO'} | `{command}` |")

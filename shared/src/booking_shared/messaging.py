@@ -229,7 +229,7 @@ class MessageRouter:
             await outbox.enqueue_raw(
                 conn,
                 dlq(topic),
-                env.correlation_id if env else None,
+                _pg_text(env.correlation_id) if env else None,
                 dlq_headers,
                 _pg_text(body.decode(errors="replace")),
                 schema=self.settings.db_schema,

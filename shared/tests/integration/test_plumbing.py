@@ -165,6 +165,11 @@ async def test_records_with_nul_bytes_go_to_the_dlq_without_blocking(plumbing, r
         await producer.send_and_wait(plumbing.topic, b"\x00\xffnot json{", key=bid.encode())
         await producer.send_and_wait(plumbing.topic, b'{"to_state": "\x00"', key=bid.encode(),
                                      headers=[*env.to_headers(), ("note", b"a\x00b")])
+        # A well-formed message of a booking id with a NUL in it: its handler fails (the
+        # database refuses the id), and so would its dead letter, keyed by that id.
+        bad = Envelope.new("SagaStateChanged", correlation_id=f"{bid}\x00", producer="test")
+        await producer.send_and_wait(plumbing.topic, state(f"{bid}\x00", "NUL").model_dump_json().encode(),
+                                     key=bid.encode(), headers=bad.to_headers())
     finally:
         await producer.stop()
     await put(plumbing, bid, "NEXT")
@@ -174,6 +179,10 @@ async def test_records_with_nul_bytes_go_to_the_dlq_without_blocking(plumbing, r
     dead = await plumbing.pool.fetch("SELECT * FROM dead_letters WHERE topic = $1 AND (message_id = $2 OR message_id IS NULL)",
                                      plumbing.topic, str(env.message_id))
     assert len(dead) >= 2 and {d["message_id"] for d in dead} >= {None, str(env.message_id)}
+    assert await wait_for(
+        lambda: plumbing.pool.fetchval("SELECT count(*) FROM dead_letters WHERE message_id = $1", str(bad.message_id)),
+        what="the dead letter of the NUL booking id",
+    ) == 1
     records = await _read_all(kafka_bootstrap, dlq(plumbing.topic), lambda r: True)
     assert any(b"not json" in (r.value or b"") for r in records)
 
