@@ -64,6 +64,10 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_ms: int = 100
 
     outbox_poll_interval_s: float = 1.0
+    outbox_replay_after_loss_s: float = Field(
+        120.0, ge=0, description="When the broker comes back without our topics (or after being unreachable), "
+        "outbox rows sent in this many seconds before are published again: they may have been lost unread."
+    )
     outbox_publish_copies: int = Field(
         1, ge=1, le=5, description="Dev/test only (refused in production): publish every outbox row this many "
         "times, so that each message is delivered more than once (chaos runs of the consumers' dedupe)."

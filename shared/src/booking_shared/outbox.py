@@ -327,6 +327,22 @@ class OutboxRelay:
         n = await conn.fetchval("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL")
         OUTBOX_PARKED.labels(self.settings.service_name).set(n)
 
+    async def replay_recent(self, window_s: float) -> int:
+        """The broker lost its data: publish again, in order, every row sent in the last
+        `window_s` (a consumer may not have read it yet). Consumers' inboxes drop the copies
+        they had handled. Returns the number of rows to publish again."""
+        if window_s <= 0:
+            self.wake()
+            return 0
+        status = await self.pool.execute(
+            "UPDATE outbox SET sent_at = NULL WHERE sent_at > now() - make_interval(secs => $1)", window_s
+        )
+        n = int(status.split()[-1])
+        if n:
+            log.warning("the broker lost its data: publishing recent messages again", extra={"rows": n, "window_s": window_s})
+        self.wake()
+        return n
+
     async def pending(self) -> int:
         """Rows still to publish (parked ones are not: they wait for an operator)."""
         return await self.pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL")

@@ -81,7 +81,9 @@ async def start_runtime(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(broker.stop(), 10)
         await asyncio.wait_for(broker.start(), 30)
-        relay.wake()
+        # What was published shortly before the loss may have died with the broker unread
+        # (a saga's last events, a reply): publish it again; consumers drop what they had.
+        await relay.replay_recent(settings.outbox_replay_after_loss_s)
 
     rt.watch_task = asyncio.create_task(broker_watch.watch(settings, topics, rebuild), name="broker-watch")
     rt.ready = True

@@ -67,6 +67,26 @@ async def test_with_three_copies_every_row_is_delivered_three_times_and_handled_
     assert await plumbing.pool.fetchval("SELECT count(*) FROM outbox WHERE msg_key = $1 AND sent_at IS NOT NULL", bid) == 1
 
 
+async def test_after_a_broker_loss_recent_rows_are_published_again_and_handled_once(plumbing, relay_for):
+    """A message published just before the broker lost its data may never have been read:
+    replay_recent publishes what was sent in the window again, and the inbox drops the copy
+    of what was handled; rows sent before the window are not resent."""
+    old, recent = f"bk_{secrets.token_hex(4)}", f"bk_{secrets.token_hex(4)}"
+    await put(plumbing, old, "OLD")
+    await put(plumbing, recent, "RECENT")
+    relay = relay_for()
+    relay.start()
+    await wait_for(lambda: plumbing.effects(recent), what="the first delivery")
+    await wait_for(lambda: plumbing.effects(old), what="the first delivery")
+    await plumbing.pool.execute("UPDATE outbox SET sent_at = now() - interval '10 minutes' WHERE msg_key = $1", old)
+    assert await relay.replay_recent(60) >= 1  # this test's recent row, and any other test's in the window
+    await wait_for(lambda: [o for b, o in plumbing.outcomes if b == recent and o == "duplicate"], what="the replayed copy")
+    await asyncio.sleep(0.5)
+    assert await plumbing.effects(recent) == ["RECENT"]
+    assert [o for b, o in plumbing.outcomes if b == old] == ["handled"]
+    assert await plumbing.pool.fetchval("SELECT count(*) FROM outbox WHERE msg_key = $1 AND sent_at IS NULL", recent) == 0
+
+
 class CrashAfterPublish(OutboxRelay):
     """A relay that dies after the broker took the batch but before marking it sent."""
 
