@@ -206,9 +206,15 @@ async def with_retries(what: str, run: Run, call: Callable[[], Awaitable[httpx.R
 
 
 async def wait_final(client: httpx.AsyncClient, person: Any, booking_id: str, timeout: float = 120) -> None:
-    """Follow the booking's event stream to a final state, reconnecting when it breaks."""
-    deadline = now() + timeout
-    while now() < deadline:
+    """Follow the booking's event stream to a final state, reconnecting when it breaks, for at
+    most `timeout` s (a stream kept open by its pings would otherwise wait for ever)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await _follow(client, person, booking_id)
+
+
+async def _follow(client: httpx.AsyncClient, person: Any, booking_id: str) -> None:
+    while True:
         try:
             async with client.stream("GET", f"/v1/bookings/{booking_id}/events", headers=person.auth,
                                      timeout=httpx.Timeout(10, read=30)) as s:
