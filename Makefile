@@ -5,8 +5,9 @@ UV_VERSION := 0.13.9
 UV := .dev/bootstrap/bin/uv
 PY := .venv/bin/python
 PYTEST_FLAGS ?=
+CHAOS_FLAGS ?=
 
-.PHONY: up check install browser test test-all test-unit test-browser test-deploy bench soak lint schemas clean help
+.PHONY: up check install browser test test-all test-unit test-browser test-deploy bench soak chaos lint schemas clean help
 
 help:
 	@echo "make up        start the whole system (embedded Postgres, Kafka-protocol broker, Stripe emulator, sandboxes, services)"
@@ -18,6 +19,7 @@ help:
 	@echo "make lint      ruff"
 	@echo "make bench     latency, throughput, CPU and memory per booking on the whole stack (BENCH_FLAGS=--help)"
 	@echo "make soak      bookings for a bounded time with short retention: swept tables level off (SOAK_FLAGS=--help)"
+	@echo "make chaos     faults injected one at a time under 1,000 bookings each, invariants checked (CHAOS_FLAGS=--help)"
 	@echo "make schemas   regenerate the JSON Schemas of the contracts"
 
 $(UV):
@@ -66,6 +68,9 @@ bench: install
 
 soak: install
 	$(PY) tests/soak/soak.py $(SOAK_FLAGS)
+
+chaos: install
+	$(PY) tests/chaos/chaos.py --bookings 1000 $(CHAOS_FLAGS)
 
 schemas: install
 	$(PY) -m booking_shared.contracts.export

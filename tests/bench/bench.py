@@ -36,7 +36,7 @@ PORTS = {
     "POSTGRES_PORT": "postgres", "KAFKA_PORT": "kafka", "LOCALSTRIPE_PORT": "stripe",
     "OPENTABLE_SANDBOX_PORT": "opentable_sandbox", "EVENTBRITE_SANDBOX_PORT": "eventbrite_sandbox",
     "PAYMENT_PORT": "payment", "PROVIDER_OPENTABLE_PORT": "opentable", "PROVIDER_EVENTBRITE_PORT": "eventbrite",
-    "ORCHESTRATOR_PORT": "orchestrator", "GATEWAY_PORT": "gateway",
+    "ORCHESTRATOR_PORT": "orchestrator", "GATEWAY_PORT": "gateway", "PAYMENT_WEBHOOK_PORT": "payment_webhooks",
 }
 OURS = ("payment", "provider-opentable", "provider-eventbrite", "booking-orchestrator", "gateway")
 # The bench books as a handful of people, far faster than one person would: lift the gateway's
@@ -75,17 +75,20 @@ class Stack:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
-def start_stack() -> Stack:
-    """The whole system as `make up` starts it, on free ports, in a state directory of its own."""
-    state = Path(tempfile.mkdtemp(prefix="bench-", dir=REPO / ".dev"))
+def start_stack(extra_env: dict[str, str] | None = None, prefix: str = "bench-") -> Stack:
+    """The whole system as `make up` starts it, on free ports, in a state directory of its own
+    (`extra_env`: settings for every part, e.g. the chaos harness's)."""
+    state = Path(tempfile.mkdtemp(prefix=prefix, dir=REPO / ".dev"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "STRIPE_API_KEY")}
     ports = {name: infra.free_port() for name in PORTS.values()}
     env.update({var: str(ports[name]) for var, name in PORTS.items()})
     env.update(BENCH_ENV, DEVSTACK_DIR=str(state))
+    env.update(extra_env or {})
     out = open(state / "up.out", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "booking_shared.devstack.up", "--timeout", "120"],
         env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=infra._die_with_parent,  # a killed bench or chaos run stops its stack too
     )
     deadline = time.monotonic() + 150
     while "All services ready" not in (state / "up.out").read_text():
@@ -101,7 +104,7 @@ def running_stack(state_dir: Path) -> Stack:
     env = json.loads((state_dir / "services.env.json").read_text())
     defaults = {"postgres": 5433, "kafka": 9092, "stripe": 8420, "opentable_sandbox": 8103,
                 "eventbrite_sandbox": 8104, "payment": 8002, "opentable": 8003, "eventbrite": 8004,
-                "orchestrator": 8001, "gateway": 8000}
+                "orchestrator": 8001, "gateway": 8000, "payment_webhooks": 8012}
     ports = {name: int(os.environ.get(var, defaults[name])) for var, name in PORTS.items()}
     if "STRIPE_API_BASE" in env:
         ports["stripe"] = int(env["STRIPE_API_BASE"].rsplit(":", 1)[1])

@@ -69,6 +69,19 @@ class ServiceSettings(RetentionSettings):
     consumer_retry_backoff_ms: int = 100
 
     outbox_poll_interval_s: float = 1.0
+    outbox_replay_after_loss_s: float = Field(
+        120.0, ge=0, description="When the broker comes back without our topics (or after being unreachable), "
+        "outbox rows sent in this many seconds before are published again: they may have been lost unread."
+    )
+    outbox_publish_copies: int = Field(
+        1, ge=1, le=5, description="Dev/test only (refused in production): publish every outbox row this many "
+        "times, so that each message is delivered more than once (chaos runs of the consumers' dedupe)."
+    )
+    kill_point: str = Field(
+        "", description="Dev/test only (refused in production): a named point (booking_shared.killpoint) where "
+        "the process SIGKILLs itself, at kill_point_rate, e.g. payment.after_stripe_call."
+    )
+    kill_point_rate: float = Field(0.0, ge=0, le=1, description="Chance of dying each time the kill point is reached.")
     outbox_max_attempts: int = Field(
         5, ge=1, description="Tries of one outbox row that the broker refuses before it is parked for operators."
     )
@@ -112,6 +125,8 @@ class ServiceSettings(RetentionSettings):
         if self.environment == "dev" and self.host not in LOOPBACK:
             raise ValueError(f"HOST must be a loopback address in dev (got {self.host}); dev binds 127.0.0.1 only")
         if self.environment == "production":
+            if self.outbox_publish_copies != 1 or self.kill_point:
+                raise ValueError("OUTBOX_PUBLISH_COPIES and KILL_POINT are chaos-test settings, refused in production")
             if self.db_password == DEV_DB_PASSWORD:
                 raise ValueError("DB_PASSWORD must be set in production")
             if self.guest_data_key == DEV_GUEST_DATA_KEY:

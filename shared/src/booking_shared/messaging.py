@@ -210,9 +210,9 @@ class MessageRouter:
         partition keeps flowing. If the database is down this raises, and the broker redelivers."""
         log.error("message dead-lettered", extra={"topic": topic, "error": error, "attempts": attempts})
         MESSAGES_DEAD.labels(self.consumer, env.type if env else "unknown").inc()
-        dlq_headers = [(k, v.decode(errors="replace")) for k, v in headers if not k.startswith("dlq_")]
+        dlq_headers = [(k, _pg_text(v.decode(errors="replace"))) for k, v in headers if not k.startswith("dlq_")]
         dlq_headers += [
-            ("dlq_error", error[:2000]),
+            ("dlq_error", _pg_text(error[:2000])),
             ("dlq_attempts", str(attempts)),
             ("dlq_source_topic", topic),
             ("dlq_consumer", self.consumer),
@@ -232,18 +232,24 @@ class MessageRouter:
                 str(env.message_id) if env else None,
                 env.type if env else None,
                 attempts,
-                error[:4000],
+                _pg_text(error[:4000]),
             )
             await outbox.enqueue_raw(
                 conn,
                 dlq(topic),
-                env.correlation_id if env else None,
+                _pg_text(env.correlation_id) if env else None,
                 dlq_headers,
-                body.decode(errors="replace"),
+                _pg_text(body.decode(errors="replace")),
                 schema=self.settings.db_schema,
             )
         if self.on_commit:
             self.on_commit()
+
+
+def _pg_text(text: str) -> str:
+    """Postgres text and jsonb refuse NUL: a poison record carrying one must still be parked
+    (else its dead-lettering fails, the broker redelivers it, and its partition stops for good)."""
+    return text.replace("\x00", "\ufffd")
 
 
 async def _raw_body(msg: Any) -> bytes:

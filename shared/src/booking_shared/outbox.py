@@ -223,24 +223,29 @@ class OutboxRelay:
             return 0
         held: set[tuple[str, str]] = set()  # (topic, key) behind a refused row in this batch
         pending: list[tuple[asyncpg.Record, Any]] = []
+        copies: list[Any] = []
         outage: BaseException | None = None
         for r in rows:
             if outage is not None:
                 break
             if self._held(r, held):
                 continue
+            record = {
+                "value": r["payload"].encode(),
+                "key": r["msg_key"].encode() if r["msg_key"] else None,
+                "headers": [(k, v.encode()) for k, v in json.loads(r["headers"])],
+            }
             try:
-                fut = await producer.send(
-                    r["topic"],
-                    value=r["payload"].encode(),
-                    key=r["msg_key"].encode() if r["msg_key"] else None,
-                    headers=[(k, v.encode()) for k, v in json.loads(r["headers"])],
-                )
+                fut = await producer.send(r["topic"], **record)
+                # Dev/test chaos setting (refused in production): the same record again.
+                for _ in range(self.settings.outbox_publish_copies - 1):
+                    copies.append(await producer.send(r["topic"], **record))
             except Exception as exc:
                 outage = await self._refused(conn, r, exc, held)
                 continue
             pending.append((r, fut))
         results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        await asyncio.gather(*copies, return_exceptions=True)
         done: list[int] = []
         for (r, _), res in zip(pending, results, strict=True):
             if self._held(r, held):
@@ -321,6 +326,22 @@ class OutboxRelay:
     async def _count_parked(self, conn: asyncpg.Connection) -> None:
         n = await conn.fetchval("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL")
         OUTBOX_PARKED.labels(self.settings.service_name).set(n)
+
+    async def replay_recent(self, window_s: float) -> int:
+        """The broker lost its data: publish again, in order, every row sent in the last
+        `window_s` (a consumer may not have read it yet). Consumers' inboxes drop the copies
+        they had handled. Returns the number of rows to publish again."""
+        if window_s <= 0:
+            self.wake()
+            return 0
+        status = await self.pool.execute(
+            "UPDATE outbox SET sent_at = NULL WHERE sent_at > now() - make_interval(secs => $1)", window_s
+        )
+        n = int(status.split()[-1])
+        if n:
+            log.warning("the broker lost its data: publishing recent messages again", extra={"rows": n, "window_s": window_s})
+        self.wake()
+        return n
 
     async def pending(self) -> int:
         """Rows still to publish (parked ones are not: they wait for an operator)."""

@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential
 
-from booking_shared import broker_watch, logs
+from booking_shared import broker_watch, killpoint, logs
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.topics import all_topics
 from booking_shared.db import MigrationDirs, prepare_database
@@ -67,6 +67,7 @@ async def start_runtime(
     topics: list[str] | None = None,
 ) -> Runtime:
     """Provision and migrate, create topics, register handlers, start consuming and relaying."""
+    killpoint.configure(settings)
     pool = await prepare_database(settings, migrations_dir)
     topics = topics or all_topics()
     await _retry("kafka topics", lambda: ensure_topics(settings, topics))
@@ -96,7 +97,9 @@ async def start_runtime(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(broker.stop(), 10)
         await asyncio.wait_for(broker.start(), 30)
-        relay.wake()
+        # What was published shortly before the loss may have died with the broker unread
+        # (a saga's last events, a reply): publish it again; consumers drop what they had.
+        await relay.replay_recent(settings.outbox_replay_after_loss_s)
 
     rt.watch_task = asyncio.create_task(broker_watch.watch(settings, topics, rebuild), name="broker-watch")
     rt.ready = True

@@ -54,6 +54,39 @@ async def test_a_message_written_in_a_rolled_back_transaction_is_never_published
     assert rows == 1
 
 
+async def test_with_three_copies_every_row_is_delivered_three_times_and_handled_once(plumbing, relay_for):
+    """The chaos setting OUTBOX_PUBLISH_COPIES (dev/test only): each message reaches the
+    consumer three times, and the inbox makes the second and third deliveries no-ops."""
+    bid = f"bk_{secrets.token_hex(4)}"
+    await put(plumbing, bid, "THRICE")
+    relay_for(settings=plumbing.settings.model_copy(update={"outbox_publish_copies": 3})).start()
+    await wait_for(lambda: len([o for b, o in plumbing.outcomes if b == bid]) >= 3, what="three deliveries")
+    await asyncio.sleep(0.3)
+    assert sorted(o for b, o in plumbing.outcomes if b == bid) == ["duplicate", "duplicate", "handled"]
+    assert await plumbing.effects(bid) == ["THRICE"]
+    assert await plumbing.pool.fetchval("SELECT count(*) FROM outbox WHERE msg_key = $1 AND sent_at IS NOT NULL", bid) == 1
+
+
+async def test_after_a_broker_loss_recent_rows_are_published_again_and_handled_once(plumbing, relay_for):
+    """A message published just before the broker lost its data may never have been read:
+    replay_recent publishes what was sent in the window again, and the inbox drops the copy
+    of what was handled; rows sent before the window are not resent."""
+    old, recent = f"bk_{secrets.token_hex(4)}", f"bk_{secrets.token_hex(4)}"
+    await put(plumbing, old, "OLD")
+    await put(plumbing, recent, "RECENT")
+    relay = relay_for()
+    relay.start()
+    await wait_for(lambda: plumbing.effects(recent), what="the first delivery")
+    await wait_for(lambda: plumbing.effects(old), what="the first delivery")
+    await plumbing.pool.execute("UPDATE outbox SET sent_at = now() - interval '10 minutes' WHERE msg_key = $1", old)
+    assert await relay.replay_recent(60) >= 1  # this test's recent row, and any other test's in the window
+    await wait_for(lambda: [o for b, o in plumbing.outcomes if b == recent and o == "duplicate"], what="the replayed copy")
+    await asyncio.sleep(0.5)
+    assert await plumbing.effects(recent) == ["RECENT"]
+    assert [o for b, o in plumbing.outcomes if b == old] == ["handled"]
+    assert await plumbing.pool.fetchval("SELECT count(*) FROM outbox WHERE msg_key = $1 AND sent_at IS NULL", recent) == 0
+
+
 class CrashAfterPublish(OutboxRelay):
     """A relay that dies after the broker took the batch but before marking it sent."""
 
@@ -139,6 +172,39 @@ async def test_a_body_that_is_not_json_goes_to_the_dlq_without_blocking(plumbing
         what="the dead letter row",
     )
     assert "invalid SagaStateChanged" in dead["error"]
+
+
+async def test_records_with_nul_bytes_go_to_the_dlq_without_blocking(plumbing, relay_for, kafka_bootstrap):
+    """Postgres text and jsonb refuse the NUL character: a record carrying one (in its body, in
+    a header, with or without an envelope) is still dead-lettered, and the partition goes on."""
+    bid = f"bk_{secrets.token_hex(4)}"
+    env = Envelope.new("SagaStateChanged", correlation_id=bid, producer="test")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        await producer.send_and_wait(plumbing.topic, b"\x00\xffnot json{", key=bid.encode())
+        await producer.send_and_wait(plumbing.topic, b'{"to_state": "\x00"', key=bid.encode(),
+                                     headers=[*env.to_headers(), ("note", b"a\x00b")])
+        # A well-formed message of a booking id with a NUL in it: its handler fails (the
+        # database refuses the id), and so would its dead letter, keyed by that id.
+        bad = Envelope.new("SagaStateChanged", correlation_id=f"{bid}\x00", producer="test")
+        await producer.send_and_wait(plumbing.topic, state(f"{bid}\x00", "NUL").model_dump_json().encode(),
+                                     key=bid.encode(), headers=bad.to_headers())
+    finally:
+        await producer.stop()
+    await put(plumbing, bid, "NEXT")
+    relay_for().start()
+    await wait_for(lambda: plumbing.effects(bid), timeout=20, what="the message after the two NUL records")
+    assert await plumbing.effects(bid) == ["NEXT"]
+    dead = await plumbing.pool.fetch("SELECT * FROM dead_letters WHERE topic = $1 AND (message_id = $2 OR message_id IS NULL)",
+                                     plumbing.topic, str(env.message_id))
+    assert len(dead) >= 2 and {d["message_id"] for d in dead} >= {None, str(env.message_id)}
+    assert await wait_for(
+        lambda: plumbing.pool.fetchval("SELECT count(*) FROM dead_letters WHERE message_id = $1", str(bad.message_id)),
+        what="the dead letter of the NUL booking id",
+    ) == 1
+    records = await _read_all(kafka_bootstrap, dlq(plumbing.topic), lambda r: True)
+    assert any(b"not json" in (r.value or b"") for r in records)
 
 
 async def _read_all(bootstrap: str, topic: str, keep, timeout: float = 10.0) -> list:

@@ -48,3 +48,35 @@ def test_the_service_connects_as_its_own_role():
     s = ServiceSettings(database_url="postgresql://postgres@db:5432/app", db_schema="payment", db_password="p w")
     assert s.db_role == "booking_payment"
     assert s.service_database_url == "postgresql://booking_payment:p%20w@db:5432/app"
+
+
+def test_production_refuses_the_chaos_settings():
+    prod = {"environment": "production", "db_provision": False, "db_password": "x", "guest_data_key": "k",
+            "internal_api_token": "t" * 32}
+    with pytest.raises(ValueError, match="OUTBOX_PUBLISH_COPIES"):
+        ServiceSettings(**prod, outbox_publish_copies=3)
+    with pytest.raises(ValueError, match="KILL_POINT"):
+        ServiceSettings(**prod, kill_point="payment.after_stripe_call", kill_point_rate=0.1)
+    assert ServiceSettings(environment="test", outbox_publish_copies=3).outbox_publish_copies == 3
+    assert ServiceSettings().outbox_publish_copies == 1 and ServiceSettings().kill_point == ""  # off by default
+
+
+def test_an_armed_kill_point_kills_the_process_there_and_only_there():
+    import subprocess
+    import sys
+
+    script = (
+        "from booking_shared import killpoint\n"
+        "from booking_shared.config import ServiceSettings\n"
+        "killpoint.configure(ServiceSettings(kill_point='a.point', kill_point_rate=1.0))\n"
+        "killpoint.reached('another.point')\n"
+        "print('passed another point', flush=True)\n"
+        "killpoint.reached('a.point')\n"
+        "print('still alive')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert res.returncode == -9, res.stderr
+    assert res.stdout == "passed another point\n"
+    disarmed = script.replace("kill_point_rate=1.0", "kill_point_rate=0.0")
+    res = subprocess.run([sys.executable, "-c", disarmed], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "still alive" in res.stdout, res.stderr

@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from booking_shared import outbox
+from booking_shared import killpoint, outbox
 from booking_shared.contracts import (
     AuthorizePayment,
     CapturePayment,
@@ -75,6 +75,9 @@ from payment.domain.payment import (
 log = logging.getLogger(__name__)
 
 # Intent states in which money is (or may soon be) held, so a stray intent must be canceled.
+# A chaos run's kill point (booking_shared.killpoint): the process dies after Stripe acted and
+# before the transaction that records it commits; the command's redelivery reconciles.
+AFTER_STRIPE_CALL = "payment.after_stripe_call"
 _HOLDING = frozenset({"requires_capture", "requires_action", "requires_confirmation"})
 
 
@@ -260,7 +263,7 @@ def _authorize_without_stripe(cmd: AuthorizePayment, current: Payment | None) ->
 
 async def _stripe_authorize(deps: Deps, cmd: AuthorizePayment) -> Authorized | Declined | ActionRequired | Refusal:
     try:
-        return await deps.gateway.authorize(
+        result = await deps.gateway.authorize(
             cmd.customer_id,
             cmd.payment_method_id,
             cmd.amount.amount_minor,
@@ -268,6 +271,8 @@ async def _stripe_authorize(deps: Deps, cmd: AuthorizePayment) -> Authorized | D
             str(cmd.command_id),
             {COMMAND_ID_KEY: str(cmd.command_id), "booking_id": cmd.booking_id},
         )
+        killpoint.reached(AFTER_STRIPE_CALL)  # Stripe acted; nothing of it is committed yet
+        return result
     except StripeRequestFailed as exc:
         if _is_outage(exc):
             raise
@@ -426,7 +431,9 @@ def _after_refusal(payment: Payment, code: str) -> Payment | None:
 async def _stripe_call(call: Any) -> Any:
     """Await a gateway call; refusals come back as `Refusal`, outages propagate."""
     try:
-        return await call
+        result = await call
+        killpoint.reached(AFTER_STRIPE_CALL)  # Stripe acted; nothing of it is committed yet
+        return result
     except StripeRequestFailed as exc:
         if _is_outage(exc):
             raise
