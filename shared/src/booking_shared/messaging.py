@@ -17,7 +17,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
-from booking_shared import inbox, outbox
+from booking_shared import inbox, outbox, tracing
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.base import Message, model_for
 from booking_shared.contracts.envelope import Envelope
@@ -34,12 +34,14 @@ __all__ = ["Handling", "MessageRouter", "ensure_topics", "make_broker"]
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
     """FastStream's KafkaBroker from settings. Tansu fails InitProducerId, so idempotence
-    is on only against Apache Kafka."""
+    is on only against Apache Kafka. With tracing on, FastStream's telemetry middleware opens
+    each message's consumer span from the traceparent in its headers."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         enable_idempotence=settings.kafka_flavour == "kafka",
         client_id=settings.service_name,
         logger=None,
+        middlewares=tracing.broker_middlewares(),
     )
 
 
@@ -149,6 +151,7 @@ class MessageRouter:
             return "dead"
         booking_id_var.set(env.correlation_id)
         message_id_var.set(str(env.message_id))
+        tracing.annotate({"booking.id": env.correlation_id, "messaging.message.type": env.type})
         handler = self.routes.get(topic, {}).get(env.type)
         if handler is None:
             log.debug("no handler for %s on %s; skipped", env.type, topic)

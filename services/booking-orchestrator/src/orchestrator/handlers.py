@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from booking_shared import outbox
+from booking_shared import outbox, tracing
 from booking_shared.contracts import (
     BookingCancellationRequested,
     BookingRequested,
@@ -74,8 +74,12 @@ async def _emit(
     conn: asyncpg.Connection, repo: SagaRepository, decision: Decision, deps: Deps, cause: Envelope | None
 ) -> None:
     """Outgoing commands and events through the outbox, each one also in the history."""
+    tracing.annotate({"saga.state": decision.saga.state.value})
     for send in decision.sends:
-        env = await outbox.enqueue(conn, send.topic, send.message, producer=deps.producer, schema=deps.schema, cause=cause)
+        with _step_span(decision, send):
+            env = await outbox.enqueue(
+                conn, send.topic, send.message, producer=deps.producer, schema=deps.schema, cause=cause
+            )
         await repo.record(
             decision.saga.booking_id,
             "out",
@@ -86,10 +90,26 @@ async def _emit(
         )
     for before, to, reason in decision.transitions:
         SAGA_TRANSITIONS.labels(to.value).inc()
+        tracing.event("saga state changed", {"saga.from": str(before), "saga.to": to.value, "saga.reason": reason})
         log.info(
             "saga state changed",
             extra={"booking_id": decision.saga.booking_id, "from": before, "to": to.value, "reason": reason},
         )
+
+
+def _step_span(decision: Decision, send: object):  # type: ignore[no-untyped-def]
+    """A span per command or event the saga sends: the step it belongs to, and the booking."""
+    message = send.message  # type: ignore[attr-defined]
+    command_id = getattr(message, "command_id", None)
+    return tracing.span(
+        f"saga send {message.type_name()}",
+        {
+            "booking.id": decision.saga.booking_id,
+            "saga.state": decision.saga.state.value,
+            "saga.command_id": str(command_id) if command_id is not None else None,
+            "messaging.destination.name": send.topic,  # type: ignore[attr-defined]
+        },
+    )
 
 
 async def _record_in(repo: SagaRepository, h: Handling, note: str = "") -> None:

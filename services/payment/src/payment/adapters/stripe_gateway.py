@@ -31,7 +31,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import stripe
+from opentelemetry.trace import SpanKind
 
+from booking_shared import tracing
 from payment.adapters.stripe_webhooks import DEFAULT_TOLERANCE_S, verify_webhook
 from payment.domain.gateway import (
     COMMAND_ID_KEY,
@@ -649,9 +651,21 @@ class StripeGateway:
         """Run one Stripe call, retrying transient failures. `call` builds a fresh request each
         time with the same Idempotency-Key. Errors listed in `passthrough` reach the caller as
         they are (it knows what they mean); others become StripeRequestFailed."""
+        with tracing.span(f"stripe {operation}", {"stripe.operation": operation}, kind=SpanKind.CLIENT) as span:
+            return await self._attempts(operation, call, passthrough, span)
+
+    async def _attempts(
+        self,
+        operation: str,
+        call: Callable[[], Awaitable[T]],
+        passthrough: tuple[type[stripe.StripeError], ...],
+        span: Any,
+    ) -> T:
         attempt = 0
         while True:
             attempt += 1
+            if span is not None:
+                span.set_attribute("stripe.attempts", attempt)
             try:
                 return await call()
             except stripe.StripeError as exc:
