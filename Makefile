@@ -6,7 +6,7 @@ UV := .dev/bootstrap/bin/uv
 PY := .venv/bin/python
 PYTEST_FLAGS ?=
 
-.PHONY: up check install test test-all test-unit bench lint schemas clean help
+.PHONY: up check install test test-all test-unit bench lint schemas asyncapi clean help
 
 help:
 	@echo "make up        start the whole system (embedded Postgres, Kafka-protocol broker, Stripe emulator, sandboxes, services)"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint      ruff"
 	@echo "make bench     latency, throughput, CPU and memory per booking on the whole stack (BENCH_FLAGS=--help)"
 	@echo "make schemas   regenerate the JSON Schemas of the contracts"
+	@echo "make asyncapi  regenerate the AsyncAPI documents (docs/asyncapi: one per service, and the merged one)"
 
 $(UV):
 	python3 -m venv .dev/bootstrap
@@ -50,6 +51,9 @@ bench: install
 
 schemas: install
 	$(PY) -m booking_shared.contracts.export
+
+asyncapi: install
+	$(PY) -m booking_shared.contracts.asyncapi
 
 clean:
 	rm -rf .venv .dev/test

@@ -203,9 +203,14 @@ def span(
 
 
 @contextlib.contextmanager
-def producing(topic: str, message_type: str, booking_id: str | None) -> Iterator[Span | None]:
+def producing(
+    topic: str, message_type: str, booking_id: str | None, *, parent: str | None = None
+) -> Iterator[Span | None]:
     """The producer span of one message written to the outbox: its context becomes the
-    envelope's traceparent."""
+    envelope's traceparent. `parent`: the traceparent to continue when there is no current
+    span (a resend continues the first message's trace)."""
+    if parent and trace.get_current_span().get_span_context().is_valid:
+        parent = None
     with span(
         f"send {topic}",
         {
@@ -216,6 +221,7 @@ def producing(topic: str, message_type: str, booking_id: str | None) -> Iterator
             "booking.id": booking_id,
         },
         kind=SpanKind.PRODUCER,
+        parent=parent,
     ) as s:
         yield s
 
