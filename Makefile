@@ -44,7 +44,7 @@ test-unit: install
 	$(PY) -m pytest -m "not integration and not slow" -q $(PYTEST_FLAGS)
 
 lint: install
-	$(PY) -m ruff check shared services tests
+	$(PY) -m ruff check shared services tests examples
 
 bench: install
 	$(PY) tests/bench/bench.py $(BENCH_FLAGS)
