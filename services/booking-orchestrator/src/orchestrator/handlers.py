@@ -22,6 +22,7 @@ from booking_shared.contracts import (
 from booking_shared.contracts.topics import dlq
 from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
+from orchestrator.adapters import traces
 from orchestrator.adapters.repository import SagaRepository
 from orchestrator.domain.model import (
     CancellationRequested,
@@ -74,6 +75,18 @@ async def _emit(
     conn: asyncpg.Connection, repo: SagaRepository, decision: Decision, deps: Deps, cause: Envelope | None
 ) -> None:
     """Outgoing commands and events through the outbox, each one also in the history."""
+    if cause is None and tracing.enabled() and tracing.current_traceparent() is None:
+        # A timer (a deadline): continue the booking's trace rather than start one.
+        parent = await traces.recall(conn, decision.saga.booking_id)
+        with tracing.span("saga deadline", {"booking.id": decision.saga.booking_id}, parent=parent):
+            await _emit_now(conn, repo, decision, deps, cause)
+        return
+    await _emit_now(conn, repo, decision, deps, cause)
+
+
+async def _emit_now(
+    conn: asyncpg.Connection, repo: SagaRepository, decision: Decision, deps: Deps, cause: Envelope | None
+) -> None:
     tracing.annotate({"saga.state": decision.saga.state.value})
     for send in decision.sends:
         with _step_span(decision, send):
@@ -136,6 +149,8 @@ async def start_booking(h: Handling, deps: Deps) -> None:
         return
     decision = start(msg, await _context(repo, deps))
     await repo.save(decision.saga, None)
+    if tracing.enabled():
+        await traces.remember(h.conn, msg.booking_id, tracing.current_traceparent() or h.envelope.traceparent)
     await _record_in(repo, h, decision.note)
     await _emit(h.conn, repo, decision, deps, h.envelope)
 
