@@ -85,7 +85,7 @@ def system(tmp_path_factory: pytest.TempPathFactory):
     # Tracing on, as in production: every service exports its spans over OTLP/HTTP to a receiver
     # the session runs (the standard variables only; a short batch delay so tests read them soon).
     traces = Receiver().start()
-    env.update({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"})
+    env.update({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "1000"})
     out = open(state / "up.out", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "booking_shared.devstack.up", "--timeout", "120"],
