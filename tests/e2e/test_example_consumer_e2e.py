@@ -59,6 +59,18 @@ class Follower:
                 self.proc.kill()
 
 
+def plan(person: Person, **kw) -> list[dict]:
+    """A day plan; a search that finds a provider too slow (a cold stack on a loaded machine)
+    is asked again: what is tested here comes after the search."""
+    for _ in range(2):
+        try:
+            return person.day_plan(**kw)
+        except AssertionError:
+            person._searches.clear()
+            time.sleep(1)
+    return person.day_plan(**kw)
+
+
 @pytest.fixture
 def person(system) -> Person:
     p = Person(system.url("gateway"), system.url("stripe"))
@@ -71,7 +83,7 @@ def test_the_example_consumer_follows_a_booking_from_a_group_of_its_own_and_resu
     group = f"other-team-{uuid.uuid4().hex[:8]}"
     follower = Follower(system.kafka, group)
     try:
-        quote = person.quote(person.day_plan(days_ahead=24, restaurant=2, events=1))
+        quote = person.quote(plan(person, days_ahead=24, restaurant=2, events=1))
         bid = person.book(quote["id"]).json()["booking_id"]
         assert person.wait_final(bid)["state"] == "CONFIRMED"
         follower.wait(lambda: any(x["type"] == "BookingConfirmed" for x in follower.of(bid)), 60, "BookingConfirmed")

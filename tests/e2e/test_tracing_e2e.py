@@ -15,6 +15,18 @@ SERVICES = {"gateway", "booking-orchestrator", "payment", "provider-opentable", 
 SERVER, CLIENT, PRODUCER, CONSUMER = 2, 3, 4, 5
 
 
+def plan(person: Person, **kw) -> list[dict]:
+    """A day plan; a search that finds a provider too slow (a cold stack on a loaded machine)
+    is asked again: what is tested here comes after the search."""
+    for _ in range(2):
+        try:
+            return person.day_plan(**kw)
+        except AssertionError:
+            person._searches.clear()
+            time.sleep(1)
+    return person.day_plan(**kw)
+
+
 @pytest.fixture
 def person(system) -> Person:
     p = Person(system.url("gateway"), system.url("stripe"))
@@ -42,7 +54,7 @@ def _complete(trace: list[Span]) -> bool:
 
 
 def test_one_booking_is_one_trace_across_all_five_services_with_the_saga_steps(system, person):
-    quote = person.quote(person.day_plan(days_ahead=23))
+    quote = person.quote(plan(person, days_ahead=23))
     r = person.book(quote["id"])
     assert r.status_code == 202, r.text
     bid = r.json()["booking_id"]
