@@ -7,7 +7,7 @@ PY := .venv/bin/python
 PYTEST_FLAGS ?=
 CHAOS_FLAGS ?=
 
-.PHONY: up check install browser test test-all test-unit test-browser test-deploy bench soak chaos lint schemas clean help
+.PHONY: up check install browser test test-all test-unit test-browser test-deploy bench soak chaos lint schemas asyncapi clean help
 
 help:
 	@echo "make up        start the whole system (embedded Postgres, Kafka-protocol broker, Stripe emulator, sandboxes, services)"
@@ -21,6 +21,7 @@ help:
 	@echo "make soak      bookings for a bounded time with short retention: swept tables level off (SOAK_FLAGS=--help)"
 	@echo "make chaos     faults injected one at a time under 1,000 bookings each, invariants checked (CHAOS_FLAGS=--help)"
 	@echo "make schemas   regenerate the JSON Schemas of the contracts"
+	@echo "make asyncapi  regenerate the AsyncAPI documents (docs/asyncapi: one per service, and the merged one)"
 
 $(UV):
 	python3 -m venv .dev/bootstrap
@@ -61,7 +62,7 @@ test-unit: install
 	$(PY) -m pytest -m "not integration and not slow" -q $(PYTEST_FLAGS)
 
 lint: install
-	$(PY) -m ruff check shared services tests
+	$(PY) -m ruff check shared services tests examples
 
 bench: install
 	$(PY) tests/bench/bench.py $(BENCH_FLAGS)
@@ -74,6 +75,9 @@ chaos: install
 
 schemas: install
 	$(PY) -m booking_shared.contracts.export
+
+asyncapi: install
+	$(PY) -m booking_shared.contracts.asyncapi
 
 clean:
 	rm -rf .venv .dev/test

@@ -15,6 +15,8 @@ import pytest
 
 from booking_shared.devstack import infra
 
+from .otlp import Receiver
+
 PORTS = {
     "POSTGRES_PORT": "postgres", "KAFKA_PORT": "kafka", "LOCALSTRIPE_PORT": "stripe",
     "OPENTABLE_SANDBOX_PORT": "opentable_sandbox", "EVENTBRITE_SANDBOX_PORT": "eventbrite_sandbox",
@@ -31,6 +33,7 @@ class System:
     launch_env: dict[str, str] = field(default_factory=dict)  # what `make up` was started with
     extra: list = field(default_factory=list)  # processes a test started in the stack
     planted: set = field(default_factory=set)  # bookings a test broke on purpose (checker tests)
+    traces: Receiver | None = None  # every span the services export (OTLP)
 
     def env(self) -> dict[str, str]:
         """The whole environment `make up` gave the services (to run one of them again)."""
@@ -79,6 +82,10 @@ def system(tmp_path_factory: pytest.TempPathFactory):
     # A booking or cancellation request unanswered for 2 s is sent again (production: 30 s).
     env["RECONCILE_AFTER_S"] = "2"
     env["RECONCILE_INTERVAL_S"] = "0.5"
+    # Tracing on, as in production: every service exports its spans over OTLP/HTTP to a receiver
+    # the session runs (the standard variables only; a short batch delay so tests read them soon).
+    traces = Receiver().start()
+    env.update({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "1000"})
     out = open(state / "up.out", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "booking_shared.devstack.up", "--timeout", "120"],
@@ -90,7 +97,7 @@ def system(tmp_path_factory: pytest.TempPathFactory):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the system did not start:\n" + (state / "up.out").read_text()[-3000:])
             time.sleep(0.25)
-        stack = System(ports, state, proc, launch_env=env)
+        stack = System(ports, state, proc, launch_env=env, traces=traces)
         yield stack
         _every_invariant_holds(stack)
     finally:
@@ -103,6 +110,7 @@ def system(tmp_path_factory: pytest.TempPathFactory):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         out.close()
+        traces.stop()
 
 
 def _every_invariant_holds(stack: System) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
+from opentelemetry import trace as otel_trace
 from structlog.typing import EventDict, WrappedLogger
 
 booking_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("booking_id", default=None)
@@ -47,7 +48,10 @@ def trace_id_of(traceparent: str | None) -> str | None:
 
 def current_trace_id() -> str | None:
     """The trace id every log line carries: the one of the message or request being handled
-    (its traceparent). The one place to read it from a tracer's current span instead."""
+    (its traceparent), or the current OpenTelemetry span's where tracing is on."""
+    ctx = otel_trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        return format(ctx.trace_id, "032x")
     return trace_id_var.get()
 
 

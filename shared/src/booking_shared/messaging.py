@@ -17,7 +17,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, RetryError, stop_after_attempt, wait_exponential
 
-from booking_shared import inbox, outbox
+from booking_shared import inbox, outbox, tracing
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.base import Message, model_for
 from booking_shared.contracts.envelope import Envelope
@@ -34,12 +34,14 @@ __all__ = ["Handling", "MessageRouter", "ensure_topics", "make_broker"]
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
     """FastStream's KafkaBroker from settings. Tansu fails InitProducerId, so idempotence
-    is on only against Apache Kafka."""
+    is on only against Apache Kafka. With tracing on, FastStream's telemetry middleware opens
+    each message's consumer span from the traceparent in its headers."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         enable_idempotence=settings.kafka_flavour == "kafka",
         client_id=settings.service_name,
         logger=None,
+        middlewares=tracing.broker_middlewares(),
     )
 
 
@@ -148,6 +150,7 @@ class MessageRouter:
         except ValidationError as exc:
             await self._dead_letter(topic, body, raw_headers, None, f"bad envelope: {exc}", 0, partition, offset)
             return "dead"
+        tracing.annotate({"booking.id": env.correlation_id, "messaging.message.type": env.type})
         handler = self.routes.get(topic, {}).get(env.type)
         if handler is None:
             log.debug("no handler for %s on %s; skipped", env.type, topic)

@@ -24,6 +24,7 @@ from aiokafka.errors import (
     UnknownTopicOrPartitionError,
 )
 
+from booking_shared import tracing
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.base import Message
 from booking_shared.contracts.envelope import Envelope
@@ -61,22 +62,27 @@ async def enqueue(
     envelope: Envelope | None = None,
     key: str | None = None,
 ) -> Envelope:
-    """Write a message to the outbox inside the caller's transaction and return its envelope."""
-    env = envelope or Envelope.new(
-        message.type_name(),
-        correlation_id=message.booking_id,
-        producer=producer,
-        schema_version=message.SCHEMA_VERSION,
-        cause=cause,
-    )
-    await enqueue_raw(
-        conn,
-        topic,
-        key or message.booking_id,
-        [(k, v.decode()) for k, v in env.to_headers()],
-        message.model_dump_json(),
-        schema=schema,
-    )
+    """Write a message to the outbox inside the caller's transaction and return its envelope.
+    With tracing on, the envelope's traceparent is a producer span's (tracing.producing), so the
+    consumer's span, later and in another process, is its child."""
+    with tracing.producing(topic, message.type_name(), message.booking_id) as span:
+        env = envelope or Envelope.new(
+            message.type_name(),
+            correlation_id=message.booking_id,
+            producer=producer,
+            schema_version=message.SCHEMA_VERSION,
+            cause=cause,
+        )
+        if span is not None:
+            span.set_attribute("messaging.message.id", str(env.message_id))
+        await enqueue_raw(
+            conn,
+            topic,
+            key or message.booking_id,
+            [(k, v.decode()) for k, v in env.to_headers()],
+            message.model_dump_json(),
+            schema=schema,
+        )
     return env
 
 

@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential
 
-from booking_shared import broker_watch, killpoint, logs
+from booking_shared import broker_watch, killpoint, logs, tracing
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.topics import all_topics
 from booking_shared.db import MigrationDirs, prepare_database
@@ -157,6 +157,8 @@ def create_app(
     service credential (see internal_auth). `public_routers` (e.g. Stripe's webhook) are served
     by a second app, `app.state.public_app`, on a listener of their own with no internal route
     on it, so that only that port need ever be exposed; it shares the runtime of this one."""
+    # Before any client is built: httpx is instrumented process-wide (partners, services, Stripe).
+    tracing.configure(settings.service_name)
     public = _public_app(settings, public_routers, public_title) if public_routers else None
 
     @contextlib.asynccontextmanager
@@ -239,6 +241,9 @@ def create_app(
         app.state.public_app = public
     if settings.serves_internal_api:
         app.add_middleware(InternalAuth, token=settings.internal_api_token, service=settings.service_name)
+    tracing.instrument_app(app)
+    if public is not None:
+        tracing.instrument_app(public)
     return app
 
 

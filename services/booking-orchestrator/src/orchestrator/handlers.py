@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from booking_shared import outbox
+from booking_shared import outbox, tracing
 from booking_shared.contracts import (
     BookingCancellationRequested,
     BookingRequested,
@@ -22,6 +22,7 @@ from booking_shared.contracts import (
 from booking_shared.contracts.topics import dlq
 from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
+from orchestrator.adapters import traces
 from orchestrator.adapters.repository import SagaRepository
 from orchestrator.domain.model import (
     CancellationRequested,
@@ -74,8 +75,24 @@ async def _emit(
     conn: asyncpg.Connection, repo: SagaRepository, decision: Decision, deps: Deps, cause: Envelope | None
 ) -> None:
     """Outgoing commands and events through the outbox, each one also in the history."""
+    if cause is None and tracing.enabled() and tracing.current_traceparent() is None:
+        # A timer (a deadline): continue the booking's trace rather than start one.
+        parent = await traces.recall(conn, decision.saga.booking_id)
+        with tracing.span("saga deadline", {"booking.id": decision.saga.booking_id}, parent=parent):
+            await _emit_now(conn, repo, decision, deps, cause)
+        return
+    await _emit_now(conn, repo, decision, deps, cause)
+
+
+async def _emit_now(
+    conn: asyncpg.Connection, repo: SagaRepository, decision: Decision, deps: Deps, cause: Envelope | None
+) -> None:
+    tracing.annotate({"saga.state": decision.saga.state.value})
     for send in decision.sends:
-        env = await outbox.enqueue(conn, send.topic, send.message, producer=deps.producer, schema=deps.schema, cause=cause)
+        with _step_span(decision, send):
+            env = await outbox.enqueue(
+                conn, send.topic, send.message, producer=deps.producer, schema=deps.schema, cause=cause
+            )
         await repo.record(
             decision.saga.booking_id,
             "out",
@@ -86,10 +103,26 @@ async def _emit(
         )
     for before, to, reason in decision.transitions:
         SAGA_TRANSITIONS.labels(to.value).inc()
+        tracing.event("saga state changed", {"saga.from": str(before), "saga.to": to.value, "saga.reason": reason})
         log.info(
             "saga state changed",
             extra={"booking_id": decision.saga.booking_id, "from": before, "to": to.value, "reason": reason},
         )
+
+
+def _step_span(decision: Decision, send: object):  # type: ignore[no-untyped-def]
+    """A span per command or event the saga sends: the step it belongs to, and the booking."""
+    message = send.message  # type: ignore[attr-defined]
+    command_id = getattr(message, "command_id", None)
+    return tracing.span(
+        f"saga send {message.type_name()}",
+        {
+            "booking.id": decision.saga.booking_id,
+            "saga.state": decision.saga.state.value,
+            "saga.command_id": str(command_id) if command_id is not None else None,
+            "messaging.destination.name": send.topic,  # type: ignore[attr-defined]
+        },
+    )
 
 
 async def _record_in(repo: SagaRepository, h: Handling, note: str = "") -> None:
@@ -116,6 +149,8 @@ async def start_booking(h: Handling, deps: Deps) -> None:
         return
     decision = start(msg, await _context(repo, deps))
     await repo.save(decision.saga, None)
+    if tracing.enabled():
+        await traces.remember(h.conn, msg.booking_id, tracing.current_traceparent() or h.envelope.traceparent)
     await _record_in(repo, h, decision.note)
     await _emit(h.conn, repo, decision, deps, h.envelope)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from booking_shared import killpoint, outbox
+from booking_shared import killpoint, outbox, tracing
 from booking_shared.contracts import (
     AuthorizePayment,
     CapturePayment,
@@ -704,19 +704,25 @@ async def _publish_late_answer(conn: asyncpg.Connection, deps: Deps, reply: Repl
     """Answer the authorize command the saga parked on (3-D Secure), in the same trace, and make
     it the command's stored reply so that a resend of that command gets this answer."""
     row = await repo.get_command(conn, reply.command_id)
-    env = Envelope.new(
-        reply.type_name(),
-        correlation_id=reply.booking_id,
-        producer=deps.settings.service_name,
-        schema_version=reply.SCHEMA_VERSION,
-    )
-    if row is not None and row["message_id"] is not None:
-        env = env.model_copy(
-            update={"causation_id": row["message_id"], "traceparent": new_traceparent(row["traceparent"])}
+    parent = row["traceparent"] if row is not None and row["message_id"] is not None else None
+    # The answer continues the command's trace (the webhook's own request is another trace).
+    with tracing.span("payment late answer", {"booking.id": reply.booking_id}, parent=parent):
+        env = Envelope.new(
+            reply.type_name(),
+            correlation_id=reply.booking_id,
+            producer=deps.settings.service_name,
+            schema_version=reply.SCHEMA_VERSION,
         )
-    await outbox.enqueue(
-        conn, deps.replies, reply, producer=deps.settings.service_name, schema=deps.settings.db_schema, envelope=env
-    )
+        if row is not None and row["message_id"] is not None:
+            env = env.model_copy(
+                update={
+                    "causation_id": row["message_id"],
+                    "traceparent": tracing.current_traceparent() or new_traceparent(row["traceparent"]),
+                }
+            )
+        await outbox.enqueue(
+            conn, deps.replies, reply, producer=deps.settings.service_name, schema=deps.settings.db_schema, envelope=env
+        )
     if row is not None:
         await repo.update_reply(conn, reply.command_id, reply)
     log.info("answered a parked authorize from a webhook", extra={"reply": reply.type_name()})

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from booking_shared.tracing import current_traceparent
+
 HEADER_FIELDS = (
     "message_id",
     "type",
@@ -68,7 +70,9 @@ class Envelope(BaseModel):
             causation_id=cause.message_id if cause else None,
             occurred_at=datetime.now(UTC),
             producer=producer,
-            traceparent=new_traceparent(cause.traceparent if cause else None),
+            # The current span's context (tracing on: the producer span), else a new span id in
+            # the cause's trace, so that one booking's messages share a trace id either way.
+            traceparent=current_traceparent() or new_traceparent(cause.traceparent if cause else None),
         )
 
     def to_headers(self) -> list[tuple[str, bytes]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 
+from booking_shared import tracing
 from booking_shared.contracts import (
     BookingCancellationRequested,
     BookingRequested,
@@ -49,6 +50,20 @@ PAYMENT_REPLY_TYPES = (
 PROVIDER_REPLY_TYPES = (ItemHeld, ItemRejected, ItemConfirmed, ItemCancelled, ItemHoldLapsed)
 
 
+def saga_span(name: str, h: Handling):  # type: ignore[no-untyped-def]
+    """One span per message the saga applies (a step's reply, the request, a cancellation);
+    the commands it sends and its state changes show inside it (handlers._emit)."""
+    return tracing.span(
+        name,
+        {"booking.id": h.message.booking_id, "saga.input": h.envelope.type, "saga.command_id": _command_id(h)},
+    )
+
+
+def _command_id(h: Handling) -> str | None:
+    command_id = getattr(h.message, "command_id", None)
+    return str(command_id) if command_id is not None else None
+
+
 def subscribe(rt: Runtime, deps: Deps) -> None:
     """Route every topic the orchestrator reads through the shared router (inbox, retries, dead
     letters): the fixed ones, and every provider's replies topic by pattern (present and future),
@@ -56,13 +71,16 @@ def subscribe(rt: Runtime, deps: Deps) -> None:
     router = rt.router
 
     async def on_reply(h: Handling) -> None:
-        await handlers.apply_reply(h, deps)
+        with saga_span(f"saga reply {h.envelope.type}", h):
+            await handlers.apply_reply(h, deps)
 
     async def on_requested(h: Handling) -> None:
-        await handlers.start_booking(h, deps)
+        with saga_span("saga start", h):
+            await handlers.start_booking(h, deps)
 
     async def on_cancellation(h: Handling) -> None:
-        await handlers.request_cancellation(h, deps)
+        with saga_span("saga cancel", h):
+            await handlers.request_cancellation(h, deps)
 
     async def on_announced(h: Handling) -> None:
         await handlers.record_provider(h, deps)

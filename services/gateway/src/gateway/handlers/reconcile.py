@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from booking_shared import outbox
+from booking_shared import outbox, tracing
 from booking_shared.contracts import Envelope, Message
 from gateway.adapters import postgres as db
 from gateway.domain import states
@@ -55,21 +55,23 @@ async def remember(
 
 async def _resend(conn: asyncpg.Connection, row: asyncpg.Record, producer: str, schema: str) -> Envelope:
     first = Envelope.from_headers([(k, v) for k, v in db.loads(row["headers"])])
-    env = Envelope.new(
-        first.type,
-        correlation_id=first.correlation_id,
-        producer=producer,
-        schema_version=first.schema_version,
-        cause=first,
-    )
-    await outbox.enqueue_raw(
-        conn,
-        row["topic"],
-        row["booking_id"],
-        [(k, v.decode()) for k, v in env.to_headers()],
-        row["payload"],
-        schema=schema,
-    )
+    # The resend continues the first request's trace.
+    with tracing.producing(row["topic"], first.type, row["booking_id"], parent=first.traceparent):
+        env = Envelope.new(
+            first.type,
+            correlation_id=first.correlation_id,
+            producer=producer,
+            schema_version=first.schema_version,
+            cause=first,
+        )
+        await outbox.enqueue_raw(
+            conn,
+            row["topic"],
+            row["booking_id"],
+            [(k, v.decode()) for k, v in env.to_headers()],
+            row["payload"],
+            schema=schema,
+        )
     REQUESTS_RESENT.labels(first.type).inc()
     log.warning(
         "request unanswered; sent again",

@@ -31,8 +31,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import stripe
+from opentelemetry.trace import SpanKind
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from booking_shared import tracing
 from booking_shared.metrics import time_call
 from payment.adapters.stripe_webhooks import DEFAULT_TOLERANCE_S, verify_webhook
 from payment.domain.gateway import (
@@ -675,29 +677,36 @@ class StripeGateway:
                 state.upcoming_sleep,
             )
 
-        async def attempt() -> T:
-            with time_call("stripe", operation) as timed:
-                try:
-                    return await call()
-                except stripe.StripeError as exc:
-                    timed["outcome"] = _outcome(exc)
-                    raise
+        with tracing.span(f"stripe {operation}", {"stripe.operation": operation}, kind=SpanKind.CLIENT) as span:
 
-        try:
-            return await AsyncRetrying(
-                stop=stop_after_attempt(self._max_attempts),
-                retry=retry_if_exception(
-                    lambda exc: isinstance(exc, stripe.StripeError) and _is_transient(exc)
-                ),
-                wait=lambda state: self._backoff(state.attempt_number),
-                sleep=self._sleep,
-                before_sleep=warn,
-                retry_error_callback=give_up,
-            )(attempt)
-        except stripe.StripeError as exc:  # not transient: a typed answer, or passed through
-            if isinstance(exc, passthrough):
-                raise
-            raise _request_failed(operation, exc) from exc
+            async def attempt() -> T:
+                with time_call("stripe", operation) as timed:
+                    try:
+                        return await call()
+                    except stripe.StripeError as exc:
+                        timed["outcome"] = _outcome(exc)
+                        raise
+
+            def count(state: RetryCallState) -> None:
+                if span is not None:
+                    span.set_attribute("stripe.attempts", state.attempt_number)
+
+            try:
+                return await AsyncRetrying(
+                    stop=stop_after_attempt(self._max_attempts),
+                    retry=retry_if_exception(
+                        lambda exc: isinstance(exc, stripe.StripeError) and _is_transient(exc)
+                    ),
+                    wait=lambda state: self._backoff(state.attempt_number),
+                    sleep=self._sleep,
+                    before=count,
+                    before_sleep=warn,
+                    retry_error_callback=give_up,
+                )(attempt)
+            except stripe.StripeError as exc:  # not transient: a typed answer, or passed through
+                if isinstance(exc, passthrough):
+                    raise
+                raise _request_failed(operation, exc) from exc
 
     def _backoff(self, attempt: int) -> float:
         # Exponential with "equal jitter": at least half the step, so retries do not stampede.
