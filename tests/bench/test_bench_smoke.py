@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 BENCH = Path(__file__).with_name("bench.py")
 
 
+@pytest.mark.timeout(330)  # the run's own bound is 300 s (a stack start on a busy machine takes a minute)
 def test_a_short_bench_run_reports_every_figure_and_a_clean_check(tmp_path):
     out = tmp_path / "bench.json"
     states_before = set(BENCH.parents[2].joinpath(".dev").glob("bench-*"))
