@@ -49,7 +49,7 @@ def assert_recovered(r: dict, bookings: int) -> None:
     assert r["sagas"] == bookings and r["final_rate"] == 1.0, detail
     assert r["settle_s"] is not None and r["settle_s"] <= 60, detail
     assert r["checker"]["violations"] == [], r["checker"]["violations"][:20]
-    assert r["card_numbers_in_logs"] == {}
+    assert r["card_numbers_found"] == {}
     assert r["evidence"] == [], detail  # the fault did happen
     assert r["fault_timeline"], "no fault was injected"
     assert r["passed"] is True
