@@ -15,6 +15,7 @@ import pytest
 
 from booking_shared.devstack import infra
 
+from .helpers import Person
 from .otlp import Receiver
 
 PORTS = {
@@ -126,3 +127,12 @@ def _every_invariant_holds(stack: System) -> None:
             break
         time.sleep(1)
     assert not violations, checker.report(snap, violations)
+
+
+@pytest.fixture
+def person(system: System) -> Person:
+    """A new person with a saved card, on the session's stack."""
+    p = Person(system.url("gateway"), system.url("stripe"))
+    p.sign_up()
+    p.add_card()
+    return p

@@ -7,17 +7,8 @@ import json
 import uuid
 
 import httpx
-import pytest
 
 from .helpers import Person, check_invariants, records
-
-
-@pytest.fixture
-def person(system) -> Person:
-    p = Person(system.url("gateway"), system.url("stripe"))
-    p.sign_up()
-    p.add_card()
-    return p
 
 
 def test_a_planned_day_is_booked_and_paid_with_one_click(system, person):

@@ -13,9 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
-from .helpers import Person
+from .helpers import day_plan_retried as plan
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "follow_bookings.py"
 
@@ -57,26 +55,6 @@ class Follower:
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
-
-
-def plan(person: Person, **kw) -> list[dict]:
-    """A day plan; a search that finds a provider too slow (a cold stack on a loaded machine)
-    is asked again: what is tested here comes after the search."""
-    for _ in range(2):
-        try:
-            return person.day_plan(**kw)
-        except AssertionError:
-            person._searches.clear()
-            time.sleep(1)
-    return person.day_plan(**kw)
-
-
-@pytest.fixture
-def person(system) -> Person:
-    p = Person(system.url("gateway"), system.url("stripe"))
-    p.sign_up()
-    p.add_card()
-    return p
 
 
 def test_the_example_consumer_follows_a_booking_from_a_group_of_its_own_and_resumes_there(system, person):

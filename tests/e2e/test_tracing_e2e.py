@@ -6,33 +6,12 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from .helpers import Person, card_numbers
+from .helpers import card_numbers
+from .helpers import day_plan_retried as plan
 from .otlp import Span
 
 SERVICES = {"gateway", "booking-orchestrator", "payment", "provider-opentable", "provider-eventbrite"}
 SERVER, CLIENT, PRODUCER, CONSUMER = 2, 3, 4, 5
-
-
-def plan(person: Person, **kw) -> list[dict]:
-    """A day plan; a search that finds a provider too slow (a cold stack on a loaded machine)
-    is asked again: what is tested here comes after the search."""
-    for _ in range(2):
-        try:
-            return person.day_plan(**kw)
-        except AssertionError:
-            person._searches.clear()
-            time.sleep(1)
-    return person.day_plan(**kw)
-
-
-@pytest.fixture
-def person(system) -> Person:
-    p = Person(system.url("gateway"), system.url("stripe"))
-    p.sign_up()
-    p.add_card()
-    return p
 
 
 def _trace_of_request(system, booking_id: str) -> list[Span]:
