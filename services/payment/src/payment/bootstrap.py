@@ -14,6 +14,7 @@ from payment.adapters.retention import rules as retention_rules
 from payment.adapters.stripe_gateway import StripeGateway
 from payment.config import Settings
 from payment.domain.gateway import PaymentGateway
+from payment.entrypoints.action_poll import ActionPoll
 
 GatewayFactory = Callable[[Settings], PaymentGateway]
 
@@ -43,6 +44,11 @@ def make_wiring(gateway_factory: GatewayFactory = stripe_gateway) -> Wiring:
         rt.extras.setdefault("closers", []).append(gateway.close)
         register(rt.router, deps)
         retention.start(rt, retention_rules(settings))
+        if settings.action_poll_interval_s > 0:
+            poll = ActionPoll(deps, settings.action_poll_interval_s, rt.relay.wake)
+            poll.start()
+            rt.extras["action_poll"] = poll
+            rt.extras["closers"].insert(0, poll.stop)
 
     return wire
 

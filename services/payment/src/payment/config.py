@@ -48,6 +48,13 @@ class Settings(ServiceSettings):
         "(ISO 8601 duration or seconds).",
     )
 
+    action_poll_interval_s: float = Field(
+        5.0,
+        ge=0,
+        description="How often payments waiting for 3-D Secure are checked at Stripe, in case "
+        "the webhook is late, lost or (the dev emulator) never sent; 0 = webhooks only.",
+    )
+
     retention_webhook_events_s: float = Field(
         90 * 86400.0,
         ge=0,

@@ -691,6 +691,31 @@ async def _apply_intent_event(
     return "applied"
 
 
+async def check_waiting_payments(deps: Deps, limit: int = 100) -> int:
+    """Ask Stripe about each payment parked for 3-D Secure and apply what its intent says,
+    exactly as the webhook would have (the same forward-only move and late answer to the saga).
+    A webhook can be late or lost, and the dev emulator never sends this one. Returns how many
+    payments moved."""
+    moved = 0
+    for row in await repo.waiting_for_action(deps.pool, limit):
+        try:
+            snap = await deps.gateway.get_intent(row["payment_intent_id"])
+        except PaymentGatewayError as exc:
+            log.warning("could not read a waiting payment's intent", extra={"error": exc.message})
+            continue
+        async with deps.pool.acquire() as conn, conn.transaction():
+            booking_id_var.set(row["booking_id"])
+            await repo.lock_booking(conn, row["booking_id"])
+            payment = await repo.get_payment(conn, row["booking_id"])
+            if payment is None or payment.payment_intent_id != snap.intent_id:
+                continue  # answered, or replaced, since the list was read
+            outcome = await _apply_intent_event(conn, deps, payment, snap, f"poll:{snap.intent_id}")
+        if outcome == "applied":
+            log.info("a payment waiting for 3-D Secure moved on (read from Stripe)", extra={"intent": snap.intent_id})
+            moved += 1
+    return moved
+
+
 async def _capture_before_from_stripe(deps: Deps, intent_id: str) -> datetime | None:
     # Webhook payloads carry latest_charge as an id; capture_before lives on the charge.
     try:

@@ -365,6 +365,9 @@ async def svc(
         "commands_topic": f"payment.commands.test-{suffix}",
         "replies_topic": f"payment.replies.test-{suffix}",
         "internal_api_token": secrets.token_urlsafe(32),
+        # Webhooks only, unless a module asks for the 3-D Secure poll: the webhook tests decide
+        # when an intent's news arrives.
+        "action_poll_interval_s": 0,
     }
     values.update(getattr(request.module, "SERVICE_OVERRIDES", {}))
     settings = Settings(**values)

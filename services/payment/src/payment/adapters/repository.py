@@ -53,6 +53,15 @@ async def get_payment_row(conn: asyncpg.Connection, booking_id: str) -> asyncpg.
     return await conn.fetchrow("SELECT * FROM payments WHERE booking_id = $1", booking_id)
 
 
+async def waiting_for_action(conn: asyncpg.Connection | asyncpg.Pool, limit: int) -> list[asyncpg.Record]:
+    """Payments parked for 3-D Secure, the longest-waiting first: booking id and intent id."""
+    return await conn.fetch(
+        "SELECT booking_id, payment_intent_id FROM payments WHERE status = 'requires_action'"
+        " AND payment_intent_id IS NOT NULL ORDER BY updated_at LIMIT $1",
+        limit,
+    )
+
+
 async def booking_of_intent(conn: asyncpg.Connection, intent_id: str) -> str | None:
     return await conn.fetchval("SELECT booking_id FROM payments WHERE payment_intent_id = $1", intent_id)
 
