@@ -99,7 +99,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         out.close()
 
 
-@pytest.fixture(scope="package")
+# Per module, not longer: Playwright's sync API runs an event loop in this thread while it is
+# open, and the async tests and asyncio.run() of later suites refuse to start beside it.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 

@@ -13,6 +13,7 @@ from gateway.adapters import postgres as db
 from gateway.adapters import stream_tickets as tickets
 from gateway.adapters.postgres import User
 from gateway.domain.errors import NotFound, Unauthorized, UpstreamUnavailable
+from gateway.handlers import routing
 from gateway.handlers.deps import Deps
 from gateway.handlers.users import Principal, hash_token
 
@@ -63,7 +64,7 @@ async def saga_counts(deps: Deps, principal: Principal) -> dict[str, Any]:
 
     async def one(state: str) -> int:
         page = await deps.orchestrator.list_sagas({"state": state, "limit": 1, "offset": 0})
-        return int(page.get("total", 0))
+        return page.total
 
     totals = await asyncio.gather(*(one(s) for s in SAGA_STATES))
     return {"counts": dict(zip(SAGA_STATES, totals, strict=True)), "total": sum(totals)}
@@ -76,9 +77,10 @@ async def with_providers(deps: Deps, page: dict[str, Any], provider: str | None)
     ids = [s["booking_id"] for s in sagas]
     rows = await deps.db().fetch("SELECT id, items FROM bookings WHERE id = ANY($1::text[])", ids)
     types = {r["id"]: [it.get("booking_type") for it in db.loads(r["items"])] for r in rows}
+    by_type = (await routing.routes(deps, deps.settings.search_timeout_s)).by_type if rows else {}
     for s in sagas:
         found = types.get(s["booking_id"], [])
-        s["providers"] = sorted({deps.routes.get(t or "", t or "?") for t in found})
+        s["providers"] = sorted({by_type.get(t or "", t or "?") for t in found})
     if provider:
         page = {**page, "sagas": [s for s in sagas if provider in s["providers"]]}
     return page
