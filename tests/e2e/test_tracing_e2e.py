@@ -4,6 +4,7 @@ trace, from the gateway's request through every Kafka hop, partner call and Stri
 
 from __future__ import annotations
 
+import re
 import time
 
 from .helpers import card_numbers
@@ -104,5 +105,16 @@ def test_one_booking_is_one_trace_across_all_five_services_with_the_saga_steps(s
 def test_no_span_carries_a_card_number(system):
     spans = system.traces.spans()
     assert spans, "the stack exported no span"
-    blob = "\n".join(f"{s.name} {s.attributes}" for s in spans).encode()
+    # FastStream names a Kafka record "<offset>-<timestamp ms>" (messaging.message.id): no data of
+    # ours, but offset 34 and a 13-digit time read as a 15-digit Amex number often enough. Dropped
+    # only in that exact shape; every other attribute is scanned as it is.
+    blob = "\n".join(f"{s.name} {_without_record_ids(s.attributes)}" for s in spans).encode()
     assert card_numbers(blob) == []
+
+
+def _without_record_ids(attributes: dict) -> dict:
+    kafka_id = re.compile(r"^[0-9]+-[0-9]{13}$")
+    return {
+        k: v for k, v in attributes.items()
+        if not (k == "messaging.message.id" and isinstance(v, str) and kafka_id.match(v))
+    }
