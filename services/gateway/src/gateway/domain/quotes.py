@@ -97,7 +97,9 @@ def price_lines(
             )
         )
     if errors:
-        raise InvalidInput("a quote needs all items in one currency", errors)
+        raise InvalidInput(
+            "an item's cost is not in the currency its provider prices it in (see errors)", errors
+        )
     return lines
 
 

@@ -29,7 +29,7 @@ DLQ_EX = {
                 {
                     "partition": 0,
                     "offset": 0,
-                    "timestamp": 1767225600000,
+                    "timestamp": 1_767_225_600_000,  # ms since the epoch (2026-01-01)
                     "headers": {
                         "dlq_error": "ValidationError: amount_minor must be >= 0",
                         "dlq_attempts": "3",
