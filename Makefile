@@ -16,7 +16,7 @@ help:
 	@echo "make test-all  everything, slow suites included"
 	@echo "make test-deploy  the production shape: Dockerfiles, compose, k8s, and each image's service run (slow)"
 	@echo "make test-browser  the browser journeys only (headless Debian chromium; screenshots in .dev/artifacts/browser/)"
-	@echo "make lint      ruff"
+	@echo "make lint      ruff check and ruff format --check (make test runs it first)"
 	@echo "make bench     latency, throughput, CPU and memory per booking on the whole stack (BENCH_FLAGS=--help)"
 	@echo "make soak      bookings for a bounded time with short retention: swept tables level off (SOAK_FLAGS=--help)"
 	@echo "make chaos     faults injected one at a time under 1,000 bookings each, invariants checked (CHAOS_FLAGS=--help)"
@@ -46,7 +46,7 @@ up: install
 check: install
 	@$(PY) -m booking_shared.devstack.checker
 
-test: install browser
+test: install browser lint
 	$(PY) -m pytest -m "not slow" -q $(PYTEST_FLAGS)
 
 test-browser: install browser
@@ -59,10 +59,11 @@ test-deploy: install
 	$(PY) -m pytest -q tests/deploy $(PYTEST_FLAGS)
 
 test-unit: install
-	$(PY) -m pytest -m "not integration and not slow" -q $(PYTEST_FLAGS)
+	$(PY) -m pytest -m "not integration and not slow" --ignore=tests/browser -q $(PYTEST_FLAGS)
 
 lint: install
 	$(PY) -m ruff check shared services tests examples
+	$(PY) -m ruff format --check shared services tests examples
 
 bench: install
 	$(PY) tests/bench/bench.py $(BENCH_FLAGS)

@@ -124,7 +124,9 @@ async def follow(
             for records in batches.values():
                 for record in records:
                     handle(record, seen, on_message)
-            await consumer.commit()  # after handling: a crash before this means a redelivery, not a loss
+            await (
+                consumer.commit()
+            )  # after handling: a crash before this means a redelivery, not a loss
     finally:
         await consumer.stop()
 
@@ -133,7 +135,12 @@ def handle(record: Any, seen: Seen, on_message: Callable[[str, Envelope, Message
     try:
         env = Envelope.from_headers(record.headers)
     except ValidationError as exc:
-        print(json.dumps({"topic": record.topic, "skipped": f"no envelope: {exc.error_count()} errors"}), file=sys.stderr)
+        print(
+            json.dumps(
+                {"topic": record.topic, "skipped": f"no envelope: {exc.error_count()} errors"}
+            ),
+            file=sys.stderr,
+        )
         return
     model = MODELS.get(env.type)
     if model is None or not seen.first_time(str(env.message_id)):
@@ -142,7 +149,10 @@ def handle(record: Any, seen: Seen, on_message: Callable[[str, Envelope, Message
         message = read(model, record.value)
     except (ValidationError, ValueError) as exc:
         # Never seen from the system; a real consumer would park it rather than stop.
-        print(json.dumps({"topic": record.topic, "type": env.type, "invalid": str(exc)[:500]}), file=sys.stderr)
+        print(
+            json.dumps({"topic": record.topic, "type": env.type, "invalid": str(exc)[:500]}),
+            file=sys.stderr,
+        )
         return
     on_message(record.topic, env, message)
 
@@ -167,10 +177,16 @@ def print_line(topic: str, env: Envelope, message: Message) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    ap.add_argument(
+        "--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    )
     ap.add_argument("--group", default="example-follow-bookings", help="your own consumer group")
-    ap.add_argument("--latest", action="store_true", help="a new group starts at the end, not the beginning")
-    ap.add_argument("--exit-when-idle", type=float, metavar="S", help="stop after S seconds with no message")
+    ap.add_argument(
+        "--latest", action="store_true", help="a new group starts at the end, not the beginning"
+    )
+    ap.add_argument(
+        "--exit-when-idle", type=float, metavar="S", help="stop after S seconds with no message"
+    )
     args = ap.parse_args(argv)
 
     async def run() -> None:
@@ -179,8 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await follow(
-            args.bootstrap, args.group, print_line, stop=stop,
-            from_beginning=not args.latest, exit_when_idle_s=args.exit_when_idle,
+            args.bootstrap,
+            args.group,
+            print_line,
+            stop=stop,
+            from_beginning=not args.latest,
+            exit_when_idle_s=args.exit_when_idle,
         )
 
     asyncio.run(run())

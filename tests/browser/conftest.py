@@ -25,10 +25,17 @@ ARTIFACTS = ROOT / ".dev" / "artifacts" / "browser"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 
 PORTS = {
-    "POSTGRES_PORT": "postgres", "KAFKA_PORT": "kafka", "LOCALSTRIPE_PORT": "stripe",
-    "OPENTABLE_SANDBOX_PORT": "opentable_sandbox", "EVENTBRITE_SANDBOX_PORT": "eventbrite_sandbox",
-    "PAYMENT_PORT": "payment", "PROVIDER_OPENTABLE_PORT": "opentable", "PROVIDER_EVENTBRITE_PORT": "eventbrite",
-    "ORCHESTRATOR_PORT": "orchestrator", "GATEWAY_PORT": "gateway", "PAYMENT_WEBHOOK_PORT": "payment_webhooks",
+    "POSTGRES_PORT": "postgres",
+    "KAFKA_PORT": "kafka",
+    "LOCALSTRIPE_PORT": "stripe",
+    "OPENTABLE_SANDBOX_PORT": "opentable_sandbox",
+    "EVENTBRITE_SANDBOX_PORT": "eventbrite_sandbox",
+    "PAYMENT_PORT": "payment",
+    "PROVIDER_OPENTABLE_PORT": "opentable",
+    "PROVIDER_EVENTBRITE_PORT": "eventbrite",
+    "ORCHESTRATOR_PORT": "orchestrator",
+    "GATEWAY_PORT": "gateway",
+    "PAYMENT_WEBHOOK_PORT": "payment_webhooks",
 }
 
 
@@ -65,9 +72,15 @@ class Stack:
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory):
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package (make browser)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: `make test` installs Debian's chromium package (make browser)"
+        )
     state = tmp_path_factory.mktemp("browser-stack")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "STRIPE_API_KEY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "STRIPE_API_KEY")
+    }
     ports = {name: infra.free_port() for name in PORTS.values()}
     env.update({var: str(ports[name]) for var, name in PORTS.items()})
     env["DEVSTACK_DIR"] = str(state)
@@ -80,13 +93,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     out = open(state / "up.out", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "booking_shared.devstack.up", "--timeout", "120"],
-        env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 150
     try:
         while "All services ready" not in (state / "up.out").read_text():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the system did not start:\n" + (state / "up.out").read_text()[-3000:])
+                raise RuntimeError(
+                    "the system did not start:\n" + (state / "up.out").read_text()[-3000:]
+                )
             time.sleep(0.25)
         yield Stack(ports, state)
     finally:
@@ -112,7 +130,9 @@ def browser():
 
 
 def _new_page(browser, request, width: int, height: int):
-    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, accept_downloads=True
+    )
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors: list[str] = []
@@ -144,9 +164,20 @@ def ops_token(stack) -> str:
     # The stack has provisioned and migrated the database already.
     env = {**os.environ, **stack.env(), "DB_PROVISION": "false"}
     r = subprocess.run(
-        [sys.executable, "-m", "gateway", "create-ops-user", "--name", "Olga Ops",
-         "--email", f"olga-{time.time_ns()}@example.com"],
-        env=env, capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "create-ops-user",
+            "--name",
+            "Olga Ops",
+            "--email",
+            f"olga-{time.time_ns()}@example.com",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert r.returncode == 0, r.stderr
     found = re.search(r"gw_[A-Za-z0-9_\-]+", r.stdout)

@@ -19,7 +19,9 @@ def snap(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
-def sign_up(page: Page, gateway: str, name: str = "Ana Silva", phone: str = "+351 912 345 678") -> str:
+def sign_up(
+    page: Page, gateway: str, name: str = "Ana Silva", phone: str = "+351 912 345 678"
+) -> str:
     """From an empty account: the sign-up form, the key shown once; returns the key."""
     page.goto(gateway + "/")
     page.get_by_label("Full name").fill(name)
@@ -63,7 +65,9 @@ def add_card(page: Page, number: str = "4242424242424242", last4: str | None = N
 
 def paste_schedule(page: Page, items: list[dict]) -> None:
     page.get_by_text("Paste or upload a schedule (JSON)").click()
-    page.get_by_label("Schedule JSON (a list of items, or {\"items\": [...]})").fill(json.dumps({"items": items}))
+    page.get_by_label('Schedule JSON (a list of items, or {"items": [...]})').fill(
+        json.dumps({"items": items})
+    )
     page.get_by_role("button", name="Load schedule").click()
     expect(page.locator("#notice")).to_contain_text(f"{len(items)} items loaded")
 

@@ -16,12 +16,17 @@ pytestmark = pytest.mark.timeout(300)
 
 def _a_day_with_an_event(person, start: int) -> int:
     for ahead in range(start, start + 15):
-        if any(r["booking_type"] == "event" and r["available"] for r in person.search(ahead, types="event")):
+        if any(
+            r["booking_type"] == "event" and r["available"]
+            for r in person.search(ahead, types="event")
+        ):
             return ahead
     raise AssertionError("no day with an event in the sandbox catalogue")
 
 
-def test_a_new_account_books_a_searched_itinerary_and_gets_codes_receipt_and_calendar(page: Page, stack):
+def test_a_new_account_books_a_searched_itinerary_and_gets_codes_receipt_and_calendar(
+    page: Page, stack
+):
     scout = stack.person()
     scout.sign_up("Scout Sam")
     ahead = _a_day_with_an_event(scout, 12)
@@ -44,7 +49,9 @@ def test_a_new_account_books_a_searched_itinerary_and_gets_codes_receipt_and_cal
     page.get_by_role("button", name="Review prices").click()
     rows = page.locator("#review-rows tr")
     expect(rows).to_have_count(2)
-    expect(rows.first).to_contain_text(re.compile(r"cancel", re.I))  # each line's cancellation policy
+    expect(rows.first).to_contain_text(
+        re.compile(r"cancel", re.I)
+    )  # each line's cancellation policy
     expect(page.locator("#review-total")).not_to_be_empty()
     # A new account has auto-booking off: the page says why it asks for a confirmation.
     expect(page.locator("#review-consent")).to_contain_text("You need to confirm this total")
@@ -57,9 +64,13 @@ def test_a_new_account_books_a_searched_itinerary_and_gets_codes_receipt_and_cal
     expect(page.locator("#bk-state")).to_have_text("Confirmed", timeout=60_000)
     codes = page.locator("#bk-items .code")
     expect(codes).to_have_count(2)
-    assert all(re.fullmatch(r"[A-Z0-9-]{4,}", c) for c in codes.all_inner_texts()), codes.all_inner_texts()
+    assert all(re.fullmatch(r"[A-Z0-9-]{4,}", c) for c in codes.all_inner_texts()), (
+        codes.all_inner_texts()
+    )
     expect(page.locator("#receipt-card")).to_have_text("visa ending 4242")
-    expect(page.locator("#receipt-charged")).to_have_text(page.locator("#review-total").inner_text())
+    expect(page.locator("#receipt-charged")).to_have_text(
+        page.locator("#review-total").inner_text()
+    )
 
     with page.expect_download() as download:
         page.get_by_role("button", name="Add to calendar (.ics)").click()
@@ -92,7 +103,9 @@ def test_a_card_that_needs_3ds_is_completed_in_the_page_and_the_booking_resumes(
     paste_schedule(page, items)
     booking_id = review_and_book(page)
     # The saga parks: the page asks the person to confirm with their bank, in the page.
-    expect(page.locator("#bk-state")).to_have_text(re.compile("Waiting for you to confirm"), timeout=60_000)
+    expect(page.locator("#bk-state")).to_have_text(
+        re.compile("Waiting for you to confirm"), timeout=60_000
+    )
     page.get_by_role("button", name="Confirm the payment with my bank").click()
     page.get_by_role("button", name="Complete authentication").click()
     expect(page.locator("#bk-message")).to_contain_text("your bank confirmed")
@@ -115,14 +128,27 @@ def _stripe_says_authorized(stack, booking_id: str) -> None:
     from payment.config import DEV_STRIPE_WEBHOOK_SECRET
 
     stripe, key = stack.url("stripe"), "sk_test_localstripe"
-    intents = httpx.get(f"{stripe}/v1/payment_intents", auth=(key, ""), params={"limit": 100}).json()["data"]
+    intents = httpx.get(
+        f"{stripe}/v1/payment_intents", auth=(key, ""), params={"limit": 100}
+    ).json()["data"]
     intent = next(i for i in intents if (i.get("metadata") or {}).get("booking_id") == booking_id)
     assert intent["status"] == "requires_capture", intent["status"]  # authenticated in the page
-    event = {"id": f"evt_{intent['id']}", "object": "event", "type": "payment_intent.amount_capturable_updated",
-             "created": int(time.time()), "api_version": "2024-06-20", "livemode": False,
-             "data": {"object": {**intent, "amount_capturable": intent["amount"]}}}
+    event = {
+        "id": f"evt_{intent['id']}",
+        "object": "event",
+        "type": "payment_intent.amount_capturable_updated",
+        "created": int(time.time()),
+        "api_version": "2024-06-20",
+        "livemode": False,
+        "data": {"object": {**intent, "amount_capturable": intent["amount"]}},
+    }
     body = json.dumps(event).encode()
-    r = httpx.post(f"{stack.url('payment_webhooks')}/webhooks/stripe", content=body,
-                   headers={"Stripe-Signature": sign_webhook_payload(body, DEV_STRIPE_WEBHOOK_SECRET),
-                            "Content-Type": "application/json"})
+    r = httpx.post(
+        f"{stack.url('payment_webhooks')}/webhooks/stripe",
+        content=body,
+        headers={
+            "Stripe-Signature": sign_webhook_payload(body, DEV_STRIPE_WEBHOOK_SECRET),
+            "Content-Type": "application/json",
+        },
+    )
     assert r.status_code == 200, r.text

@@ -31,7 +31,9 @@ def test_an_operator_sees_a_stuck_saga_and_compensates_it(page: Page, stack, ops
         page.goto(stack.url("gateway") + "/ops")
         page.get_by_label("Operator sign-in key").fill(ops_token)
         page.get_by_role("button", name="Sign in").click()
-        expect(page.locator("#counts [data-state=HOLDING] strong")).not_to_have_text("0", timeout=30_000)
+        expect(page.locator("#counts [data-state=HOLDING] strong")).not_to_have_text(
+            "0", timeout=30_000
+        )
         page.get_by_label("Stuck when unchanged for (seconds)").fill("2")
         row = page.locator("#stuck tr", has_text=booking_id)
         expect(row).to_be_visible(timeout=30_000)
@@ -43,7 +45,9 @@ def test_an_operator_sees_a_stuck_saga_and_compensates_it(page: Page, stack, ops
         expect(page.locator("#detail-steps")).to_contain_text("hold")
         expect(page.locator("#detail-history")).to_contain_text("BookingRequested")
         expect(page.locator("#detail-history")).to_contain_text("HoldItem")
-        expect(page.locator("#detail-steps")).to_contain_text("ItemHeld")  # the table's hold answered
+        expect(page.locator("#detail-steps")).to_contain_text(
+            "ItemHeld"
+        )  # the table's hold answered
         page.locator("#stuck-h").scroll_into_view_if_needed()
         snap(page, "ops-stuck-saga")
 
@@ -55,7 +59,9 @@ def test_an_operator_sees_a_stuck_saga_and_compensates_it(page: Page, stack, ops
         expect(page.locator("#notice")).to_contain_text("compensate sent")
         history = page.locator("#detail-history tr[data-direction=action]")
         expect(history).to_contain_text("compensate", timeout=20_000)
-        me = httpx.get(stack.url("gateway") + "/v1/me", headers={"Authorization": f"Bearer {ops_token}"}).json()
+        me = httpx.get(
+            stack.url("gateway") + "/v1/me", headers={"Authorization": f"Bearer {ops_token}"}
+        ).json()
         expect(history).to_contain_text(me["id"])  # who did it
     finally:
         os.kill(provider, signal.SIGCONT)

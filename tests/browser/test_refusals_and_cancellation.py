@@ -77,7 +77,9 @@ def test_cancellation_shows_the_cancel_quote_first_then_the_refunds(page: Page, 
     person = stack.person()
     person.sign_up("Cora Cancel")
     person.add_card()
-    booking_id = person.book(person.quote(plan(person, days_ahead=26, restaurant=4, events=1))["id"]).json()["booking_id"]
+    booking_id = person.book(
+        person.quote(plan(person, days_ahead=26, restaurant=4, events=1))["id"]
+    ).json()["booking_id"]
     assert person.wait_final(booking_id)["state"] == "CONFIRMED"
 
     sign_in(page, stack.url("gateway"), person.token)

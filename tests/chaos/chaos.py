@@ -147,8 +147,13 @@ class Run:
         svc = SERVICES[name]
         k = sum(1 for c in self.children if c.name.startswith(name))
         child = await asyncio.to_thread(
-            infra.spawn, f"{name}-restarted-{k + 1}", [sys.executable, "-m", svc.module], svc.port, self.logs,
-            up.service_env({**self.env(), **env}, svc), 90,
+            infra.spawn,
+            f"{name}-restarted-{k + 1}",
+            [sys.executable, "-m", svc.module],
+            svc.port,
+            self.logs,
+            up.service_env({**self.env(), **env}, svc),
+            90,
         )
         self.children.append(child)
         self.pids[name] = child.proc.pid
@@ -177,8 +182,13 @@ class Run:
 # -- the driver: N bookings through the gateway -----------------------------------------------
 
 
-async def with_retries(what: str, run: Run, call: Callable[[], Awaitable[httpx.Response]], ok: set[int],
-                       timeout: float = 180) -> httpx.Response | None:
+async def with_retries(
+    what: str,
+    run: Run,
+    call: Callable[[], Awaitable[httpx.Response]],
+    ok: set[int],
+    timeout: float = 180,
+) -> httpx.Response | None:
     """Call until an answer in `ok`: connection errors, 5xx and 429 are retried (the gateway may
     be dead for a while); another 4xx is a refusal, recorded and returned as None."""
     deadline = now() + timeout
@@ -191,7 +201,9 @@ async def with_retries(what: str, run: Run, call: Callable[[], Awaitable[httpx.R
         else:
             if r.status_code in ok or (r.status_code == 409 and "quote-already-booked" in r.text):
                 if r.status_code == 409:
-                    run.notes["answers_lost_then_found"] = run.notes.get("answers_lost_then_found", 0) + 1
+                    run.notes["answers_lost_then_found"] = (
+                        run.notes.get("answers_lost_then_found", 0) + 1
+                    )
                 return r
             # 429, and 409 for a key whose earlier request is still in flight (or died with the
             # database: the gateway takes it over once its lock lapses), both say "retry".
@@ -206,7 +218,9 @@ async def with_retries(what: str, run: Run, call: Callable[[], Awaitable[httpx.R
     return None
 
 
-async def wait_final(client: httpx.AsyncClient, person: Any, booking_id: str, timeout: float = 120) -> None:
+async def wait_final(
+    client: httpx.AsyncClient, person: Any, booking_id: str, timeout: float = 120
+) -> None:
     """Follow the booking's event stream to a final state, reconnecting when it breaks, for at
     most `timeout` s (a stream kept open by its pings would otherwise wait for ever)."""
     with contextlib.suppress(TimeoutError):
@@ -217,8 +231,12 @@ async def wait_final(client: httpx.AsyncClient, person: Any, booking_id: str, ti
 async def _follow(client: httpx.AsyncClient, person: Any, booking_id: str) -> None:
     while True:
         try:
-            async with client.stream("GET", f"/v1/bookings/{booking_id}/events", headers=person.auth,
-                                     timeout=httpx.Timeout(10, read=30)) as s:
+            async with client.stream(
+                "GET",
+                f"/v1/bookings/{booking_id}/events",
+                headers=person.auth,
+                timeout=httpx.Timeout(10, read=30),
+            ) as s:
                 async for line in s.aiter_lines():
                     if line.startswith("data:") and json.loads(line[5:]).get("state") in FINAL:
                         return
@@ -254,14 +272,33 @@ async def drive(run: Run, client: httpx.AsyncClient, concurrency: int, seed: int
         person = people[i % len(people)]
         while next(tickets) < run.n:
             items = bench.itinerary(rng, restaurants, events, 2 + rng.randrange(2))
-            q = await with_retries("quote", run, functools.partial(
-                client.post, "/v1/quotes", headers=person.auth, json={"items": items}, timeout=60), {201})
+            q = await with_retries(
+                "quote",
+                run,
+                functools.partial(
+                    client.post,
+                    "/v1/quotes",
+                    headers=person.auth,
+                    json={"items": items},
+                    timeout=60,
+                ),
+                {201},
+            )
             if q is None:
                 continue
             key = str(uuid.uuid4())  # the same key on every retry: one booking, however often sent
-            b = await with_retries("booking", run, functools.partial(
-                client.post, "/v1/bookings", headers={**person.auth, "Idempotency-Key": key},
-                json={"quote_id": q.json()["id"], "confirm": True}, timeout=30), {200, 201, 202})
+            b = await with_retries(
+                "booking",
+                run,
+                functools.partial(
+                    client.post,
+                    "/v1/bookings",
+                    headers={**person.auth, "Idempotency-Key": key},
+                    json={"quote_id": q.json()["id"], "confirm": True},
+                    timeout=30,
+                ),
+                {200, 201, 202},
+            )
             if b is None:
                 continue
             # A 409 quote-already-booked names the booking: an earlier try of this same request
@@ -281,9 +318,17 @@ async def unsettled(run: Run) -> dict[str, str]:
     """Bookings whose saga is not final, or whose gateway view does not show that final state."""
     conn = await asyncpg.connect(run.database_url, timeout=10)
     try:
-        sagas = dict(await conn.fetch("SELECT booking_id, state FROM orchestrator.sagas WHERE booking_id = ANY($1::text[])",
-                                      run.accepted))
-        shown = dict(await conn.fetch("SELECT id, state FROM gateway.bookings WHERE id = ANY($1::text[])", run.accepted))
+        sagas = dict(
+            await conn.fetch(
+                "SELECT booking_id, state FROM orchestrator.sagas WHERE booking_id = ANY($1::text[])",
+                run.accepted,
+            )
+        )
+        shown = dict(
+            await conn.fetch(
+                "SELECT id, state FROM gateway.bookings WHERE id = ANY($1::text[])", run.accepted
+            )
+        )
     finally:
         await conn.close()
     out = {}
@@ -319,7 +364,9 @@ async def time_to_settle(run: Run) -> tuple[float, int]:
     conn = await asyncpg.connect(run.database_url, timeout=10)
     try:
         last = await conn.fetchval(
-            "SELECT max(state_changed_at) FROM orchestrator.sagas WHERE booking_id = ANY($1::text[])", affected)
+            "SELECT max(state_changed_at) FROM orchestrator.sagas WHERE booking_id = ANY($1::text[])",
+            affected,
+        )
     finally:
         await conn.close()
     return max(0.0, (last - run.cleared_at).total_seconds()) if last else 0.0, len(affected)
@@ -351,7 +398,9 @@ class Scenario:
     inject: Callable[[Run], Awaitable[None]]  # returns once the fault has cleared
     env: dict[str, str] = field(default_factory=dict)
     prepare: Callable[[Run], Awaitable[None]] | None = None
-    verify: Callable[[Run], Awaitable[list[str]]] | None = None  # what shows the fault really happened
+    verify: Callable[[Run], Awaitable[list[str]]] | None = (
+        None  # what shows the fault really happened
+    )
 
 
 async def kill_services(run: Run) -> None:
@@ -387,7 +436,10 @@ def max_deaths(n: int) -> int:
 
 def kill_point_env(n: int) -> dict[str, str]:
     # Each Stripe call dies with this chance: the deaths spread over the run, whatever N.
-    return {"KILL_POINT": KILL_POINT, "KILL_POINT_RATE": f"{min(0.3, max_deaths(n) / max(n, 1)):.4f}"}
+    return {
+        "KILL_POINT": KILL_POINT,
+        "KILL_POINT_RATE": f"{min(0.3, max_deaths(n) / max(n, 1)):.4f}",
+    }
 
 
 async def kill_in_stripe_window(run: Run) -> None:
@@ -441,7 +493,11 @@ async def verify_duplicates(run: Run) -> list[str]:
                     elif 'outcome="handled"' in line:
                         handled += value
     run.notes.update(messages_handled=int(handled), duplicates_dropped=int(duplicates))
-    return [] if duplicates >= 1.5 * handled > 0 else [f"{duplicates:.0f} duplicates for {handled:.0f} messages handled"]
+    return (
+        []
+        if duplicates >= 1.5 * handled > 0
+        else [f"{duplicates:.0f} duplicates for {handled:.0f} messages handled"]
+    )
 
 
 async def broker_loss(run: Run) -> None:
@@ -457,7 +513,9 @@ async def broker_loss(run: Run) -> None:
 
 async def postgres_restart(run: Run) -> None:
     await run.at_share_of_load(run.rng.uniform(0.3, 0.6))
-    pg = infra.EmbeddedPostgres(run.stack.state_dir / "pgdata", run.stack.ports["postgres"], run.logs / "postgres.log")
+    pg = infra.EmbeddedPostgres(
+        run.stack.state_dir / "pgdata", run.stack.ports["postgres"], run.logs / "postgres.log"
+    )
     pg.run_as = "embedded_postgres" if os.geteuid() == 0 else None
     res = await asyncio.to_thread(pg._pg_ctl, "-m", "immediate", "-w", "stop")
     run.fault("postgres stopped (immediate: no checkpoint, as a crash)", rc=res.returncode)
@@ -479,7 +537,9 @@ PARTNER_FAULTS = {
 async def partners_degraded(run: Run) -> None:
     async with httpx.AsyncClient(timeout=10) as admin:
         for sb in ("opentable_sandbox", "eventbrite_sandbox"):
-            (await admin.patch(f"{run.stack.url(sb)}/_admin/faults", json=PARTNER_FAULTS)).raise_for_status()
+            (
+                await admin.patch(f"{run.stack.url(sb)}/_admin/faults", json=PARTNER_FAULTS)
+            ).raise_for_status()
         run.fault("partners slow (uniform 0-5.05 s, p99 5 s), 5% 5xx, 2% ghost writes")
         await run.load_done.wait()
         for sb in ("opentable_sandbox", "eventbrite_sandbox"):
@@ -491,8 +551,19 @@ async def stripe_proxy(run: Run) -> None:
     """Put the fault proxy between the payment service and the Stripe emulator (a restart)."""
     port = infra.free_port()
     proxy = await asyncio.to_thread(
-        infra.spawn, "stripe-proxy", [sys.executable, str(HERE / "stripe_proxy.py"), "--port", str(port),
-                                      "--upstream", run.stack.url("stripe")], port, run.logs)
+        infra.spawn,
+        "stripe-proxy",
+        [
+            sys.executable,
+            str(HERE / "stripe_proxy.py"),
+            "--port",
+            str(port),
+            "--upstream",
+            run.stack.url("stripe"),
+        ],
+        port,
+        run.logs,
+    )
     run.children.append(proxy)
     run.notes["proxy_port"] = port
     pid = run.pids["payment"]
@@ -505,7 +576,12 @@ async def stripe_proxy(run: Run) -> None:
 
 async def payment_degraded(run: Run) -> None:
     url = f"http://127.0.0.1:{run.notes['proxy_port']}/_proxy/faults"
-    slow = {"latency_min_ms": 0, "latency_max_ms": 3000, "error_rate": 0.05, "lost_answer_rate": 0.02}
+    slow = {
+        "latency_min_ms": 0,
+        "latency_max_ms": 3000,
+        "error_rate": 0.05,
+        "lost_answer_rate": 0.02,
+    }
     async with httpx.AsyncClient(timeout=10) as admin:
         (await admin.put(url, json=slow)).raise_for_status()
         run.fault("Stripe slow (0-3 s), 5% 500s, 2% answers lost after Stripe acted")
@@ -536,9 +612,15 @@ async def poison(run: Run) -> None:
             key = (run.rng.choice(run.accepted) if run.accepted else "bk_poison").encode()
             for topic in COMMAND_TOPICS:
                 await producer.send_and_wait(topic, b"\x00\xffnot json{", key=key)
-                env = Envelope.new(types.get(topic, "HoldItem"), correlation_id=key.decode(), producer="chaos")
-                await producer.send_and_wait(topic, b'{"booking_id": 42, "unexpected": [', key=key,
-                                             headers=list(env.to_headers()))
+                env = Envelope.new(
+                    types.get(topic, "HoldItem"), correlation_id=key.decode(), producer="chaos"
+                )
+                await producer.send_and_wait(
+                    topic,
+                    b'{"booking_id": 42, "unexpected": [',
+                    key=key,
+                    headers=list(env.to_headers()),
+                )
                 sent[topic] += 2
             run.fault("poison on each command topic", per_topic=2)
     finally:
@@ -551,35 +633,79 @@ async def verify_poison(run: Run) -> list[str]:
     try:
         parked: dict[str, int] = {}
         for schema in ("payment", "opentable", "eventbrite"):
-            for r in await conn.fetch(f'SELECT topic, count(*) AS n FROM "{schema}".dead_letters GROUP BY topic'):
+            for r in await conn.fetch(
+                f'SELECT topic, count(*) AS n FROM "{schema}".dead_letters GROUP BY topic'
+            ):
                 parked[r["topic"]] = parked.get(r["topic"], 0) + r["n"]
     finally:
         await conn.close()
     run.notes["dead_lettered"] = parked
     sent = run.notes.get("poison_sent", {})
-    problems = [f"{t}: {sent.get(t, 0)} poison records sent, {parked.get(t, 0)} dead-lettered"
-                for t in COMMAND_TOPICS if parked.get(t, 0) < sent.get(t, 0) or not sent.get(t)]
+    problems = [
+        f"{t}: {sent.get(t, 0)} poison records sent, {parked.get(t, 0)} dead-lettered"
+        for t in COMMAND_TOPICS
+        if parked.get(t, 0) < sent.get(t, 0) or not sent.get(t)
+    ]
     run.notes["dlq_topics"] = [dlq(t) for t in COMMAND_TOPICS]
     return problems
 
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
-    Scenario("kill-services", "SIGKILL of each of the 5 services at random moments, restart after 1-4 s", kill_services,
-             verify=verify_kills),
-    Scenario("kill-payment-stripe", "payment SIGKILLed between a Stripe call and its commit (kill point), restart after 1-3 s",
-             kill_in_stripe_window, verify=verify_kill_point),
-    Scenario("triple-delivery", "every message published 3 times (OUTBOX_PUBLISH_COPIES=3)", whole_load,
-             env={"OUTBOX_PUBLISH_COPIES": "3"}, verify=verify_duplicates),
-    Scenario("broker-loss", "broker SIGKILLed and restarted empty after 3 s (total data loss)", broker_loss),
-    Scenario("postgres-restart", "Postgres stopped (immediate) and started after 3 s", postgres_restart),
-    Scenario("partners-degraded", "partners: latency p99 5 s, 5% 5xx, 2% ghost bookings", partners_degraded),
-    Scenario("payment-degraded", "Stripe: 0-3 s latency, 5% 500s, 2% lost answers, 10 s fully down",
-             payment_degraded, prepare=stripe_proxy),
-    Scenario("poison", "2 poison records on each command topic every 2-4 s", poison, verify=verify_poison),
-]}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in [
+        Scenario(
+            "kill-services",
+            "SIGKILL of each of the 5 services at random moments, restart after 1-4 s",
+            kill_services,
+            verify=verify_kills,
+        ),
+        Scenario(
+            "kill-payment-stripe",
+            "payment SIGKILLed between a Stripe call and its commit (kill point), restart after 1-3 s",
+            kill_in_stripe_window,
+            verify=verify_kill_point,
+        ),
+        Scenario(
+            "triple-delivery",
+            "every message published 3 times (OUTBOX_PUBLISH_COPIES=3)",
+            whole_load,
+            env={"OUTBOX_PUBLISH_COPIES": "3"},
+            verify=verify_duplicates,
+        ),
+        Scenario(
+            "broker-loss",
+            "broker SIGKILLed and restarted empty after 3 s (total data loss)",
+            broker_loss,
+        ),
+        Scenario(
+            "postgres-restart",
+            "Postgres stopped (immediate) and started after 3 s",
+            postgres_restart,
+        ),
+        Scenario(
+            "partners-degraded",
+            "partners: latency p99 5 s, 5% 5xx, 2% ghost bookings",
+            partners_degraded,
+        ),
+        Scenario(
+            "payment-degraded",
+            "Stripe: 0-3 s latency, 5% 500s, 2% lost answers, 10 s fully down",
+            payment_degraded,
+            prepare=stripe_proxy,
+        ),
+        Scenario(
+            "poison",
+            "2 poison records on each command topic every 2-4 s",
+            poison,
+            verify=verify_poison,
+        ),
+    ]
+}
 
 
-async def run_scenario(sc: Scenario, n: int, concurrency: int, seed: int, keep: bool) -> dict[str, Any]:
+async def run_scenario(
+    sc: Scenario, n: int, concurrency: int, seed: int, keep: bool
+) -> dict[str, Any]:
     env = dict(sc.env)
     if sc.name == "kill-payment-stripe":
         env.update(kill_point_env(n))
@@ -588,12 +714,20 @@ async def run_scenario(sc: Scenario, n: int, concurrency: int, seed: int, keep: 
     # In this (the main) thread: the stack is told to stop when the thread that started it ends.
     stack = bench.start_stack({**CHAOS_ENV, **env}, f"chaos-{sc.name}-")
     run = Run(sc.name, stack, env, random.Random(seed), n)
-    result: dict[str, Any] = {"scenario": sc.name, "faults": sc.faults, "bookings_requested": n, "concurrency": concurrency}
+    result: dict[str, Any] = {
+        "scenario": sc.name,
+        "faults": sc.faults,
+        "bookings_requested": n,
+        "concurrency": concurrency,
+    }
     try:
         if sc.prepare:
             await sc.prepare(run)
-        async with httpx.AsyncClient(base_url=stack.url("gateway"), timeout=60,
-                                     limits=httpx.Limits(max_connections=200, max_keepalive_connections=200)) as client:
+        async with httpx.AsyncClient(
+            base_url=stack.url("gateway"),
+            timeout=60,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
+        ) as client:
             injector = asyncio.create_task(_inject_after_start(sc, run))
             try:
                 await drive(run, client, concurrency, seed)
@@ -618,28 +752,51 @@ async def run_scenario(sc: Scenario, n: int, concurrency: int, seed: int, keep: 
         # No card number anywhere the stack keeps data: every log, table and topic message.
         cards = scan_logs(run)
         found = await card_scan.scan(
-            card_numbers, database_url=run.database_url, kafka=f"127.0.0.1:{run.stack.ports['kafka']}"
+            card_numbers,
+            database_url=run.database_url,
+            kafka=f"127.0.0.1:{run.stack.ports['kafka']}",
         )
         cards.update({source: len(hits) for source, hits in found.items()})
         result.update(
-            bookings_accepted=len(run.accepted), refused=run.refused[:20], refused_count=len(run.refused),
-            retries=run.retries, sagas=len(mine), final=final,
-            final_rate=round(final / len(run.accepted), 4) if run.accepted else 0.0, states=states,
+            bookings_accepted=len(run.accepted),
+            refused=run.refused[:20],
+            refused_count=len(run.refused),
+            retries=run.retries,
+            sagas=len(mine),
+            final=final,
+            final_rate=round(final / len(run.accepted), 4) if run.accepted else 0.0,
+            states=states,
             # in_flight_at_clearing: the bookings accepted before the fault cleared, whose last
             # state change settle_s is measured to (0 when all were final by then).
-            load_s=round(load_s, 1), settle_s=round(settle_s, 1), in_flight_at_clearing=in_flight,
+            load_s=round(load_s, 1),
+            settle_s=round(settle_s, 1),
+            in_flight_at_clearing=in_flight,
             fault_cleared_s=round((run.cleared_at - run.load_started_at).total_seconds(), 1),
-            unsettled=dict(list(left.items())[:20]), unsettled_count=len(left),
+            unsettled=dict(list(left.items())[:20]),
+            unsettled_count=len(left),
             checker={"sagas": len(snap.sagas), "violations": [str(v) for v in violations]},
-            card_numbers_found=cards, fault_timeline=run.faults, evidence=problems, notes=run.notes,
+            card_numbers_found=cards,
+            fault_timeline=run.faults,
+            evidence=problems,
+            notes=run.notes,
             seconds=round(now() - started, 1),
         )
         result["passed"] = bool(
-            len(run.accepted) == n and final == len(run.accepted) and all_final and settle_s <= SETTLE_LIMIT_S
-            and not violations and not cards and not problems
+            len(run.accepted) == n
+            and final == len(run.accepted)
+            and all_final
+            and settle_s <= SETTLE_LIMIT_S
+            and not violations
+            and not cards
+            and not problems
         )
     except Exception as exc:  # reported as a failed scenario, with what was known
-        result.update(passed=False, error=repr(exc)[:2000], fault_timeline=run.faults, bookings_accepted=len(run.accepted))
+        result.update(
+            passed=False,
+            error=repr(exc)[:2000],
+            fault_timeline=run.faults,
+            bookings_accepted=len(run.accepted),
+        )
     finally:
         run.stop_children()
         await asyncio.to_thread(stack.stop, keep)
@@ -656,12 +813,21 @@ async def _inject_after_start(sc: Scenario, run: Run) -> None:
 
 
 def row(r: dict[str, Any], command: str) -> str:
-    checker_result = "clean" if r.get("checker", {}).get("violations") == [] else \
-        f"{len(r.get('checker', {}).get('violations', []))} violations" if "checker" in r else "not run"
-    settle_text = f"{r.get('settle_s')} s (of {r.get('in_flight_at_clearing', 0)} accepted before it cleared)"
-    return (f"| {r['scenario']} | {r.get('sagas', 0)} | {r['faults']} | "
-            f"{r.get('final_rate', 0) * 100:.1f}% ({r.get('final', 0)}/{r.get('bookings_accepted', 0)}) | "
-            f"{settle_text} | {checker_result} | {'yes' if r.get('passed') else 'NO'} | `{command}` |")
+    checker_result = (
+        "clean"
+        if r.get("checker", {}).get("violations") == []
+        else f"{len(r.get('checker', {}).get('violations', []))} violations"
+        if "checker" in r
+        else "not run"
+    )
+    settle_text = (
+        f"{r.get('settle_s')} s (of {r.get('in_flight_at_clearing', 0)} accepted before it cleared)"
+    )
+    return (
+        f"| {r['scenario']} | {r.get('sagas', 0)} | {r['faults']} | "
+        f"{r.get('final_rate', 0) * 100:.1f}% ({r.get('final', 0)}/{r.get('bookings_accepted', 0)}) | "
+        f"{settle_text} | {checker_result} | {'yes' if r.get('passed') else 'NO'} | `{command}` |"
+    )
 
 
 def _interrupted(*_: object) -> None:
@@ -670,31 +836,72 @@ def _interrupted(*_: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--scenario", action="append", choices=[*SCENARIOS, "all"], help="repeatable; default: all")
+    p.add_argument(
+        "--scenario", action="append", choices=[*SCENARIOS, "all"], help="repeatable; default: all"
+    )
     p.add_argument("--bookings", type=int, default=1000, help="bookings per scenario (N)")
-    p.add_argument("--concurrency", type=int, default=20, help="bookings in flight at once (each client waits for its final state)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=20,
+        help="bookings in flight at once (each client waits for its final state)",
+    )
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--out", type=Path, default=REPO / ".dev" / "chaos.json")
-    p.add_argument("--keep", action="store_true", help="keep each stack's state dir (logs, database)")
+    p.add_argument(
+        "--keep", action="store_true", help="keep each stack's state dir (logs, database)"
+    )
     args = p.parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupted)  # stopped from outside: each stack still stops and is removed
+    signal.signal(
+        signal.SIGTERM, _interrupted
+    )  # stopped from outside: each stack still stops and is removed
     names = list(SCENARIOS) if not args.scenario or "all" in args.scenario else args.scenario
     (REPO / ".dev").mkdir(exist_ok=True)
     results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        },
         "settings": {**CHAOS_ENV, "settle_limit_s": SETTLE_LIMIT_S},
         "scenarios": [],
     }
     for name in names:
-        r = asyncio.run(run_scenario(SCENARIOS[name], args.bookings, args.concurrency, args.seed, args.keep))
-        r["command"] = f"python tests/chaos/chaos.py --scenario {name} --bookings {args.bookings} --concurrency {args.concurrency}"
+        r = asyncio.run(
+            run_scenario(SCENARIOS[name], args.bookings, args.concurrency, args.seed, args.keep)
+        )
+        r["command"] = (
+            f"python tests/chaos/chaos.py --scenario {name} --bookings {args.bookings} --concurrency {args.concurrency}"
+        )
         results["scenarios"].append(r)
-        args.out.write_text(json.dumps(results, indent=2, default=str))  # after each: a long run keeps what it did
-        print(json.dumps({k: r.get(k) for k in ("scenario", "passed", "bookings_accepted", "final_rate", "settle_s",
-                                                "checker", "card_numbers_found", "evidence", "error", "unsettled_count")},
-                         default=str), flush=True)
-    print("\n| scenario | sagas | faults injected | final state | time to settle | checker | passed | reproduce |")
+        args.out.write_text(
+            json.dumps(results, indent=2, default=str)
+        )  # after each: a long run keeps what it did
+        print(
+            json.dumps(
+                {
+                    k: r.get(k)
+                    for k in (
+                        "scenario",
+                        "passed",
+                        "bookings_accepted",
+                        "final_rate",
+                        "settle_s",
+                        "checker",
+                        "card_numbers_found",
+                        "evidence",
+                        "error",
+                        "unsettled_count",
+                    )
+                },
+                default=str,
+            ),
+            flush=True,
+        )
+    print(
+        "\n| scenario | sagas | faults injected | final state | time to settle | checker | passed | reproduce |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results["scenarios"]:
         print(row(r, r["command"]))

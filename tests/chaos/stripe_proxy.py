@@ -24,7 +24,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-DEFAULTS: dict[str, float] = {"latency_min_ms": 0, "latency_max_ms": 0, "error_rate": 0, "lost_answer_rate": 0}
+DEFAULTS: dict[str, float] = {
+    "latency_min_ms": 0,
+    "latency_max_ms": 0,
+    "error_rate": 0,
+    "lost_answer_rate": 0,
+}
 HOP_BY_HOP = {"host", "content-length", "connection", "accept-encoding", "transfer-encoding"}
 
 
@@ -39,34 +44,52 @@ def create_app(upstream: str, seed: int = 1) -> Starlette:
             body: dict[str, Any] = await request.json()
             unknown = set(body) - set(DEFAULTS)
             if unknown:
-                return JSONResponse({"error": f"unknown fault fields: {sorted(unknown)}"}, status_code=422)
+                return JSONResponse(
+                    {"error": f"unknown fault fields: {sorted(unknown)}"}, status_code=422
+                )
             faults.clear()
             faults.update({**DEFAULTS, **{k: float(v) for k, v in body.items()}})
         return JSONResponse({"faults": faults, "counts": counts})
 
     async def forward(request: Request) -> Response:
         counts["requests"] += 1
-        delay = rng.uniform(faults["latency_min_ms"], max(faults["latency_min_ms"], faults["latency_max_ms"]))
+        delay = rng.uniform(
+            faults["latency_min_ms"], max(faults["latency_min_ms"], faults["latency_max_ms"])
+        )
         if delay:
             await asyncio.sleep(delay / 1000)
         if rng.random() < faults["error_rate"]:
             counts["errors"] += 1
-            return JSONResponse({"error": {"type": "api_error", "message": "injected failure (chaos proxy)"}}, status_code=500)
+            return JSONResponse(
+                {"error": {"type": "api_error", "message": "injected failure (chaos proxy)"}},
+                status_code=500,
+            )
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         r = await client.request(
-            request.method, request.url.path, params=request.url.query or None, content=await request.body(), headers=headers
+            request.method,
+            request.url.path,
+            params=request.url.query or None,
+            content=await request.body(),
+            headers=headers,
         )
         if rng.random() < faults["lost_answer_rate"]:
             counts["lost_answers"] += 1
-            return JSONResponse({"error": {"type": "api_error", "message": "answer lost (chaos proxy)"}}, status_code=502)
-        keep = {k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
+            return JSONResponse(
+                {"error": {"type": "api_error", "message": "answer lost (chaos proxy)"}},
+                status_code=502,
+            )
+        keep = {
+            k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}
+        }
         return Response(r.content, status_code=r.status_code, headers=keep)
 
     methods = ["GET", "POST", "DELETE", "PUT", "PATCH"]
-    return Starlette(routes=[
-        Route("/_proxy/faults", admin, methods=["GET", "PUT"]),
-        Route("/{path:path}", forward, methods=methods),
-    ])
+    return Starlette(
+        routes=[
+            Route("/_proxy/faults", admin, methods=["GET", "PUT"]),
+            Route("/{path:path}", forward, methods=methods),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--upstream", required=True)
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
-    uvicorn.run(create_app(args.upstream, args.seed), host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(
+        create_app(args.upstream, args.seed), host="127.0.0.1", port=args.port, log_level="warning"
+    )
     return 0
 
 

@@ -19,21 +19,43 @@ pytestmark = pytest.mark.integration
 
 CHAOS = Path(__file__).with_name("chaos.py")
 REPO = CHAOS.parents[2]
-ALL = ("kill-services", "kill-payment-stripe", "triple-delivery", "broker-loss", "postgres-restart",
-       "partners-degraded", "payment-degraded", "poison")
+ALL = (
+    "kill-services",
+    "kill-payment-stripe",
+    "triple-delivery",
+    "broker-loss",
+    "postgres-restart",
+    "partners-degraded",
+    "payment-degraded",
+    "poison",
+)
 # A crash between a Stripe call and its commit (SIGKILL, restart, the command redelivered and
 # reconciled with Stripe), and poison records in front of live sagas' commands (the DLQ path
 # under load). The broker restarted empty is in `make test` through tests/e2e.
 SHORT = ("kill-payment-stripe", "poison")
 
 
-def run_chaos(tmp_path: Path, scenario: str, bookings: int, concurrency: int, timeout: float) -> dict:
+def run_chaos(
+    tmp_path: Path, scenario: str, bookings: int, concurrency: int, timeout: float
+) -> dict:
     out = tmp_path / "chaos.json"
     before = set(REPO.joinpath(".dev").glob(f"chaos-{scenario}-*"))
     res = subprocess.run(
-        [sys.executable, str(CHAOS), "--scenario", scenario, "--bookings", str(bookings),
-         "--concurrency", str(concurrency), "--out", str(out)],
-        capture_output=True, text=True, timeout=timeout,
+        [
+            sys.executable,
+            str(CHAOS),
+            "--scenario",
+            scenario,
+            "--bookings",
+            str(bookings),
+            "--concurrency",
+            str(concurrency),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert out.exists(), res.stdout[-3000:] + res.stderr[-3000:]
     [r] = json.loads(out.read_text())["scenarios"]
@@ -43,7 +65,10 @@ def run_chaos(tmp_path: Path, scenario: str, bookings: int, concurrency: int, ti
 
 
 def assert_recovered(r: dict, bookings: int) -> None:
-    detail = json.dumps({k: r.get(k) for k in ("error", "refused", "unsettled", "evidence", "fault_timeline")}, default=str)[:4000]
+    detail = json.dumps(
+        {k: r.get(k) for k in ("error", "refused", "unsettled", "evidence", "fault_timeline")},
+        default=str,
+    )[:4000]
     assert "error" not in r, detail
     assert r["bookings_accepted"] == bookings, detail
     assert r["sagas"] == bookings and r["final_rate"] == 1.0, detail

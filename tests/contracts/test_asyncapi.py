@@ -33,14 +33,19 @@ def generated() -> dict[str, str]:
 
 def test_the_committed_documents_are_what_the_code_generates(generated):
     committed = {p.name: p.read_text() for p in gen.OUT.glob("*.yaml")}
-    stale = sorted(n for n in set(generated) | set(committed) if generated.get(n) != committed.get(n))
+    stale = sorted(
+        n for n in set(generated) | set(committed) if generated.get(n) != committed.get(n)
+    )
     assert stale == [], "run `make asyncapi` and commit docs/asyncapi"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_each_document_is_valid_asyncapi_3_and_every_reference_resolves(name, generated):
     doc = yaml.load(generated[name], Loader=_Loader)
-    errors = [f"{list(e.instance_path)}: {e.message[:200]}" for e in jsonschema_rs.validator_for(json.loads(SPEC.read_text())).iter_errors(doc)]
+    errors = [
+        f"{list(e.instance_path)}: {e.message[:200]}"
+        for e in jsonschema_rs.validator_for(json.loads(SPEC.read_text())).iter_errors(doc)
+    ]
     assert errors == []
     refs: list[str] = []
 
@@ -135,7 +140,9 @@ async def test_a_provider_services_subscriptions_are_the_catalogues(provider):
 
     settings = ServiceSettings()
     router = _router(settings)
-    rt = SimpleNamespace(router=router, settings=settings, extras={}, pool=SimpleNamespace(acquire=acquire))
+    rt = SimpleNamespace(
+        router=router, settings=settings, extras={}, pool=SimpleNamespace(acquire=acquire)
+    )
     with pytest.raises(_NoDatabase):
         await wire_provider(rt, SimpleNamespace(name=provider))  # type: ignore[arg-type]
     assert _routes(router) == _declared(f"provider-{provider}")

@@ -79,7 +79,9 @@ def env_vars(cls: type) -> dict[str, EnvVar]:
     return out
 
 
-def _nested(model: type[BaseModel] | None, env: str, path: str, delimiter: str) -> dict[str, EnvVar]:
+def _nested(
+    model: type[BaseModel] | None, env: str, path: str, delimiter: str
+) -> dict[str, EnvVar]:
     if model is None:
         return {}
     out: dict[str, EnvVar] = {}
@@ -123,7 +125,9 @@ def env_mismatches(where: str, service: str, cls: type, names: set[str]) -> list
     return problems
 
 
-_VAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+_VAR = re.compile(
+    r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
+)
 
 
 def interpolate(value: str, env: Mapping[str, str]) -> str:

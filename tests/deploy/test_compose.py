@@ -28,7 +28,13 @@ from .settings_env import (
 
 COMPOSE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
-APP_SERVICES = {"gateway", "booking-orchestrator", "payment", "provider-opentable", "provider-eventbrite"}
+APP_SERVICES = {
+    "gateway",
+    "booking-orchestrator",
+    "payment",
+    "provider-opentable",
+    "provider-eventbrite",
+}
 
 
 def load_compose() -> dict[str, Any]:
@@ -103,7 +109,9 @@ def test_the_check_names_the_service_and_the_variable_it_finds() -> None:
     del env["STRIPE_TIMEOUT_S"]
     env["STRIPE_TIMEOUT_SECONDS"] = "20"
     problems = compose_env_problems(broken)
-    assert any("'payment'" in p and "does not set STRIPE_TIMEOUT_S" in p for p in problems), problems
+    assert any("'payment'" in p and "does not set STRIPE_TIMEOUT_S" in p for p in problems), (
+        problems
+    )
     assert any("'payment'" in p and "sets STRIPE_TIMEOUT_SECONDS" in p for p in problems), problems
     assert len(problems) == 2, problems
 
@@ -129,9 +137,13 @@ def test_the_image_environment_is_read_by_the_service() -> None:
         if "build" not in svc:
             continue
         dockerfile = REPO / svc["build"]["dockerfile"]
-        image_env = {k for k in dockerfile_env(dockerfile) if k != "PATH" and not k.startswith("PYTHON")}
+        image_env = {
+            k for k in dockerfile_env(dockerfile) if k != "PATH" and not k.startswith("PYTHON")
+        }
         unknown = image_env - set(env_vars(settings_of(svc)))
-        assert not unknown, f"{dockerfile.relative_to(REPO)} sets {sorted(unknown)}, which {name} does not read"
+        assert not unknown, (
+            f"{dockerfile.relative_to(REPO)} sets {sorted(unknown)}, which {name} does not read"
+        )
 
 
 def test_ports_are_the_ports_the_services_listen_on() -> None:
@@ -142,12 +154,17 @@ def test_ports_are_the_ports_the_services_listen_on() -> None:
         cls = settings_of(svc)
         env = service_env(svc, example_env())
         port = int(env["PORT"])
-        assert port == cls.model_fields["port"].default, f"{name}: PORT {port} is not its default port"
+        assert port == cls.model_fields["port"].default, (
+            f"{name}: PORT {port} is not its default port"
+        )
         listening = {port} | ({int(env["WEBHOOK_PORT"])} if "WEBHOOK_PORT" in env else set())
         dockerfile = REPO / svc["build"]["dockerfile"]
         assert int(dockerfile_env(dockerfile)["PORT"]) == port, f"{dockerfile}: ENV PORT differs"
         exposed = {
-            int(p) for word, args in _instructions(dockerfile) if word == "EXPOSE" for p in args.split()
+            int(p)
+            for word, args in _instructions(dockerfile)
+            if word == "EXPOSE"
+            for p in args.split()
         }
         assert exposed == listening, f"{dockerfile}: EXPOSE {exposed}, listens on {listening}"
         for mapping in svc.get("ports", []):
@@ -169,7 +186,9 @@ def _listening(compose: dict[str, Any]) -> dict[str, set[int]]:
     for name, svc in compose["services"].items():
         if "build" in svc:
             env = service_env(svc, example_env())
-            out[name] = {int(env["PORT"])} | ({int(env["WEBHOOK_PORT"])} if "WEBHOOK_PORT" in env else set())
+            out[name] = {int(env["PORT"])} | (
+                {int(env["WEBHOOK_PORT"])} if "WEBHOOK_PORT" in env else set()
+            )
     return out
 
 
@@ -217,7 +236,9 @@ def test_volumes_are_declared_used_and_bind_mounts_exist() -> None:
 def test_every_value_compose_asks_for_is_in_env_example_and_nothing_more() -> None:
     asked = set().union(*(referenced_vars(s) for s in _strings(load_compose())))
     listed = set(example_env())
-    assert asked == listed, f"missing from .env.example: {asked - listed}; not used: {listed - asked}"
+    assert asked == listed, (
+        f"missing from .env.example: {asked - listed}; not used: {listed - asked}"
+    )
     for line in ENV_EXAMPLE.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             assert line.endswith("="), f".env.example must hold no value: {line}"
@@ -244,12 +265,19 @@ def test_prometheus_scrapes_every_service_and_loads_the_alert_rules() -> None:
     compose = load_compose()
     prom = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
     targets = {
-        t for job in prom["scrape_configs"] if job["job_name"] == "booking"
-        for sc in job["static_configs"] for t in sc["targets"]
+        t
+        for job in prom["scrape_configs"]
+        if job["job_name"] == "booking"
+        for sc in job["static_configs"]
+        for t in sc["targets"]
     }
     expected = {f"{n}:{min(ports)}" for n, ports in _listening(compose).items()}
     assert targets == expected
-    mounts = dict(v.split(":")[1::-1] for v in compose["services"]["prometheus"]["volumes"] if v.startswith("./"))
+    mounts = dict(
+        v.split(":")[1::-1]
+        for v in compose["services"]["prometheus"]["volumes"]
+        if v.startswith("./")
+    )
     for rule_file in prom["rule_files"]:
         assert rule_file in mounts, f"{rule_file} is not mounted into prometheus"
         rules = yaml.safe_load((REPO / mounts[rule_file]).read_text())
@@ -278,7 +306,9 @@ def test_postgres_gets_exactly_the_passwords_its_init_script_reads() -> None:
     script = (REPO / "deploy/postgres/init.sh").read_text()
     read = set(re.findall(r"\$\{?([A-Z_]+)\}?", script))
     # POSTGRES_* are the postgres image's own variables; the rest are the roles' passwords.
-    assert read - env == set(), f"init.sh reads {sorted(read - env)}, which compose does not give postgres"
+    assert read - env == set(), (
+        f"init.sh reads {sorted(read - env)}, which compose does not give postgres"
+    )
     unused = {k for k in env if not k.startswith("POSTGRES_")} - read
     assert not unused, f"compose gives postgres {sorted(unused)}, which init.sh never reads"
     # Each service's DB_PASSWORD is the one its role was created with.
@@ -286,4 +316,6 @@ def test_postgres_gets_exactly_the_passwords_its_init_script_reads() -> None:
         if "build" in svc:
             schema = svc["environment"]["DB_SCHEMA"]
             var = re.search(r"\$\{(\w+)", svc["environment"]["DB_PASSWORD"]).group(1)
-            assert re.search(rf"-v {schema}_password=\"\${var}\"", script), f"{name}: {var} is not {schema}'s password"
+            assert re.search(rf"-v {schema}_password=\"\${var}\"", script), (
+                f"{name}: {var} is not {schema}'s password"
+            )

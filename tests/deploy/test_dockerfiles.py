@@ -37,7 +37,9 @@ def test_hadolint_finds_nothing(dockerfile: Path) -> None:
 def test_hadolint_fails_on_a_bad_dockerfile(tmp_path: Path) -> None:
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN apt-get install curl\nCMD python app.py\n")
-    run = subprocess.run([HADOLINT, "--no-color", str(bad)], capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [HADOLINT, "--no-color", str(bad)], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode != 0
     assert "DL3007" in run.stdout  # the latest tag
 
@@ -49,7 +51,9 @@ def test_image_is_multi_stage_slim_non_root_with_a_readiness_health_check(docker
     assert len(froms) >= 2, "multi-stage: build tools stay in the build stage"
     assert all("-slim" in f for f in froms), froms
     runtime = runtime_stage(dockerfile)
-    assert not any(word == "RUN" and "uv " in args for word, args in runtime), "no uv in the runtime stage"
+    assert not any(word == "RUN" and "uv " in args for word, args in runtime), (
+        "no uv in the runtime stage"
+    )
     users = [args for word, args in runtime if word == "USER"]
     assert users, "the runtime stage must not run as root"
     uid = users[-1].split(":")[0]
@@ -68,7 +72,9 @@ def test_image_copies_only_the_shared_package_and_its_own_service(dockerfile: Pa
             continue
         sources = args.split()[:-1]
         for src in sources:
-            assert src in ("pyproject.toml", "uv.lock") or src.startswith(("shared/", f"{service}/")), src
+            assert src in ("pyproject.toml", "uv.lock") or src.startswith(
+                ("shared/", f"{service}/")
+            ), src
             assert (REPO / src).exists(), f"{dockerfile}: COPY {src}, which does not exist"
     # The service applies its migrations at start, from beside its source: they must be in the image.
     migrations = dockerfile.parent / "migrations"

@@ -71,13 +71,20 @@ def build_like_the_image(dockerfile: Path, app: Path) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if (REPO / src).is_dir():
                     # As .dockerignore: no caches, no tests.
-                    shutil.copytree(REPO / src, target, ignore=shutil.ignore_patterns("__pycache__", "tests"))
+                    shutil.copytree(
+                        REPO / src, target, ignore=shutil.ignore_patterns("__pycache__", "tests")
+                    )
                 else:
                     shutil.copy2(REPO / src, target)
         elif word == "RUN":
             command = " ".join(t for t in shlex.split(args) if not t.startswith("--mount="))
             run = subprocess.run(
-                ["bash", "-c", command], cwd=app, env=env, capture_output=True, text=True, timeout=600
+                ["bash", "-c", command],
+                cwd=app,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
             )
             assert run.returncode == 0, f"RUN {command}\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
 
@@ -99,7 +106,13 @@ def expected_tables(name: str) -> set[str]:
     if name.startswith("provider-"):
         dirs.append(REPO / "shared/src/booking_shared/provider_kit/migrations")
     create = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?([a-z_]+)", re.IGNORECASE)
-    return {m.lower() for d in dirs if d.is_dir() for f in d.glob("*.sql") for m in create.findall(f.read_text())}
+    return {
+        m.lower()
+        for d in dirs
+        if d.is_dir()
+        for f in d.glob("*.sql")
+        for m in create.findall(f.read_text())
+    }
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +120,10 @@ async def production_database(postgres_server: str, role_prefix: str):
     """A database of its own, provisioned by init.sql (DB_PROVISION=false, as in production)."""
     prefix = f"{role_prefix}img{secrets.token_hex(2)}_"
     name = f"booking_images_{secrets.token_hex(3)}"
-    passwords = {s: secrets.token_hex(16) for s in ("payment", "orchestrator", "opentable", "eventbrite", "gateway")}
+    passwords = {
+        s: secrets.token_hex(16)
+        for s in ("payment", "orchestrator", "opentable", "eventbrite", "gateway")
+    }
     admin = await asyncpg.connect(postgres_server)
     await admin.execute(f'CREATE DATABASE "{name}"')
     parts = urlsplit(postgres_server)
@@ -156,7 +172,12 @@ async def test_the_image_applies_its_migrations_and_becomes_ready(
     log = tmp_path / "service.log"
     with log.open("w") as out:
         proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            *argv,
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         ready = None
@@ -170,17 +191,22 @@ async def test_the_image_applies_its_migrations_and_becomes_ready(
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(1)
-        assert ready == 200, f"{name} not ready (exit {proc.returncode}):\n{log.read_text()[-3000:]}"
+        assert ready == 200, (
+            f"{name} not ready (exit {proc.returncode}):\n{log.read_text()[-3000:]}"
+        )
         assert '"migrations applied"' in log.read_text()
         conn = await asyncpg.connect(url)
         try:
             tables = {
                 r["table_name"]
                 for r in await conn.fetch(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = $1",
+                    schema,
                 )
             }
-            owner = await conn.fetchval("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1", schema)
+            owner = await conn.fetchval(
+                "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1", schema
+            )
         finally:
             await conn.close()
         missing = expected_tables(name) - tables

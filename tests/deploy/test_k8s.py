@@ -72,12 +72,18 @@ def test_the_validation_rejects_a_wrong_manifest() -> None:
 def test_kustomization_lists_every_manifest_and_sets_every_image() -> None:
     kust = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     assert sorted(kust["resources"]) == sorted(p.name for p in MANIFESTS)
-    images = {c["image"].split(":")[0] for d in of_kind("Deployment").values() for c in [container(d)]}
+    images = {
+        c["image"].split(":")[0] for d in of_kind("Deployment").values() for c in [container(d)]
+    }
     assert {i["name"] for i in kust["images"]} == images
 
 
 def test_every_service_has_a_deployment_a_service_and_a_disruption_budget() -> None:
-    deployments, services, pdbs = of_kind("Deployment"), of_kind("Service"), of_kind("PodDisruptionBudget")
+    deployments, services, pdbs = (
+        of_kind("Deployment"),
+        of_kind("Service"),
+        of_kind("PodDisruptionBudget"),
+    )
     assert sorted(deployments) == SERVICES
     for name, dep in deployments.items():
         labels = dep["spec"]["template"]["metadata"]["labels"]
@@ -91,7 +97,9 @@ def test_every_service_has_a_deployment_a_service_and_a_disruption_budget() -> N
         for svc in services.values():
             if svc["spec"]["selector"].items() <= labels.items():
                 for p in svc["spec"]["ports"]:
-                    assert p["targetPort"] in ports, f"{svc['metadata']['name']}: no container port {p['targetPort']}"
+                    assert p["targetPort"] in ports, (
+                        f"{svc['metadata']['name']}: no container port {p['targetPort']}"
+                    )
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -167,7 +175,11 @@ def test_each_service_accepts_its_deployment_environment_as_production(
     assert settings.kafka_flavour == "kafka"
     assert settings.db_provision is False
     assert settings.service_name == name
-    http_port = next(p["containerPort"] for p in container(of_kind("Deployment")[name])["ports"] if p["name"] == "http")
+    http_port = next(
+        p["containerPort"]
+        for p in container(of_kind("Deployment")[name])["ports"]
+        if p["name"] == "http"
+    )
     assert settings.port == http_port
 
 
@@ -188,7 +200,12 @@ def test_secrets_are_references_only_and_the_readme_creates_each_one() -> None:
 def test_gateway_calls_each_service_at_its_kubernetes_service_and_port() -> None:
     services = of_kind("Service")
     env, _ = deployment_env(of_kind("Deployment")["gateway"])
-    for key in ("PAYMENT_URL", "ORCHESTRATOR_URL", "PROVIDER_OPENTABLE_URL", "PROVIDER_EVENTBRITE_URL"):
+    for key in (
+        "PAYMENT_URL",
+        "ORCHESTRATOR_URL",
+        "PROVIDER_OPENTABLE_URL",
+        "PROVIDER_EVENTBRITE_URL",
+    ):
         m = re.match(r"^http://([a-z0-9-]+):(\d+)$", env[key] or "")
         assert m, f"{key}={env[key]}"
         assert int(m.group(2)) in {p["port"] for p in services[m.group(1)]["spec"]["ports"]}, key

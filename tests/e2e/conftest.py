@@ -19,10 +19,17 @@ from .helpers import Person
 from .otlp import Receiver
 
 PORTS = {
-    "POSTGRES_PORT": "postgres", "KAFKA_PORT": "kafka", "LOCALSTRIPE_PORT": "stripe",
-    "OPENTABLE_SANDBOX_PORT": "opentable_sandbox", "EVENTBRITE_SANDBOX_PORT": "eventbrite_sandbox",
-    "PAYMENT_PORT": "payment", "PROVIDER_OPENTABLE_PORT": "opentable", "PROVIDER_EVENTBRITE_PORT": "eventbrite",
-    "ORCHESTRATOR_PORT": "orchestrator", "GATEWAY_PORT": "gateway", "PAYMENT_WEBHOOK_PORT": "payment_webhooks",
+    "POSTGRES_PORT": "postgres",
+    "KAFKA_PORT": "kafka",
+    "LOCALSTRIPE_PORT": "stripe",
+    "OPENTABLE_SANDBOX_PORT": "opentable_sandbox",
+    "EVENTBRITE_SANDBOX_PORT": "eventbrite_sandbox",
+    "PAYMENT_PORT": "payment",
+    "PROVIDER_OPENTABLE_PORT": "opentable",
+    "PROVIDER_EVENTBRITE_PORT": "eventbrite",
+    "ORCHESTRATOR_PORT": "orchestrator",
+    "GATEWAY_PORT": "gateway",
+    "PAYMENT_WEBHOOK_PORT": "payment_webhooks",
 }
 
 
@@ -44,8 +51,12 @@ class System:
 
     def credential(self, part: str) -> dict[str, str]:
         """The header that opens one internal service's API (the token `make up` made for it)."""
-        var = {"payment": "PAYMENT", "opentable": "PROVIDER_OPENTABLE", "eventbrite": "PROVIDER_EVENTBRITE",
-               "orchestrator": "ORCHESTRATOR"}[part] + "_API_TOKEN"
+        var = {
+            "payment": "PAYMENT",
+            "opentable": "PROVIDER_OPENTABLE",
+            "eventbrite": "PROVIDER_EVENTBRITE",
+            "orchestrator": "ORCHESTRATOR",
+        }[part] + "_API_TOKEN"
         return {"Authorization": f"Bearer {self.env()[var]}"}
 
     def pid(self, name: str) -> int:
@@ -72,7 +83,11 @@ class System:
 @pytest.fixture(scope="session")
 def system(tmp_path_factory: pytest.TempPathFactory):
     state = tmp_path_factory.mktemp("stack")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "STRIPE_API_KEY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "STRIPE_API_KEY")
+    }
     ports = {name: infra.free_port() for name in PORTS.values()}
     env.update({var: str(ports[name]) for var, name in PORTS.items()})
     env["DEVSTACK_DIR"] = str(state)
@@ -86,17 +101,24 @@ def system(tmp_path_factory: pytest.TempPathFactory):
     # Tracing on, as in production: every service exports its spans over OTLP/HTTP to a receiver
     # the session runs (the standard variables only; a short batch delay so tests read them soon).
     traces = Receiver().start()
-    env.update({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "1000"})
+    env.update(
+        {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "1000"}
+    )
     out = open(state / "up.out", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "booking_shared.devstack.up", "--timeout", "120"],
-        env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 150
     try:
         while "All services ready" not in (state / "up.out").read_text():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the system did not start:\n" + (state / "up.out").read_text()[-3000:])
+                raise RuntimeError(
+                    "the system did not start:\n" + (state / "up.out").read_text()[-3000:]
+                )
             time.sleep(0.25)
         stack = System(ports, state, proc, launch_env=env, traces=traces)
         yield stack

@@ -38,7 +38,11 @@ class Person:
     def sign_up(self, name: str = "Ana Silva") -> dict[str, Any]:
         r = self.client.post(
             "/v1/users",
-            json={"name": name, "email": f"{uuid.uuid4().hex[:10]}@example.com", "phone": "+351900000000"},
+            json={
+                "name": name,
+                "email": f"{uuid.uuid4().hex[:10]}@example.com",
+                "phone": "+351900000000",
+            },
         )
         assert r.status_code == 201, r.text
         self.token = r.json()["token"]
@@ -51,9 +55,17 @@ class Person:
         pm = httpx.post(
             f"{self.stripe}/v1/payment_methods",
             auth=(STRIPE_KEY, ""),
-            data={"type": "card", "card[number]": number, "card[exp_month]": "12", "card[exp_year]": "2031", "card[cvc]": "123"},
+            data={
+                "type": "card",
+                "card[number]": number,
+                "card[exp_month]": "12",
+                "card[exp_year]": "2031",
+                "card[cvc]": "123",
+            },
         ).json()["id"]
-        r = self.client.post("/v1/payment-methods", headers=self.auth, json={"payment_method_id": pm})
+        r = self.client.post(
+            "/v1/payment-methods", headers=self.auth, json={"payment_method_id": pm}
+        )
         assert r.status_code == 201, r.text
         return r.json()
 
@@ -65,12 +77,18 @@ class Person:
 
     def _search(self, days_ahead: int, **params: Any) -> list[dict[str, Any]]:
         day = (dt.date.today() + dt.timedelta(days=days_ahead)).isoformat()
-        r = self.client.get("/v1/search", headers=self.auth, params={"date": day, "party_size": 2, "quantity": 1, **params})
+        r = self.client.get(
+            "/v1/search",
+            headers=self.auth,
+            params={"date": day, "party_size": 2, "quantity": 1, **params},
+        )
         assert r.status_code == 200, r.text
         assert r.json()["missing_providers"] == []
         return r.json()["results"]
 
-    def day_plan(self, days_ahead: int = 20, restaurant: int = 0, events: int = 2) -> list[dict[str, Any]]:
+    def day_plan(
+        self, days_ahead: int = 20, restaurant: int = 0, events: int = 2
+    ) -> list[dict[str, Any]]:
         """A restaurant and `events` ticket classes, as a schedule would list them (the event
         catalogue has about one event a day, so later days fill the plan when needed)."""
         results = self.search(days_ahead)
@@ -101,14 +119,18 @@ class Person:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def wait_final(self, booking_id: str, timeout: float = 60, states: set[str] = FINAL) -> dict[str, Any]:
+    def wait_final(
+        self, booking_id: str, timeout: float = 60, states: set[str] = FINAL
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             b = self.booking(booking_id)
             if b["state"] in states and (b["saga"] or {}).get("state") in states | {None}:
                 return b
             if time.monotonic() > deadline:
-                raise AssertionError(f"booking {booking_id} still {b['state']} after {timeout}s: {b}")
+                raise AssertionError(
+                    f"booking {booking_id} still {b['state']} after {timeout}s: {b}"
+                )
             time.sleep(0.2)
 
 

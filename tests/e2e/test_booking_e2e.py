@@ -37,7 +37,9 @@ def test_the_event_stream_follows_the_booking_to_its_final_state(system, person)
     quote = person.quote(person.day_plan(days_ahead=22, restaurant=1, events=1))
     booking_id = person.book(quote["id"]).json()["booking_id"]
     states = []
-    with person.client.stream("GET", f"/v1/bookings/{booking_id}/events", headers=person.auth, timeout=60) as stream:
+    with person.client.stream(
+        "GET", f"/v1/bookings/{booking_id}/events", headers=person.auth, timeout=60
+    ) as stream:
         for line in stream.iter_lines():
             if line.startswith("data:"):
                 event = json.loads(line[5:])
@@ -66,7 +68,9 @@ def test_an_item_sold_out_after_the_quote_fails_the_booking_and_charges_nothing(
     sold_out = plan[2]["ticket_class_id"]
     eb = system.url("eventbrite_sandbox")
     tc = httpx.get(f"{eb}/v3/events/{plan[2]['event_id']}/ticket_classes/{sold_out}/").json()
-    httpx.put(f"{eb}/_admin/ticket_classes/{sold_out}", json={"quantity_sold": tc["capacity"]}).raise_for_status()
+    httpx.put(
+        f"{eb}/_admin/ticket_classes/{sold_out}", json={"quantity_sold": tc["capacity"]}
+    ).raise_for_status()
 
     b = person.wait_final(person.book(quote["id"]).json()["booking_id"])
     assert b["state"] == "FAILED", b
@@ -89,14 +93,18 @@ def test_tickets_taken_between_hold_and_confirm_roll_the_whole_booking_back(syst
     assert any(r["code"] in ("sold_out", "slot_taken") for r in b["failure_reasons"]), b
     rec = check_invariants(system, b)
     assert rec.captured == 0
-    assert all(pi["status"] == "canceled" for pi in rec.intents), [pi["status"] for pi in rec.intents]
+    assert all(pi["status"] == "canceled" for pi in rec.intents), [
+        pi["status"] for pi in rec.intents
+    ]
 
 
 def test_a_card_declined_at_charge_releases_every_hold(system):
     p = Person(system.url("gateway"), system.url("stripe"))
     p.sign_up("Rui Costa")
     p.add_card("4000000000000341")  # attaches fine, declined when charged
-    b = p.wait_final(p.book(p.quote(p.day_plan(days_ahead=25, restaurant=4))["id"]).json()["booking_id"])
+    b = p.wait_final(
+        p.book(p.quote(p.day_plan(days_ahead=25, restaurant=4))["id"]).json()["booking_id"]
+    )
     assert b["state"] == "FAILED", b
     assert any("declin" in r["code"] for r in b["failure_reasons"]), b
     rec = check_invariants(system, b)
@@ -112,7 +120,9 @@ def test_cancelling_a_confirmed_booking_refunds_what_each_policy_allows(system, 
 
     cq = person.client.get(f"/v1/bookings/{booking_id}/cancel-quote", headers=person.auth)
     assert cq.status_code == 200, cq.text
-    r = person.client.post(f"/v1/bookings/{booking_id}/cancel", headers=person.auth, json={"reason": "plans changed"})
+    r = person.client.post(
+        f"/v1/bookings/{booking_id}/cancel", headers=person.auth, json={"reason": "plans changed"}
+    )
     assert r.status_code == 202, r.text
     b = person.wait_final(booking_id, states={"CANCELLED", "COMPENSATION_FAILED"})
     assert b["state"] == "CANCELLED", b
@@ -124,7 +134,9 @@ def test_cancelling_a_confirmed_booking_refunds_what_each_policy_allows(system, 
     assert {o["status"] for o in rec.orders} == {"CANCELLED"}
 
 
-def test_a_table_already_seated_stands_and_the_rest_of_the_day_is_cancelled_and_refunded(system, person):
+def test_a_table_already_seated_stands_and_the_rest_of_the_day_is_cancelled_and_refunded(
+    system, person
+):
     quote = person.quote(person.day_plan(days_ahead=27, restaurant=7, events=1))
     booking_id = person.book(quote["id"]).json()["booking_id"]
     b = person.wait_final(booking_id)
@@ -132,16 +144,25 @@ def test_a_table_already_seated_stands_and_the_rest_of_the_day_is_cancelled_and_
     dinner = next(i for i in b["items"] if i["booking_type"] == "restaurant")
     [reservation] = records(system, booking_id).reservations
     ot = system.url("opentable_sandbox")
-    httpx.put(f"{ot}/_admin/reservations/{reservation['reservation_id']}/state", json={"state": "Seated"}).raise_for_status()
+    httpx.put(
+        f"{ot}/_admin/reservations/{reservation['reservation_id']}/state", json={"state": "Seated"}
+    ).raise_for_status()
 
-    r = person.client.post(f"/v1/bookings/{booking_id}/cancel", headers=person.auth, json={"reason": "plans changed"})
+    r = person.client.post(
+        f"/v1/bookings/{booking_id}/cancel", headers=person.auth, json={"reason": "plans changed"}
+    )
     assert r.status_code == 202, r.text
-    b = person.wait_final(booking_id, states={"CANCELLED", "PARTIALLY_CANCELLED", "COMPENSATION_FAILED"})
+    b = person.wait_final(
+        booking_id, states={"CANCELLED", "PARTIALLY_CANCELLED", "COMPENSATION_FAILED"}
+    )
     assert b["state"] == "PARTIALLY_CANCELLED", b
     items = {i["item_id"]: i for i in b["items"]}
     seated = items[dinner["item_id"]]
     assert seated["status"] == "NOT_CANCELLABLE"
-    assert seated["cancellation"]["outcome"] == "not_cancellable" and seated["cancellation"]["refund"] is None
+    assert (
+        seated["cancellation"]["outcome"] == "not_cancellable"
+        and seated["cancellation"]["refund"] is None
+    )
     others = [i for i in items.values() if i["item_id"] != dinner["item_id"]]
     assert all(i["cancellation"]["outcome"] == "cancelled" for i in others), others
     refunded = sum(i["cancellation"]["refund"]["amount_minor"] for i in others)
@@ -158,8 +179,17 @@ def test_another_persons_booking_is_not_found(system, person):
     booking_id = person.book(quote["id"]).json()["booking_id"]
     intruder = Person(system.url("gateway"), system.url("stripe"))
     intruder.sign_up("Eve")
-    for path in (f"/v1/bookings/{booking_id}", f"/v1/bookings/{booking_id}/events", f"/v1/bookings/{booking_id}/cancel-quote"):
+    for path in (
+        f"/v1/bookings/{booking_id}",
+        f"/v1/bookings/{booking_id}/events",
+        f"/v1/bookings/{booking_id}/cancel-quote",
+    ):
         assert intruder.client.get(path, headers=intruder.auth).status_code == 404
-    assert intruder.client.post(f"/v1/bookings/{booking_id}/cancel", headers=intruder.auth, json={}).status_code == 404
+    assert (
+        intruder.client.post(
+            f"/v1/bookings/{booking_id}/cancel", headers=intruder.auth, json={}
+        ).status_code
+        == 404
+    )
     person.wait_final(booking_id)
     assert records(system, booking_id).intents  # the owner's booking went ahead untouched

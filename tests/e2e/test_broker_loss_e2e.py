@@ -16,8 +16,21 @@ from booking_shared.devstack import infra
 
 from .helpers import FINAL, Person, check_invariants
 
-SERVICES = ("gateway", "booking-orchestrator", "payment", "provider-opentable", "provider-eventbrite")
-BROKER_ERRORS = ("UnknownTopic", "Kafka error", "KafkaError", "KafkaConnectionError", "NodeNotReady", "broker")
+SERVICES = (
+    "gateway",
+    "booking-orchestrator",
+    "payment",
+    "provider-opentable",
+    "provider-eventbrite",
+)
+BROKER_ERRORS = (
+    "UnknownTopic",
+    "Kafka error",
+    "KafkaError",
+    "KafkaConnectionError",
+    "NodeNotReady",
+    "broker",
+)
 
 
 def _error_lines(text: str) -> int:
@@ -33,9 +46,17 @@ def _broker_pid(system) -> int:
 def _prepare(system, n: int, days_ahead: int) -> list[tuple[Person, str]]:
     scout = Person(system.url("gateway"), system.url("stripe"))
     scout.sign_up("Lindqvist")
-    plans = [scout.day_plan(days_ahead=days_ahead + i % 4, restaurant=i, events=1) for i in range(n)]
-    names = ["Adé Oyelaran", "Zoë Ångström", "Þórunn Jónsdóttir", "Nguyễn Thị Minh Khai", "Ō Sadaharu",
-             "María-José de la Cruz y Villalobos"]
+    plans = [
+        scout.day_plan(days_ahead=days_ahead + i % 4, restaurant=i, events=1) for i in range(n)
+    ]
+    names = [
+        "Adé Oyelaran",
+        "Zoë Ångström",
+        "Þórunn Jónsdóttir",
+        "Nguyễn Thị Minh Khai",
+        "Ō Sadaharu",
+        "María-José de la Cruz y Villalobos",
+    ]
 
     def prepare(i: int) -> tuple[Person, str]:
         p = Person(system.url("gateway"), system.url("stripe"))
@@ -86,7 +107,10 @@ def test_every_saga_finishes_and_new_bookings_work_after_the_broker_comes_back_e
         check_invariants(system, b)
 
     # One broker error repeating is logged at a bounded rate, not once per poll.
-    grown = {name: _error_lines("\n".join(system.log(name).splitlines()[before[name]:])) for name in SERVICES}
+    grown = {
+        name: _error_lines("\n".join(system.log(name).splitlines()[before[name] :]))
+        for name in SERVICES
+    }
     assert all(n < 200 for n in grown.values()), grown
 
 

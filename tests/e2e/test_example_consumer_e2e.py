@@ -25,7 +25,9 @@ class Follower:
         self.lines: list[dict] = []
         self.proc = subprocess.Popen(
             [sys.executable, str(EXAMPLE), "--bootstrap", kafka, "--group", group, *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -42,7 +44,9 @@ class Follower:
         deadline = time.monotonic() + timeout
         while not predicate():
             if self.proc.poll() is not None:
-                raise AssertionError(f"the example consumer exited: {self.proc.stderr.read()[-2000:]}")
+                raise AssertionError(
+                    f"the example consumer exited: {self.proc.stderr.read()[-2000:]}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what}; saw {len(self.lines)} lines")
             time.sleep(0.2)
@@ -57,17 +61,30 @@ class Follower:
                 self.proc.kill()
 
 
-def test_the_example_consumer_follows_a_booking_from_a_group_of_its_own_and_resumes_there(system, person):
+def test_the_example_consumer_follows_a_booking_from_a_group_of_its_own_and_resumes_there(
+    system, person
+):
     group = f"other-team-{uuid.uuid4().hex[:8]}"
     follower = Follower(system.kafka, group)
     try:
         quote = person.quote(plan(person, days_ahead=24, restaurant=2, events=1))
         bid = person.book(quote["id"]).json()["booking_id"]
         assert person.wait_final(bid)["state"] == "CONFIRMED"
-        follower.wait(lambda: any(x["type"] == "BookingConfirmed" for x in follower.of(bid)), 60, "BookingConfirmed")
+        follower.wait(
+            lambda: any(x["type"] == "BookingConfirmed" for x in follower.of(bid)),
+            60,
+            "BookingConfirmed",
+        )
         # The saga's steps, in order (one booking's messages keep their order on a topic).
-        follower.wait(lambda: any("CONFIRMED" in x["what"] for x in follower.of(bid) if x["type"] == "SagaStateChanged"),
-                      30, "the last saga state")
+        follower.wait(
+            lambda: any(
+                "CONFIRMED" in x["what"]
+                for x in follower.of(bid)
+                if x["type"] == "SagaStateChanged"
+            ),
+            30,
+            "the last saga state",
+        )
     finally:
         code = follower.stop()
     assert code == 0, follower.proc.stderr.read()[-2000:]  # stopped cleanly by SIGINT
@@ -80,7 +97,9 @@ def test_the_example_consumer_follows_a_booking_from_a_group_of_its_own_and_resu
     assert len({x["message_id"] for x in mine}) == len(mine)  # deduplicated
     # The saga's first state change is in the trace of the request that started it.
     first_state = next(x for x in mine if x["topic"] == "saga.state.v1")
-    assert first_state["trace_id"] == next(x["trace_id"] for x in mine if x["type"] == "BookingRequested")
+    assert first_state["trace_id"] == next(
+        x["trace_id"] for x in mine if x["type"] == "BookingRequested"
+    )
 
     # The same group again: it resumes from its committed offsets, so this booking is not re-read.
     again = Follower(system.kafka, group, "--exit-when-idle", "5")

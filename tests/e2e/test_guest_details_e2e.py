@@ -43,7 +43,9 @@ def madonna(system) -> Person:
     return sign_up(system, {"name": "Madonna"})
 
 
-def test_a_one_word_name_without_phone_is_refused_before_anything_is_held_then_books(system, madonna):
+def test_a_one_word_name_without_phone_is_refused_before_anything_is_held_then_books(
+    system, madonna
+):
     quote = madonna.quote(madonna.day_plan(days_ahead=40, restaurant=1, events=1))
     assert quote["bookable"] is False and quote["all_available"] is True
     assert [(i["field"], i["providers"]) for i in quote["guest"]["issues"]] == [
@@ -74,7 +76,10 @@ def test_a_one_word_name_without_phone_is_refused_before_anything_is_held_then_b
     assert b["state"] == "CONFIRMED", b
     rec = check_invariants(system, b)
     [reservation] = rec.reservations
-    assert (reservation["guest"]["first_name"], reservation["guest"]["last_name"]) == ("Madonna", "Ciccone")
+    assert (reservation["guest"]["first_name"], reservation["guest"]["last_name"]) == (
+        "Madonna",
+        "Ciccone",
+    )
     assert reservation["guest"]["phone"] == "+1 212 555 0100"
     [order] = rec.orders
     assert order["attendee"]["name"] == "Madonna Ciccone"
@@ -101,7 +106,12 @@ def test_a_user_books_a_table_for_another_person_as_the_guest(system):
     booker = sign_up(system, {"name": "Cher"})
     quote = booker.quote(booker.day_plan(days_ahead=42, restaurant=3, events=1))
     assert quote["bookable"] is False  # her own profile lacks a last name and a phone
-    guest = {"first_name": "Zoë", "last_name": "山田", "email": "zoe@example.org", "phone": "+81 3 1234 5678"}
+    guest = {
+        "first_name": "Zoë",
+        "last_name": "山田",
+        "email": "zoe@example.org",
+        "phone": "+81 3 1234 5678",
+    }
     r = booker.book(quote["id"], guest=guest)
     assert r.status_code == 202, r.text
     b = booker.wait_final(r.json()["booking_id"])

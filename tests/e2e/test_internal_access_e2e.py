@@ -37,7 +37,11 @@ def _listening() -> dict[int, set[str]]:
 
 def test_every_part_of_the_stack_listens_on_127_0_0_1_only(system):
     listening = _listening()
-    wrong = {name: listening.get(port) for name, port in system.ports.items() if listening.get(port) != {"127.0.0.1"}}
+    wrong = {
+        name: listening.get(port)
+        for name, port in system.ports.items()
+        if listening.get(port) != {"127.0.0.1"}
+    }
     assert wrong == {}, f"parts not bound to 127.0.0.1 alone: {wrong}"
 
 
@@ -54,5 +58,10 @@ def test_the_stripe_webhook_is_served_apart_with_no_internal_route_beside_it(sys
     hooks, payment = system.url("payment_webhooks"), system.url("payment")
     unsigned = httpx.post(f"{hooks}/webhooks/stripe", content=b"{}")
     assert unsigned.status_code == 400  # reached the webhook, which wants Stripe's signature
-    assert httpx.get(f"{hooks}/internal/payments/bk_nobody", headers=system.credential("payment")).status_code == 404
+    assert (
+        httpx.get(
+            f"{hooks}/internal/payments/bk_nobody", headers=system.credential("payment")
+        ).status_code
+        == 404
+    )
     assert httpx.post(f"{payment}/webhooks/stripe", content=b"{}").status_code == 401

@@ -15,15 +15,27 @@ import pytest
 from booking_shared.devstack import infra
 
 PORT_VARS = [
-    "POSTGRES_PORT", "KAFKA_PORT", "LOCALSTRIPE_PORT", "OPENTABLE_SANDBOX_PORT", "EVENTBRITE_SANDBOX_PORT",
-    "PAYMENT_PORT", "PROVIDER_OPENTABLE_PORT", "PROVIDER_EVENTBRITE_PORT", "ORCHESTRATOR_PORT", "GATEWAY_PORT",
+    "POSTGRES_PORT",
+    "KAFKA_PORT",
+    "LOCALSTRIPE_PORT",
+    "OPENTABLE_SANDBOX_PORT",
+    "EVENTBRITE_SANDBOX_PORT",
+    "PAYMENT_PORT",
+    "PROVIDER_OPENTABLE_PORT",
+    "PROVIDER_EVENTBRITE_PORT",
+    "ORCHESTRATOR_PORT",
+    "GATEWAY_PORT",
     "PAYMENT_WEBHOOK_PORT",
 ]
 
 
 @pytest.fixture
 def stack_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "STRIPE_API_KEY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "STRIPE_API_KEY")
+    }
     env.update({name: str(infra.free_port()) for name in PORT_VARS})
     env["DEVSTACK_DIR"] = str(tmp_path / "stack")
     return env
@@ -32,7 +44,10 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
 def run_up(env: dict[str, str], *args: str, timeout: float = 150) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "booking_shared.devstack.up", *args],
-        env=env, capture_output=True, text=True, timeout=timeout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -41,7 +56,13 @@ def test_make_up_brings_all_five_services_to_ready_within_90_seconds(stack_env):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     m = re.search(r"All services ready in ([\d.]+)s", res.stdout)
     assert m and float(m.group(1)) <= 90, res.stdout
-    for name in ("payment", "provider-opentable", "provider-eventbrite", "booking-orchestrator", "gateway"):
+    for name in (
+        "payment",
+        "provider-opentable",
+        "provider-eventbrite",
+        "booking-orchestrator",
+        "gateway",
+    ):
         assert f"{name} is ready" in res.stdout
     # everything it started is stopped again
     time.sleep(0.5)

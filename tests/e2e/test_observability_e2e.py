@@ -41,12 +41,16 @@ def scrape(system, part: str) -> Samples:
     }
 
 
-def total(samples: Samples, name: str, match: Callable[[dict], bool] = lambda labels: True) -> float:
+def total(
+    samples: Samples, name: str, match: Callable[[dict], bool] = lambda labels: True
+) -> float:
     return sum(v for (n, labels), v in samples.items() if n == name and match(dict(labels)))
 
 
 def book_one(system, person: Person, days_ahead: int) -> str:
-    for attempt in range(3):  # a search a provider did not answer in time (a loaded machine) is asked again
+    for attempt in range(
+        3
+    ):  # a search a provider did not answer in time (a loaded machine) is asked again
         try:
             plan = person.day_plan(days_ahead=days_ahead, events=1)
             break
@@ -74,17 +78,29 @@ def test_every_service_serves_metrics_that_move_with_a_booking(system):
 
     assert moved("gateway", "gateway_bookings_requested_total")
     assert total(after["orchestrator"], "booking_sagas", lambda lb: lb["state"] == "CONFIRMED") >= 1
-    assert moved("orchestrator", "booking_saga_transitions_total", lambda lb: lb["to_state"] == "CONFIRMED")
+    assert moved(
+        "orchestrator", "booking_saga_transitions_total", lambda lb: lb["to_state"] == "CONFIRMED"
+    )
     for kind in ("hold", "authorize", "confirm", "capture"):
-        assert moved("orchestrator", "booking_saga_step_duration_seconds_count", lambda lb, k=kind: lb["kind"] == k), kind
+        assert moved(
+            "orchestrator",
+            "booking_saga_step_duration_seconds_count",
+            lambda lb, k=kind: lb["kind"] == k,
+        ), kind
     for step in ("authorize", "capture"):
         assert moved(
             "payment",
             "booking_partner_call_duration_seconds_count",
-            lambda lb, s=step: (lb["provider"], lb["operation"], lb["outcome"]) == ("stripe", s, "ok"),
+            lambda lb, s=step: (
+                (lb["provider"], lb["operation"], lb["outcome"]) == ("stripe", s, "ok")
+            ),
         ), step
     for part in ("opentable", "eventbrite"):
-        assert moved(part, "booking_partner_call_duration_seconds_count", lambda lb, p=part: lb["provider"] == p), part
+        assert moved(
+            part,
+            "booking_partner_call_duration_seconds_count",
+            lambda lb, p=part: lb["provider"] == p,
+        ), part
     for part, samples in after.items():
         # The plumbing's gauges, read from each service's own tables and its consumer at the scrape.
         assert any(n == "booking_outbox_pending" for n, _ in samples), part
@@ -99,7 +115,9 @@ def test_a_bookings_logs_are_json_lines_with_its_ids_and_no_secret_or_personal_d
     email = f"log-scan-{tag}@example.com"
     phone = f"+351 91{secrets.randbelow(10_000_000):07d}"
     person = Person(system.url("gateway"), system.url("stripe"))
-    r = person.client.post("/v1/users", json={"name": f"{name} {family}", "email": email, "phone": phone})
+    r = person.client.post(
+        "/v1/users", json={"name": f"{name} {family}", "email": email, "phone": phone}
+    )
     assert r.status_code == 201, r.text
     person.token = r.json()["token"]
     person.add_card()
@@ -115,7 +133,13 @@ def test_a_bookings_logs_are_json_lines_with_its_ids_and_no_secret_or_personal_d
         "the person's bearer token": person.token,
         **{f"credential {k}": v for k, v in env.items() if k.endswith("_API_TOKEN")},
     }
-    personal = {"name": name, "family name": family, "email": email, "phone": phone, "phone digits": phone.replace(" ", "")}
+    personal = {
+        "name": name,
+        "family name": family,
+        "email": email,
+        "phone": phone,
+        "phone digits": phone.replace(" ", ""),
+    }
 
     about: dict[str, list[dict]] = {}
     for service in SERVICES:
@@ -131,17 +155,30 @@ def test_a_bookings_logs_are_json_lines_with_its_ids_and_no_secret_or_personal_d
             except json.JSONDecodeError:
                 raise AssertionError(f"{service} log line {n} is not JSON: {raw[:300]}") from None
             assert isinstance(line, dict), raw[:300]
-            assert {"ts", "level", "service", "logger", "msg", "booking_id", "message_id", "trace_id"} <= set(line), raw[:300]
+            assert {
+                "ts",
+                "level",
+                "service",
+                "logger",
+                "msg",
+                "booking_id",
+                "message_id",
+                "trace_id",
+            } <= set(line), raw[:300]
             assert line["service"] == service or line["service"].startswith(service), raw[:300]
             if booking_id in raw:
-                assert line["booking_id"] == booking_id, f"{service}: a line mentions the booking but names another: {raw[:300]}"
+                assert line["booking_id"] == booking_id, (
+                    f"{service}: a line mentions the booking but names another: {raw[:300]}"
+                )
                 about.setdefault(service, []).append(line)
 
     # The booking's lines: the gateway's request, then the saga and the payment, each from a message.
     assert {"gateway", "booking-orchestrator", "payment"} <= set(about), sorted(about)
     # Each line caused by a message or a request has a trace id (a saga's own timers have none).
     timers = [line for line in about["booking-orchestrator"] if not line["message_id"]]
-    caused = [line for lines in about.values() for line in lines if not any(line is t for t in timers)]
+    caused = [
+        line for lines in about.values() for line in lines if not any(line is t for t in timers)
+    ]
     untraced = [line for line in caused if not HEX32.match(line["trace_id"] or "")]
     assert not untraced, untraced
     handled = [line for lines in about.values() for line in lines if line["message_id"]]

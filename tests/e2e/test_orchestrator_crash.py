@@ -51,7 +51,11 @@ def test_every_saga_finishes_correctly_after_the_orchestrator_is_killed_mid_flig
         [sys.executable, "-m", "orchestrator"],
         port,
         system.state_dir / "logs",
-        env={**system.env(), "PORT": str(port), "INTERNAL_API_TOKEN": system.env()["ORCHESTRATOR_API_TOKEN"]},
+        env={
+            **system.env(),
+            "PORT": str(port),
+            "INTERNAL_API_TOKEN": system.env()["ORCHESTRATOR_API_TOKEN"],
+        },
         timeout=60,
     )
     system.extra.append(replacement)

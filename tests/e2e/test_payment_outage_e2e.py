@@ -24,7 +24,9 @@ BOOKINGS = 6
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(420)  # the stack's start (first test of a session) and a service restart on a busy machine
+@pytest.mark.timeout(
+    420
+)  # the stack's start (first test of a session) and a service restart on a busy machine
 def test_bookings_are_accepted_while_payment_is_down_and_complete_when_it_is_back(system):
     scout = Person(system.url("gateway"), system.url("stripe"))
     scout.sign_up("Scout")
@@ -63,7 +65,11 @@ def test_bookings_are_accepted_while_payment_is_down_and_complete_when_it_is_bac
         [sys.executable, "-m", "payment"],
         port,
         system.state_dir / "logs",
-        env={**system.env(), "PORT": str(port), "INTERNAL_API_TOKEN": system.env()["PAYMENT_API_TOKEN"]},
+        env={
+            **system.env(),
+            "PORT": str(port),
+            "INTERNAL_API_TOKEN": system.env()["PAYMENT_API_TOKEN"],
+        },
         timeout=180,
     )
     system.extra.append(replacement)

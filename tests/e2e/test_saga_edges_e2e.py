@@ -13,8 +13,13 @@ from .helpers import Person, check_invariants, records
 
 def _sell_out(system, item: dict) -> None:
     eb = system.url("eventbrite_sandbox")
-    tc = httpx.get(f"{eb}/v3/events/{item['event_id']}/ticket_classes/{item['ticket_class_id']}/").json()
-    httpx.put(f"{eb}/_admin/ticket_classes/{item['ticket_class_id']}", json={"quantity_sold": tc["capacity"]}).raise_for_status()
+    tc = httpx.get(
+        f"{eb}/v3/events/{item['event_id']}/ticket_classes/{item['ticket_class_id']}/"
+    ).json()
+    httpx.put(
+        f"{eb}/_admin/ticket_classes/{item['ticket_class_id']}",
+        json={"quantity_sold": tc["capacity"]},
+    ).raise_for_status()
 
 
 def test_best_effort_books_what_it_can_and_captures_only_for_that(system):
@@ -38,7 +43,9 @@ def test_best_effort_books_what_it_can_and_captures_only_for_that(system):
 
 def test_a_participant_that_never_answers_is_resent_to_then_the_booking_is_rolled_back(system):
     p = Person(system.url("gateway"), system.url("stripe"))
-    p.sign_up("Patient Pia")  # a one-word name gets no table (no last name): see test_guest_details_e2e
+    p.sign_up(
+        "Patient Pia"
+    )  # a one-word name gets no table (no last name): see test_guest_details_e2e
     p.add_card()
     quote = p.quote(p.day_plan(days_ahead=34, restaurant=10, events=1))
     provider = system.pid("provider-eventbrite")
@@ -48,10 +55,15 @@ def test_a_participant_that_never_answers_is_resent_to_then_the_booking_is_rolle
         booking_id = p.book(quote["id"]).json()["booking_id"]
         deadline = time.monotonic() + 45
         while True:
-            saga = httpx.get(f"{orchestrator}/internal/sagas/{booking_id}", headers=system.credential("orchestrator")).json()
+            saga = httpx.get(
+                f"{orchestrator}/internal/sagas/{booking_id}",
+                headers=system.credential("orchestrator"),
+            ).json()
             if saga.get("state") == "COMPENSATING":
                 break
-            assert time.monotonic() < deadline, f"no compensation after the resends: {saga.get('state')}"
+            assert time.monotonic() < deadline, (
+                f"no compensation after the resends: {saga.get('state')}"
+            )
             time.sleep(0.3)
         # The same hold command was sent again before the saga gave up; while the provider is
         # silent, its undo cannot be confirmed either, so the saga keeps compensating.
@@ -82,15 +94,20 @@ def test_a_capture_that_fails_cancels_every_confirmed_item(system):
         booking_id = p.book(quote["id"]).json()["booking_id"]
         deadline = time.monotonic() + 30
         while True:
-            saga = httpx.get(f"{system.url('orchestrator')}/internal/sagas/{booking_id}",
-                             headers=system.credential("orchestrator")).json()
+            saga = httpx.get(
+                f"{system.url('orchestrator')}/internal/sagas/{booking_id}",
+                headers=system.credential("orchestrator"),
+            ).json()
             if saga.get("state") == "CONFIRMING":
                 break
             assert time.monotonic() < deadline, f"never reached CONFIRMING: {saga.get('state')}"
             time.sleep(0.05)
         intents = records(system, booking_id).intents
         assert len(intents) == 1 and intents[0]["status"] == "requires_capture", intents
-        httpx.post(f"{stripe}/v1/payment_intents/{intents[0]['id']}/cancel", auth=("sk_test_localstripe", "")).raise_for_status()
+        httpx.post(
+            f"{stripe}/v1/payment_intents/{intents[0]['id']}/cancel",
+            auth=("sk_test_localstripe", ""),
+        ).raise_for_status()
     finally:
         httpx.patch(f"{eb}/_admin/faults", json={"latency_ms": 0})
 
@@ -98,5 +115,7 @@ def test_a_capture_that_fails_cancels_every_confirmed_item(system):
     assert b["state"] == "FAILED", b
     rec = check_invariants(system, b)
     assert rec.captured == 0
-    assert rec.reservations and all(r["state"] != "Confirmed" for r in rec.reservations), rec.reservations
+    assert rec.reservations and all(r["state"] != "Confirmed" for r in rec.reservations), (
+        rec.reservations
+    )
     assert rec.orders and all(o["status"] == "CANCELLED" for o in rec.orders), rec.orders

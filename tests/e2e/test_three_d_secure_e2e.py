@@ -30,26 +30,42 @@ def test_a_card_that_needs_3ds_parks_the_booking_then_confirms_once_authenticate
     p = Person(system.url("gateway"), system.url("stripe"))
     p.sign_up("Secure Sara")
     p.add_card(THREE_DS_CARD)
-    booking_id = p.book(p.quote(p.day_plan(days_ahead=36, restaurant=11, events=1))["id"]).json()["booking_id"]
+    booking_id = p.book(p.quote(p.day_plan(days_ahead=36, restaurant=11, events=1))["id"]).json()[
+        "booking_id"
+    ]
     secret = _parked(p, booking_id)["payment"]["client_secret"]
     intent_id = secret.split("_secret_")[0]
 
     # The browser (Stripe.js) completes the challenge at Stripe...
     stripe = system.url("stripe")
-    r = httpx.post(f"{stripe}/v1/payment_intents/{intent_id}/_authenticate",
-                   auth=(STRIPE_KEY, ""), params={"client_secret": secret, "success": "true"})
+    r = httpx.post(
+        f"{stripe}/v1/payment_intents/{intent_id}/_authenticate",
+        auth=(STRIPE_KEY, ""),
+        params={"client_secret": secret, "success": "true"},
+    )
     assert r.status_code == 200, r.text
     # ...and Stripe tells the payment service by webhook (localstripe does not send this
     # event, so the test sends what Stripe would: the intent now holds the money).
     intent = httpx.get(f"{stripe}/v1/payment_intents/{intent_id}", auth=(STRIPE_KEY, "")).json()
     intent.update(status="requires_capture", amount_capturable=intent["amount"])
-    event = {"id": f"evt_{intent_id}", "object": "event", "type": "payment_intent.amount_capturable_updated",
-             "created": int(time.time()), "api_version": "2024-06-20", "livemode": False,
-             "data": {"object": intent}}
+    event = {
+        "id": f"evt_{intent_id}",
+        "object": "event",
+        "type": "payment_intent.amount_capturable_updated",
+        "created": int(time.time()),
+        "api_version": "2024-06-20",
+        "livemode": False,
+        "data": {"object": intent},
+    }
     body = json.dumps(event).encode()
-    r = httpx.post(f"{system.url('payment_webhooks')}/webhooks/stripe", content=body,
-                   headers={"Stripe-Signature": sign_webhook_payload(body, DEV_STRIPE_WEBHOOK_SECRET),
-                            "Content-Type": "application/json"})
+    r = httpx.post(
+        f"{system.url('payment_webhooks')}/webhooks/stripe",
+        content=body,
+        headers={
+            "Stripe-Signature": sign_webhook_payload(body, DEV_STRIPE_WEBHOOK_SECRET),
+            "Content-Type": "application/json",
+        },
+    )
     assert r.status_code == 200, r.text
 
     b = p.wait_final(booking_id)
@@ -62,10 +78,14 @@ def test_a_3ds_challenge_never_completed_rolls_the_booking_back(system):
     p = Person(system.url("gateway"), system.url("stripe"))
     p.sign_up("Away Alex")
     p.add_card(THREE_DS_CARD)
-    booking_id = p.book(p.quote(p.day_plan(days_ahead=37, restaurant=12, events=1))["id"]).json()["booking_id"]
+    booking_id = p.book(p.quote(p.day_plan(days_ahead=37, restaurant=12, events=1))["id"]).json()[
+        "booking_id"
+    ]
     _parked(p, booking_id)
     b = p.wait_final(booking_id, timeout=60)  # the action window (8 s here) passes
     assert b["state"] == "FAILED", b
     rec = check_invariants(system, b)
     assert rec.captured == 0
-    assert all(pi["status"] == "canceled" for pi in rec.intents), [pi["status"] for pi in rec.intents]
+    assert all(pi["status"] == "canceled" for pi in rec.intents), [
+        pi["status"] for pi in rec.intents
+    ]

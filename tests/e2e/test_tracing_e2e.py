@@ -11,15 +11,26 @@ from .helpers import card_numbers
 from .helpers import day_plan_retried as plan
 from .otlp import Span
 
-SERVICES = {"gateway", "booking-orchestrator", "payment", "provider-opentable", "provider-eventbrite"}
+SERVICES = {
+    "gateway",
+    "booking-orchestrator",
+    "payment",
+    "provider-opentable",
+    "provider-eventbrite",
+}
 SERVER, CLIENT, PRODUCER, CONSUMER = 2, 3, 4, 5
 
 
 def _trace_of_request(system, booking_id: str) -> list[Span]:
     """The trace whose root is the gateway's POST /v1/bookings for this booking."""
     spans = system.traces.spans()
-    sent = [s for s in spans if s.service == "gateway" and s.attributes.get("booking.id") == booking_id
-            and s.name == "send booking.events.v1"]
+    sent = [
+        s
+        for s in spans
+        if s.service == "gateway"
+        and s.attributes.get("booking.id") == booking_id
+        and s.name == "send booking.events.v1"
+    ]
     if not sent:
         return []
     return [s for s in spans if s.trace_id == sent[0].trace_id]
@@ -27,10 +38,15 @@ def _trace_of_request(system, booking_id: str) -> list[Span]:
 
 def _complete(trace: list[Span]) -> bool:
     names = {(s.service, s.name) for s in trace}
-    return {s.service for s in trace} >= SERVICES and (
-        ("gateway", "booking.events.v1 process") in names  # BookingConfirmed, back at the gateway
-        and ("booking-orchestrator", "saga reply PaymentCaptured") in names
-    ) and all(s.parent_id == "" or s.parent_id in {p.span_id for p in trace} for s in trace)
+    return (
+        {s.service for s in trace} >= SERVICES
+        and (
+            ("gateway", "booking.events.v1 process")
+            in names  # BookingConfirmed, back at the gateway
+            and ("booking-orchestrator", "saga reply PaymentCaptured") in names
+        )
+        and all(s.parent_id == "" or s.parent_id in {p.span_id for p in trace} for s in trace)
+    )
 
 
 def test_one_booking_is_one_trace_across_all_five_services_with_the_saga_steps(system, person):
@@ -50,7 +66,9 @@ def test_one_booking_is_one_trace_across_all_five_services_with_the_saga_steps(s
 
     # One tree: the gateway's request is the root, every other span's parent is in the trace.
     roots = [s for s in trace if not s.parent_id]
-    assert [(s.service, s.name, s.kind) for s in roots] == [("gateway", "POST /v1/bookings", SERVER)]
+    assert [(s.service, s.name, s.kind) for s in roots] == [
+        ("gateway", "POST /v1/bookings", SERVER)
+    ]
     assert [s for s in trace if s.parent_id and s.parent_id not in ids] == []
     assert {s.service for s in trace} == SERVICES
 
@@ -91,14 +109,27 @@ def test_one_booking_is_one_trace_across_all_five_services_with_the_saga_steps(s
     stripe = [s for s in trace if s.service == "payment" and s.name.startswith("stripe ")]
     assert {"stripe authorize", "stripe capture"} <= {s.name for s in stripe}
     assert any(s.kind == CLIENT and by_id[s.parent_id] in stripe for s in trace)
-    for provider, sandbox in (("provider-opentable", "opentable_sandbox"), ("provider-eventbrite", "eventbrite_sandbox")):
-        partner_calls = [s for s in trace if s.service == provider and s.kind == CLIENT
-                         and f":{system.ports[sandbox]}/" in str(s.attributes.get("url.full") or s.attributes.get("http.url"))]
+    for provider, sandbox in (
+        ("provider-opentable", "opentable_sandbox"),
+        ("provider-eventbrite", "eventbrite_sandbox"),
+    ):
+        partner_calls = [
+            s
+            for s in trace
+            if s.service == provider
+            and s.kind == CLIENT
+            and f":{system.ports[sandbox]}/"
+            in str(s.attributes.get("url.full") or s.attributes.get("http.url"))
+        ]
         assert len(partner_calls) >= 2, (provider, [s.name for s in trace if s.service == provider])
 
     # Every other span naming the booking is a saga resend after a deadline (a trace of its
     # own, rooted at the orchestrator), not a lost link.
-    elsewhere = [s for s in system.traces.spans() if s.attributes.get("booking.id") == bid and s.span_id not in ids]
+    elsewhere = [
+        s
+        for s in system.traces.spans()
+        if s.attributes.get("booking.id") == bid and s.span_id not in ids
+    ]
     assert all(s.service == "booking-orchestrator" for s in elsewhere), elsewhere
 
 
@@ -115,6 +146,7 @@ def test_no_span_carries_a_card_number(system):
 def _without_record_ids(attributes: dict) -> dict:
     kafka_id = re.compile(r"^[0-9]+-[0-9]{13}$")
     return {
-        k: v for k, v in attributes.items()
+        k: v
+        for k, v in attributes.items()
         if not (k == "messaging.message.id" and isinstance(v, str) and kafka_id.match(v))
     }

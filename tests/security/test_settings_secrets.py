@@ -28,12 +28,22 @@ SECRETS = {
     "EVENTBRITE_TOKEN": "eventbrite-token-secret-Gs73",
     "DATABASE_URL": "postgresql://svc:url-password-secret-Qa16@db.internal:5432/booking",
 }
-SETTINGS = [GatewaySettings, OrchestratorSettings, PaymentSettings, OpenTableSettings, EventbriteSettings]
+SETTINGS = [
+    GatewaySettings,
+    OrchestratorSettings,
+    PaymentSettings,
+    OpenTableSettings,
+    EventbriteSettings,
+]
 WRONG = {
     # a field-level error: the value itself would be printed
     "field": {"DB_POOL_MAX": "many-db-secret-Zq81"},
     # a model-level error (production without a real key): the whole input would be printed
-    "model": {"ENVIRONMENT": "production", "DB_PROVISION": "false", "GUEST_DATA_KEY": "dev-only-guest-data-key"},
+    "model": {
+        "ENVIRONMENT": "production",
+        "DB_PROVISION": "false",
+        "GUEST_DATA_KEY": "dev-only-guest-data-key",
+    },
 }
 
 
@@ -44,14 +54,22 @@ def leaked(text: str) -> list[str]:
 
 @pytest.mark.parametrize("kind", sorted(WRONG))
 @pytest.mark.parametrize("settings_class", SETTINGS, ids=lambda c: c.__module__.split(".")[0])
-def test_a_settings_error_names_the_setting_and_never_a_secret(monkeypatch, caplog, settings_class, kind):
+def test_a_settings_error_names_the_setting_and_never_a_secret(
+    monkeypatch, caplog, settings_class, kind
+):
     for name, value in {**SECRETS, **WRONG[kind]}.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError) as err:
         settings_class()
     text = str(err.value)
-    assert ("db_pool_max" in text) if kind == "field" else ("GUEST_DATA_KEY" in text or "must be set" in text), text
-    logging.getLogger("settings-check").exception("the service cannot start")  # as a boundary would log it
+    assert (
+        ("db_pool_max" in text)
+        if kind == "field"
+        else ("GUEST_DATA_KEY" in text or "must be set" in text)
+    ), text
+    logging.getLogger("settings-check").exception(
+        "the service cannot start"
+    )  # as a boundary would log it
     assert leaked(text) == [] and leaked(repr(err.value)) == [], text
     assert leaked(caplog.text) == [], caplog.text
 

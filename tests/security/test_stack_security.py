@@ -22,7 +22,13 @@ from booking_shared.testing import card_scan
 
 from ..e2e.helpers import Person, card_numbers
 
-SERVICES = ("gateway", "booking-orchestrator", "payment", "provider-opentable", "provider-eventbrite")
+SERVICES = (
+    "gateway",
+    "booking-orchestrator",
+    "payment",
+    "provider-opentable",
+    "provider-eventbrite",
+)
 INTERNAL = ("payment", "orchestrator", "opentable", "eventbrite")
 OPEN = {"/healthz", "/readyz", "/metrics"}
 
@@ -57,9 +63,14 @@ def test_every_public_route_that_takes_an_id_refuses_another_users_id(system, ow
     intruder = Person(gateway, system.url("stripe"))
     intruder.sign_up("Intruder Person")
     intruder.add_card()
-    ids = {k: owner[k] for k in ("booking_id", "quote_id", "payment_method_id")} | {"action": "pause"}
+    ids = {k: owner[k] for k in ("booking_id", "quote_id", "payment_method_id")} | {
+        "action": "pause"
+    }
     p = owner["person"]
-    before = (p.booking(owner["booking_id"]), p.client.get("/v1/payment-methods", headers=p.auth).json())
+    before = (
+        p.booking(owner["booking_id"]),
+        p.client.get("/v1/payment-methods", headers=p.auth).json(),
+    )
     for method, path in routes:
         r = intruder.client.request(method, _fill(path, ids), headers=intruder.auth)
         # Another user's thing does not exist for the intruder; ops routes are not theirs at all.
@@ -72,7 +83,10 @@ def test_every_public_route_that_takes_an_id_refuses_another_users_id(system, ow
     r = intruder.book(own_quote, payment_method_id=owner["payment_method_id"])
     assert r.status_code == 404 and r.json()["errors"][0]["field"] == "payment_method_id", r.text
     # Nothing of the owner's changed.
-    after = (p.booking(owner["booking_id"]), p.client.get("/v1/payment-methods", headers=p.auth).json())
+    after = (
+        p.booking(owner["booking_id"]),
+        p.client.get("/v1/payment-methods", headers=p.auth).json(),
+    )
     assert after == before
 
 
@@ -92,7 +106,10 @@ def test_every_internal_route_answers_only_the_holder_of_its_own_credential(syst
             for method in ops:
                 anonymous = httpx.request(method.upper(), url)
                 assert anonymous.status_code == 401, (part, method, path, anonymous.status_code)
-                assert anonymous.headers.get("www-authenticate", "").startswith("Bearer"), (part, path)
+                assert anonymous.headers.get("www-authenticate", "").startswith("Bearer"), (
+                    part,
+                    path,
+                )
                 wrong = httpx.request(method.upper(), url, headers=other)
                 assert wrong.status_code == 403, (part, method, path, wrong.status_code)
                 checked += 1
@@ -128,7 +145,9 @@ def test_one_idempotency_key_sent_four_times_at_once_books_once(system):
     again = p.book(q, key=key)
     assert again.status_code == 202 and again.json()["booking_id"] == booking_id
     other = p.book(q, key=key, mode="best_effort")
-    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key", other.text
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key", (
+        other.text
+    )
     no_key = p.client.post("/v1/bookings", headers=p.auth, json={"quote_id": q, "confirm": True})
     assert no_key.status_code == 400 and no_key.json()["errors"][0]["field"] == "Idempotency-Key"
     listed = p.client.get("/v1/bookings", headers=p.auth).json()["items"]
@@ -162,8 +181,10 @@ async def _own_schema_only(system) -> dict[str, list[str]]:
                 if t["table_schema"] == o["schema"]:
                     continue
                 try:
-                    await conn.fetchval(f'SELECT 1 FROM "{t["table_schema"]}"."{t["table_name"]}" LIMIT 1')
-                    leaks[o["role"]].append(f'{t["table_schema"]}.{t["table_name"]}')
+                    await conn.fetchval(
+                        f'SELECT 1 FROM "{t["table_schema"]}"."{t["table_name"]}" LIMIT 1'
+                    )
+                    leaks[o["role"]].append(f"{t['table_schema']}.{t['table_name']}")
                 except asyncpg.InsufficientPrivilegeError:
                     pass
             try:
@@ -185,7 +206,9 @@ def test_no_card_number_nor_secret_in_any_table_topic_or_log_after_a_run_of_book
     p = Person(system.url("gateway"), system.url("stripe"))
     p.sign_up()
     p.add_card("5555555555554444")
-    booking_id = p.book(p.quote(p.day_plan(days_ahead=24, restaurant=6, events=1))["id"]).json()["booking_id"]
+    booking_id = p.book(p.quote(p.day_plan(days_ahead=24, restaurant=6, events=1))["id"]).json()[
+        "booking_id"
+    ]
     assert p.wait_final(booking_id)["state"] == "CONFIRMED"
     cancel = p.client.post(f"/v1/bookings/{booking_id}/cancel", headers=p.auth, json={})
     assert cancel.status_code in (200, 202), cancel.text
@@ -193,7 +216,11 @@ def test_no_card_number_nor_secret_in_any_table_topic_or_log_after_a_run_of_book
 
     logs = {name: system.log(name) for name in SERVICES}
     assert all(logs.values()), [name for name, text in logs.items() if not text]
-    found = asyncio.run(card_scan.scan(card_numbers, database_url=system.database_url, kafka=system.kafka, logs=logs))
+    found = asyncio.run(
+        card_scan.scan(
+            card_numbers, database_url=system.database_url, kafka=system.kafka, logs=logs
+        )
+    )
     assert found == {}, found
 
     env = system.env()
@@ -210,5 +237,7 @@ def test_no_card_number_nor_secret_in_any_table_topic_or_log_after_a_run_of_book
     def secrets_in(blob: bytes) -> list[str]:
         return [name for name, value in secrets.items() if value.encode() in blob]
 
-    found = asyncio.run(card_scan.scan(secrets_in, database_url=system.database_url, kafka=system.kafka, logs=logs))
+    found = asyncio.run(
+        card_scan.scan(secrets_in, database_url=system.database_url, kafka=system.kafka, logs=logs)
+    )
     assert found == {}, found

@@ -42,10 +42,22 @@ SOAK_ENV = {
 }
 # schema.table, as the sampler prints them (the swept ones first, then two business tables).
 SWEPT = [
-    "gateway.idempotency_keys", "gateway.quotes_unbooked", "gateway.rate_buckets", "gateway.sent_requests",
-    "gateway.inbox", "gateway.outbox", "orchestrator.saga_history", "orchestrator.inbox", "orchestrator.outbox",
-    "payment.webhook_events", "payment.inbox", "payment.outbox", "opentable.inbox", "opentable.outbox",
-    "eventbrite.inbox", "eventbrite.outbox",
+    "gateway.idempotency_keys",
+    "gateway.quotes_unbooked",
+    "gateway.rate_buckets",
+    "gateway.sent_requests",
+    "gateway.inbox",
+    "gateway.outbox",
+    "orchestrator.saga_history",
+    "orchestrator.inbox",
+    "orchestrator.outbox",
+    "payment.webhook_events",
+    "payment.inbox",
+    "payment.outbox",
+    "opentable.inbox",
+    "opentable.outbox",
+    "eventbrite.inbox",
+    "eventbrite.outbox",
 ]
 GROWING = ["gateway.bookings", "orchestrator.sagas"]
 # Counts that are not a whole table: a booked quote is the booking's record and stays.
@@ -66,13 +78,17 @@ async def counts(url: str) -> dict[str, int]:
                 continue
             schema, table = name.split(".")
             exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name)
-            out[name] = await conn.fetchval(f'SELECT count(*) FROM "{schema}"."{table}"') if exists else -1
+            out[name] = (
+                await conn.fetchval(f'SELECT count(*) FROM "{schema}"."{table}"') if exists else -1
+            )
         return out
     finally:
         await conn.close()
 
 
-async def load(stack: bench.Stack, clients: int, until: float, seed: int, tally: dict[str, int]) -> None:
+async def load(
+    stack: bench.Stack, clients: int, until: float, seed: int, tally: dict[str, int]
+) -> None:
     async with httpx.AsyncClient(base_url=stack.url("gateway"), timeout=60) as client:
         people = [await bench.sign_up(client, stack, i) for i in range(clients)]
         restaurants, events = await bench.catalogue(client, stack, people[0])
@@ -83,8 +99,12 @@ async def load(stack: bench.Stack, clients: int, until: float, seed: int, tally:
             while time.monotonic() < until:
                 items = bench.itinerary(rng, restaurants, events, rng.choice((2, 3)))
                 try:
-                    await bench.quote(client, person, items)  # a quote never booked: expires, then goes
-                    outcome = await bench.book(client, person, await bench.quote(client, person, items))
+                    await bench.quote(
+                        client, person, items
+                    )  # a quote never booked: expires, then goes
+                    outcome = await bench.book(
+                        client, person, await bench.quote(client, person, items)
+                    )
                 except (RuntimeError, httpx.HTTPError) as exc:
                     # A partner slow to answer on a busy machine (503): counted, and the soak goes on.
                     tally["refused"] = tally.get("refused", 0) + 1
@@ -108,7 +128,11 @@ async def run(args: argparse.Namespace, stack: bench.Stack) -> list[dict]:
         await asyncio.sleep(args.every_s)
         if loader.done() and loader.exception():
             raise loader.exception()  # type: ignore[misc]
-        sample = {"t": round(time.monotonic() - t0), "bookings_done": sum(n for k, n in tally.items() if k != "refused"), **await counts(url)}
+        sample = {
+            "t": round(time.monotonic() - t0),
+            "bookings_done": sum(n for k, n in tally.items() if k != "refused"),
+            **await counts(url),
+        }
         samples.append(sample)
         print(json.dumps(sample), flush=True)
     await loader
@@ -119,23 +143,29 @@ async def run(args: argparse.Namespace, stack: bench.Stack) -> list[dict]:
 def table(samples: list[dict]) -> str:
     cols = ["t", "bookings_done", *SWEPT, "orchestrator.sagas_with_guest", *GROWING]
     short = {c: c.split(".")[-1] if c.count(".") else c for c in cols}
-    head = "| " + " | ".join(
-        f"{c.split('.')[0][:4]}.{short[c]}" if "." in c else c for c in cols
-    ) + " |"
+    head = (
+        "| "
+        + " | ".join(f"{c.split('.')[0][:4]}.{short[c]}" if "." in c else c for c in cols)
+        + " |"
+    )
     lines = [head, "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(s.get(c, "")) for c in cols) + " |" for s in samples]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--duration-s", type=float, default=300, help="how long bookings are made")
     p.add_argument("--tail-s", type=float, default=60, help="sampling after the load stops")
     p.add_argument("--every-s", type=float, default=20, help="time between two samples")
     p.add_argument("--clients", type=int, default=4, help="people booking at once")
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--out", type=Path, default=REPO / ".dev" / "soak.json")
-    p.add_argument("--keep", action="store_true", help="keep the stack's state dir (logs, database)")
+    p.add_argument(
+        "--keep", action="store_true", help="keep the stack's state dir (logs, database)"
+    )
     args = p.parse_args(argv)
     os.environ.update(SOAK_ENV)
     (REPO / ".dev").mkdir(exist_ok=True)

@@ -39,7 +39,9 @@ def registered() -> set[str]:
         if family.type == "counter":
             names.update({f"{family.name}_total", f"{family.name}_created"})
         elif family.type == "histogram":
-            names.update(f"{family.name}_{suffix}" for suffix in ("bucket", "count", "sum", "created"))
+            names.update(
+                f"{family.name}_{suffix}" for suffix in ("bucket", "count", "sum", "created")
+            )
     return names
 
 
@@ -59,7 +61,10 @@ def alert_rules(doc: dict) -> list[dict]:
 def test_the_scan_finds_metric_names_and_ignores_promql_words() -> None:
     expr = 'histogram_quantile(0.95, sum by (le) (rate(booking_x_bucket{job=~"$job"}[$__rate_interval]))) + gateway_y_total'
     assert OURS.findall(expr) == ["booking_x_bucket", "gateway_y_total"]
-    assert "booking_sagas" in registered() and "booking_partner_call_duration_seconds_bucket" in registered()
+    assert (
+        "booking_sagas" in registered()
+        and "booking_partner_call_duration_seconds_bucket" in registered()
+    )
     assert "booking_no_such_metric" not in registered()
 
 
@@ -93,7 +98,9 @@ def test_the_dashboard_is_a_grafana_dashboard_on_a_prometheus_datasource_variabl
     ids = [p["id"] for p in dash["panels"]]
     assert len(ids) == len(set(ids)), "panel ids must be unique"
     for p in dash["panels"]:
-        assert {"h", "w", "x", "y"} <= set(p["gridPos"]) and p["gridPos"]["x"] + p["gridPos"]["w"] <= 24, p["title"]
+        assert {"h", "w", "x", "y"} <= set(p["gridPos"]) and p["gridPos"]["x"] + p["gridPos"][
+            "w"
+        ] <= 24, p["title"]
         if p["type"] == "row":
             continue
         assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, p["title"]
@@ -107,10 +114,23 @@ def test_the_alert_rules_file_has_the_structure_prometheus_reads() -> None:
     assert len(group_names) == len(set(group_names))
     alerts = []
     for group in doc["groups"]:
-        assert set(group) <= {"name", "interval", "rules", "limit"} and group["rules"], group["name"]
+        assert set(group) <= {"name", "interval", "rules", "limit"} and group["rules"], group[
+            "name"
+        ]
         for rule in group["rules"]:
-            assert set(rule) <= {"alert", "expr", "for", "labels", "annotations", "keep_firing_for"}, rule
-            assert isinstance(rule["alert"], str) and isinstance(rule["expr"], str) and rule["expr"].strip()
+            assert set(rule) <= {
+                "alert",
+                "expr",
+                "for",
+                "labels",
+                "annotations",
+                "keep_firing_for",
+            }, rule
+            assert (
+                isinstance(rule["alert"], str)
+                and isinstance(rule["expr"], str)
+                and rule["expr"].strip()
+            )
             assert "for" not in rule or DURATION.match(rule["for"]), rule["alert"]
             assert rule["labels"]["severity"] in {"page", "ticket"}, rule["alert"]
             assert rule["annotations"]["summary"], rule["alert"]

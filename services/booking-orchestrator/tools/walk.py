@@ -81,18 +81,45 @@ def _request() -> BookingRequested:
     when = NOW + timedelta(days=4)
     eur = lambda minor: Money(amount_minor=minor, currency="EUR")  # noqa: E731
     items = [
-        BookingItem(id="item-1", title="Dinner", category="dinner", start_time=when, cost=eur(2000),
-                    venue_id="rest_1", party_size=2),
-        BookingItem(id="item-2", title="Concert", category="concert", start_time=when, cost=eur(3000),
-                    event_id="evt_1", ticket_class_id="tc_1", quantity=1),
-        BookingItem(id="item-3", title="Lunch", category="lunch", start_time=when, cost=eur(1500),
-                    venue_id="rest_2", party_size=2),
+        BookingItem(
+            id="item-1",
+            title="Dinner",
+            category="dinner",
+            start_time=when,
+            cost=eur(2000),
+            venue_id="rest_1",
+            party_size=2,
+        ),
+        BookingItem(
+            id="item-2",
+            title="Concert",
+            category="concert",
+            start_time=when,
+            cost=eur(3000),
+            event_id="evt_1",
+            ticket_class_id="tc_1",
+            quantity=1,
+        ),
+        BookingItem(
+            id="item-3",
+            title="Lunch",
+            category="lunch",
+            start_time=when,
+            cost=eur(1500),
+            venue_id="rest_2",
+            party_size=2,
+        ),
     ]
     return BookingRequested(
-        booking_id="bk_walk", user_id="usr_1", quote_id="qt_1", items=items,
+        booking_id="bk_walk",
+        user_id="usr_1",
+        quote_id="qt_1",
+        items=items,
         total=eur(sum(i.line_total().amount_minor for i in items)),
         payment=PaymentSource(customer_id="cus_1", payment_method_id="pm_1"),
-        mode="all_or_nothing", guest="sealed-guest", requested_at=NOW,
+        mode="all_or_nothing",
+        guest="sealed-guest",
+        requested_at=NOW,
     )
 
 
@@ -103,35 +130,59 @@ def _ctx() -> Context:
 def _held(s: Saga, item_id: str) -> ItemHeld:
     st, it = s.steps[f"hold:{item_id}"], s.item(item_id)
     assert it is not None
-    return ItemHeld(booking_id=s.booking_id, command_id=st.command_id, item_id=item_id,
-                    hold_id=f"h-{item_id}" if it.hold_capable else None,
-                    expires_at=NOW + timedelta(minutes=3) if it.hold_capable else None, price=it.spec.line_total())
+    return ItemHeld(
+        booking_id=s.booking_id,
+        command_id=st.command_id,
+        item_id=item_id,
+        hold_id=f"h-{item_id}" if it.hold_capable else None,
+        expires_at=NOW + timedelta(minutes=3) if it.hold_capable else None,
+        price=it.spec.line_total(),
+    )
 
 
 def _authorized(s: Saga) -> PaymentAuthorized:
     st = s.steps["authorize"]
-    return PaymentAuthorized(booking_id=s.booking_id, command_id=st.command_id, payment_intent_id="pi_1",
-                             amount_capturable=st.command.amount, capture_before=NOW + timedelta(days=7))  # type: ignore[attr-defined]
+    return PaymentAuthorized(
+        booking_id=s.booking_id,
+        command_id=st.command_id,
+        payment_intent_id="pi_1",
+        amount_capturable=st.command.amount,
+        capture_before=NOW + timedelta(days=7),
+    )  # type: ignore[attr-defined]
 
 
 def _confirmed(s: Saga, item_id: str) -> ItemConfirmed:
     st, it = s.steps[f"confirm:{item_id}"], s.item(item_id)
     assert it is not None
-    return ItemConfirmed(booking_id=s.booking_id, command_id=st.command_id, item_id=item_id,
-                         confirmation_code=f"C-{item_id}", partner_reference=f"ref-{item_id}", price=it.price,
-                         cancellation_policy=CancellationPolicy(summary="free until the day before"))
+    return ItemConfirmed(
+        booking_id=s.booking_id,
+        command_id=st.command_id,
+        item_id=item_id,
+        confirmation_code=f"C-{item_id}",
+        partner_reference=f"ref-{item_id}",
+        price=it.price,
+        cancellation_policy=CancellationPolicy(summary="free until the day before"),
+    )
 
 
 def _captured(s: Saga) -> PaymentCaptured:
     st = s.steps["capture"]
-    return PaymentCaptured(booking_id=s.booking_id, command_id=st.command_id, amount_captured=st.command.amount)  # type: ignore[attr-defined]
+    return PaymentCaptured(
+        booking_id=s.booking_id, command_id=st.command_id, amount_captured=st.command.amount
+    )  # type: ignore[attr-defined]
 
 
 def _cancelled(s: Saga, name: str) -> ItemCancelled:
     st = s.steps[name]
     zero = Money(amount_minor=0, currency="XXX")
-    return ItemCancelled(booking_id=s.booking_id, command_id=st.command_id, item_id=st.item_id or "",
-                         was_confirmed=False, refund=zero, fee=zero)
+    return ItemCancelled(
+        booking_id=s.booking_id,
+        command_id=st.command_id,
+        item_id=st.item_id or "",
+        was_confirmed=False,
+        refund=zero,
+        fee=zero,
+    )
 
 
 def _drive(*replies: Callable[[Saga], Message]) -> Saga:
@@ -142,7 +193,11 @@ def _drive(*replies: Callable[[Saga], Message]) -> Saga:
 
 
 HOLDS = (lambda s: _held(s, "item-1"), lambda s: _held(s, "item-2"), lambda s: _held(s, "item-3"))
-CONFIRMS = (lambda s: _confirmed(s, "item-1"), lambda s: _confirmed(s, "item-2"), lambda s: _confirmed(s, "item-3"))
+CONFIRMS = (
+    lambda s: _confirmed(s, "item-1"),
+    lambda s: _confirmed(s, "item-2"),
+    lambda s: _confirmed(s, "item-3"),
+)
 
 
 @dataclass(frozen=True)
@@ -154,11 +209,16 @@ class Case:
 CASES: dict[str, Case] = {
     "the last hold (HOLDING -> AUTHORIZING)": Case(lambda: _drive(*HOLDS[:2]), HOLDS[2]),
     "a payment authorized (AUTHORIZING -> CONFIRMING)": Case(lambda: _drive(*HOLDS), _authorized),
-    "a confirmation, not the last (CONFIRMING)": Case(lambda: _drive(*HOLDS, _authorized), CONFIRMS[0]),
-    "the capture (CAPTURING -> CONFIRMED)": Case(lambda: _drive(*HOLDS, _authorized, *CONFIRMS), _captured),
+    "a confirmation, not the last (CONFIRMING)": Case(
+        lambda: _drive(*HOLDS, _authorized), CONFIRMS[0]
+    ),
+    "the capture (CAPTURING -> CONFIRMED)": Case(
+        lambda: _drive(*HOLDS, _authorized, *CONFIRMS), _captured
+    ),
     "a duplicate hold (HOLDING)": Case(lambda: _drive(*HOLDS[:2]), HOLDS[0]),
     "a late hold after the booking failed (FAILED)": Case(
-        lambda: _late_hold_given(), lambda s: _held(s, "item-3")),
+        lambda: _late_hold_given(), lambda s: _held(s, "item-3")
+    ),
 }
 
 
@@ -167,8 +227,18 @@ def _late_hold_given() -> Saga:
     from booking_shared.contracts import ItemRejected
 
     s = _drive(HOLDS[0])
-    s = decide(s, ReplyReceived(ItemRejected(booking_id=s.booking_id, command_id=s.steps["hold:item-2"].command_id,
-                                             item_id="item-2", reason_code="slot_unavailable")), _ctx()).saga
+    s = decide(
+        s,
+        ReplyReceived(
+            ItemRejected(
+                booking_id=s.booking_id,
+                command_id=s.steps["hold:item-2"].command_id,
+                item_id="item-2",
+                reason_code="slot_unavailable",
+            )
+        ),
+        _ctx(),
+    ).saga
     for name in ("cancel:item-1", "cancel:item-3"):
         s = decide(s, ReplyReceived(_cancelled(s, name)), _ctx()).saga
     return s
@@ -252,7 +322,9 @@ def walk(case: str, shared: bool = False) -> Walk:
     saga = c.given()
     message = c.reply(saga)
     _FakeRepository.sagas = {saga.booking_id: saga}
-    deps = handlers.Deps(producer="booking-orchestrator", schema="orchestrator", policy=POLICY, clock=lambda: NOW)
+    deps = handlers.Deps(
+        producer="booking-orchestrator", schema="orchestrator", policy=POLICY, clock=lambda: NOW
+    )
     envelope = Envelope.new(message.type_name(), correlation_id=saga.booking_id, producer="walk")
     h = Handling(conn=_FakeConn(), envelope=envelope, message=message, topic="walk", settings=None)  # type: ignore[arg-type]
     roots = {"orchestrator": ORCHESTRATOR, **({"booking_shared": SHARED} if shared else {})}
@@ -283,12 +355,16 @@ def walk(case: str, shared: bool = False) -> Walk:
 
 def main(argv: list[str]) -> None:
     verbose, shared = "--verbose" in argv, "--shared" in argv
-    print(f"{'reply':50} {'stops':>5} {'modules':>7} {'returns':>7}  {'domain: stops':>13} {'returns':>7}  most entered")
+    print(
+        f"{'reply':50} {'stops':>5} {'modules':>7} {'returns':>7}  {'domain: stops':>13} {'returns':>7}  most entered"
+    )
     for name in CASES:
         w = walk(name, shared)
         d = w.domain()
         top, n = w.entered().most_common(1)[0]
-        print(f"{name:50} {len(w.stops):5} {w.modules:7} {w.returns:7}  {len(d.stops):13} {d.returns:7}  {top} x{n}")
+        print(
+            f"{name:50} {len(w.stops):5} {w.modules:7} {w.returns:7}  {len(d.stops):13} {d.returns:7}  {top} x{n}"
+        )
         if verbose:
             print("    " + " -> ".join(w.stops))
 

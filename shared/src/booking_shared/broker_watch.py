@@ -106,7 +106,10 @@ async def _watch(
                 log.warning("broker unreachable; will rebuild topics and consumer when it is back")
             continue
         missing = sorted(ours - (present or set()))
-        log.warning("broker back or missing topics; creating topics and restarting the consumer", extra={"missing": missing[:20]})
+        log.warning(
+            "broker back or missing topics; creating topics and restarting the consumer",
+            extra={"missing": missing[:20]},
+        )
         try:
             await recover()
         except Exception as exc:

@@ -46,56 +46,83 @@ class ServiceSettings(RetentionSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_flavour: Literal["tansu", "kafka"] = Field(
-        "tansu", description="tansu: no idempotent producer (it fails InitProducerId); kafka: idempotence on."
+        "tansu",
+        description="tansu: no idempotent producer (it fails InitProducerId); kafka: idempotence on.",
     )
     kafka_fetch_max_wait_ms: int = Field(
-        5, ge=0, description="Fetch wait while the service is busy. Tansu answers a waiting fetch only when it "
-        "runs out, so a hop costs about half of it (booking_shared.pacing)."
+        5,
+        ge=0,
+        description="Fetch wait while the service is busy. Tansu answers a waiting fetch only when it "
+        "runs out, so a hop costs about half of it (booking_shared.pacing).",
     )
     kafka_fetch_idle_wait_ms: int = Field(
-        500, ge=0, description="Fetch wait after kafka_busy_window_s with no traffic, and always against Apache "
-        "Kafka (which answers as soon as data arrives)."
+        500,
+        ge=0,
+        description="Fetch wait after kafka_busy_window_s with no traffic, and always against Apache "
+        "Kafka (which answers as soon as data arrives).",
     )
-    kafka_busy_window_s: float = Field(15.0, gt=0, description="Quiet time after which a service counts as idle.")
+    kafka_busy_window_s: float = Field(
+        15.0, gt=0, description="Quiet time after which a service counts as idle."
+    )
     kafka_partitions: int = 4
     broker_watch_interval_s: float = Field(
-        1.0, gt=0, description="How often the service checks that the broker still holds its topics; a broker "
-        "that was unreachable or lost them gets the topics again and a fresh consumer (booking_shared.broker_watch)."
+        1.0,
+        gt=0,
+        description="How often the service checks that the broker still holds its topics; a broker "
+        "that was unreachable or lost them gets the topics again and a fresh consumer (booking_shared.broker_watch).",
     )
     log_repeat_window_s: float = Field(
-        30.0, ge=0, description="A repeated broker-client warning or error is logged once per window, with a count."
+        30.0,
+        ge=0,
+        description="A repeated broker-client warning or error is logged once per window, with a count.",
     )
     consumer_max_attempts: int = Field(3, description="Tries before a message goes to its DLQ.")
     consumer_retry_backoff_ms: int = 100
 
     outbox_poll_interval_s: float = 1.0
     outbox_replay_after_loss_s: float = Field(
-        120.0, ge=0, description="When the broker comes back without our topics (or after being unreachable), "
-        "outbox rows sent in this many seconds before are published again: they may have been lost unread."
+        120.0,
+        ge=0,
+        description="When the broker comes back without our topics (or after being unreachable), "
+        "outbox rows sent in this many seconds before are published again: they may have been lost unread.",
     )
     outbox_publish_copies: int = Field(
-        1, ge=1, le=5, description="Dev/test only (refused in production): publish every outbox row this many "
-        "times, so that each message is delivered more than once (chaos runs of the consumers' dedupe)."
+        1,
+        ge=1,
+        le=5,
+        description="Dev/test only (refused in production): publish every outbox row this many "
+        "times, so that each message is delivered more than once (chaos runs of the consumers' dedupe).",
     )
     kill_point: str = Field(
-        "", description="Dev/test only (refused in production): a named point (booking_shared.killpoint) where "
-        "the process SIGKILLs itself, at kill_point_rate, e.g. payment.after_stripe_call."
+        "",
+        description="Dev/test only (refused in production): a named point (booking_shared.killpoint) where "
+        "the process SIGKILLs itself, at kill_point_rate, e.g. payment.after_stripe_call.",
     )
-    kill_point_rate: float = Field(0.0, ge=0, le=1, description="Chance of dying each time the kill point is reached.")
+    kill_point_rate: float = Field(
+        0.0, ge=0, le=1, description="Chance of dying each time the kill point is reached."
+    )
     outbox_max_attempts: int = Field(
-        5, ge=1, description="Tries of one outbox row that the broker refuses before it is parked for operators."
+        5,
+        ge=1,
+        description="Tries of one outbox row that the broker refuses before it is parked for operators.",
     )
     outbox_retry_backoff_s: float = Field(
-        1.0, gt=0, description="Wait before retrying a refused row; doubles with each attempt (capped at 60 s)."
+        1.0,
+        gt=0,
+        description="Wait before retrying a refused row; doubles with each attempt (capped at 60 s).",
     )
     internal_api_token: SecretStr | None = Field(
         None,
         description="The credential callers of this service's internal API present (Authorization: Bearer). "
         "Unset: the internal API refuses every call. Required in production (32+ characters).",
     )
-    guest_data_key: str = Field(DEV_GUEST_DATA_KEY, description="Seals guest contact on topics (gateway, providers).")
+    guest_data_key: str = Field(
+        DEV_GUEST_DATA_KEY, description="Seals guest contact on topics (gateway, providers)."
+    )
     log_level: str = "INFO"
-    log_json: bool = Field(True, description="Kept for old environments: false means LOG_FORMAT=console.")
+    log_json: bool = Field(
+        True, description="Kept for old environments: false means LOG_FORMAT=console."
+    )
     log_format: Literal["json", "console"] = Field(
         "json", description="json: one JSON object a line; console: readable lines for a terminal."
     )
@@ -123,17 +150,25 @@ class ServiceSettings(RetentionSettings):
     @model_validator(mode="after")
     def _safe_outside_dev(self) -> ServiceSettings:
         if self.environment == "dev" and self.host not in LOOPBACK:
-            raise ValueError(f"HOST must be a loopback address in dev (got {self.host}); dev binds 127.0.0.1 only")
+            raise ValueError(
+                f"HOST must be a loopback address in dev (got {self.host}); dev binds 127.0.0.1 only"
+            )
         if self.environment == "production":
             if self.outbox_publish_copies != 1 or self.kill_point:
-                raise ValueError("OUTBOX_PUBLISH_COPIES and KILL_POINT are chaos-test settings, refused in production")
+                raise ValueError(
+                    "OUTBOX_PUBLISH_COPIES and KILL_POINT are chaos-test settings, refused in production"
+                )
             if self.db_password == DEV_DB_PASSWORD:
                 raise ValueError("DB_PASSWORD must be set in production")
             if self.guest_data_key == DEV_GUEST_DATA_KEY:
                 raise ValueError("GUEST_DATA_KEY must be set in production")
             if self.db_provision:
-                raise ValueError("DB_PROVISION must be false in production (roles come from deploy/)")
+                raise ValueError(
+                    "DB_PROVISION must be false in production (roles come from deploy/)"
+                )
             token = self.internal_api_token.get_secret_value() if self.internal_api_token else ""
             if self.serves_internal_api and len(token) < MIN_TOKEN_CHARS:
-                raise ValueError(f"INTERNAL_API_TOKEN must be set in production ({MIN_TOKEN_CHARS}+ characters)")
+                raise ValueError(
+                    f"INTERNAL_API_TOKEN must be set in production ({MIN_TOKEN_CHARS}+ characters)"
+                )
         return self

@@ -62,7 +62,9 @@ def migrate(url: str, schema: str, service_dirs: MigrationDirs) -> list[str]:
     version tables there too). Blocking: call it from a thread. Returns the ids applied."""
     from yoyo import get_backend, read_migrations
 
-    dirs = service_dirs if isinstance(service_dirs, list) else [service_dirs] if service_dirs else []
+    dirs = (
+        service_dirs if isinstance(service_dirs, list) else [service_dirs] if service_dirs else []
+    )
     sources = [str(PLUMBING_MIGRATIONS)] + [str(d) for d in dirs if d.exists()]
     backend = get_backend(_yoyo_url(url, schema))
     migrations = read_migrations(*sources)
@@ -77,7 +79,10 @@ async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
         settings.service_database_url,
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
-        server_settings={"search_path": settings.db_schema, "application_name": settings.service_name},
+        server_settings={
+            "search_path": settings.db_schema,
+            "application_name": settings.service_name,
+        },
         reset=_keep_session,
     )
 
@@ -90,13 +95,19 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     the outbox relay unlistens and unlocks its own before it lets it go)."""
 
 
-async def prepare_database(settings: ServiceSettings, migrations_dir: MigrationDirs) -> asyncpg.Pool:
+async def prepare_database(
+    settings: ServiceSettings, migrations_dir: MigrationDirs
+) -> asyncpg.Pool:
     """Provision (dev), migrate, and open the pool: what every service does at start."""
     import asyncio
 
     if settings.db_provision:
-        await provision(settings.database_url, settings.db_schema, settings.db_role, settings.db_password)
-    applied = await asyncio.to_thread(migrate, settings.service_database_url, settings.db_schema, migrations_dir)
+        await provision(
+            settings.database_url, settings.db_schema, settings.db_role, settings.db_password
+        )
+    applied = await asyncio.to_thread(
+        migrate, settings.service_database_url, settings.db_schema, migrations_dir
+    )
     if applied:
         log.info("migrations applied", extra={"applied": applied})
     return await create_pool(settings)

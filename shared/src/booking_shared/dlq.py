@@ -69,7 +69,9 @@ class DeadLetter:
         }
 
 
-async def read_dlq(settings: ServiceSettings, source_topic: str, timeout_s: float = 30.0) -> list[DeadLetter]:
+async def read_dlq(
+    settings: ServiceSettings, source_topic: str, timeout_s: float = 30.0
+) -> list[DeadLetter]:
     """Every record of `<source_topic>.dlq`, read from the beginning to the end it had when the
     read began (no consumer group: nothing is committed)."""
     topic = dlq(source_topic)
@@ -84,13 +86,16 @@ async def read_dlq(settings: ServiceSettings, source_topic: str, timeout_s: floa
     try:
         if topic not in await consumer.topics():
             raise SystemExit(f"no topic {topic} on {settings.kafka_bootstrap_servers}")
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        parts = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         end = await consumer.end_offsets(parts)
         out: list[DeadLetter] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
+
         async def behind() -> bool:
             return any([await consumer.position(tp) < end[tp] for tp in parts])
 
@@ -126,15 +131,29 @@ def own_letters(settings: ServiceSettings, letters: list[DeadLetter]) -> list[De
 
 
 async def replay(
-    settings: ServiceSettings, pool: Any, source_topic: str, letters: list[DeadLetter], *, dry_run: bool = False
+    settings: ServiceSettings,
+    pool: Any,
+    source_topic: str,
+    letters: list[DeadLetter],
+    *,
+    dry_run: bool = False,
 ) -> list[dict[str, Any]]:
     """Send each letter again through the outbox, each in its own transaction; one result per
     letter ("replayed", "would replay" with dry_run, or "skipped: <why>")."""
     results = []
     for letter in letters:
-        result = {"message_id": letter.message_id, "type": letter.header("type"), "booking_id": letter.key}
+        result = {
+            "message_id": letter.message_id,
+            "type": letter.header("type"),
+            "booking_id": letter.key,
+        }
         if letter.message_id is None:
-            results.append({**result, "outcome": "skipped: no envelope; such a message cannot be handled as it is"})
+            results.append(
+                {
+                    **result,
+                    "outcome": "skipped: no envelope; such a message cannot be handled as it is",
+                }
+            )
             continue
         try:
             async with pool.acquire() as conn, conn.transaction():
@@ -151,7 +170,9 @@ class _RollBack(Exception):
     pass
 
 
-async def _replay_one(conn: Any, settings: ServiceSettings, source_topic: str, letter: DeadLetter) -> str:
+async def _replay_one(
+    conn: Any, settings: ServiceSettings, source_topic: str, letter: DeadLetter
+) -> str:
     dead_at = await conn.fetchval(
         "SELECT created_at FROM dead_letters WHERE consumer = $1 AND message_id = $2 ORDER BY id DESC LIMIT 1",
         settings.service_name,
@@ -171,7 +192,9 @@ async def _replay_one(conn: Any, settings: ServiceSettings, source_topic: str, l
     if status != "DELETE 1":
         return "skipped: already replayed (handled since, or on its way)"
     headers = [(k, v) for k, v in letter.headers if not k.startswith("dlq_")]
-    await outbox.enqueue_raw(conn, source_topic, letter.key, headers, letter.body, schema=settings.db_schema)
+    await outbox.enqueue_raw(
+        conn, source_topic, letter.key, headers, letter.body, schema=settings.db_schema
+    )
     return "replayed"
 
 
@@ -186,7 +209,14 @@ async def main_async(args: argparse.Namespace, settings: ServiceSettings) -> int
         wanted = set(args.message_id)
         letters = [x for x in letters if x.message_id in wanted]
         for mid in sorted(wanted - {x.message_id for x in letters}):
-            print(json.dumps({"message_id": mid, "outcome": f"not in {dlq(args.topic)} for {settings.service_name}"}))
+            print(
+                json.dumps(
+                    {
+                        "message_id": mid,
+                        "outcome": f"not in {dlq(args.topic)} for {settings.service_name}",
+                    }
+                )
+            )
             ok = False
     pool = await create_pool(settings)
     try:
@@ -199,18 +229,30 @@ async def main_async(args: argparse.Namespace, settings: ServiceSettings) -> int
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m booking_shared.dlq", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m booking_shared.dlq", description=__doc__.split("\n\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="this service's dead letters of a topic, one JSON line each")
     ls.add_argument("--limit", type=int, default=100)
     rp = sub.add_parser("replay", help="send dead letters of a topic again, through the outbox")
     which = rp.add_mutually_exclusive_group(required=True)
-    which.add_argument("--message-id", action="append", default=[], help="the envelope's message_id (repeatable)")
-    which.add_argument("--all", action="store_true", help="every dead letter of this service on the topic")
+    which.add_argument(
+        "--message-id", action="append", default=[], help="the envelope's message_id (repeatable)"
+    )
+    which.add_argument(
+        "--all", action="store_true", help="every dead letter of this service on the topic"
+    )
     rp.add_argument("--dry-run", action="store_true", help="check and report, change nothing")
     for p in (ls, rp):
-        p.add_argument("--topic", required=True, help="the source topic, e.g. payment.commands.v1 (not the .dlq)")
-        p.add_argument("--timeout", type=float, default=30.0, help="seconds to read the DLQ topic to its end")
+        p.add_argument(
+            "--topic",
+            required=True,
+            help="the source topic, e.g. payment.commands.v1 (not the .dlq)",
+        )
+        p.add_argument(
+            "--timeout", type=float, default=30.0, help="seconds to read the DLQ topic to its end"
+        )
     args = parser.parse_args(argv)
     if args.topic.endswith(".dlq"):
         parser.error("--topic takes the source topic; its DLQ is <topic>.dlq")

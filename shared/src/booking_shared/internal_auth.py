@@ -32,7 +32,9 @@ class InternalAuth:
 
     def __init__(self, app: Any, token: SecretStr | None, service: str) -> None:
         self.app = app
-        self._token = token.get_secret_value().encode() if token and token.get_secret_value() else None
+        self._token = (
+            token.get_secret_value().encode() if token and token.get_secret_value() else None
+        )
         self.service = service
         if self._token is None:
             log.warning("INTERNAL_API_TOKEN is not set: the internal API refuses every call")
@@ -50,7 +52,9 @@ class InternalAuth:
                 headers={"www-authenticate": 'Bearer realm="internal"'},
             )
         elif self._token is None or not hmac.compare_digest(presented, self._token):
-            response = problem(403, "Forbidden", "the service credential is not valid for this service")
+            response = problem(
+                403, "Forbidden", "the service credential is not valid for this service"
+            )
         else:
             await self.app(scope, receive, send)
             return

@@ -19,7 +19,11 @@ _armed: tuple[str, float] | None = None
 def configure(settings: ServiceSettings) -> None:
     """Arm the point the settings name (KILL_POINT, KILL_POINT_RATE), or disarm."""
     global _armed
-    _armed = (settings.kill_point, settings.kill_point_rate) if settings.kill_point and settings.kill_point_rate > 0 else None
+    _armed = (
+        (settings.kill_point, settings.kill_point_rate)
+        if settings.kill_point and settings.kill_point_rate > 0
+        else None
+    )
     if _armed:
         log.warning("kill point armed", extra={"kill_point": _armed[0], "rate": _armed[1]})
 

@@ -23,8 +23,12 @@ import structlog
 from opentelemetry import trace as otel_trace
 from structlog.typing import EventDict, WrappedLogger
 
-booking_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("booking_id", default=None)
-message_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("message_id", default=None)
+booking_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "booking_id", default=None
+)
+message_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "message_id", default=None
+)
 trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
 
 # W3C traceparent: version-trace_id-parent_id-flags.
@@ -61,7 +65,11 @@ def bind_message(headers: Iterable[tuple[str, Any]]) -> None:
     found: dict[str, str] = {}
     for name, value in headers:
         if name in ("correlation_id", "message_id", "traceparent"):
-            found[name] = value.decode(errors="replace") if isinstance(value, bytes | bytearray) else str(value)
+            found[name] = (
+                value.decode(errors="replace")
+                if isinstance(value, bytes | bytearray)
+                else str(value)
+            )
     booking_id_var.set(found.get("correlation_id"))
     message_id_var.set(found.get("message_id"))
     trace_id_var.set(trace_id_of(found.get("traceparent")))

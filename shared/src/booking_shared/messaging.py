@@ -111,12 +111,16 @@ class MessageRouter:
             "group_id": self.consumer,
             "auto_offset_reset": "earliest",
             "ack_policy": AckPolicy.NACK_ON_ERROR,
-            "fetch_max_wait_ms": self.pacer.wait_ms if self.pacer else self.settings.kafka_fetch_max_wait_ms,
+            "fetch_max_wait_ms": self.pacer.wait_ms
+            if self.pacer
+            else self.settings.kafka_fetch_max_wait_ms,
             "decoder": _raw_body,
         }
         if self.patterns:
             fixed = [f"^{re.escape(t)}$" for t in self.routes]
-            sub = broker.subscriber(pattern="|".join(fixed + [f"(?:{p})" for p in self.patterns]), **options)
+            sub = broker.subscriber(
+                pattern="|".join(fixed + [f"(?:{p})" for p in self.patterns]), **options
+            )
         else:
             sub = broker.subscriber(*self.routes, **options)
 
@@ -129,7 +133,13 @@ class MessageRouter:
             record = msg.raw_message
             if not self._resolve(record.topic):
                 return
-            await self.process(record.topic, msg.body, msg.headers, partition=record.partition, offset=record.offset)
+            await self.process(
+                record.topic,
+                msg.body,
+                msg.headers,
+                partition=record.partition,
+                offset=record.offset,
+            )
 
         sub(receive)
 
@@ -148,7 +158,9 @@ class MessageRouter:
         try:
             env = Envelope.from_headers(raw_headers)
         except ValidationError as exc:
-            await self._dead_letter(topic, body, raw_headers, None, f"bad envelope: {exc}", 0, partition, offset)
+            await self._dead_letter(
+                topic, body, raw_headers, None, f"bad envelope: {exc}", 0, partition, offset
+            )
             return "dead"
         tracing.annotate({"booking.id": env.correlation_id, "messaging.message.type": env.type})
         handler = self.routes.get(topic, {}).get(env.type)
@@ -161,7 +173,9 @@ class MessageRouter:
                 raise ValueError(f"unknown message type {env.type}")
             message = model.model_validate_json(body)
         except (ValidationError, ValueError) as exc:
-            await self._dead_letter(topic, body, raw_headers, env, f"invalid {env.type}: {exc}", 0, partition, offset)
+            await self._dead_letter(
+                topic, body, raw_headers, env, f"invalid {env.type}: {exc}", 0, partition, offset
+            )
             return "dead"
 
         attempts = self.settings.consumer_max_attempts
@@ -195,7 +209,9 @@ class MessageRouter:
                     return "handled"
         except RetryError:
             pass
-        await self._dead_letter(topic, body, raw_headers, env, last_error, attempts, partition, offset)
+        await self._dead_letter(
+            topic, body, raw_headers, env, last_error, attempts, partition, offset
+        )
         return "dead"
 
     async def _dead_letter(
@@ -211,9 +227,15 @@ class MessageRouter:
     ) -> None:
         """Park the message in <topic>.dlq (through the outbox) and mark it handled, so the
         partition keeps flowing. If the database is down this raises, and the broker redelivers."""
-        log.error("message dead-lettered", extra={"topic": topic, "error": error, "attempts": attempts})
+        log.error(
+            "message dead-lettered", extra={"topic": topic, "error": error, "attempts": attempts}
+        )
         MESSAGES_DEAD.labels(self.consumer, env.type if env else "unknown").inc()
-        dlq_headers = [(k, _pg_text(v.decode(errors="replace"))) for k, v in headers if not k.startswith("dlq_")]
+        dlq_headers = [
+            (k, _pg_text(v.decode(errors="replace")))
+            for k, v in headers
+            if not k.startswith("dlq_")
+        ]
         dlq_headers += [
             ("dlq_error", _pg_text(error[:2000])),
             ("dlq_attempts", str(attempts)),

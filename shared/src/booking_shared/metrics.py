@@ -20,15 +20,23 @@ from prometheus_client import Counter, Gauge, Histogram
 log = logging.getLogger(__name__)
 
 MESSAGES_HANDLED = Counter(
-    "booking_messages_handled_total", "Messages consumed, by consumer, type and outcome", ["consumer", "type", "outcome"]
+    "booking_messages_handled_total",
+    "Messages consumed, by consumer, type and outcome",
+    ["consumer", "type", "outcome"],
 )
-MESSAGES_DEAD = Counter("booking_messages_dead_lettered_total", "Messages sent to a DLQ", ["consumer", "type"])
+MESSAGES_DEAD = Counter(
+    "booking_messages_dead_lettered_total", "Messages sent to a DLQ", ["consumer", "type"]
+)
 OUTBOX_PENDING = Gauge("booking_outbox_pending", "Outbox rows not yet published", ["service"])
 OUTBOX_PARKED = Gauge(
-    "booking_outbox_parked", "Outbox rows given up after repeated refusals (need an operator)", ["service"]
+    "booking_outbox_parked",
+    "Outbox rows given up after repeated refusals (need an operator)",
+    ["service"],
 )
 OUTBOX_LAG = Gauge(
-    "booking_outbox_lag_seconds", "Age of the oldest outbox row not yet published (0 when none waits)", ["service"]
+    "booking_outbox_lag_seconds",
+    "Age of the oldest outbox row not yet published (0 when none waits)",
+    ["service"],
 )
 DLQ_MESSAGES = Gauge(
     "booking_dlq_messages",
@@ -40,7 +48,11 @@ CONSUMER_LAG = Gauge(
     "Messages on a partition past the consumer group's committed offset (high watermark minus committed)",
     ["service", "topic", "partition"],
 )
-FETCH_WAIT_MS = Gauge("booking_kafka_fetch_wait_ms", "The consumer's current fetch wait (short while busy)", ["service"])
+FETCH_WAIT_MS = Gauge(
+    "booking_kafka_fetch_wait_ms",
+    "The consumer's current fetch wait (short while busy)",
+    ["service"],
+)
 
 # External calls: the partner APIs (one request attempt each) and Stripe (one SDK call each).
 PARTNER_CALL_SECONDS = Histogram(
@@ -89,7 +101,10 @@ class Refreshers:
         )
         for fn, res in zip(self._fns, results, strict=True):
             if isinstance(res, BaseException):
-                log.debug("metrics refresher failed", extra={"refresher": getattr(fn, "__name__", "?"), "error": repr(res)})
+                log.debug(
+                    "metrics refresher failed",
+                    extra={"refresher": getattr(fn, "__name__", "?"), "error": repr(res)},
+                )
 
 
 async def refresh_outbox_and_dlq(pool: asyncpg.Pool, service: str) -> None:

@@ -25,7 +25,9 @@ THREE_DECIMAL = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
 
 SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₩": "KRW", "₹": "INR", "CHF": "CHF"}
 
-_AMOUNT = re.compile(r"^\s*(?P<pre>[^\d\s.,-]*)\s*(?P<num>-?[\d,]*\.?\d+)\s*(?P<post>[A-Za-z]{3}|[^\d\s]*)\s*$")
+_AMOUNT = re.compile(
+    r"^\s*(?P<pre>[^\d\s.,-]*)\s*(?P<num>-?[\d,]*\.?\d+)\s*(?P<post>[A-Za-z]{3}|[^\d\s]*)\s*$"
+)
 
 
 def exponent(currency: str) -> int:
@@ -67,7 +69,9 @@ class Money(BaseModel):
         # 45.5 or 1e999 is no count of minor units.
         if isinstance(v, float):
             if not (v.is_integer() and abs(v) <= 2**53):
-                raise ValueError("amount_minor must be an integer number of minor units, not a float")
+                raise ValueError(
+                    "amount_minor must be an integer number of minor units, not a float"
+                )
             return int(v)
         return v
 
@@ -238,7 +242,7 @@ def _read_amount(value: Any) -> Any:
     if isinstance(value, str):
         if not _AMOUNT_RE.fullmatch(value):
             raise ValueError(
-                f"cannot read an amount from {value[:40]!r}: write it like \"$45.00\", \"45 EUR\""
+                f'cannot read an amount from {value[:40]!r}: write it like "$45.00", "45 EUR"'
                 ' or {"amount_minor": 4500, "currency": "EUR"}'
             )
         return Money.parse(value)

@@ -168,7 +168,10 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # broker or database away: wait and try again
                 self.last_error = repr(exc)
-                log.warning("outbox relay interrupted; retrying", extra={"error": repr(exc), "retry_in_s": delay})
+                log.warning(
+                    "outbox relay interrupted; retrying",
+                    extra={"error": repr(exc), "retry_in_s": delay},
+                )
                 await asyncio.sleep(delay + random.uniform(0, delay / 2))
                 delay = min(delay * 2, 5.0)
 
@@ -176,7 +179,9 @@ class OutboxRelay:
         conn: asyncpg.Connection = await self.pool.acquire()
         producer = None
         try:
-            got = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"{self.schema}.outbox")
+            got = await conn.fetchval(
+                "SELECT pg_try_advisory_lock(hashtext($1))", f"{self.schema}.outbox"
+            )
             if not got:
                 self.is_leader = False
                 await asyncio.sleep(self.settings.outbox_poll_interval_s)
@@ -191,7 +196,9 @@ class OutboxRelay:
                 if sent == 0:
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_interval_s)
+                        await asyncio.wait_for(
+                            self._wake.wait(), self.settings.outbox_poll_interval_s
+                        )
         finally:
             self.is_leader = False
             if producer is not None:
@@ -260,7 +267,9 @@ class OutboxRelay:
                 if outage is None:
                     outage = await self._refused(conn, r, res, held)
                 elif r["msg_key"] is not None:
-                    held.add((r["topic"], r["msg_key"]))  # resent after the outage, before its successors
+                    held.add(
+                        (r["topic"], r["msg_key"])
+                    )  # resent after the outage, before its successors
                 continue
             done.append(r["id"])
         if done:
@@ -277,7 +286,11 @@ class OutboxRelay:
         return r["msg_key"] is not None and (r["topic"], r["msg_key"]) in held
 
     async def _refused(
-        self, conn: asyncpg.Connection, r: asyncpg.Record, exc: BaseException, held: set[tuple[str, str]]
+        self,
+        conn: asyncpg.Connection,
+        r: asyncpg.Record,
+        exc: BaseException,
+        held: set[tuple[str, str]],
     ) -> BaseException | None:
         """Account for one row the producer did not take. Returns the error when it is the
         broker's (an outage), None when it is the row's (counted, retried later, then parked)."""
@@ -294,7 +307,9 @@ class OutboxRelay:
             except Exception as create_exc:
                 if isinstance(create_exc, _BROKER_AWAY):
                     return create_exc
-                error = f"topic {r['topic']} does not exist and could not be created: {create_exc!r}"
+                error = (
+                    f"topic {r['topic']} does not exist and could not be created: {create_exc!r}"
+                )
             else:
                 error = f"topic {r['topic']} did not exist; created it"
         attempts = r["attempts"] + 1
@@ -317,12 +332,22 @@ class OutboxRelay:
             log.error(
                 "outbox row parked: the broker refused it %d times; later rows of its key go on",
                 attempts,
-                extra={"outbox_id": r["id"], "topic": r["topic"], "key": r["msg_key"], "error": error},
+                extra={
+                    "outbox_id": r["id"],
+                    "topic": r["topic"],
+                    "key": r["msg_key"],
+                    "error": error,
+                },
             )
         else:
             log.warning(
                 "outbox row refused; retrying later",
-                extra={"outbox_id": r["id"], "topic": r["topic"], "attempt": attempts, "error": error},
+                extra={
+                    "outbox_id": r["id"],
+                    "topic": r["topic"],
+                    "attempt": attempts,
+                    "error": error,
+                },
             )
         return None
 
@@ -330,7 +355,9 @@ class OutboxRelay:
         await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", ids)
 
     async def _count_parked(self, conn: asyncpg.Connection) -> None:
-        n = await conn.fetchval("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL")
+        n = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL"
+        )
         OUTBOX_PARKED.labels(self.settings.service_name).set(n)
 
     async def replay_recent(self, window_s: float) -> int:
@@ -341,22 +368,30 @@ class OutboxRelay:
             self.wake()
             return 0
         status = await self.pool.execute(
-            "UPDATE outbox SET sent_at = NULL WHERE sent_at > now() - make_interval(secs => $1)", window_s
+            "UPDATE outbox SET sent_at = NULL WHERE sent_at > now() - make_interval(secs => $1)",
+            window_s,
         )
         n = int(status.split()[-1])
         if n:
-            log.warning("the broker lost its data: publishing recent messages again", extra={"rows": n, "window_s": window_s})
+            log.warning(
+                "the broker lost its data: publishing recent messages again",
+                extra={"rows": n, "window_s": window_s},
+            )
         self.wake()
         return n
 
     async def pending(self) -> int:
         """Rows still to publish (parked ones are not: they wait for an operator)."""
-        return await self.pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL")
+        return await self.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL"
+        )
 
     async def parked(self, limit: int = 100) -> tuple[int, list[dict[str, Any]]]:
         """Rows given up on, oldest first, with the error that made the relay give up."""
         async with self.pool.acquire() as conn:
-            total = await conn.fetchval("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL")
+            total = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL"
+            )
             rows = await conn.fetch(
                 "SELECT id, topic, msg_key, attempts, last_error, created_at, parked_at FROM outbox"
                 " WHERE parked_at IS NOT NULL AND sent_at IS NULL ORDER BY id LIMIT $1",

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class FetchPacer:
-    def __init__(self, settings: ServiceSettings, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: ServiceSettings, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.busy_ms = settings.kafka_fetch_max_wait_ms
         self.idle_ms = settings.kafka_fetch_idle_wait_ms
         self.window_s = settings.kafka_busy_window_s
@@ -86,6 +88,8 @@ class FetchPacer:
             if fetcher is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
                 if not self._warned:
                     self._warned = True
-                    log.warning("cannot pace the fetch wait: this aiokafka consumer has no fetcher setting")
+                    log.warning(
+                        "cannot pace the fetch wait: this aiokafka consumer has no fetcher setting"
+                    )
                 continue
             fetcher._fetch_max_wait_ms = self.wait_ms

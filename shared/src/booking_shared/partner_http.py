@@ -170,7 +170,9 @@ class PartnerTransport:
         """The wait before the `retry`-th retry (1 for the first)."""
         return backoff_delay(retry, self.backoff_base, self.backoff_max, self._rng)
 
-    async def _attempt(self, method: str, path: str, *, operation: str = "", **kwargs: Any) -> httpx.Response:
+    async def _attempt(
+        self, method: str, path: str, *, operation: str = "", **kwargs: Any
+    ) -> httpx.Response:
         """One request under the concurrency and rate limits; raises Ambiguous on 5xx/timeouts.
         Its time (the request alone, not the wait for a turn) goes to the call-latency metric."""
         async with self._semaphore:
@@ -180,7 +182,9 @@ class PartnerTransport:
                 try:
                     resp = await self._http.request(method, path, **kwargs)
                 except RETRYABLE_ERRORS as exc:
-                    call["outcome"] = "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
+                    call["outcome"] = (
+                        "timeout" if isinstance(exc, httpx.TimeoutException) else "network"
+                    )
                     raise Ambiguous(exc) from exc
                 code = resp.status_code
                 call["outcome"] = "error" if code >= 500 else "rejected" if code >= 400 else "ok"
@@ -218,7 +222,9 @@ class PartnerTransport:
     async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Retry ambiguous attempts with backoff; return the first real answer (below 500)."""
         try:
-            return await self._retrying(operation, path)(self._attempt, method, path, operation=operation, **kwargs)
+            return await self._retrying(operation, path)(
+                self._attempt, method, path, operation=operation, **kwargs
+            )
         except RetryError as gave_up:
             last = gave_up.last_attempt.exception()
             attempts = gave_up.last_attempt.attempt_number

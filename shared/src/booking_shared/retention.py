@@ -34,19 +34,27 @@ class RetentionSettings(BaseSettings):
     """The sweeper and the plumbing tables' keep times (every service); services add their own."""
 
     retention_sweep_interval_s: float = Field(300.0, gt=0, description="Time between two sweeps.")
-    retention_batch: int = Field(500, ge=1, le=100_000, description="Rows one batch statement touches at most.")
+    retention_batch: int = Field(
+        500, ge=1, le=100_000, description="Rows one batch statement touches at most."
+    )
     retention_max_batches: int = Field(
         200, ge=1, description="Batches of one rule per sweep (the rest waits for the next sweep)."
     )
     retention_outbox_sent_s: float = Field(
-        DAY, ge=0, description="A published outbox row is deleted this long after it was sent (unsent and "
-        "parked rows are never deleted)."
+        DAY,
+        ge=0,
+        description="A published outbox row is deleted this long after it was sent (unsent and "
+        "parked rows are never deleted).",
     )
     retention_inbox_s: float = Field(
-        7 * DAY, ge=0, description="An inbox row (a handled message id) is kept this long: longer than any "
-        "redelivery (keep it above the topics' retention)."
+        7 * DAY,
+        ge=0,
+        description="An inbox row (a handled message id) is kept this long: longer than any "
+        "redelivery (keep it above the topics' retention).",
     )
-    retention_dead_letters_s: float = Field(30 * DAY, ge=0, description="A dead-letter record is kept this long.")
+    retention_dead_letters_s: float = Field(
+        30 * DAY, ge=0, description="A dead-letter record is kept this long."
+    )
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,9 @@ async def sweep_rule(pool: asyncpg.Pool, rule: Rule, batch: int, max_batches: in
     return total
 
 
-async def sweep_once(pool: asyncpg.Pool, rules: Sequence[Rule], batch: int, max_batches: int) -> dict[str, int]:
+async def sweep_once(
+    pool: asyncpg.Pool, rules: Sequence[Rule], batch: int, max_batches: int
+) -> dict[str, int]:
     """Every rule once; a rule that fails is logged and the others still run."""
     done: dict[str, int] = {}
     for rule in rules:
@@ -117,7 +127,11 @@ async def sweep_once(pool: asyncpg.Pool, rules: Sequence[Rule], batch: int, max_
         if done[rule.name]:
             log.info(
                 "retention sweep",
-                extra={"rule": rule.name, "rows": done[rule.name], "ms": round((time.monotonic() - started) * 1000)},
+                extra={
+                    "rule": rule.name,
+                    "rows": done[rule.name],
+                    "ms": round((time.monotonic() - started) * 1000),
+                },
             )
     return done
 
@@ -125,7 +139,9 @@ async def sweep_once(pool: asyncpg.Pool, rules: Sequence[Rule], batch: int, max_
 class Sweeper:
     """Runs `sweep_once` every `retention_sweep_interval_s` (the first sweep soon after start)."""
 
-    def __init__(self, pool: asyncpg.Pool, rules: Sequence[Rule], settings: RetentionSettings) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, rules: Sequence[Rule], settings: RetentionSettings
+    ) -> None:
         self.pool = pool
         self.rules = list(rules)
         self.settings = settings

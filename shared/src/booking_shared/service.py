@@ -73,11 +73,15 @@ async def start_runtime(
     await _retry("kafka topics", lambda: ensure_topics(settings, topics))
     broker = make_broker(settings)
     pacer = FetchPacer(settings)
-    router = MessageRouter(settings=settings, pool=pool, consumer=settings.service_name, pacer=pacer)
+    router = MessageRouter(
+        settings=settings, pool=pool, consumer=settings.service_name, pacer=pacer
+    )
     relay = OutboxRelay(pool, settings)
     router.on_commit = relay.wake
     relay.on_publish = pacer.busy
-    rt = Runtime(settings=settings, pool=pool, broker=broker, router=router, relay=relay, pacer=pacer)
+    rt = Runtime(
+        settings=settings, pool=pool, broker=broker, router=router, relay=relay, pacer=pacer
+    )
     rt.metrics.add(lambda: refresh_outbox_and_dlq(pool, settings.service_name))
 
     async def consumer_lag() -> None:
@@ -101,7 +105,9 @@ async def start_runtime(
         # (a saga's last events, a reply): publish it again; consumers drop what they had.
         await relay.replay_recent(settings.outbox_replay_after_loss_s)
 
-    rt.watch_task = asyncio.create_task(broker_watch.watch(settings, topics, rebuild), name="broker-watch")
+    rt.watch_task = asyncio.create_task(
+        broker_watch.watch(settings, topics, rebuild), name="broker-watch"
+    )
     rt.ready = True
     return rt
 
@@ -164,7 +170,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logs.configure(
-            settings.service_name, settings.log_level, settings.effective_log_format, settings.log_repeat_window_s
+            settings.service_name,
+            settings.log_level,
+            settings.effective_log_format,
+            settings.log_repeat_window_s,
         )
         rt = await start_runtime(
             settings, migrations_dir=migrations_dir, wire=wire, topics=all_topics() + (topics or [])
@@ -216,9 +225,14 @@ def create_app(
             except Exception as exc:
                 checks["outbox_parked"] = repr(exc)
         ok = checks["started"] and checks.get("database") is True and checks.get("broker") is True
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks},
+            status_code=200 if ok else 503,
+        )
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    @app.get(
+        "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse
+    )
     async def metrics() -> PlainTextResponse:
         rt: Runtime | None = getattr(app.state, "runtime", None)
         if rt is not None:
@@ -227,7 +241,11 @@ def create_app(
 
     if settings.serves_internal_api:
 
-        @app.get("/internal/outbox/parked", tags=["ops"], summary="Outbox rows the relay gave up on, with their error")
+        @app.get(
+            "/internal/outbox/parked",
+            tags=["ops"],
+            summary="Outbox rows the relay gave up on, with their error",
+        )
         async def parked_outbox(limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
             rt: Runtime | None = getattr(app.state, "runtime", None)
             if rt is None:
@@ -240,7 +258,9 @@ def create_app(
     if public is not None:
         app.state.public_app = public
     if settings.serves_internal_api:
-        app.add_middleware(InternalAuth, token=settings.internal_api_token, service=settings.service_name)
+        app.add_middleware(
+            InternalAuth, token=settings.internal_api_token, service=settings.service_name
+        )
     tracing.instrument_app(app)
     if public is not None:
         tracing.instrument_app(public)
@@ -259,7 +279,10 @@ class RequestLogContext:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             m = self.BOOKING_IN_PATH.search(scope.get("path", ""))
-            traceparent = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"traceparent"), None)
+            traceparent = next(
+                (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"traceparent"),
+                None,
+            )
             logs.bind_request(m.group(1) if m else None, traceparent)
         await self.app(scope, receive, send)
 
@@ -274,14 +297,21 @@ class BusyOnRequests:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
-            rt: Runtime | None = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
+            rt: Runtime | None = (
+                getattr(scope["app"].state, "runtime", None) if "app" in scope else None
+            )
             if rt is not None:
                 rt.pacer.busy()
         await self.app(scope, receive, send)
 
 
 def _public_app(settings: ServiceSettings, routers: list[APIRouter], title: str | None) -> FastAPI:
-    public = FastAPI(title=title or f"{settings.service_name} (public)", docs_url=None, redoc_url=None, openapi_url=None)
+    public = FastAPI(
+        title=title or f"{settings.service_name} (public)",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     install_problem_handlers(public)
     public.add_middleware(RequestLogContext)
 
@@ -301,7 +331,9 @@ def serve(app: FastAPI, settings: ServiceSettings, public: tuple[str, int] | Non
 
     def server(asgi: FastAPI, host: str, port: int, lifespan: str) -> uvicorn.Server:
         return uvicorn.Server(
-            uvicorn.Config(asgi, host=host, port=port, log_level="warning", access_log=False, lifespan=lifespan)
+            uvicorn.Config(
+                asgi, host=host, port=port, log_level="warning", access_log=False, lifespan=lifespan
+            )
         )
 
     main = server(app, settings.host, settings.port, "on")

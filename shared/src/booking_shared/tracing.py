@@ -77,7 +77,9 @@ def exporters_from_env(env: Mapping[str, str] | None = None) -> list[Any]:
         return []
     names = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
     if not names:
-        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
+            "OTEL_EXPORTER_OTLP_ENDPOINT"
+        )
         names = "otlp" if endpoint else "none"
     out: list[Any] = []
     for name in (n.strip() for n in names.split(",")):
@@ -85,7 +87,9 @@ def exporters_from_env(env: Mapping[str, str] | None = None) -> list[Any]:
             continue
         if name == "otlp":
             protocol = (
-                env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+                env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+                or "http/protobuf"
             )
             if protocol != "http/protobuf":
                 raise ValueError(
@@ -125,7 +129,9 @@ def configure(
     provider = TracerProvider(resource=Resource.create(attributes))
     for exporter in chosen:
         # An exporter a test hands in is read right after the spans end: no batching delay.
-        provider.add_span_processor(BatchSpanProcessor(exporter) if exporters is None else SimpleSpanProcessor(exporter))
+        provider.add_span_processor(
+            BatchSpanProcessor(exporter) if exporters is None else SimpleSpanProcessor(exporter)
+        )
     _state.provider = provider
     _state.tracer = provider.get_tracer(_SCOPE)
     _state.service = service_name
@@ -172,7 +178,11 @@ def broker_middlewares() -> tuple[Any, ...]:
     from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
     from opentelemetry.metrics import NoOpMeterProvider
 
-    return (KafkaTelemetryMiddleware(tracer_provider=_state.provider, meter_provider=NoOpMeterProvider()),)
+    return (
+        KafkaTelemetryMiddleware(
+            tracer_provider=_state.provider, meter_provider=NoOpMeterProvider()
+        ),
+    )
 
 
 def current_traceparent() -> str | None:
@@ -197,7 +207,10 @@ def span(
         return
     ctx = _propagator.extract({"traceparent": parent}) if parent else None
     with _state.tracer.start_as_current_span(
-        name, context=ctx, kind=kind, attributes={k: v for k, v in (attributes or {}).items() if v is not None}
+        name,
+        context=ctx,
+        kind=kind,
+        attributes={k: v for k, v in (attributes or {}).items() if v is not None},
     ) as s:
         yield s
 

@@ -39,7 +39,9 @@ class Plumbing:
     outcomes: list[tuple[str, str]] = field(default_factory=list)
 
     async def effects(self, booking_id: str) -> list[str]:
-        rows = await self.pool.fetch("SELECT to_state FROM effects WHERE booking_id = $1 ORDER BY id", booking_id)
+        rows = await self.pool.fetch(
+            "SELECT to_state FROM effects WHERE booking_id = $1 ORDER BY id", booking_id
+        )
         return [r["to_state"] for r in rows]
 
 
@@ -48,7 +50,9 @@ async def plumbing(database_url: str, kafka_bootstrap: str, role_prefix: str):
     name = secrets.token_hex(3)
     settings = plumbing_settings(database_url, kafka_bootstrap, role_prefix, name)
     pool = await prepare_database(settings, None)
-    await pool.execute("CREATE TABLE effects (id bigserial PRIMARY KEY, booking_id text, to_state text)")
+    await pool.execute(
+        "CREATE TABLE effects (id bigserial PRIMARY KEY, booking_id text, to_state text)"
+    )
     topic = f"plumb.{name}.v1"
     await ensure_topics(settings, [topic, f"{topic}.dlq"])
 
@@ -56,7 +60,9 @@ async def plumbing(database_url: str, kafka_bootstrap: str, role_prefix: str):
         if h.message.to_state == "POISON":
             raise RuntimeError("this message always fails")
         await h.conn.execute(
-            "INSERT INTO effects (booking_id, to_state) VALUES ($1, $2)", h.message.booking_id, h.message.to_state
+            "INSERT INTO effects (booking_id, to_state) VALUES ($1, $2)",
+            h.message.booking_id,
+            h.message.to_state,
         )
 
     router = MessageRouter(settings=settings, pool=pool, consumer=settings.service_name)
@@ -67,7 +73,9 @@ async def plumbing(database_url: str, kafka_bootstrap: str, role_prefix: str):
 
     async def tracking(topic, body, headers, **kw):
         outcome = await original(topic, body, headers, **kw)
-        p.outcomes.append((headers.get("correlation_id", "") if isinstance(headers, dict) else "", outcome))
+        p.outcomes.append(
+            (headers.get("correlation_id", "") if isinstance(headers, dict) else "", outcome)
+        )
         return outcome
 
     router.process = tracking  # type: ignore[method-assign]

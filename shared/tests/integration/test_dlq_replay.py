@@ -24,7 +24,9 @@ async def service(database_url: str, kafka_bootstrap: str, role_prefix: str):
     name = secrets.token_hex(3)
     settings = plumbing_settings(database_url, kafka_bootstrap, role_prefix, f"dlq{name}")
     pool = await prepare_database(settings, None)
-    await pool.execute("CREATE TABLE effects (id bigserial PRIMARY KEY, booking_id text, to_state text)")
+    await pool.execute(
+        "CREATE TABLE effects (id bigserial PRIMARY KEY, booking_id text, to_state text)"
+    )
     topic = f"plumb.dlq{name}.v1"
     await ensure_topics(settings, [topic, f"{topic}.dlq"])
     state = {"broken": True}
@@ -33,7 +35,9 @@ async def service(database_url: str, kafka_bootstrap: str, role_prefix: str):
         if state["broken"]:
             raise RuntimeError("the partner is down")
         await h.conn.execute(
-            "INSERT INTO effects (booking_id, to_state) VALUES ($1, $2)", h.message.booking_id, h.message.to_state
+            "INSERT INTO effects (booking_id, to_state) VALUES ($1, $2)",
+            h.message.booking_id,
+            h.message.to_state,
         )
 
     router = MessageRouter(settings=settings, pool=pool, consumer=settings.service_name)
@@ -55,11 +59,17 @@ async def test_a_dead_letter_is_replayed_once_after_the_fix_and_handled_once(ser
     bid = f"bk_{secrets.token_hex(4)}"
     async with pool.acquire() as c, c.transaction():
         env = await outbox.enqueue(
-            c, topic, SagaStateChanged(booking_id=bid, from_state=None, to_state="HELD"),
-            producer=settings.service_name, schema=settings.db_schema,
+            c,
+            topic,
+            SagaStateChanged(booking_id=bid, from_state=None, to_state="HELD"),
+            producer=settings.service_name,
+            schema=settings.db_schema,
         )
     mid = str(env.message_id)
-    await wait_for(lambda: pool.fetchval("SELECT 1 FROM dead_letters WHERE message_id = $1", mid), what="dead letter")
+    await wait_for(
+        lambda: pool.fetchval("SELECT 1 FROM dead_letters WHERE message_id = $1", mid),
+        what="dead letter",
+    )
 
     async def listed():
         letters = tool.own_letters(settings, await tool.read_dlq(settings, topic, timeout_s=10))
@@ -70,13 +80,18 @@ async def test_a_dead_letter_is_replayed_once_after_the_fix_and_handled_once(ser
     assert letter.key == bid
 
     # Dry run: reported, nothing changes.
-    assert [r["outcome"] for r in await tool.replay(settings, pool, topic, [letter], dry_run=True)] == ["would replay"]
+    assert [
+        r["outcome"] for r in await tool.replay(settings, pool, topic, [letter], dry_run=True)
+    ] == ["would replay"]
     assert await pool.fetchval("SELECT count(*) FROM inbox WHERE message_id = $1::uuid", mid) == 1
 
     state["broken"] = False
     results = await tool.replay(settings, pool, topic, [letter])
     assert [r["outcome"] for r in results] == ["replayed"]
-    await wait_for(lambda: pool.fetchval("SELECT 1 FROM effects WHERE booking_id = $1", bid), what="the replayed effect")
+    await wait_for(
+        lambda: pool.fetchval("SELECT 1 FROM effects WHERE booking_id = $1", bid),
+        what="the replayed effect",
+    )
 
     again = await tool.replay(settings, pool, topic, [letter])
     assert again[0]["outcome"].startswith("skipped: already replayed")
@@ -86,7 +101,13 @@ async def test_a_dead_letter_is_replayed_once_after_the_fix_and_handled_once(ser
 
 async def test_a_message_without_an_envelope_is_not_replayed(service):
     settings, pool, topic, _ = service
-    letter = tool.DeadLetter(partition=0, offset=0, key="bk_x", headers=[("dlq_consumer", settings.service_name)], body="{")
+    letter = tool.DeadLetter(
+        partition=0,
+        offset=0,
+        key="bk_x",
+        headers=[("dlq_consumer", settings.service_name)],
+        body="{",
+    )
     (result,) = await tool.replay(settings, pool, topic, [letter])
     assert result["outcome"].startswith("skipped: no envelope")
 

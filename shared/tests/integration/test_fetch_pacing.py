@@ -18,11 +18,18 @@ from booking_shared.pacing import FetchPacer
 from booking_shared.testing.plugin import wait_for
 
 
-async def test_busy_hops_are_short_and_a_quiet_consumer_waits_long(database_url, kafka_bootstrap, role_prefix):
+async def test_busy_hops_are_short_and_a_quiet_consumer_waits_long(
+    database_url, kafka_bootstrap, role_prefix
+):
     name = secrets.token_hex(3)
     settings = ServiceSettings(
-        service_name=f"pace-{name}", database_url=database_url, db_schema=f"pace_{name}", db_role_prefix=role_prefix,
-        kafka_bootstrap_servers=kafka_bootstrap, kafka_fetch_max_wait_ms=5, kafka_fetch_idle_wait_ms=1000,
+        service_name=f"pace-{name}",
+        database_url=database_url,
+        db_schema=f"pace_{name}",
+        db_role_prefix=role_prefix,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_fetch_max_wait_ms=5,
+        kafka_fetch_idle_wait_ms=1000,
         kafka_busy_window_s=1.0,
     )
     topic = f"pace.{name}.v1"
@@ -34,7 +41,9 @@ async def test_busy_hops_are_short_and_a_quiet_consumer_waits_long(database_url,
         arrived[h.message.booking_id] = time.perf_counter()
 
     pacer = FetchPacer(settings)
-    router = MessageRouter(settings=settings, pool=pool, consumer=settings.service_name, pacer=pacer)
+    router = MessageRouter(
+        settings=settings, pool=pool, consumer=settings.service_name, pacer=pacer
+    )
     router.on(topic, SagaStateChanged, record)
     broker = make_broker(settings)
     router.attach(broker)
@@ -45,10 +54,14 @@ async def test_busy_hops_are_short_and_a_quiet_consumer_waits_long(database_url,
 
     async def hop(i: int) -> float:
         bid = f"bk_{name}_{i}"
-        env = Envelope.new("SagaStateChanged", correlation_id=bid, producer="test", schema_version=1)
+        env = Envelope.new(
+            "SagaStateChanged", correlation_id=bid, producer="test", schema_version=1
+        )
         msg = SagaStateChanged(booking_id=bid, from_state=None, to_state="HOLDING")
         sent = time.perf_counter()
-        await producer.send_and_wait(topic, msg.model_dump_json().encode(), key=bid.encode(), headers=env.to_headers())
+        await producer.send_and_wait(
+            topic, msg.model_dump_json().encode(), key=bid.encode(), headers=env.to_headers()
+        )
         await wait_for(lambda: bid in arrived, timeout=10, interval=0.002, what=f"message {i}")
         return (arrived[bid] - sent) * 1000
 

@@ -21,7 +21,9 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-async def test_outbox_pending_and_lag_grow_while_unsent_and_fall_to_zero_once_published(plumbing, relay_for):
+async def test_outbox_pending_and_lag_grow_while_unsent_and_fall_to_zero_once_published(
+    plumbing, relay_for
+):
     svc = plumbing.settings.service_name
     bid = f"bk_{secrets.token_hex(4)}"
     async with plumbing.pool.acquire() as c, c.transaction():
@@ -55,12 +57,19 @@ async def test_the_dead_letter_gauge_counts_a_poison_message_by_its_source_topic
     counted = sample("booking_messages_dead_lettered_total", consumer=svc, type="SagaStateChanged")
     bid = f"bk_{secrets.token_hex(4)}"
     env = Envelope.new("SagaStateChanged", correlation_id=bid, producer="test", schema_version=1)
-    body = SagaStateChanged(booking_id=bid, from_state=None, to_state="POISON").model_dump_json().encode()
+    body = (
+        SagaStateChanged(booking_id=bid, from_state=None, to_state="POISON")
+        .model_dump_json()
+        .encode()
+    )
     assert await plumbing.router.process(plumbing.topic, body, env.to_headers()) == "dead"
 
     await refresh_outbox_and_dlq(plumbing.pool, svc)
     assert sample("booking_dlq_messages", service=svc, topic=plumbing.topic) == before + 1
-    assert sample("booking_messages_dead_lettered_total", consumer=svc, type="SagaStateChanged") == counted + 1
+    assert (
+        sample("booking_messages_dead_lettered_total", consumer=svc, type="SagaStateChanged")
+        == counted + 1
+    )
     # A service restarted reads the same count from its table, not from memory.
     from booking_shared.metrics import DLQ_MESSAGES
 
@@ -74,7 +83,9 @@ async def test_consumer_lag_is_the_high_watermark_past_the_committed_offset(plum
     settings = plumbing.settings
     topic = f"lag.{secrets.token_hex(3)}.v1"
     await ensure_topics(settings, [topic])
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=False)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=False
+    )
     await producer.start()
     try:
         for i in range(5):
@@ -100,7 +111,9 @@ async def test_consumer_lag_is_the_high_watermark_past_the_committed_offset(plum
                 break
         assert got >= 2
         await refresh_consumer_lag(consumer, svc)
-        assert sample("booking_consumer_lag_messages", service=svc, topic=topic, partition="0") == 5  # nothing committed
+        assert (
+            sample("booking_consumer_lag_messages", service=svc, topic=topic, partition="0") == 5
+        )  # nothing committed
 
         await consumer.commit({tp: 3})
         await refresh_consumer_lag(consumer, svc)

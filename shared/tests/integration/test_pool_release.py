@@ -17,8 +17,13 @@ from booking_shared.testing.plugin import wait_for
 def settings(database_url, role_prefix, kafka_bootstrap):
     name = secrets.token_hex(3)
     return ServiceSettings(
-        service_name=f"pool-{name}", database_url=database_url, db_schema=f"pool_{name}",
-        db_role_prefix=role_prefix, kafka_bootstrap_servers=kafka_bootstrap, db_pool_min=1, db_pool_max=1,
+        service_name=f"pool-{name}",
+        database_url=database_url,
+        db_schema=f"pool_{name}",
+        db_role_prefix=role_prefix,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        db_pool_min=1,
+        db_pool_max=1,
         outbox_poll_interval_s=0.1,
     )
 

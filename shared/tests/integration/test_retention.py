@@ -20,7 +20,10 @@ HOUR = 3600.0
 async def pool(database_url: str, role_prefix: str):
     name = secrets.token_hex(3)
     settings = ServiceSettings(
-        service_name=f"ret-{name}", database_url=database_url, db_schema=f"ret_{name}", db_role_prefix=role_prefix
+        service_name=f"ret-{name}",
+        database_url=database_url,
+        db_schema=f"ret_{name}",
+        db_role_prefix=role_prefix,
     )
     pool = await prepare_database(settings, None)
     yield pool
@@ -33,13 +36,18 @@ def settings(**kw) -> ServiceSettings:
     )
 
 
-async def outbox_row(pool, key: str, *, created_ago_s: float, sent_ago_s: float | None, parked: bool = False) -> None:
+async def outbox_row(
+    pool, key: str, *, created_ago_s: float, sent_ago_s: float | None, parked: bool = False
+) -> None:
     await pool.execute(
         "INSERT INTO outbox (topic, msg_key, headers, payload, created_at, sent_at, parked_at)"
         " VALUES ('t.v1', $1, '{}'::jsonb, '{}', now() - make_interval(secs => $2),"
         " CASE WHEN $3::float8 IS NULL THEN NULL ELSE now() - make_interval(secs => $3::float8) END,"
         " CASE WHEN $4 THEN now() END)",
-        key, created_ago_s, sent_ago_s, parked,
+        key,
+        created_ago_s,
+        sent_ago_s,
+        parked,
     )
 
 
@@ -48,7 +56,9 @@ async def inbox_row(pool, consumer: str, *, ago_s: float) -> uuid.UUID:
     await pool.execute(
         "INSERT INTO inbox (consumer, message_id, topic, message_type, handled_at)"
         " VALUES ($1, $2, 't.v1', 'X', now() - make_interval(secs => $3))",
-        consumer, mid, ago_s,
+        consumer,
+        mid,
+        ago_s,
     )
     return mid
 
@@ -64,10 +74,15 @@ async def test_only_outbox_rows_sent_long_ago_are_deleted(pool):
     await outbox_row(pool, f"{key}-old-sent", created_ago_s=3 * HOUR, sent_ago_s=2 * HOUR)
     await outbox_row(pool, f"{key}-young-sent", created_ago_s=3 * HOUR, sent_ago_s=60)
     await outbox_row(pool, f"{key}-old-unsent", created_ago_s=3 * HOUR, sent_ago_s=None)
-    await outbox_row(pool, f"{key}-old-parked", created_ago_s=3 * HOUR, sent_ago_s=None, parked=True)
+    await outbox_row(
+        pool, f"{key}-old-parked", created_ago_s=3 * HOUR, sent_ago_s=None, parked=True
+    )
     done = await retention.sweep_once(pool, retention.plumbing_rules(settings()), 100, 10)
     assert done["outbox_sent"] >= 1
-    left = {r["msg_key"] for r in await pool.fetch("SELECT msg_key FROM outbox WHERE msg_key LIKE $1", f"{key}-%")}
+    left = {
+        r["msg_key"]
+        for r in await pool.fetch("SELECT msg_key FROM outbox WHERE msg_key LIKE $1", f"{key}-%")
+    }
     assert left == {f"{key}-young-sent", f"{key}-old-unsent", f"{key}-old-parked"}
 
 
@@ -76,7 +91,10 @@ async def test_inbox_rows_go_after_their_keep_time_and_young_ones_still_dedupe(p
     old = await inbox_row(pool, consumer, ago_s=2 * HOUR)
     young = await inbox_row(pool, consumer, ago_s=10)
     await retention.sweep_once(pool, retention.plumbing_rules(settings()), 100, 10)
-    left = {r["message_id"] for r in await pool.fetch("SELECT message_id FROM inbox WHERE consumer = $1", consumer)}
+    left = {
+        r["message_id"]
+        for r in await pool.fetch("SELECT message_id FROM inbox WHERE consumer = $1", consumer)
+    }
     assert left == {young}
     assert old not in left
 
@@ -87,10 +105,13 @@ async def test_dead_letters_go_after_their_keep_time(pool):
         await pool.execute(
             "INSERT INTO dead_letters (consumer, topic, attempts, error, created_at)"
             " VALUES ($1, 't', 3, 'boom', now() - make_interval(secs => $2))",
-            consumer, ago,
+            consumer,
+            ago,
         )
     await retention.sweep_once(pool, retention.plumbing_rules(settings()), 100, 10)
-    assert await pool.fetchval("SELECT count(*) FROM dead_letters WHERE consumer = $1", consumer) == 1
+    assert (
+        await pool.fetchval("SELECT count(*) FROM dead_letters WHERE consumer = $1", consumer) == 1
+    )
 
 
 async def test_a_backlog_goes_in_small_batches_and_at_most_max_batches_per_sweep(pool):
@@ -114,9 +135,14 @@ async def test_a_row_held_by_a_transaction_is_skipped_not_waited_for(pool):
     free = await inbox_row(pool, consumer, ago_s=2 * HOUR)
     rule = next(r for r in retention.plumbing_rules(settings()) if r.name == "inbox")
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2 FOR UPDATE", consumer, held)
+        await conn.execute(
+            "SELECT 1 FROM inbox WHERE consumer = $1 AND message_id = $2 FOR UPDATE", consumer, held
+        )
         await asyncio.wait_for(retention.sweep_rule(pool, rule, batch=100, max_batches=10), 5)
-        left = {r["message_id"] for r in await pool.fetch("SELECT message_id FROM inbox WHERE consumer = $1", consumer)}
+        left = {
+            r["message_id"]
+            for r in await pool.fetch("SELECT message_id FROM inbox WHERE consumer = $1", consumer)
+        }
         assert left == {held}
     assert free not in left
     await retention.sweep_rule(pool, rule, batch=100, max_batches=10)
@@ -126,10 +152,17 @@ async def test_a_row_held_by_a_transaction_is_skipped_not_waited_for(pool):
 async def test_a_failing_rule_is_logged_and_the_others_still_run(pool, caplog):
     consumer = f"c-{secrets.token_hex(3)}"
     await inbox_row(pool, consumer, ago_s=2 * HOUR)
-    broken = retention.Rule("broken", 1.0, "DELETE FROM no_such_table WHERE $1::float8 > 0 AND $2::int > 0")
-    done = await retention.sweep_once(pool, [broken, *retention.plumbing_rules(settings())], 100, 10)
+    broken = retention.Rule(
+        "broken", 1.0, "DELETE FROM no_such_table WHERE $1::float8 > 0 AND $2::int > 0"
+    )
+    done = await retention.sweep_once(
+        pool, [broken, *retention.plumbing_rules(settings())], 100, 10
+    )
     assert "broken" not in done and done["inbox"] >= 1
-    assert any("retention sweep failed" in r.getMessage() and getattr(r, "rule", "") == "broken" for r in caplog.records)
+    assert any(
+        "retention sweep failed" in r.getMessage() and getattr(r, "rule", "") == "broken"
+        for r in caplog.records
+    )
 
 
 async def test_the_sweeper_runs_in_the_service_and_stops_with_it(pool):

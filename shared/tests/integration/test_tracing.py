@@ -29,15 +29,21 @@ async def traced(database_url: str, kafka_bootstrap: str, role_prefix: str):
     name = secrets.token_hex(3)
     settings = plumbing_settings(database_url, kafka_bootstrap, role_prefix, f"tr{name}")
     pool = await prepare_database(settings, None)
-    await pool.execute("CREATE TABLE effects (id bigserial PRIMARY KEY, booking_id text, to_state text)")
+    await pool.execute(
+        "CREATE TABLE effects (id bigserial PRIMARY KEY, booking_id text, to_state text)"
+    )
     first, second = f"trace.{name}.first.v1", f"trace.{name}.second.v1"
     await ensure_topics(settings, [first, second])
 
     async def forward(h) -> None:  # a hop: what came on the first topic goes on to the second
-        await h.publish(second, SagaStateChanged(booking_id=h.message.booking_id, from_state="A", to_state="B"))
+        await h.publish(
+            second, SagaStateChanged(booking_id=h.message.booking_id, from_state="A", to_state="B")
+        )
 
     async def record(h) -> None:
-        await h.conn.execute("INSERT INTO effects (booking_id, to_state) VALUES ($1, $2)", h.message.booking_id, "B")
+        await h.conn.execute(
+            "INSERT INTO effects (booking_id, to_state) VALUES ($1, $2)", h.message.booking_id, "B"
+        )
 
     router = MessageRouter(settings=settings, pool=pool, consumer=settings.service_name)
     router.on(first, SagaStateChanged, forward)
@@ -63,8 +69,11 @@ async def test_one_message_chain_through_the_outbox_is_one_trace_with_each_hop_a
     with tracing.span("request", {"booking.id": bid}) as root:
         async with pool.acquire() as c, c.transaction():
             env = await outbox.enqueue(
-                c, first, SagaStateChanged(booking_id=bid, from_state=None, to_state="A"),
-                producer=settings.service_name, schema=settings.db_schema,
+                c,
+                first,
+                SagaStateChanged(booking_id=bid, from_state=None, to_state="A"),
+                producer=settings.service_name,
+                schema=settings.db_schema,
             )
     assert root is not None
     trace_id = root.get_span_context().trace_id
@@ -72,7 +81,9 @@ async def test_one_message_chain_through_the_outbox_is_one_trace_with_each_hop_a
     def spans():
         return [s for s in exporter.get_finished_spans() if s.context.trace_id == trace_id]
 
-    await wait_for(lambda: any(s.name == f"{second} process" for s in spans()), what="the second hop's span")
+    await wait_for(
+        lambda: any(s.name == f"{second} process" for s in spans()), what="the second hop's span"
+    )
     by_name = {s.name: s for s in spans()}
     send_1, process_1 = by_name[f"send {first}"], by_name[f"{first} process"]
     send_2, process_2 = by_name[f"send {second}"], by_name[f"{second} process"]
@@ -87,7 +98,9 @@ async def test_one_message_chain_through_the_outbox_is_one_trace_with_each_hop_a
     assert env.traceparent.startswith(f"00-{trace_id:032x}-{send_1.context.span_id:016x}-")
     assert process_2.attributes["booking.id"] == bid
     assert process_2.attributes["messaging.message.type"] == "SagaStateChanged"
-    stored = await pool.fetchval("SELECT headers FROM outbox WHERE topic = $1 AND msg_key = $2", second, bid)
+    stored = await pool.fetchval(
+        "SELECT headers FROM outbox WHERE topic = $1 AND msg_key = $2", second, bid
+    )
     assert f"{send_2.context.span_id:016x}" in stored
 
 
@@ -96,13 +109,24 @@ async def test_a_message_with_no_trace_context_starts_a_trace_of_its_own(traced)
     bid = f"bk_{secrets.token_hex(4)}"
     async with pool.acquire() as c, c.transaction():  # no current span: e.g. a deadline firing
         env = await outbox.enqueue(
-            c, first, SagaStateChanged(booking_id=bid, from_state=None, to_state="A"),
-            producer=settings.service_name, schema=settings.db_schema,
+            c,
+            first,
+            SagaStateChanged(booking_id=bid, from_state=None, to_state="A"),
+            producer=settings.service_name,
+            schema=settings.db_schema,
         )
     trace_id = int(env.traceparent.split("-")[1], 16)
     await wait_for(
-        lambda: [s for s in exporter.get_finished_spans() if s.context.trace_id == trace_id and s.name == f"{second} process"],
+        lambda: [
+            s
+            for s in exporter.get_finished_spans()
+            if s.context.trace_id == trace_id and s.name == f"{second} process"
+        ],
         what="the second hop's span",
     )
-    send_1 = next(s for s in exporter.get_finished_spans() if s.name == f"send {first}" and s.context.trace_id == trace_id)
+    send_1 = next(
+        s
+        for s in exporter.get_finished_spans()
+        if s.name == f"send {first}" and s.context.trace_id == trace_id
+    )
     assert send_1.parent is None

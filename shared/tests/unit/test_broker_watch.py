@@ -70,15 +70,29 @@ def test_one_broker_error_repeating_is_let_through_once_per_window_with_a_count(
     now = [0.0]
     limit = RepeatLimit(window_s=30, clock=lambda: now[0])
     template = "OffsetCommit failed for group %s on partition %s: %s"
-    first = _record("aiokafka.consumer.group_coordinator", template, "gateway", 0, "UnknownTopicOrPartitionError")
+    first = _record(
+        "aiokafka.consumer.group_coordinator",
+        template,
+        "gateway",
+        0,
+        "UnknownTopicOrPartitionError",
+    )
     assert limit.filter(first)
     passed = 0
     for i in range(1000):  # every partition, every poll
         now[0] += 0.01
-        passed += limit.filter(_record("aiokafka.consumer.group_coordinator", template, "gateway", i % 4, "x"))
+        passed += limit.filter(
+            _record("aiokafka.consumer.group_coordinator", template, "gateway", i % 4, "x")
+        )
     assert passed == 0
     now[0] = 31.0
-    later = _record("aiokafka.consumer.group_coordinator", template, "gateway", 2, "UnknownTopicOrPartitionError")
+    later = _record(
+        "aiokafka.consumer.group_coordinator",
+        template,
+        "gateway",
+        2,
+        "UnknownTopicOrPartitionError",
+    )
     assert limit.filter(later)
     assert later.repeated == 1000
     assert later.getMessage() == (
@@ -90,8 +104,12 @@ def test_other_templates_loggers_and_levels_are_not_held_back():
     now = [0.0]
     limit = RepeatLimit(window_s=30, clock=lambda: now[0])
     assert limit.filter(_record("aiokafka", "Unable to update metadata from [%s]", 111))
-    assert limit.filter(_record("aiokafka", "Unable connect to node with id %s: %s", 111, "refused"))
+    assert limit.filter(
+        _record("aiokafka", "Unable connect to node with id %s: %s", 111, "refused")
+    )
     for _ in range(3):  # our own errors and the client's debug and info lines all pass
         assert limit.filter(_record("orchestrator.handlers", "saga state changed"))
-        assert limit.filter(_record("aiokafka", "Unable to update metadata from [%s]", 111, level=logging.INFO))
+        assert limit.filter(
+            _record("aiokafka", "Unable to update metadata from [%s]", 111, level=logging.INFO)
+        )
     assert not limit.filter(_record("aiokafka", "Unable to update metadata from [%s]", 111))

@@ -84,7 +84,14 @@ def test_a_schedule_generator_item_is_accepted_as_it_is():
 
 def test_an_event_item_with_a_numeric_cost_is_accepted():
     item = BookingItem.model_validate(
-        {**SCHEDULE_ITEM, "venue_id": None, "event_id": "evt_1", "ticket_class_id": "tc_1", "cost": 25, "quantity": 3}
+        {
+            **SCHEDULE_ITEM,
+            "venue_id": None,
+            "event_id": "evt_1",
+            "ticket_class_id": "tc_1",
+            "cost": 25,
+            "quantity": 3,
+        }
     )
     assert item.booking_type == "event"
     assert item.line_total().amount_minor == 7500

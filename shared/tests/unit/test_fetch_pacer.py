@@ -21,7 +21,11 @@ def consumer(wait_ms: int = 0) -> SimpleNamespace:
 
 
 def settings(**kw) -> ServiceSettings:
-    values = {"kafka_fetch_max_wait_ms": 5, "kafka_fetch_idle_wait_ms": 500, "kafka_busy_window_s": 10.0}
+    values = {
+        "kafka_fetch_max_wait_ms": 5,
+        "kafka_fetch_idle_wait_ms": 500,
+        "kafka_busy_window_s": 10.0,
+    }
     return ServiceSettings(**{**values, **kw})
 
 

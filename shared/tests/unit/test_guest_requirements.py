@@ -7,7 +7,9 @@ from booking_shared.contracts import Capabilities, GuestFieldRule, GuestRequirem
 REQ = GuestRequirements(
     fields=[
         GuestFieldRule(field="last_name", min_length=2, max_length=5),
-        GuestFieldRule(field="phone", required=False, pattern=r"^[0-9]{6,}$", hint="six digits or more"),
+        GuestFieldRule(
+            field="phone", required=False, pattern=r"^[0-9]{6,}$", hint="six digits or more"
+        ),
         GuestFieldRule(field="full_name", max_length=8, too_long="truncated"),
     ]
 )
@@ -30,7 +32,11 @@ def test_lengths_count_characters_of_the_trimmed_value():
 
 def test_a_pattern_applies_to_a_present_value_and_says_what_it_takes():
     [problem] = REQ.problems({"first_name": "Ana", "last_name": "Sá", "phone": "+351"})
-    assert (problem.field, problem.code, problem.message) == ("phone", "invalid_format", "six digits or more")
+    assert (problem.field, problem.code, problem.message) == (
+        "phone",
+        "invalid_format",
+        "six digits or more",
+    )
 
 
 def test_a_truncated_field_is_never_too_long():

@@ -28,7 +28,9 @@ def intent(bid: str, amount: int, captured: bool = True, refunded: int = 0, n: i
     return {
         "id": f"pi_{bid}_{n}",
         "metadata": {"booking_id": bid},
-        "charges": {"data": [{"amount": amount, "captured": captured, "amount_refunded": refunded}]},
+        "charges": {
+            "data": [{"amount": amount, "captured": captured, "amount_refunded": refunded}]
+        },
     }
 
 
@@ -37,17 +39,40 @@ def world() -> Snapshot:
     and one in flight; every partner and Stripe record matching."""
     s = Snapshot(now=NOW)
     s.sagas = {
-        "bk_ok": Saga("bk_ok", "CONFIRMED", items=[
-            Item("dinner", "CONFIRMED", 9000, hold_id="lk_ok"), Item("fado", "CONFIRMED", 6000)
-        ], state_changed_at=AGO),
-        "bk_failed": Saga("bk_failed", "FAILED", items=[
-            Item("dinner", "RELEASED", 4000, hold_id="lk_failed"), Item("fado", "REJECTED", 3000)
-        ], state_changed_at=AGO),
-        "bk_cancelled": Saga("bk_cancelled", "CANCELLED", items=[
-            Item("dinner", "CANCELLED", 5000, refund_minor=3000), Item("fado", "CANCELLED", 2000, refund_minor=2000)
-        ], state_changed_at=AGO),
-        "bk_flying": Saga("bk_flying", "HOLDING", items=[Item("dinner", "HOLDING", 4000)],
-                          state_changed_at=NOW - timedelta(seconds=2), next_deadline=NOW + timedelta(seconds=8)),
+        "bk_ok": Saga(
+            "bk_ok",
+            "CONFIRMED",
+            items=[
+                Item("dinner", "CONFIRMED", 9000, hold_id="lk_ok"),
+                Item("fado", "CONFIRMED", 6000),
+            ],
+            state_changed_at=AGO,
+        ),
+        "bk_failed": Saga(
+            "bk_failed",
+            "FAILED",
+            items=[
+                Item("dinner", "RELEASED", 4000, hold_id="lk_failed"),
+                Item("fado", "REJECTED", 3000),
+            ],
+            state_changed_at=AGO,
+        ),
+        "bk_cancelled": Saga(
+            "bk_cancelled",
+            "CANCELLED",
+            items=[
+                Item("dinner", "CANCELLED", 5000, refund_minor=3000),
+                Item("fado", "CANCELLED", 2000, refund_minor=2000),
+            ],
+            state_changed_at=AGO,
+        ),
+        "bk_flying": Saga(
+            "bk_flying",
+            "HOLDING",
+            items=[Item("dinner", "HOLDING", 4000)],
+            state_changed_at=NOW - timedelta(seconds=2),
+            next_deadline=NOW + timedelta(seconds=8),
+        ),
     }
     s.bookings = {bid: Booking(bid, saga.state, saga.state, AGO) for bid, saga in s.sagas.items()}
     s.intents = [
@@ -57,8 +82,18 @@ def world() -> Snapshot:
         {"id": "pi_setup", "metadata": {}, "charges": {"data": []}},  # not a booking's
     ]
     s.reservations = [
-        {"reservation_id": "r1", "partner_reference": "bk_ok:dinner", "lock_id": "lk_ok", "state": "Confirmed"},
-        {"reservation_id": "r2", "partner_reference": "bk_cancelled:dinner", "lock_id": "lk_c", "state": "CancelledWeb"},
+        {
+            "reservation_id": "r1",
+            "partner_reference": "bk_ok:dinner",
+            "lock_id": "lk_ok",
+            "state": "Confirmed",
+        },
+        {
+            "reservation_id": "r2",
+            "partner_reference": "bk_cancelled:dinner",
+            "lock_id": "lk_c",
+            "state": "CancelledWeb",
+        },
     ]
     s.locks = [
         {"lock_id": "lk_ok", "state": "Consumed"},
@@ -72,7 +107,11 @@ def world() -> Snapshot:
     s.holds = [
         {"hold_id": "h1", "partner_reference": "bk_ok:fado", "status": "ORDERED"},
         {"hold_id": "h2", "partner_reference": "bk_failed:fado", "status": "RELEASED"},
-        {"hold_id": "h3", "partner_reference": "bk_flying:fado", "status": "HELD"},  # in flight: fine
+        {
+            "hold_id": "h3",
+            "partner_reference": "bk_flying:fado",
+            "status": "HELD",
+        },  # in flight: fine
     ]
     return s
 
@@ -109,7 +148,12 @@ def _leave_a_lock_of_failed(s: Snapshot) -> None:
 
 def _leave_a_reservation_of_failed(s: Snapshot) -> None:
     s.reservations.append(
-        {"reservation_id": "r9", "partner_reference": "bk_failed:dinner", "lock_id": "lk_failed", "state": "Confirmed"}
+        {
+            "reservation_id": "r9",
+            "partner_reference": "bk_failed:dinner",
+            "lock_id": "lk_failed",
+            "state": "Confirmed",
+        }
     )
 
 
@@ -172,7 +216,9 @@ def test_a_planted_violation_is_found_and_named(kind: str):
 
 def test_the_fees_a_cancellation_policy_keeps_are_not_money_kept():
     snap = world()
-    snap.intents[2] = intent("bk_cancelled", 7000, refunded=5000)  # 30.00 refunded of 50.00 + 20.00 in full
+    snap.intents[2] = intent(
+        "bk_cancelled", 7000, refunded=5000
+    )  # 30.00 refunded of 50.00 + 20.00 in full
     assert check(snap) == []
     _keep_more_than_the_fees(snap)
     assert [v.kind for v in check(snap)] == ["money_kept"]
@@ -195,7 +241,9 @@ def test_a_paused_saga_is_left_to_its_operator():
 
 def test_an_unanswered_cancellation_is_reported():
     snap = world()
-    snap.bookings["bk_ok"] = Booking("bk_ok", "CANCELLATION_REQUESTED", "CONFIRMED", AGO, NOW - timedelta(minutes=2))
+    snap.bookings["bk_ok"] = Booking(
+        "bk_ok", "CANCELLATION_REQUESTED", "CONFIRMED", AGO, NOW - timedelta(minutes=2)
+    )
     assert [(v.kind, v.booking_id) for v in check(snap)] == [("request_unanswered", "bk_ok")]
 
 
@@ -220,23 +268,44 @@ def test_the_stack_is_found_where_make_up_puts_it():
     assert default.stripe_url == "http://127.0.0.1:8420"
     assert default.opentable_sandbox_url == "http://127.0.0.1:8103"
     assert default.eventbrite_sandbox_url == "http://127.0.0.1:8104"
-    moved = Stack.from_env({"POSTGRES_PORT": "6543", "LOCALSTRIPE_PORT": "9420", "EVENTBRITE_SANDBOX_PORT": "9104"})
+    moved = Stack.from_env(
+        {"POSTGRES_PORT": "6543", "LOCALSTRIPE_PORT": "9420", "EVENTBRITE_SANDBOX_PORT": "9104"}
+    )
     assert moved.database_url.endswith(":6543/postgres") and moved.stripe_url.endswith(":9420")
     assert moved.eventbrite_sandbox_url.endswith(":9104")
     given = Stack.from_env({"DATABASE_URL": "postgresql://u@db/x", "STRIPE_API_KEY": "sk_test_abc"})
     assert given.database_url == "postgresql://u@db/x" and given.stripe_key == "sk_test_abc"
 
 
-def partially_cancelled(world_: Snapshot, refund: int = 2000, order_status: str = "CANCELLED") -> Snapshot:
+def partially_cancelled(
+    world_: Snapshot, refund: int = 2000, order_status: str = "CANCELLED"
+) -> Snapshot:
     """A day where the restaurant refused to cancel (seated) and the concert was refunded."""
-    world_.sagas["bk_part"] = Saga("bk_part", "PARTIALLY_CANCELLED", items=[
-        Item("dinner", "NOT_CANCELLABLE", 5000), Item("fado", "CANCELLED", 2000, refund_minor=2000)
-    ], state_changed_at=AGO)
-    world_.bookings["bk_part"] = Booking("bk_part", "PARTIALLY_CANCELLED", "PARTIALLY_CANCELLED", AGO)
+    world_.sagas["bk_part"] = Saga(
+        "bk_part",
+        "PARTIALLY_CANCELLED",
+        items=[
+            Item("dinner", "NOT_CANCELLABLE", 5000),
+            Item("fado", "CANCELLED", 2000, refund_minor=2000),
+        ],
+        state_changed_at=AGO,
+    )
+    world_.bookings["bk_part"] = Booking(
+        "bk_part", "PARTIALLY_CANCELLED", "PARTIALLY_CANCELLED", AGO
+    )
     world_.intents.append(intent("bk_part", 7000, refunded=refund))
-    world_.reservations.append({"reservation_id": "r9", "partner_reference": "bk_part:dinner", "lock_id": "lk_p", "state": "Seated"})
+    world_.reservations.append(
+        {
+            "reservation_id": "r9",
+            "partner_reference": "bk_part:dinner",
+            "lock_id": "lk_p",
+            "state": "Seated",
+        }
+    )
     world_.locks.append({"lock_id": "lk_p", "state": "Consumed"})
-    world_.orders.append({"order_id": "o9", "partner_reference": "bk_part:fado", "status": order_status})
+    world_.orders.append(
+        {"order_id": "o9", "partner_reference": "bk_part:fado", "status": order_status}
+    )
     return world_
 
 

@@ -48,7 +48,9 @@ def test_a_line_carries_the_ids_of_the_message_being_handled(captured) -> None:
 
 
 def test_the_next_message_replaces_the_ids_even_when_its_envelope_is_broken(captured) -> None:
-    logs.bind_message([("correlation_id", b"bk_1"), ("message_id", b"m-1"), ("traceparent", TRACEPARENT.encode())])
+    logs.bind_message(
+        [("correlation_id", b"bk_1"), ("message_id", b"m-1"), ("traceparent", TRACEPARENT.encode())]
+    )
     logs.bind_message([("type", b"Garbage")])
     logging.getLogger("x").warning("dead-lettered")
     (line,) = captured()
@@ -69,8 +71,15 @@ def test_a_request_gets_the_callers_trace_id_or_a_new_one(captured) -> None:
 def test_secret_and_personal_fields_are_masked(captured) -> None:
     logging.getLogger("x").info(
         "profile",
-        extra={"email": "ada@example.com", "phone": "+1 555", "guest_name": "Ada", "api_key": "sk_live_x",
-               "db_password": "hunter2", "authorization": "Bearer abc", "user_id": "usr_1"},
+        extra={
+            "email": "ada@example.com",
+            "phone": "+1 555",
+            "guest_name": "Ada",
+            "api_key": "sk_live_x",
+            "db_password": "hunter2",
+            "authorization": "Bearer abc",
+            "user_id": "usr_1",
+        },
     )
     (line,) = captured()
     text = json.dumps(line)
@@ -126,11 +135,16 @@ async def test_a_request_binds_the_booking_in_its_path_and_the_callers_trace(cap
         logging.getLogger("route").info("searched")
         return {}
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
         await client.get("/v1/bookings/bk_0193ab", headers={"traceparent": TRACEPARENT})
         await client.get("/v1/search")
     read_line, search_line = [line for line in captured() if line["logger"] == "route"]
-    assert read_line["booking_id"] == "bk_0193ab" and read_line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+    assert (
+        read_line["booking_id"] == "bk_0193ab"
+        and read_line["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+    )
     assert search_line["booking_id"] is None and len(search_line["trace_id"]) == 32
     assert search_line["trace_id"] != read_line["trace_id"]
 
@@ -146,5 +160,12 @@ def test_log_format_is_json_unless_console_is_asked_for(monkeypatch) -> None:
     monkeypatch.setenv("LOG_JSON", "false")
     assert ServiceSettings().effective_log_format == "json"  # the newer setting wins
     # A service started from another's dumped settings (as tests do) keeps working.
-    dumped = {k.upper(): str(v) for k, v in ServiceSettings(log_json=False).model_dump().items() if k.startswith("log")}
-    assert ServiceSettings(**{k.lower(): v for k, v in dumped.items()}).effective_log_format in {"json", "console"}
+    dumped = {
+        k.upper(): str(v)
+        for k, v in ServiceSettings(log_json=False).model_dump().items()
+        if k.startswith("log")
+    }
+    assert ServiceSettings(**{k.lower(): v for k, v in dumped.items()}).effective_log_format in {
+        "json",
+        "console",
+    }

@@ -19,14 +19,21 @@ def sample(name: str, **labels: str) -> float:
 
 def count(operation: str, outcome: str) -> float:
     return sample(
-        "booking_partner_call_duration_seconds_count", provider="tables-test", operation=operation, outcome=outcome
+        "booking_partner_call_duration_seconds_count",
+        provider="tables-test",
+        operation=operation,
+        outcome=outcome,
     )
 
 
 def client(handler) -> Tables:  # type: ignore[no-untyped-def]
     return Tables(
-        "http://partner.test", transport=httpx.MockTransport(handler), max_retries=2, rate_per_second=None,
-        backoff_base=0.001, backoff_max=0.002,
+        "http://partner.test",
+        transport=httpx.MockTransport(handler),
+        max_retries=2,
+        rate_per_second=None,
+        backoff_base=0.001,
+        backoff_max=0.002,
     )
 
 
@@ -37,7 +44,15 @@ async def test_answers_are_timed_as_ok_or_rejected() -> None:
         await c._call("lock", "POST", "/locks")
         await c._call("lock", "POST", "/locks")
     assert (count("lock", "ok"), count("lock", "rejected")) == (before[0] + 1, before[1] + 1)
-    assert sample("booking_partner_call_duration_seconds_sum", provider="tables-test", operation="lock", outcome="ok") > 0
+    assert (
+        sample(
+            "booking_partner_call_duration_seconds_sum",
+            provider="tables-test",
+            operation="lock",
+            outcome="ok",
+        )
+        > 0
+    )
 
 
 async def test_each_failed_attempt_is_timed_as_error_or_timeout() -> None:

@@ -7,7 +7,9 @@ from booking_shared.sealed import GuestContact, SealError, seal, unseal
 
 
 def test_sealed_guest_data_opens_only_with_the_key():
-    guest = GuestContact(first_name="Ana", last_name="Silva", email="ana@example.com", phone="+351 900 000 000")
+    guest = GuestContact(
+        first_name="Ana", last_name="Silva", email="ana@example.com", phone="+351 900 000 000"
+    )
     token = seal(guest, "key-1")
     assert "ana@example.com" not in token and "Silva" not in token
     assert unseal(token, "key-1") == guest
@@ -21,13 +23,23 @@ def test_production_refuses_dev_secrets():
     with pytest.raises(ValueError, match="GUEST_DATA_KEY"):
         ServiceSettings(environment="production", db_provision=False, db_password="x")
     with pytest.raises(ValueError, match="INTERNAL_API_TOKEN"):
-        ServiceSettings(environment="production", db_provision=False, db_password="x", guest_data_key="k")
+        ServiceSettings(
+            environment="production", db_provision=False, db_password="x", guest_data_key="k"
+        )
     with pytest.raises(ValueError, match="INTERNAL_API_TOKEN"):  # too short to be a credential
         ServiceSettings(
-            environment="production", db_provision=False, db_password="x", guest_data_key="k", internal_api_token="short"
+            environment="production",
+            db_provision=False,
+            db_password="x",
+            guest_data_key="k",
+            internal_api_token="short",
         )
     ok = ServiceSettings(
-        environment="production", db_provision=False, db_password="x", guest_data_key="k", internal_api_token="t" * 32
+        environment="production",
+        db_provision=False,
+        db_password="x",
+        guest_data_key="k",
+        internal_api_token="t" * 32,
     )
     assert ok.service_database_url.startswith("postgresql://booking_service:x@")
 
@@ -36,7 +48,9 @@ def test_dev_binds_loopback_only():
     with pytest.raises(ValueError, match="HOST must be a loopback address"):
         ServiceSettings(environment="dev", host="0.0.0.0")
     assert ServiceSettings(environment="dev", host="127.0.0.1").host == "127.0.0.1"
-    assert ServiceSettings(environment="test", host="0.0.0.0").host == "0.0.0.0"  # containers in CI may need it
+    assert (
+        ServiceSettings(environment="test", host="0.0.0.0").host == "0.0.0.0"
+    )  # containers in CI may need it
 
 
 def test_the_credential_is_never_shown_in_settings_dumps():
@@ -45,20 +59,29 @@ def test_the_credential_is_never_shown_in_settings_dumps():
 
 
 def test_the_service_connects_as_its_own_role():
-    s = ServiceSettings(database_url="postgresql://postgres@db:5432/app", db_schema="payment", db_password="p w")
+    s = ServiceSettings(
+        database_url="postgresql://postgres@db:5432/app", db_schema="payment", db_password="p w"
+    )
     assert s.db_role == "booking_payment"
     assert s.service_database_url == "postgresql://booking_payment:p%20w@db:5432/app"
 
 
 def test_production_refuses_the_chaos_settings():
-    prod = {"environment": "production", "db_provision": False, "db_password": "x", "guest_data_key": "k",
-            "internal_api_token": "t" * 32}
+    prod = {
+        "environment": "production",
+        "db_provision": False,
+        "db_password": "x",
+        "guest_data_key": "k",
+        "internal_api_token": "t" * 32,
+    }
     with pytest.raises(ValueError, match="OUTBOX_PUBLISH_COPIES"):
         ServiceSettings(**prod, outbox_publish_copies=3)
     with pytest.raises(ValueError, match="KILL_POINT"):
         ServiceSettings(**prod, kill_point="payment.after_stripe_call", kill_point_rate=0.1)
     assert ServiceSettings(environment="test", outbox_publish_copies=3).outbox_publish_copies == 3
-    assert ServiceSettings().outbox_publish_copies == 1 and ServiceSettings().kill_point == ""  # off by default
+    assert (
+        ServiceSettings().outbox_publish_copies == 1 and ServiceSettings().kill_point == ""
+    )  # off by default
 
 
 def test_an_armed_kill_point_kills_the_process_there_and_only_there():
@@ -78,5 +101,7 @@ def test_an_armed_kill_point_kills_the_process_there_and_only_there():
     assert res.returncode == -9, res.stderr
     assert res.stdout == "passed another point\n"
     disarmed = script.replace("kill_point_rate=1.0", "kill_point_rate=0.0")
-    res = subprocess.run([sys.executable, "-c", disarmed], capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-c", disarmed], capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0 and "still alive" in res.stdout, res.stderr

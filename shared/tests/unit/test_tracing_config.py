@@ -16,7 +16,9 @@ def test_no_otel_variables_means_no_exporter_and_tracing_stays_off():
 
 
 def test_an_otlp_endpoint_alone_means_the_otlp_exporter():
-    (exporter,) = tracing.exporters_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
+    (exporter,) = tracing.exporters_from_env(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
+    )
     assert isinstance(exporter, OTLPSpanExporter)
 
 
@@ -26,14 +28,20 @@ def test_the_exporter_list_is_read_as_the_specification_says():
 
 
 def test_the_sdk_switch_turns_everything_off():
-    assert tracing.exporters_from_env({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"}) == []
+    assert (
+        tracing.exporters_from_env({"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"})
+        == []
+    )
 
 
 @pytest.mark.parametrize(
     ("env", "named"),
     [
         ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER=zipkin"),
-        ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc"),
+        (
+            {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+            "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+        ),
     ],
 )
 def test_a_setting_the_service_cannot_honour_fails_at_start_naming_it(env, named):

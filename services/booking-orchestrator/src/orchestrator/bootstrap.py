@@ -17,10 +17,17 @@ async def wire(rt: Runtime) -> None:
     async def create_topics(topics: list[str]) -> None:
         await ensure_topics(s, topics)
 
-    deps = Deps(producer=s.service_name, schema=s.db_schema, policy=policy_from(s), create_topics=create_topics)
+    deps = Deps(
+        producer=s.service_name,
+        schema=s.db_schema,
+        policy=policy_from(s),
+        create_topics=create_topics,
+    )
     rt.extras["deps"] = deps
     subscribe(rt, deps)
-    worker = DeadlineWorker(rt.pool, deps, getattr(s, "deadline_poll_interval_s", 0.5), rt.relay.wake)
+    worker = DeadlineWorker(
+        rt.pool, deps, getattr(s, "deadline_poll_interval_s", 0.5), rt.relay.wake
+    )
     worker.start()
     rt.extras["deadline_worker"] = worker
     rt.extras.setdefault("closers", []).append(worker.stop)

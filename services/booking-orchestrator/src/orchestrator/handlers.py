@@ -72,7 +72,11 @@ async def _context(repo: SagaRepository, deps: Deps, saga: Saga | None = None) -
 
 
 async def _emit(
-    conn: asyncpg.Connection, repo: SagaRepository, decision: Decision, deps: Deps, cause: Envelope | None
+    conn: asyncpg.Connection,
+    repo: SagaRepository,
+    decision: Decision,
+    deps: Deps,
+    cause: Envelope | None,
 ) -> None:
     """Outgoing commands and events through the outbox, each one also in the history."""
     if cause is None and tracing.enabled() and tracing.current_traceparent() is None:
@@ -85,13 +89,22 @@ async def _emit(
 
 
 async def _emit_now(
-    conn: asyncpg.Connection, repo: SagaRepository, decision: Decision, deps: Deps, cause: Envelope | None
+    conn: asyncpg.Connection,
+    repo: SagaRepository,
+    decision: Decision,
+    deps: Deps,
+    cause: Envelope | None,
 ) -> None:
     tracing.annotate({"saga.state": decision.saga.state.value})
     for send in decision.sends:
         with _step_span(decision, send):
             env = await outbox.enqueue(
-                conn, send.topic, send.message, producer=deps.producer, schema=deps.schema, cause=cause
+                conn,
+                send.topic,
+                send.message,
+                producer=deps.producer,
+                schema=deps.schema,
+                cause=cause,
             )
         await repo.record(
             decision.saga.booking_id,
@@ -103,10 +116,18 @@ async def _emit_now(
         )
     for before, to, reason in decision.transitions:
         SAGA_TRANSITIONS.labels(to.value).inc()
-        tracing.event("saga state changed", {"saga.from": str(before), "saga.to": to.value, "saga.reason": reason})
+        tracing.event(
+            "saga state changed",
+            {"saga.from": str(before), "saga.to": to.value, "saga.reason": reason},
+        )
         log.info(
             "saga state changed",
-            extra={"booking_id": decision.saga.booking_id, "from": before, "to": to.value, "reason": reason},
+            extra={
+                "booking_id": decision.saga.booking_id,
+                "from": before,
+                "to": to.value,
+                "reason": reason,
+            },
         )
 
 
@@ -150,7 +171,9 @@ async def start_booking(h: Handling, deps: Deps) -> None:
     decision = start(msg, await _context(repo, deps))
     await repo.save(decision.saga, None)
     if tracing.enabled():
-        await traces.remember(h.conn, msg.booking_id, tracing.current_traceparent() or h.envelope.traceparent)
+        await traces.remember(
+            h.conn, msg.booking_id, tracing.current_traceparent() or h.envelope.traceparent
+        )
     await _record_in(repo, h, decision.note)
     await _emit(h.conn, repo, decision, deps, h.envelope)
 
@@ -173,7 +196,13 @@ async def _apply(h: Handling, event: Input, deps: Deps) -> None:
         log.warning("message for an unknown saga", extra={"type": h.envelope.type})
         return
     if saga.paused:
-        await repo.park(saga.booking_id, h.topic, h.envelope.type, h.envelope.message_id, h.message.model_dump_json())
+        await repo.park(
+            saga.booking_id,
+            h.topic,
+            h.envelope.type,
+            h.envelope.message_id,
+            h.message.model_dump_json(),
+        )
         await _record_in(repo, h, "parked: the saga is paused")
         return
     decision = decide(saga, event, await _context(repo, deps, saga))
@@ -185,8 +214,13 @@ async def _apply(h: Handling, event: Input, deps: Deps) -> None:
 async def record_provider(h: Handling, deps: Deps) -> None:
     """ProviderAnnounced: remember what the provider books and what it can do."""
     msg: ProviderAnnounced = h.message  # type: ignore[assignment]
-    newer = await SagaRepository(h.conn).record_provider(msg, h.envelope.occurred_at, h.envelope.message_id)
-    log.info("provider announced", extra={"provider": msg.provider, "types": msg.booking_types, "kept": newer})
+    newer = await SagaRepository(h.conn).record_provider(
+        msg, h.envelope.occurred_at, h.envelope.message_id
+    )
+    log.info(
+        "provider announced",
+        extra={"provider": msg.provider, "types": msg.booking_types, "kept": newer},
+    )
     if deps.create_topics is not None:
         # The orchestrator produces to the provider's commands topic (and dead-letters its
         # replies): create them now, before the first saga needs them. Should this fail, the
@@ -194,7 +228,10 @@ async def record_provider(h: Handling, deps: Deps) -> None:
         try:
             await deps.create_topics([msg.commands_topic, dlq(msg.replies_topic)])
         except Exception as exc:
-            log.warning("could not create the provider's topics", extra={"provider": msg.provider, "error": repr(exc)})
+            log.warning(
+                "could not create the provider's topics",
+                extra={"provider": msg.provider, "error": repr(exc)},
+            )
 
 
 # ---- deadlines ---------------------------------------------------------------------------------
@@ -243,7 +280,9 @@ async def fire_due_deadlines(
         except Exception:
             if booking_id is None:
                 raise
-            log.exception("deadlines of a saga failed; set aside for 30 s", extra={"booking_id": booking_id})
+            log.exception(
+                "deadlines of a saga failed; set aside for 30 s", extra={"booking_id": booking_id}
+            )
             skip[booking_id] = deps.clock() + timedelta(seconds=30)
             continue
         fired += 1
@@ -264,8 +303,12 @@ async def act_on_saga(
         saga = await repo.load(booking_id)
         if saga is None:
             raise SagaNotFound(booking_id)
-        decision = decide(saga, OperatorAction(action, actor, reason), await _context(repo, deps, saga))  # type: ignore[arg-type]
-        await repo.record(booking_id, "action", action, summary=f"{action} by {actor}: {reason} | {decision.note}")
+        decision = decide(
+            saga, OperatorAction(action, actor, reason), await _context(repo, deps, saga)
+        )  # type: ignore[arg-type]
+        await repo.record(
+            booking_id, "action", action, summary=f"{action} by {actor}: {reason} | {decision.note}"
+        )
         await _emit(conn, repo, decision, deps, None)
         current = decision.saga
         if action == "resume":
@@ -275,7 +318,9 @@ async def act_on_saga(
     log.info("operator action", extra={"action": action, "actor": actor, "reason": reason})
 
 
-async def _replay_parked(conn: asyncpg.Connection, repo: SagaRepository, saga: Saga, deps: Deps) -> Saga:
+async def _replay_parked(
+    conn: asyncpg.Connection, repo: SagaRepository, saga: Saga, deps: Deps
+) -> Saga:
     """Apply, in arrival order, what came while the saga was paused."""
     for row in sorted(await repo.take_parked(saga.booking_id), key=lambda r: r["id"]):
         model = model_for(row["type"])

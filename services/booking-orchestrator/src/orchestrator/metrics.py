@@ -16,7 +16,9 @@ SAGA_TRANSITIONS = Counter(
     "booking_saga_transitions_total", "Saga state changes, by the state entered.", ["to_state"]
 )
 SAGA_DEADLINES = Counter(
-    "booking_saga_deadlines_fired_total", "Deadlines fired by the deadline worker, by kind.", ["kind"]
+    "booking_saga_deadlines_fired_total",
+    "Deadlines fired by the deadline worker, by kind.",
+    ["kind"],
 )
 SAGA_OPERATOR_ACTIONS = Counter(
     "booking_saga_operator_actions_total", "Operator actions on sagas.", ["action"]
@@ -26,9 +28,13 @@ SAGA_ESCALATIONS = Counter(
     "Sagas flagged for operators without failing (e.g. a capture nobody answers), by the step.",
     ["kind"],
 )
-SAGAS = Gauge("booking_sagas", "Sagas in the saga table, by state (paused ones included).", ["state"])
+SAGAS = Gauge(
+    "booking_sagas", "Sagas in the saga table, by state (paused ones included).", ["state"]
+)
 SAGAS_PAUSED = Gauge("booking_sagas_paused", "Sagas an operator paused.")
-SAGAS_ATTENTION = Gauge("booking_sagas_needing_attention", "Sagas flagged for an operator without having failed.")
+SAGAS_ATTENTION = Gauge(
+    "booking_sagas_needing_attention", "Sagas flagged for an operator without having failed."
+)
 SAGA_OLDEST = Gauge(
     "booking_saga_oldest_in_state_seconds",
     "Time since the oldest saga in a state that still moves entered it (0 when none is there).",
@@ -60,7 +66,9 @@ def observe_saved(saga: Saga, before: Saga | None) -> None:
             continue
         if step.created_at is not None:
             seconds = max(0.0, (saga.updated_at - step.created_at).total_seconds())
-            SAGA_STEP_SECONDS.labels(step.kind, step.phase.value, step.status.value.lower()).observe(seconds)
+            SAGA_STEP_SECONDS.labels(
+                step.kind, step.phase.value, step.status.value.lower()
+            ).observe(seconds)
     prev = before.state if before else None
     if saga.state == prev:
         return

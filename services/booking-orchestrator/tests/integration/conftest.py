@@ -60,12 +60,30 @@ class Harness:
         out = []
         for i in range(1, n + 1):
             if i % 2:
-                out.append(BookingItem(id=f"item-{i}", title=f"Dinner {i}", category="dinner", start_time=when,
-                                       cost=Money(amount_minor=1000 * i, currency="EUR"), venue_id=f"rest_{i}", party_size=2))
+                out.append(
+                    BookingItem(
+                        id=f"item-{i}",
+                        title=f"Dinner {i}",
+                        category="dinner",
+                        start_time=when,
+                        cost=Money(amount_minor=1000 * i, currency="EUR"),
+                        venue_id=f"rest_{i}",
+                        party_size=2,
+                    )
+                )
             else:
-                out.append(BookingItem(id=f"item-{i}", title=f"Concert {i}", category="concert", start_time=when,
-                                       cost=Money(amount_minor=2500, currency="EUR"), event_id=f"evt_{i}",
-                                       ticket_class_id=f"tc_{i}", quantity=2))
+                out.append(
+                    BookingItem(
+                        id=f"item-{i}",
+                        title=f"Concert {i}",
+                        category="concert",
+                        start_time=when,
+                        cost=Money(amount_minor=2500, currency="EUR"),
+                        event_id=f"evt_{i}",
+                        ticket_class_id=f"tc_{i}",
+                        quantity=2,
+                    )
+                )
         return out
 
     async def book(
@@ -80,17 +98,29 @@ class Harness:
             self.fakes.script(bid, acts)
         items = items or self.items(n)
         total = sum(i.line_total().amount_minor for i in items)
-        await self.fakes.inject(BOOKING_EVENTS, BookingRequested(
-            booking_id=bid, user_id=f"usr_{bid}", quote_id=f"qt_{bid}", items=items,
-            total=Money(amount_minor=total, currency="EUR"),
-            payment=PaymentSource(customer_id="cus_test", payment_method_id="pm_test"),
-            mode=mode, guest="gAAAA-sealed-guest", requested_at=datetime.now(UTC),  # type: ignore[arg-type]
-        ))
+        await self.fakes.inject(
+            BOOKING_EVENTS,
+            BookingRequested(
+                booking_id=bid,
+                user_id=f"usr_{bid}",
+                quote_id=f"qt_{bid}",
+                items=items,
+                total=Money(amount_minor=total, currency="EUR"),
+                payment=PaymentSource(customer_id="cus_test", payment_method_id="pm_test"),
+                mode=mode,
+                guest="gAAAA-sealed-guest",
+                requested_at=datetime.now(UTC),  # type: ignore[arg-type]
+            ),
+        )
         return bid
 
     async def cancel(self, bid: str) -> None:
-        await self.fakes.inject(BOOKING_EVENTS, BookingCancellationRequested(
-            booking_id=bid, requested_by=f"usr_{bid}", reason="plans changed"))
+        await self.fakes.inject(
+            BOOKING_EVENTS,
+            BookingCancellationRequested(
+                booking_id=bid, requested_by=f"usr_{bid}", reason="plans changed"
+            ),
+        )
 
     async def state(self, bid: str) -> str | None:
         return await self.pool.fetchval("SELECT state FROM sagas WHERE booking_id = $1", bid)
@@ -105,12 +135,20 @@ class Harness:
     async def settles(self, bid: str, within: float = 20.0) -> str:
         """A final state, and nothing of the saga's left in the outbox or the broker's way."""
         state = await self.reaches(bid, *FINAL, within=within)
-        await wait_for(lambda: self._drained(bid), timeout=within, what=f"{bid}'s messages relayed and answered")
+        await wait_for(
+            lambda: self._drained(bid),
+            timeout=within,
+            what=f"{bid}'s messages relayed and answered",
+        )
         return state
 
     async def _drained(self, bid: str) -> bool:
-        unsent = await self.pool.fetchval("SELECT count(*) FROM outbox WHERE msg_key = $1 AND sent_at IS NULL", bid)
-        open_steps = await self.pool.fetchval("SELECT count(*) FROM saga_steps WHERE booking_id = $1 AND status = 'SENT'", bid)
+        unsent = await self.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE msg_key = $1 AND sent_at IS NULL", bid
+        )
+        open_steps = await self.pool.fetchval(
+            "SELECT count(*) FROM saga_steps WHERE booking_id = $1 AND status = 'SENT'", bid
+        )
         return unsent == 0 and open_steps == 0
 
     async def saga(self, bid: str) -> dict[str, Any]:
@@ -135,10 +173,20 @@ async def orchestrator(settings_for):  # type: ignore[no-untyped-def]
         deadline_poll_interval_s=0.1,
     )
     providers = [
-        ProviderSpec(f"ftables{u}", ["restaurant"], Capabilities(hold=True, api_book=True, cancel=True, hold_ttl_seconds=180)),
-        ProviderSpec(f"ftickets{u}", ["event"], Capabilities(hold=False, api_book=True, cancel=True)),
+        ProviderSpec(
+            f"ftables{u}",
+            ["restaurant"],
+            Capabilities(hold=True, api_book=True, cancel=True, hold_ttl_seconds=180),
+        ),
+        ProviderSpec(
+            f"ftickets{u}", ["event"], Capabilities(hold=False, api_book=True, cancel=True)
+        ),
     ]
-    late = ProviderSpec(f"flate{u}", ["restaurant"], Capabilities(hold=True, api_book=True, cancel=True, hold_ttl_seconds=180))
+    late = ProviderSpec(
+        f"flate{u}",
+        ["restaurant"],
+        Capabilities(hold=True, api_book=True, cancel=True, hold_ttl_seconds=180),
+    )
     # The provider topics exist before the orchestrator subscribes by pattern, as they would
     # when a provider service has started (its first metadata fetch sees them). The late
     # provider's commands topic is left for whoever produces to it to create.
@@ -149,9 +197,12 @@ async def orchestrator(settings_for):  # type: ignore[no-untyped-def]
     await fakes.start()
     await fakes.announce()
     app = create_app(settings)
-    async with serve_app(app) as url, httpx.AsyncClient(
-        base_url=url, timeout=10, headers=bearer(settings.internal_api_token)
-    ) as http:
+    async with (
+        serve_app(app) as url,
+        httpx.AsyncClient(
+            base_url=url, timeout=10, headers=bearer(settings.internal_api_token)
+        ) as http,
+    ):
         rt = app.state.runtime
         h = Harness(url, http, settings, rt.pool, fakes, f"bk{u}-", app, itertools.count(1), late)
         names = {p.name for p in providers}

@@ -93,8 +93,12 @@ class Fakes:
     seen: list[Seen] = field(default_factory=list)
     events: list[tuple[str, Envelope, Message]] = field(default_factory=list)
     # The participants' own records.
-    items: dict[tuple[str, str], str] = field(default_factory=dict)  # (booking, item) -> HELD|BOOKED|RELEASED|CANCELLED
-    payments: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    items: dict[tuple[str, str], str] = field(
+        default_factory=dict
+    )  # (booking, item) -> HELD|BOOKED|RELEASED|CANCELLED
+    payments: dict[str, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
     _answers: dict[uuid.UUID, list[Reply]] = field(default_factory=dict)
     _sends: dict[uuid.UUID, int] = field(default_factory=lambda: defaultdict(int))
     _manual: dict[tuple[str, str], Seen] = field(default_factory=dict)
@@ -102,12 +106,20 @@ class Fakes:
     _extra_consumers: list[AIOKafkaConsumer] = field(default_factory=list)
 
     async def start(self) -> None:
-        topics = [PAYMENT_COMMANDS, BOOKING_EVENTS, SAGA_STATE] + [provider_commands(p.name) for p in self.providers]
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=False, linger_ms=0)
+        topics = [PAYMENT_COMMANDS, BOOKING_EVENTS, SAGA_STATE] + [
+            provider_commands(p.name) for p in self.providers
+        ]
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, enable_idempotence=False, linger_ms=0
+        )
         await self.producer.start()
         # No consumer group: every partition at once, no group join to wait for.
         self.consumer = AIOKafkaConsumer(
-            *topics, bootstrap_servers=self.bootstrap, group_id=None, auto_offset_reset="earliest", fetch_max_wait_ms=5
+            *topics,
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=5,
         )
         await self.consumer.start()
         self._loop = asyncio.create_task(self._run())
@@ -127,8 +139,11 @@ class Fakes:
         now: a consumer asking for a missing topic would have the dev broker create it)."""
         self.providers.append(spec)
         consumer = AIOKafkaConsumer(
-            provider_commands(spec.name), bootstrap_servers=self.bootstrap, group_id=None,
-            auto_offset_reset="earliest", fetch_max_wait_ms=5,
+            provider_commands(spec.name),
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=5,
         )
         await consumer.start()
         self._extra_consumers.append(consumer)
@@ -157,7 +172,9 @@ class Fakes:
 
     # ---- what tests look at ------------------------------------------------------------------
 
-    def commands(self, booking_id: str, type_: str | None = None, item_id: str | None = None) -> list[Command]:
+    def commands(
+        self, booking_id: str, type_: str | None = None, item_id: str | None = None
+    ) -> list[Command]:
         out = []
         for s in self.seen:
             m = s.message
@@ -173,7 +190,9 @@ class Fakes:
 
     def active(self, booking_id: str) -> dict[str, str]:
         """Items the partners still hold or have booked for this booking."""
-        return {i: s for (b, i), s in self.items.items() if b == booking_id and s in ("HELD", "BOOKED")}
+        return {
+            i: s for (b, i), s in self.items.items() if b == booking_id and s in ("HELD", "BOOKED")
+        }
 
     def money(self, booking_id: str) -> dict[str, int]:
         return dict(self.payments[booking_id])
@@ -189,13 +208,22 @@ class Fakes:
         assert isinstance(auth, AuthorizePayment)
         self.payments[booking_id]["authorized"] = auth.amount.amount_minor
         reply = PaymentAuthorized(
-            booking_id=booking_id, command_id=auth.command_id, payment_intent_id=f"pi_{booking_id}",
-            amount_capturable=auth.amount, capture_before=datetime.now(UTC) + timedelta(days=7),
+            booking_id=booking_id,
+            command_id=auth.command_id,
+            payment_intent_id=f"pi_{booking_id}",
+            amount_capturable=auth.amount,
+            capture_before=datetime.now(UTC) + timedelta(days=7),
         )
         self._answers[auth.command_id] = [reply]
         await self._publish(PAYMENT_REPLIES, reply, None)
 
-    async def inject(self, topic: str, message: Message, cause: Envelope | None = None, envelope: Envelope | None = None) -> Envelope:
+    async def inject(
+        self,
+        topic: str,
+        message: Message,
+        cause: Envelope | None = None,
+        envelope: Envelope | None = None,
+    ) -> Envelope:
         return await self._publish(topic, message, cause, envelope)
 
     # ---- the loop ------------------------------------------------------------------------
@@ -222,7 +250,9 @@ class Fakes:
             self.seen.append(seen)
             self._sends[msg.command_id] += 1  # type: ignore[attr-defined]
             act = self._act_for(msg)
-            if act.kind == "silent" and (act.silent_for is None or self._sends[msg.command_id] <= act.silent_for):  # type: ignore[attr-defined]
+            if act.kind == "silent" and (
+                act.silent_for is None or self._sends[msg.command_id] <= act.silent_for
+            ):  # type: ignore[attr-defined]
                 continue
             if msg.command_id in self._answers:  # type: ignore[attr-defined]
                 for r in self._answers[msg.command_id]:  # type: ignore[attr-defined]
@@ -270,71 +300,152 @@ class Fakes:
         if isinstance(m, HoldItem):
             item = m.item
             if act.kind == "reject":
-                return [ItemRejected(booking_id=b, command_id=m.command_id, item_id=item.id, reason_code=act.code or "slot_unavailable")]  # type: ignore[arg-type]
+                return [
+                    ItemRejected(
+                        booking_id=b,
+                        command_id=m.command_id,
+                        item_id=item.id,
+                        reason_code=act.code or "slot_unavailable",
+                    )
+                ]  # type: ignore[arg-type]
             hold = self._provider_for(m).capabilities.hold
             if hold:
                 self.items[(b, item.id)] = "HELD"
-            return [ItemHeld(
-                booking_id=b, command_id=m.command_id, item_id=item.id,
-                hold_id=f"h-{item.id}" if hold else None,
-                expires_at=datetime.now(UTC) + timedelta(minutes=3) if hold else None,
-                price=item.line_total(),
-            )]
+            return [
+                ItemHeld(
+                    booking_id=b,
+                    command_id=m.command_id,
+                    item_id=item.id,
+                    hold_id=f"h-{item.id}" if hold else None,
+                    expires_at=datetime.now(UTC) + timedelta(minutes=3) if hold else None,
+                    price=item.line_total(),
+                )
+            ]
         if isinstance(m, ConfirmItem):
             item = m.item
             if act.kind == "reject":
-                return [ItemRejected(booking_id=b, command_id=m.command_id, item_id=item.id, reason_code=act.code or "slot_taken")]  # type: ignore[arg-type]
+                return [
+                    ItemRejected(
+                        booking_id=b,
+                        command_id=m.command_id,
+                        item_id=item.id,
+                        reason_code=act.code or "slot_taken",
+                    )
+                ]  # type: ignore[arg-type]
             assert m.guest, "the sealed guest must reach the provider"
             self.items[(b, item.id)] = "BOOKED"
-            return [ItemConfirmed(
-                booking_id=b, command_id=m.command_id, item_id=item.id, confirmation_code=f"CONF-{item.id}",
-                partner_reference=f"ref-{b}-{item.id}", price=item.line_total(),
-                cancellation_policy=CancellationPolicy(summary="Free until the day before."),
-            )]
+            return [
+                ItemConfirmed(
+                    booking_id=b,
+                    command_id=m.command_id,
+                    item_id=item.id,
+                    confirmation_code=f"CONF-{item.id}",
+                    partner_reference=f"ref-{b}-{item.id}",
+                    price=item.line_total(),
+                    cancellation_policy=CancellationPolicy(summary="Free until the day before."),
+                )
+            ]
         if isinstance(m, CancelItem):
             state = self.items.get((b, m.item_id))
             booked = state == "BOOKED"
             if act.kind == "reject" and booked:  # the partner will not cancel: it stays booked
-                return [ItemRejected(booking_id=b, command_id=m.command_id, item_id=m.item_id,
-                                     reason_code=act.code or "not_cancellable",  # type: ignore[arg-type]
-                                     detail="the cancellation window has closed", partner_code="Seated")]
+                return [
+                    ItemRejected(
+                        booking_id=b,
+                        command_id=m.command_id,
+                        item_id=m.item_id,
+                        reason_code=act.code or "not_cancellable",  # type: ignore[arg-type]
+                        detail="the cancellation window has closed",
+                        partner_code="Seated",
+                    )
+                ]
             self.items[(b, m.item_id)] = "CANCELLED" if booked else "RELEASED"
             price = self._price(b, m.item_id)
             refund = price if act.refund is None else act.refund
             cur = "EUR" if booked else "XXX"
-            return [ItemCancelled(
-                booking_id=b, command_id=m.command_id, item_id=m.item_id, was_confirmed=booked,
-                refund=Money(amount_minor=refund if booked else 0, currency=cur),
-                fee=Money(amount_minor=(price - refund) if booked else 0, currency=cur),
-            )]
+            return [
+                ItemCancelled(
+                    booking_id=b,
+                    command_id=m.command_id,
+                    item_id=m.item_id,
+                    was_confirmed=booked,
+                    refund=Money(amount_minor=refund if booked else 0, currency=cur),
+                    fee=Money(amount_minor=(price - refund) if booked else 0, currency=cur),
+                )
+            ]
         if isinstance(m, AuthorizePayment):
             if act.kind == "decline":
-                return [PaymentDeclined(booking_id=b, command_id=m.command_id, decline_code=act.code or "card_declined")]
+                return [
+                    PaymentDeclined(
+                        booking_id=b,
+                        command_id=m.command_id,
+                        decline_code=act.code or "card_declined",
+                    )
+                ]
             if act.kind == "action_required":
-                return [PaymentActionRequired(booking_id=b, command_id=m.command_id, payment_intent_id=f"pi_{b}",
-                                              client_secret=f"pi_{b}_secret_3ds")]
+                return [
+                    PaymentActionRequired(
+                        booking_id=b,
+                        command_id=m.command_id,
+                        payment_intent_id=f"pi_{b}",
+                        client_secret=f"pi_{b}_secret_3ds",
+                    )
+                ]
             pay["authorized"] = m.amount.amount_minor
-            return [PaymentAuthorized(booking_id=b, command_id=m.command_id, payment_intent_id=f"pi_{b}",
-                                      amount_capturable=m.amount, capture_before=datetime.now(UTC) + timedelta(days=7))]
+            return [
+                PaymentAuthorized(
+                    booking_id=b,
+                    command_id=m.command_id,
+                    payment_intent_id=f"pi_{b}",
+                    amount_capturable=m.amount,
+                    capture_before=datetime.now(UTC) + timedelta(days=7),
+                )
+            ]
         if isinstance(m, CapturePayment):
             if act.kind == "fail":
-                return [PaymentFailed(booking_id=b, command_id=m.command_id, operation="capture", code=act.code or "card_declined")]
+                return [
+                    PaymentFailed(
+                        booking_id=b,
+                        command_id=m.command_id,
+                        operation="capture",
+                        code=act.code or "card_declined",
+                    )
+                ]
             amount = m.amount.amount_minor if m.amount else pay["authorized"]
             assert amount <= pay["authorized"], "never capture more than authorized"
             pay["captured"] += amount
             pay["authorized"] = 0  # a capture releases the rest of the hold
-            return [PaymentCaptured(booking_id=b, command_id=m.command_id,
-                                    amount_captured=Money(amount_minor=amount, currency="EUR"))]
+            return [
+                PaymentCaptured(
+                    booking_id=b,
+                    command_id=m.command_id,
+                    amount_captured=Money(amount_minor=amount, currency="EUR"),
+                )
+            ]
         if isinstance(m, VoidPayment):
             pay["voided"] += 1
             pay["authorized"] = 0
             return [PaymentVoided(booking_id=b, command_id=m.command_id)]
         if isinstance(m, RefundPayment):
             if m.amount.amount_minor > pay["captured"] - pay["refunded"]:
-                return [PaymentFailed(booking_id=b, command_id=m.command_id, operation="refund", code="refund_exceeds_captured")]
+                return [
+                    PaymentFailed(
+                        booking_id=b,
+                        command_id=m.command_id,
+                        operation="refund",
+                        code="refund_exceeds_captured",
+                    )
+                ]
             pay["refunded"] += m.amount.amount_minor
-            return [PaymentRefunded(booking_id=b, command_id=m.command_id, amount_refunded=m.amount,
-                                    total_refunded=Money(amount_minor=pay["refunded"], currency="EUR"), refund_id=f"re_{uuid.uuid4().hex[:8]}")]
+            return [
+                PaymentRefunded(
+                    booking_id=b,
+                    command_id=m.command_id,
+                    amount_refunded=m.amount,
+                    total_refunded=Money(amount_minor=pay["refunded"], currency="EUR"),
+                    refund_id=f"re_{uuid.uuid4().hex[:8]}",
+                )
+            ]
         return []
 
     def _provider_for(self, m: HoldItem) -> ProviderSpec:
@@ -342,13 +453,29 @@ class Fakes:
 
     def _price(self, booking_id: str, item_id: str) -> int:
         for s in self.seen:
-            if s.message.booking_id == booking_id and isinstance(s.message, HoldItem) and s.message.item.id == item_id:
+            if (
+                s.message.booking_id == booking_id
+                and isinstance(s.message, HoldItem)
+                and s.message.item.id == item_id
+            ):
                 return s.message.item.line_total().amount_minor
         return 0
 
-    async def _publish(self, topic: str, message: Message, cause: Envelope | None, envelope: Envelope | None = None) -> Envelope:
-        env = envelope or Envelope.new(message.type_name(), correlation_id=message.booking_id, producer="fake-participant", cause=cause)
-        await self.producer.send_and_wait(topic, message.model_dump_json().encode(), key=message.booking_id.encode(), headers=env.to_headers())
+    async def _publish(
+        self, topic: str, message: Message, cause: Envelope | None, envelope: Envelope | None = None
+    ) -> Envelope:
+        env = envelope or Envelope.new(
+            message.type_name(),
+            correlation_id=message.booking_id,
+            producer="fake-participant",
+            cause=cause,
+        )
+        await self.producer.send_and_wait(
+            topic,
+            message.model_dump_json().encode(),
+            key=message.booking_id.encode(),
+            headers=env.to_headers(),
+        )
         return env
 
 

@@ -26,7 +26,9 @@ def _env(h: Harness, port: int) -> dict[str, str]:
         env[name.upper()] = json.dumps(value) if isinstance(value, list | dict) else str(value)
     env["PORT"] = str(port)
     env["LOG_JSON"] = "true"
-    env["INTERNAL_API_TOKEN"] = h.settings.internal_api_token.get_secret_value()  # model_dump masks it
+    env["INTERNAL_API_TOKEN"] = (
+        h.settings.internal_api_token.get_secret_value()
+    )  # model_dump masks it
     return env
 
 
@@ -34,8 +36,13 @@ async def test_an_instance_killed_mid_saga_leaves_no_saga_unfinished(orchestrato
     h = orchestrator
     port = infra.free_port()
     child = await asyncio.to_thread(
-        infra.spawn, "orchestrator-second-instance", [sys.executable, "-m", "orchestrator"], port,
-        TEST_STATE, _env(h, port), 60.0,
+        infra.spawn,
+        "orchestrator-second-instance",
+        [sys.executable, "-m", "orchestrator"],
+        port,
+        TEST_STATE,
+        _env(h, port),
+        60.0,
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
@@ -57,7 +64,10 @@ async def test_an_instance_killed_mid_saga_leaves_no_saga_unfinished(orchestrato
         if final not in ("CONFIRMED", "FAILED"):
             saga = await h.saga(bid)
             lines = [f"{s['name']} {s['status']} {s['attempts']}" for s in saga["steps"]]
-            lines += [f"{e['at'][11:23]} {e['direction']} {e['type']} {e['summary']}" for e in saga["history"]]
+            lines += [
+                f"{e['at'][11:23]} {e['direction']} {e['type']} {e['summary']}"
+                for e in saga["history"]
+            ]
             lines += [str(saga["items"])]
             raise AssertionError("\n".join([bid, final, *lines]))
         money = h.fakes.money(bid)

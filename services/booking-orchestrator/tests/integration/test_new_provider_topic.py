@@ -36,11 +36,15 @@ async def test_a_new_provider_whose_commands_topic_does_not_exist_yet_does_not_s
     commands = provider_commands(late.name)
     bootstrap = h.settings.kafka_bootstrap_servers
     assert commands not in await _partitions(bootstrap)
-    tables_at = await h.pool.fetchval("SELECT announced_at FROM providers WHERE name = $1", tables.name)
+    tables_at = await h.pool.fetchval(
+        "SELECT announced_at FROM providers WHERE name = $1", tables.name
+    )
     try:
         # The newest announcement for a booking type wins: restaurants now go to the late provider.
         await h.fakes.announce(only=[late])
-        await wait_for(lambda: _announced_after(h, late.name, None), what="the late provider recorded")
+        await wait_for(
+            lambda: _announced_after(h, late.name, None), what="the late provider recorded"
+        )
         # Recording it created the topics the orchestrator will produce to, as Kafka needs.
         topics = await wait_for(
             lambda: _having(bootstrap, [commands, dlq(provider_replies(late.name))]),
@@ -51,19 +55,28 @@ async def test_a_new_provider_whose_commands_topic_does_not_exist_yet_does_not_s
 
         dinner, concert = h.items(2)
         new_one = await h.book(items=[dinner])
-        others = [await h.book(items=[concert.model_copy(update={"id": f"item-{i}"})]) for i in range(1, 4)]
+        others = [
+            await h.book(items=[concert.model_copy(update={"id": f"item-{i}"})])
+            for i in range(1, 4)
+        ]
         states = await asyncio.gather(*(h.settles(b) for b in [*others, new_one]))
         assert states == ["CONFIRMED"] * 4
         held = h.fakes.commands(new_one, "HoldItem")
-        assert held and all(s.topic == commands for s in h.fakes.seen if s.message.booking_id == new_one
-                                and s.message.type_name() == "HoldItem")
+        assert held and all(
+            s.topic == commands
+            for s in h.fakes.seen
+            if s.message.booking_id == new_one and s.message.type_name() == "HoldItem"
+        )
         assert h.fakes.active(new_one) == {"item-1": "BOOKED"}
         parked = await h.pool.fetchval("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL")
         assert parked == 0
     finally:
         # Give restaurants back to the first fake provider for the other tests of the session.
         await h.fakes.announce(only=[tables])
-        await wait_for(lambda: _announced_after(h, tables.name, tables_at), what="the first provider re-announced")
+        await wait_for(
+            lambda: _announced_after(h, tables.name, tables_at),
+            what="the first provider re-announced",
+        )
 
 
 async def _having(bootstrap: str, names: list[str]) -> dict[str, int] | None:

@@ -13,9 +13,13 @@ from .fakes import Act
 
 
 def assert_nothing_kept_or_charged(h: Harness, bid: str) -> None:
-    assert h.fakes.active(bid) == {}, "a partner still holds or has booked an item of a failed booking"
+    assert h.fakes.active(bid) == {}, (
+        "a partner still holds or has booked an item of a failed booking"
+    )
     money = h.fakes.money(bid)
-    assert money.get("captured", 0) - money.get("refunded", 0) == 0, "money kept for a failed booking"
+    assert money.get("captured", 0) - money.get("refunded", 0) == 0, (
+        "money kept for a failed booking"
+    )
     assert money.get("authorized", 0) == 0, "a payment hold left on the card"
 
 
@@ -23,7 +27,9 @@ def command_ids(h: Harness, bid: str, type_: str, item: str | None = None) -> se
     return {c.command_id for c in h.fakes.commands(bid, type_, item)}
 
 
-async def test_a_three_item_itinerary_is_held_authorized_confirmed_and_captured(orchestrator: Harness) -> None:
+async def test_a_three_item_itinerary_is_held_authorized_confirmed_and_captured(
+    orchestrator: Harness,
+) -> None:
     h = orchestrator
     bid = await h.book()
     assert await h.settles(bid) == "CONFIRMED"
@@ -47,10 +53,19 @@ async def test_a_three_item_itinerary_is_held_authorized_confirmed_and_captured(
         "item-3": "CONF-item-3",
     }
     changes = [m.to_state for m in h.fakes.published(bid, "SagaStateChanged")]  # type: ignore[attr-defined]
-    assert changes == ["REQUESTED", "HOLDING", "AUTHORIZING", "CONFIRMING", "CAPTURING", "CONFIRMED"]
+    assert changes == [
+        "REQUESTED",
+        "HOLDING",
+        "AUTHORIZING",
+        "CONFIRMING",
+        "CAPTURING",
+        "CONFIRMED",
+    ]
 
 
-async def test_an_item_refused_at_confirmation_cancels_the_others_and_voids_the_payment(orchestrator: Harness) -> None:
+async def test_an_item_refused_at_confirmation_cancels_the_others_and_voids_the_payment(
+    orchestrator: Harness,
+) -> None:
     h = orchestrator
     bid = await h.book({"ConfirmItem:item-2": Act("reject", "slot_taken")})
     assert await h.settles(bid) == "FAILED"
@@ -64,7 +79,9 @@ async def test_an_item_refused_at_confirmation_cancels_the_others_and_voids_the_
     assert kinds.index("VoidPayment") > max(i for i, k in enumerate(kinds) if k == "CancelItem")
 
 
-async def test_an_unavailable_item_releases_the_holds_before_the_card_is_touched(orchestrator: Harness) -> None:
+async def test_an_unavailable_item_releases_the_holds_before_the_card_is_touched(
+    orchestrator: Harness,
+) -> None:
     h = orchestrator
     bid = await h.book({"HoldItem:item-3": Act("reject", "sold_out")})
     assert await h.settles(bid) == "FAILED"
@@ -81,7 +98,9 @@ async def test_a_declined_card_releases_the_holds(orchestrator: Harness) -> None
     # The restaurant items were held and are released; the event item (no hold) needs nothing.
     assert {c.item_id for c in h.fakes.commands(bid, "CancelItem")} == {"item-1", "item-3"}  # type: ignore[attr-defined]
     saga = await h.saga(bid)
-    assert saga["failure_reasons"] == [{"item_id": None, "code": "insufficient_funds", "detail": ""}]
+    assert saga["failure_reasons"] == [
+        {"item_id": None, "code": "insufficient_funds", "detail": ""}
+    ]
 
 
 async def test_a_failed_capture_cancels_the_booked_items(orchestrator: Harness) -> None:
@@ -139,7 +158,9 @@ async def test_a_redelivered_message_is_handled_once(orchestrator: Harness) -> N
     from booking_shared.contracts import PaymentCaptured
 
     capture = h.fakes.commands(bid, "CapturePayment")[0]
-    reply = PaymentCaptured(booking_id=bid, command_id=capture.command_id, amount_captured=capture.amount)  # type: ignore[attr-defined]
+    reply = PaymentCaptured(
+        booking_id=bid, command_id=capture.command_id, amount_captured=capture.amount
+    )  # type: ignore[attr-defined]
     env = await h.fakes.inject("payment.replies.v1", reply, seen.envelope)
     await h.fakes.inject("payment.replies.v1", reply, envelope=env)  # the very same message again
     assert await h.settles(bid) == "CONFIRMED"
@@ -150,37 +171,53 @@ async def test_a_redelivered_message_is_handled_once(orchestrator: Harness) -> N
 
 async def test_a_late_hold_after_compensation_began_is_released(orchestrator: Harness) -> None:
     h = orchestrator
-    bid = await h.book({
-        "HoldItem:item-3": Act(delay_s=1.0),
-        "HoldItem:item-2": Act("reject", "sold_out"),
-    })
+    bid = await h.book(
+        {
+            "HoldItem:item-3": Act(delay_s=1.0),
+            "HoldItem:item-2": Act("reject", "sold_out"),
+        }
+    )
     await h.reaches(bid, "FAILED", "COMPENSATION_FAILED")
     # The ItemHeld for item-3 arrives after the saga released everything: it releases it again.
-    await wait_for(lambda: len(h.fakes.commands(bid, "CancelItem", "item-3")) >= 2, timeout=10, what="a second release")
+    await wait_for(
+        lambda: len(h.fakes.commands(bid, "CancelItem", "item-3")) >= 2,
+        timeout=10,
+        what="a second release",
+    )
     assert await h.settles(bid) == "FAILED"
     releases = h.fakes.commands(bid, "CancelItem", "item-3")
     assert len({c.command_id for c in releases}) == 2
     assert_nothing_kept_or_charged(h, bid)
 
 
-async def test_best_effort_books_what_it_can_and_captures_only_for_that(orchestrator: Harness) -> None:
+async def test_best_effort_books_what_it_can_and_captures_only_for_that(
+    orchestrator: Harness,
+) -> None:
     h = orchestrator
     bid = await h.book(
-        {"HoldItem:item-2": Act("reject", "sold_out"), "ConfirmItem:item-3": Act("reject", "partner_unavailable")},
+        {
+            "HoldItem:item-2": Act("reject", "sold_out"),
+            "ConfirmItem:item-3": Act("reject", "partner_unavailable"),
+        },
         mode="best_effort",
     )
     assert await h.settles(bid) == "CONFIRMED"
     items = h.items(3)
     assert h.fakes.active(bid) == {"item-1": "BOOKED"}  # item-3's hold was released
     auth = h.fakes.commands(bid, "AuthorizePayment")[0]
-    assert auth.amount.amount_minor == items[0].line_total().amount_minor + items[2].line_total().amount_minor  # type: ignore[attr-defined]
+    assert (
+        auth.amount.amount_minor
+        == items[0].line_total().amount_minor + items[2].line_total().amount_minor
+    )  # type: ignore[attr-defined]
     assert h.fakes.money(bid)["captured"] == items[0].line_total().amount_minor
     event = h.fakes.published(bid, "BookingConfirmed")[0]
     assert [i.item_id for i in event.items] == ["item-1"]  # type: ignore[attr-defined]
     assert {f.item_id for f in event.failed_items} == {"item-2", "item-3"}  # type: ignore[attr-defined]
 
 
-async def test_a_cancellation_cancels_each_item_and_refunds_what_each_policy_allows(orchestrator: Harness) -> None:
+async def test_a_cancellation_cancels_each_item_and_refunds_what_each_policy_allows(
+    orchestrator: Harness,
+) -> None:
     h = orchestrator
     items = h.items(3)
     bid = await h.book({"CancelItem:item-2": Act(refund=1000), "CancelItem:item-3": Act(refund=0)})
@@ -202,7 +239,9 @@ async def test_a_cancellation_cancels_each_item_and_refunds_what_each_policy_all
     }
 
 
-async def test_3ds_parks_the_saga_with_the_client_secret_and_resumes_when_paid(orchestrator: Harness) -> None:
+async def test_3ds_parks_the_saga_with_the_client_secret_and_resumes_when_paid(
+    orchestrator: Harness,
+) -> None:
     h = orchestrator
     bid = await h.book({"AuthorizePayment": Act("action_required")})
     await h.reaches(bid, "ACTION_REQUIRED")
@@ -214,7 +253,9 @@ async def test_3ds_parks_the_saga_with_the_client_secret_and_resumes_when_paid(o
     assert len(command_ids(h, bid, "AuthorizePayment")) == 1
 
 
-async def test_3ds_never_completed_compensates_when_the_customers_window_ends(orchestrator: Harness) -> None:
+async def test_3ds_never_completed_compensates_when_the_customers_window_ends(
+    orchestrator: Harness,
+) -> None:
     h = orchestrator
     bid = await h.book({"AuthorizePayment": Act("action_required")})
     await h.reaches(bid, "ACTION_REQUIRED")
@@ -225,7 +266,9 @@ async def test_3ds_never_completed_compensates_when_the_customers_window_ends(or
     assert saga["failure_reasons"][0]["code"] == "authentication_timeout"
 
 
-async def test_twenty_concurrent_sagas_all_reach_a_final_state_with_the_invariants(orchestrator: Harness) -> None:
+async def test_twenty_concurrent_sagas_all_reach_a_final_state_with_the_invariants(
+    orchestrator: Harness,
+) -> None:
     h = orchestrator
     scripts = [
         {},
@@ -245,14 +288,20 @@ async def test_twenty_concurrent_sagas_all_reach_a_final_state_with_the_invarian
             assert_nothing_kept_or_charged(h, bid)
 
 
-async def test_every_message_in_and_out_is_in_the_history_and_the_events_reach_their_topics(orchestrator: Harness) -> None:
+async def test_every_message_in_and_out_is_in_the_history_and_the_events_reach_their_topics(
+    orchestrator: Harness,
+) -> None:
     h = orchestrator
     bid = await h.book()
     assert await h.settles(bid) == "CONFIRMED"
     history = (await h.saga(bid))["history"]
     ins = [e["type"] for e in history if e["direction"] == "in"]
     outs = [e["type"] for e in history if e["direction"] == "out"]
-    assert ins.count("BookingRequested") == 1 and ins.count("ItemHeld") == 3 and ins.count("ItemConfirmed") == 3
+    assert (
+        ins.count("BookingRequested") == 1
+        and ins.count("ItemHeld") == 3
+        and ins.count("ItemConfirmed") == 3
+    )
     assert "PaymentAuthorized" in ins and "PaymentCaptured" in ins
     assert outs.count("HoldItem") == 3 and outs.count("ConfirmItem") == 3
     assert outs.count("SagaStateChanged") == 6 and outs.count("BookingConfirmed") == 1
@@ -306,7 +355,10 @@ async def test_a_two_item_booking_whose_partner_refuses_one_cancellation_refunds
     saga = await h.saga(bid)
     view = {i["item_id"]: i for i in saga["items"]}
     assert view["item-1"]["status"] == "CANCELLED"
-    assert view["item-1"]["refund"] == {"amount_minor": items[0].line_total().amount_minor, "currency": "EUR"}
+    assert view["item-1"]["refund"] == {
+        "amount_minor": items[0].line_total().amount_minor,
+        "currency": "EUR",
+    }
     assert view["item-2"]["status"] == "NOT_CANCELLABLE"
     assert view["item-2"]["failure"]["code"] == "not_cancellable"
     assert "window" in view["item-2"]["failure"]["detail"]
@@ -339,7 +391,9 @@ async def test_a_capture_answered_after_several_resends_confirms_with_nothing_ca
     captures = h.fakes.commands(bid, "CapturePayment")
     assert len(captures) == silent + 1
     assert len({c.command_id for c in captures}) == 1, "a resend must reuse the command id"
-    assert h.fakes.commands(bid, "CancelItem") == [] and h.fakes.commands(bid, "RefundPayment") == []
+    assert (
+        h.fakes.commands(bid, "CancelItem") == [] and h.fakes.commands(bid, "RefundPayment") == []
+    )
     assert h.fakes.active(bid) == {"item-1": "BOOKED", "item-2": "BOOKED", "item-3": "BOOKED"}
     assert h.fakes.money(bid)["captured"] == sum(i.line_total().amount_minor for i in h.items(3))
     saga = await h.saga(bid)

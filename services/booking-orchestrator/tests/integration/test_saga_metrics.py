@@ -26,7 +26,10 @@ def sagas(m, state: str) -> float:
 
 
 def steps(m, kind: str, phase: str, outcome: str) -> float:
-    key = ("booking_saga_step_duration_seconds_count", (("kind", kind), ("outcome", outcome), ("phase", phase)))
+    key = (
+        "booking_saga_step_duration_seconds_count",
+        (("kind", kind), ("outcome", outcome), ("phase", phase)),
+    )
     return m.get(key, 0.0)
 
 
@@ -34,7 +37,9 @@ def compensations(m, outcome: str) -> float:
     return m.get(("booking_saga_compensations_total", (("outcome", outcome),)), 0.0)
 
 
-async def test_a_confirmed_booking_moves_the_state_gauge_and_times_its_steps(orchestrator: Harness) -> None:
+async def test_a_confirmed_booking_moves_the_state_gauge_and_times_its_steps(
+    orchestrator: Harness,
+) -> None:
     h = orchestrator
     before = await scrape(h)
     bid = await h.book()
@@ -46,14 +51,18 @@ async def test_a_confirmed_booking_moves_the_state_gauge_and_times_its_steps(orc
     assert after[("booking_saga_oldest_in_state_seconds", (("state", "HOLDING"),))] >= 0
 
 
-async def test_the_state_gauge_is_read_from_the_saga_table_not_remembered(orchestrator: Harness) -> None:
+async def test_the_state_gauge_is_read_from_the_saga_table_not_remembered(
+    orchestrator: Harness,
+) -> None:
     h = orchestrator
     expected = await h.pool.fetchval("SELECT count(*) FROM sagas WHERE state = 'CONFIRMED'")
     SAGAS.labels("CONFIRMED").set(0)  # as after a restart
     assert sagas(await scrape(h), "CONFIRMED") == expected > 0
 
 
-async def test_a_failed_booking_counts_a_compensation_started_and_completed(orchestrator: Harness) -> None:
+async def test_a_failed_booking_counts_a_compensation_started_and_completed(
+    orchestrator: Harness,
+) -> None:
     h = orchestrator
     before = await scrape(h)
     bid = await h.book({"ConfirmItem:item-2": Act("reject", "slot_taken")})
@@ -62,5 +71,9 @@ async def test_a_failed_booking_counts_a_compensation_started_and_completed(orch
     assert compensations(after, "started") == compensations(before, "started") + 1
     assert compensations(after, "completed") == compensations(before, "completed") + 1
     assert sagas(after, "FAILED") == sagas(before, "FAILED") + 1
-    assert steps(after, "confirm", "forward", "failed") > steps(before, "confirm", "forward", "failed")
-    assert steps(after, "void", "compensation", "done") > steps(before, "void", "compensation", "done")
+    assert steps(after, "confirm", "forward", "failed") > steps(
+        before, "confirm", "forward", "failed"
+    )
+    assert steps(after, "void", "compensation", "done") > steps(
+        before, "void", "compensation", "done"
+    )

@@ -33,18 +33,26 @@ async def _trace_ids(h: Harness, bid: str, type_: str) -> list[str]:
     return out
 
 
-async def test_a_hold_resent_after_its_deadline_stays_in_the_bookings_trace(orchestrator: Harness, spans):
+async def test_a_hold_resent_after_its_deadline_stays_in_the_bookings_trace(
+    orchestrator: Harness, spans
+):
     h = orchestrator
     bid = await h.book({"HoldItem:item-2": Act("silent")})
     await wait_for(lambda: _resent(h, bid), timeout=20, what="a hold resent after its deadline")
     holds = await _trace_ids(h, bid, "HoldItem")
     assert len(set(holds)) == 1, holds  # the first holds and the resend: one trace
     assert await h.settles(bid) == "FAILED"
-    assert set(await _trace_ids(h, bid, "CancelItem")) == set(holds)  # compensation, after a timer too
+    assert set(await _trace_ids(h, bid, "CancelItem")) == set(
+        holds
+    )  # compensation, after a timer too
 
     names = {s.name for s in spans.get_finished_spans() if s.attributes.get("booking.id") == bid}
     assert {"saga start", "saga send HoldItem", "saga deadline", "saga reply ItemHeld"} <= names
-    deadline = next(s for s in spans.get_finished_spans() if s.name == "saga deadline" and s.attributes["booking.id"] == bid)
+    deadline = next(
+        s
+        for s in spans.get_finished_spans()
+        if s.name == "saga deadline" and s.attributes["booking.id"] == bid
+    )
     assert f"{deadline.context.trace_id:032x}" == holds[0]
 
 

@@ -41,7 +41,13 @@ from orchestrator.domain.model import (
 from orchestrator.domain.saga import decide, start
 
 NOW = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
-POLICY = Policy(step_timeout_s=10, step_max_attempts=3, backoff=2, compensation_max_attempts=3, action_window_s=600)
+POLICY = Policy(
+    step_timeout_s=10,
+    step_max_attempts=3,
+    backoff=2,
+    compensation_max_attempts=3,
+    action_window_s=600,
+)
 BID = "bk_unit"
 
 RESTAURANTS = ProviderInfo(
@@ -71,12 +77,34 @@ def items() -> list[BookingItem]:
     """Dinner (restaurant, holds) 2 x 20.00, concert (event, no hold) 1 x 30.00, lunch 2 x 15.00."""
     start_time = NOW + timedelta(days=4)
     return [
-        BookingItem(id="item-1", title="Dinner", category="dinner", start_time=start_time,
-                    cost=Money(amount_minor=2000, currency="EUR"), venue_id="rest_1", party_size=2),
-        BookingItem(id="item-2", title="Concert", category="concert", start_time=start_time,
-                    cost=Money(amount_minor=3000, currency="EUR"), event_id="evt_1", ticket_class_id="tc_1", quantity=1),
-        BookingItem(id="item-3", title="Lunch", category="lunch", start_time=start_time,
-                    cost=Money(amount_minor=1500, currency="EUR"), venue_id="rest_2", party_size=2),
+        BookingItem(
+            id="item-1",
+            title="Dinner",
+            category="dinner",
+            start_time=start_time,
+            cost=Money(amount_minor=2000, currency="EUR"),
+            venue_id="rest_1",
+            party_size=2,
+        ),
+        BookingItem(
+            id="item-2",
+            title="Concert",
+            category="concert",
+            start_time=start_time,
+            cost=Money(amount_minor=3000, currency="EUR"),
+            event_id="evt_1",
+            ticket_class_id="tc_1",
+            quantity=1,
+        ),
+        BookingItem(
+            id="item-3",
+            title="Lunch",
+            category="lunch",
+            start_time=start_time,
+            cost=Money(amount_minor=1500, currency="EUR"),
+            venue_id="rest_2",
+            party_size=2,
+        ),
     ]
 
 
@@ -112,9 +140,13 @@ def held(saga: Saga, item_id: str, price: int | None = None, expires_in_s: int =
     st = step(saga, f"hold:{item_id}")
     item = saga.item(item_id)
     assert item is not None
-    amount = Money(amount_minor=price, currency="EUR") if price is not None else item.spec.line_total()
+    amount = (
+        Money(amount_minor=price, currency="EUR") if price is not None else item.spec.line_total()
+    )
     return ItemHeld(
-        booking_id=saga.booking_id, command_id=st.command_id, item_id=item_id,
+        booking_id=saga.booking_id,
+        command_id=st.command_id,
+        item_id=item_id,
         hold_id=f"h-{item_id}" if item.hold_capable else None,
         expires_at=NOW + timedelta(seconds=expires_in_s) if item.hold_capable else None,
         price=amount,
@@ -123,7 +155,12 @@ def held(saga: Saga, item_id: str, price: int | None = None, expires_in_s: int =
 
 def rejected(saga: Saga, name: str, code: str = "slot_unavailable") -> ItemRejected:
     st = step(saga, name)
-    return ItemRejected(booking_id=saga.booking_id, command_id=st.command_id, item_id=st.item_id or "", reason_code=code)  # type: ignore[arg-type]
+    return ItemRejected(
+        booking_id=saga.booking_id,
+        command_id=st.command_id,
+        item_id=st.item_id or "",
+        reason_code=code,
+    )  # type: ignore[arg-type]
 
 
 def confirmed(saga: Saga, item_id: str) -> ItemConfirmed:
@@ -131,47 +168,74 @@ def confirmed(saga: Saga, item_id: str) -> ItemConfirmed:
     item = saga.item(item_id)
     assert item is not None
     return ItemConfirmed(
-        booking_id=saga.booking_id, command_id=st.command_id, item_id=item_id,
-        confirmation_code=f"C-{item_id}", partner_reference=f"ref-{item_id}", price=item.price,
+        booking_id=saga.booking_id,
+        command_id=st.command_id,
+        item_id=item_id,
+        confirmation_code=f"C-{item_id}",
+        partner_reference=f"ref-{item_id}",
+        price=item.price,
         cancellation_policy=CancellationPolicy(summary="free until the day before"),
     )
 
 
-def cancelled(saga: Saga, name: str, refund: int = 0, fee: int = 0, was_confirmed: bool = False) -> ItemCancelled:
+def cancelled(
+    saga: Saga, name: str, refund: int = 0, fee: int = 0, was_confirmed: bool = False
+) -> ItemCancelled:
     st = step(saga, name)
     cur = "EUR" if (refund or fee) else "XXX"
     return ItemCancelled(
-        booking_id=saga.booking_id, command_id=st.command_id, item_id=st.item_id or "", was_confirmed=was_confirmed,
-        refund=Money(amount_minor=refund, currency=cur), fee=Money(amount_minor=fee, currency=cur),
+        booking_id=saga.booking_id,
+        command_id=st.command_id,
+        item_id=st.item_id or "",
+        was_confirmed=was_confirmed,
+        refund=Money(amount_minor=refund, currency=cur),
+        fee=Money(amount_minor=fee, currency=cur),
     )
 
 
 def authorized(saga: Saga) -> PaymentAuthorized:
     st = step(saga, "authorize")
     return PaymentAuthorized(
-        booking_id=saga.booking_id, command_id=st.command_id, payment_intent_id="pi_1",
-        amount_capturable=st.command.amount, capture_before=NOW + timedelta(days=7),  # type: ignore[attr-defined]
+        booking_id=saga.booking_id,
+        command_id=st.command_id,
+        payment_intent_id="pi_1",
+        amount_capturable=st.command.amount,
+        capture_before=NOW + timedelta(days=7),  # type: ignore[attr-defined]
     )
 
 
 def declined(saga: Saga) -> PaymentDeclined:
-    return PaymentDeclined(booking_id=saga.booking_id, command_id=step(saga, "authorize").command_id,
-                           decline_code="insufficient_funds", message="Your card has insufficient funds.")
+    return PaymentDeclined(
+        booking_id=saga.booking_id,
+        command_id=step(saga, "authorize").command_id,
+        decline_code="insufficient_funds",
+        message="Your card has insufficient funds.",
+    )
 
 
 def action_required(saga: Saga) -> PaymentActionRequired:
-    return PaymentActionRequired(booking_id=saga.booking_id, command_id=step(saga, "authorize").command_id,
-                                 payment_intent_id="pi_1", client_secret="pi_1_secret_x")
+    return PaymentActionRequired(
+        booking_id=saga.booking_id,
+        command_id=step(saga, "authorize").command_id,
+        payment_intent_id="pi_1",
+        client_secret="pi_1_secret_x",
+    )
 
 
 def captured(saga: Saga) -> PaymentCaptured:
     st = step(saga, "capture")
-    return PaymentCaptured(booking_id=saga.booking_id, command_id=st.command_id, amount_captured=st.command.amount)  # type: ignore[attr-defined]
+    return PaymentCaptured(
+        booking_id=saga.booking_id, command_id=st.command_id, amount_captured=st.command.amount
+    )  # type: ignore[attr-defined]
 
 
 def payment_failed(saga: Saga, name: str, operation: str, code: str) -> PaymentFailed:
-    return PaymentFailed(booking_id=saga.booking_id, command_id=step(saga, name).command_id,
-                         operation=operation, code=code)  # type: ignore[arg-type]
+    return PaymentFailed(
+        booking_id=saga.booking_id,
+        command_id=step(saga, name).command_id,
+        operation=operation,
+        code=code,
+    )  # type: ignore[arg-type]
 
 
 def voided(saga: Saga, name: str = "void") -> PaymentVoided:
@@ -181,16 +245,27 @@ def voided(saga: Saga, name: str = "void") -> PaymentVoided:
 def refunded(saga: Saga, name: str) -> PaymentRefunded:
     st = step(saga, name)
     amount = st.command.amount  # type: ignore[attr-defined]
-    return PaymentRefunded(booking_id=saga.booking_id, command_id=st.command_id, amount_refunded=amount,
-                           total_refunded=amount, refund_id="re_1")
+    return PaymentRefunded(
+        booking_id=saga.booking_id,
+        command_id=st.command_id,
+        amount_refunded=amount,
+        total_refunded=amount,
+        refund_id="re_1",
+    )
 
 
 def lapsed(saga: Saga, item_id: str) -> ItemHoldLapsed:
-    return ItemHoldLapsed(booking_id=saga.booking_id, item_id=item_id, hold_id=f"h-{item_id}", expired_at=NOW)
+    return ItemHoldLapsed(
+        booking_id=saga.booking_id, item_id=item_id, hold_id=f"h-{item_id}", expired_at=NOW
+    )
 
 
 def cancellation(saga: Saga, by: str = "usr_1") -> CancellationRequested:
-    return CancellationRequested(BookingCancellationRequested(booking_id=saga.booking_id, requested_by=by, reason="plans changed"))
+    return CancellationRequested(
+        BookingCancellationRequested(
+            booking_id=saga.booking_id, requested_by=by, reason="plans changed"
+        )
+    )
 
 
 # ---- driving ---------------------------------------------------------------------------------
@@ -269,6 +344,8 @@ def sends(decision: Decision) -> list[str]:
         name = s.message.type_name()
         if name == "SagaStateChanged":
             continue
-        item = getattr(s.message, "item_id", None) or getattr(getattr(s.message, "item", None), "id", None)
+        item = getattr(s.message, "item_id", None) or getattr(
+            getattr(s.message, "item", None), "id", None
+        )
         out.append(f"{name}:{item}" if item else name)
     return sorted(out)

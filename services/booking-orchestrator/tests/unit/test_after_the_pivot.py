@@ -61,7 +61,9 @@ def test_a_silent_capture_is_resent_with_the_same_id_and_a_growing_capped_wait()
     assert gaps[0] < gaps[1] < gaps[2]  # backoff
     assert max(gaps) == POLICY.max_step_timeout_s  # capped
     # No item was cancelled, nothing refunded: the customer keeps the confirmations.
-    assert not [c for d in decisions for c in d.commands if c.message.type_name() != "CapturePayment"]
+    assert not [
+        c for d in decisions for c in d.commands if c.message.type_name() != "CapturePayment"
+    ]
 
 
 def test_operators_are_called_once_after_the_configured_unanswered_sends() -> None:
@@ -105,7 +107,9 @@ def two_item_booking():  # type: ignore[no-untyped-def]
     for i in ("item-1", "item-2"):
         s = reply(s, confirmed(s, i))
     s = reply(s, captured(s))
-    assert s.state == SagaState.CONFIRMED and s.payment.captured == Money(amount_minor=7000, currency="EUR")
+    assert s.state == SagaState.CONFIRMED and s.payment.captured == Money(
+        amount_minor=7000, currency="EUR"
+    )
     return s
 
 
@@ -113,24 +117,37 @@ def test_a_two_item_booking_where_one_item_refuses_cancellation_refunds_the_othe
     s = two_item_booking()
     s = apply(s, cancellation(s)).saga
     s = reply(s, rejected(s, "cancellation-cancel:item-2", "not_cancellable"))
-    d = apply(s, ReplyReceived(cancelled(s, "cancellation-cancel:item-1", refund=3200, fee=800, was_confirmed=True)))
+    d = apply(
+        s,
+        ReplyReceived(
+            cancelled(s, "cancellation-cancel:item-1", refund=3200, fee=800, was_confirmed=True)
+        ),
+    )
     refunds = [c.message for c in d.commands if c.message.type_name() == "RefundPayment"]
     assert [r.amount for r in refunds] == [Money(amount_minor=3200, currency="EUR")]  # type: ignore[attr-defined]
     s = d.saga
     assert s.state == SagaState.CANCELLING
     d = apply(s, ReplyReceived(refunded(s, "cancellation-refund")))
     assert d.saga.state == SagaState.PARTIALLY_CANCELLED
-    assert d.saga.failure_reasons == [], "a partner's refusal is an outcome, not a failure of the saga"
+    assert d.saga.failure_reasons == [], (
+        "a partner's refusal is an outcome, not a failure of the saga"
+    )
     item1, item2 = d.saga.items
     assert (item1.status, item1.refund, item1.fee) == (
-        ItemStatus.CANCELLED, Money(amount_minor=3200, currency="EUR"), Money(amount_minor=800, currency="EUR"))
+        ItemStatus.CANCELLED,
+        Money(amount_minor=3200, currency="EUR"),
+        Money(amount_minor=800, currency="EUR"),
+    )
     assert item2.status == ItemStatus.NOT_CANCELLABLE and item2.confirmation_code == "C-item-2"
     assert item2.failure is not None and item2.failure.code == "not_cancellable"
     event = next(x.message for x in d.events if isinstance(x.message, BookingCancelled))
     assert event.partial is True
     assert event.total_refunded == Money(amount_minor=3200, currency="EUR")
     assert [r.item_id for r in event.refunds] == ["item-1"]
-    assert [(o.item_id, o.outcome, o.refunded.amount_minor, o.fee.amount_minor, o.reason_code) for o in event.items] == [
+    assert [
+        (o.item_id, o.outcome, o.refunded.amount_minor, o.fee.amount_minor, o.reason_code)
+        for o in event.items
+    ] == [
         ("item-1", "cancelled", 3200, 800, None),
         ("item-2", "not_cancellable", 0, 0, "not_cancellable"),
     ]
@@ -154,8 +171,13 @@ def test_a_full_cancellation_says_every_item_was_cancelled() -> None:
     s = apply(s, cancellation(s)).saga
     s = reply(s, cancelled(s, "cancellation-cancel:item-1", refund=4000, was_confirmed=True))
     s = reply(s, cancelled(s, "cancellation-cancel:item-2", refund=0, fee=3000, was_confirmed=True))
-    d = apply(s, ReplyReceived(refunded(s, "cancellation-refund")), s.updated_at + timedelta(seconds=1))
+    d = apply(
+        s, ReplyReceived(refunded(s, "cancellation-refund")), s.updated_at + timedelta(seconds=1)
+    )
     assert d.saga.state == SagaState.CANCELLED
     event = next(x.message for x in d.events if isinstance(x.message, BookingCancelled))
     assert event.partial is False
-    assert [(o.item_id, o.outcome) for o in event.items] == [("item-1", "cancelled"), ("item-2", "cancelled")]
+    assert [(o.item_id, o.outcome) for o in event.items] == [
+        ("item-1", "cancelled"),
+        ("item-2", "cancelled"),
+    ]

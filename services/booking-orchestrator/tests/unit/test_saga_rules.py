@@ -96,7 +96,9 @@ def test_3ds_keeps_the_client_secret_and_the_window_ends_when_a_hold_would() -> 
     s = reply(s, action_required(s))
     assert s.state == SagaState.ACTION_REQUIRED
     assert s.payment.client_secret == "pi_1_secret_x"
-    assert s.timers["action_window"] == NOW + timedelta(seconds=120)  # the hold expires before 600 s
+    assert s.timers["action_window"] == NOW + timedelta(
+        seconds=120
+    )  # the hold expires before 600 s
     s = reply(s, authorized(s))
     assert s.state == SagaState.CONFIRMING and s.payment.client_secret is None
 
@@ -111,7 +113,9 @@ def test_a_booking_confirmed_event_names_every_confirmation_code() -> None:
 def test_cancellation_refunds_the_sum_of_what_each_policy_gives_back() -> None:
     s = cancelling()
     s = reply(s, cancelled(s, "cancellation-cancel:item-1", refund=4000, was_confirmed=True))
-    s = reply(s, cancelled(s, "cancellation-cancel:item-2", refund=1500, fee=1500, was_confirmed=True))
+    s = reply(
+        s, cancelled(s, "cancellation-cancel:item-2", refund=1500, fee=1500, was_confirmed=True)
+    )
     s = reply(s, cancelled(s, "cancellation-cancel:item-3", refund=0, fee=3000, was_confirmed=True))
     refund = s.steps["cancellation-refund"].command
     assert refund.amount == Money(amount_minor=5500, currency="EUR")  # type: ignore[attr-defined]
@@ -139,7 +143,9 @@ def test_a_late_hold_after_the_booking_failed_is_released_with_a_new_command_id(
 
 
 def test_an_item_without_hold_capability_needs_no_release_but_a_booked_one_is_cancelled() -> None:
-    s = holding(held_ids=("item-2",))  # item-2: the provider has no hold; its "hold" was an availability check
+    s = holding(
+        held_ids=("item-2",)
+    )  # item-2: the provider has no hold; its "hold" was an availability check
     s = reply(s, rejected(s, "hold:item-1"))
     assert "cancel:item-2" not in s.steps
     s = confirming(confirmed_ids=("item-2",))

@@ -52,5 +52,9 @@ def test_the_pure_function_is_entered_once_and_the_engine_drives_the_table() -> 
 
 def test_the_walk_sees_every_module_a_reply_goes_through() -> None:
     walk = _tool().walk("the last hold (HOLDING -> AUTHORIZING)")
-    assert {"orchestrator/handlers", "orchestrator/domain/engine", "orchestrator/domain/steps"} <= set(walk.stops)
+    assert {
+        "orchestrator/handlers",
+        "orchestrator/domain/engine",
+        "orchestrator/domain/steps",
+    } <= set(walk.stops)
     assert walk.returns == len(walk.stops) - walk.modules

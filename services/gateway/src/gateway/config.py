@@ -31,8 +31,12 @@ class Settings(ServiceSettings):
     )
     # Each called service's credential (the INTERNAL_API_TOKEN it was started with). Required in
     # production; `make up` makes random ones at each start.
-    payment_api_token: SecretStr | None = Field(None, description="The payment service's credential.")
-    orchestrator_api_token: SecretStr | None = Field(None, description="The orchestrator's credential.")
+    payment_api_token: SecretStr | None = Field(
+        None, description="The payment service's credential."
+    )
+    orchestrator_api_token: SecretStr | None = Field(
+        None, description="The orchestrator's credential."
+    )
     provider_opentable_api_token: SecretStr | None = Field(
         None, description="The OpenTable provider's credential."
     )
@@ -40,7 +44,8 @@ class Settings(ServiceSettings):
         None, description="The Eventbrite provider's credential."
     )
     extra_provider_tokens: dict[str, SecretStr] = Field(
-        default_factory=dict, description="Credentials of extra_provider_urls: name -> token (JSON)."
+        default_factory=dict,
+        description="Credentials of extra_provider_urls: name -> token (JSON).",
     )
     http_timeout_s: float = Field(5.0, description="Timeout of a call to another service.")
     search_timeout_s: float = Field(
@@ -111,7 +116,9 @@ class Settings(ServiceSettings):
         5.0, gt=0, description="How often the reconciler looks for unanswered requests."
     )
     reconcile_max_resends: int = Field(
-        5, ge=0, description="Resends of one request before it is left to operators (logged, counted)."
+        5,
+        ge=0,
+        description="Resends of one request before it is left to operators (logged, counted).",
     )
     max_body_bytes: int = Field(65536, description="Bigger request bodies get 413.")
     trust_forwarded_for: bool = Field(
@@ -130,7 +137,8 @@ class Settings(ServiceSettings):
         60.0, gt=0, le=600, description="How long a single-use event-stream ticket can be redeemed."
     )
     stripe_api_base: str | None = Field(
-        None, description="The Stripe emulator's base URL in dev (make up sets it); its Stripe.js is used."
+        None,
+        description="The Stripe emulator's base URL in dev (make up sets it); its Stripe.js is used.",
     )
     stripe_js_url: str | None = Field(
         None,

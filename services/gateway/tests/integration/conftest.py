@@ -109,12 +109,19 @@ async def gateway(upstreams, settings_for, gateway_kafka) -> AsyncIterator[Gatew
         reconcile_interval_s=0.2,
     )
     app = create_app(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=False)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=False
+    )
     await producer.start()
     try:
         async with serve_app(app, port=settings.port) as url:
             yield Gateway(
-                url, settings, app.state.runtime.pool, upstreams, settings.kafka_bootstrap_servers, producer
+                url,
+                settings,
+                app.state.runtime.pool,
+                upstreams,
+                settings.kafka_bootstrap_servers,
+                producer,
             )
     finally:
         await producer.stop()

@@ -102,9 +102,23 @@ def full_saga(saga: dict[str, Any]) -> dict[str, Any]:
 
 def saga_summary(saga: dict[str, Any]) -> dict[str, Any]:
     full = full_saga(saga)
-    keys = ("booking_id", "user_id", "state", "mode", "paused", "definition_version", "created_at",
-            "updated_at", "attention", "attention_at")
-    return {**{k: full[k] for k in keys}, "total": full["total"] or money(0), "state_changed_at": None}
+    keys = (
+        "booking_id",
+        "user_id",
+        "state",
+        "mode",
+        "paused",
+        "definition_version",
+        "created_at",
+        "updated_at",
+        "attention",
+        "attention_at",
+    )
+    return {
+        **{k: full[k] for k in keys},
+        "total": full["total"] or money(0),
+        "state_changed_at": None,
+    }
 
 
 @dataclass
@@ -125,11 +139,16 @@ class Upstreams:
     # Each stand-in's credential, as the real services check it: /payment wants tokens["payment"].
     tokens: dict[str, str] = field(
         default_factory=lambda: {
-            s: secrets.token_urlsafe(32) for s in ("payment", "opentable", "eventbrite", "orchestrator")
+            s: secrets.token_urlsafe(32)
+            for s in ("payment", "opentable", "eventbrite", "orchestrator")
         }
     )
-    refused: list[tuple[str, str]] = field(default_factory=list)  # (service, path) without its credential
-    list_queries: list[dict[str, str]] = field(default_factory=list)  # what GET /internal/sagas was asked
+    refused: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (service, path) without its credential
+    list_queries: list[dict[str, str]] = field(
+        default_factory=list
+    )  # what GET /internal/sagas was asked
 
     async def _gate(self, service: str, key: str) -> Response | None:
         self.calls.append((service, key))
@@ -327,13 +346,21 @@ class Upstreams:
                         "reason": None if ok else "slot_unavailable",
                     }
                 )
-            return QuoteResult.model_validate({"provider": name, "items": out}).model_dump(mode="json")
+            return QuoteResult.model_validate({"provider": name, "items": out}).model_dump(
+                mode="json"
+            )
 
         @r.get("/internal/bookings/{booking_id}/items/{item_id}/cancel-quote")
         async def cancel_quote(booking_id: str, item_id: str) -> Any:
             if (gate := await self._gate(name, "cancel-quote")) is not None:
                 return gate
-            answer = {"item_id": item_id, "cancellable": True, "refund": money(4000), "fee": money(1000), "policy": policy}
+            answer = {
+                "item_id": item_id,
+                "cancellable": True,
+                "refund": money(4000),
+                "fee": money(1000),
+                "policy": policy,
+            }
             return CancelQuote.model_validate(answer).model_dump(mode="json")
 
         return r

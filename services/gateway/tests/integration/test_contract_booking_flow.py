@@ -238,7 +238,9 @@ async def test_the_event_stream_follows_the_saga_to_confirmed_then_calendar_and_
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "booking_id"
 
 
-async def test_a_cancellation_a_partner_refused_for_one_item_shows_each_items_outcome(gateway, client):
+async def test_a_cancellation_a_partner_refused_for_one_item_shows_each_items_outcome(
+    gateway, client
+):
     token, _ = await sign_up(client)
     await add_card(client, token)
     q = await quote(client, token)
@@ -262,7 +264,9 @@ async def test_a_cancellation_a_partner_refused_for_one_item_shows_each_items_ou
         BookingCancelled(
             booking_id=booking_id,
             refunds=[
-                ItemRefund(item_id="item-1", refunded=Money.of("90", "EUR"), fee=Money.of("0", "EUR"))
+                ItemRefund(
+                    item_id="item-1", refunded=Money.of("90", "EUR"), fee=Money.of("0", "EUR")
+                )
             ],
             total_refunded=Money.of("90", "EUR"),
             partial=True,

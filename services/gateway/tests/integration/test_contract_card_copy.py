@@ -39,15 +39,28 @@ async def test_the_copy_follows_saving_choosing_and_removing_cards(gateway, clie
     first = await add_card(client, token)
     assert [(c["id"], c["is_default"]) for c in await _copy(gateway, user["id"])] == [(first, True)]
     second = await add_card(client, token, f"pm_{uuid.uuid4().hex[:12]}")
-    assert {c["id"]: c["is_default"] for c in await _copy(gateway, user["id"])} == {first: False, second: True}
+    assert {c["id"]: c["is_default"] for c in await _copy(gateway, user["id"])} == {
+        first: False,
+        second: True,
+    }
     r = await client.post(f"/v1/payment-methods/{first}/default", headers=bearer(token))
     assert r.status_code == 200, r.text
-    assert {c["id"]: c["is_default"] for c in await _copy(gateway, user["id"])} == {first: True, second: False}
+    assert {c["id"]: c["is_default"] for c in await _copy(gateway, user["id"])} == {
+        first: True,
+        second: False,
+    }
     r = await client.delete(f"/v1/payment-methods/{first}", headers=bearer(token))
     assert r.status_code == 204, r.text
     assert [c["id"] for c in await _copy(gateway, user["id"])] == [second]
     # Only tokens and display fields: never more than the payment service shows.
-    assert set((await _copy(gateway, user["id"]))[0]) == {"id", "brand", "last4", "exp_month", "exp_year", "is_default"}
+    assert set((await _copy(gateway, user["id"]))[0]) == {
+        "id",
+        "brand",
+        "last4",
+        "exp_month",
+        "exp_year",
+        "is_default",
+    }
 
 
 async def test_the_card_asked_for_must_be_in_the_copy(gateway, client):
@@ -56,7 +69,14 @@ async def test_the_card_asked_for_must_be_in_the_copy(gateway, client):
     q = await quote(client, token)
     gateway.upstreams.down.add("payment")
     try:
-        r = await book(client, token, q["id"], key=str(uuid.uuid4()), confirm=True, payment_method_id="pm_notmine1")
+        r = await book(
+            client,
+            token,
+            q["id"],
+            key=str(uuid.uuid4()),
+            confirm=True,
+            payment_method_id="pm_notmine1",
+        )
     finally:
         gateway.upstreams.down.discard("payment")
     assert r.status_code == 404 and r.json()["errors"][0]["field"] == "payment_method_id"

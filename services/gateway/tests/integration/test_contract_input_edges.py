@@ -70,9 +70,7 @@ async def test_the_largest_allowed_cost_is_quoted(client):
         (event_item(event_id="é" * 3), "items[0].event_id"),
     ],
 )
-async def test_a_partner_id_that_would_change_a_partner_url_is_a_422(
-    gateway, client, item, field
-):
+async def test_a_partner_id_that_would_change_a_partner_url_is_a_422(gateway, client, item, field):
     token, _ = await sign_up(client)
     before = await gateway.counts()
     r = await client.post("/v1/quotes", json={"items": [item]}, headers=bearer(token))
@@ -126,7 +124,9 @@ async def test_a_nul_or_a_lone_surrogate_in_a_string_is_a_422_not_a_database_err
 
 async def test_a_cursor_that_is_not_one_of_your_bookings_is_404(client):
     token, _ = await sign_up(client)
-    r = await client.get("/v1/bookings", params={"cursor": "bk_nosuchbooking"}, headers=bearer(token))
+    r = await client.get(
+        "/v1/bookings", params={"cursor": "bk_nosuchbooking"}, headers=bearer(token)
+    )
     assert r.status_code == 404 and r.json()["errors"][0]["field"] == "cursor"
 
 

@@ -18,9 +18,7 @@ from .conftest import add_card, bearer, book, quote, read_topic
 
 async def _person(client, name: str, **extra) -> str:
     tag = secrets.token_hex(4)
-    r = await client.post(
-        "/v1/users", json={"name": name, "email": f"{tag}@example.org", **extra}
-    )
+    r = await client.post("/v1/users", json={"name": name, "email": f"{tag}@example.org", **extra})
     assert r.status_code == 201, r.text
     token = r.json()["token"]
     await add_card(client, token)
@@ -42,7 +40,9 @@ async def _sent(gateway, booking_id: str, type_: str) -> list:
     )
 
 
-async def _age(gateway, booking_id: str, type_: str, hours: float, resends: int | None = None) -> None:
+async def _age(
+    gateway, booking_id: str, type_: str, hours: float, resends: int | None = None
+) -> None:
     """Move the request's last send into the past (as if that long had passed unanswered)."""
     await gateway.pool.execute(
         "UPDATE sent_requests SET last_sent_at = now() - make_interval(secs => $3),"
@@ -58,8 +58,12 @@ def _headers(record) -> dict[str, bytes]:
     return dict(record.headers)
 
 
-async def test_a_booking_request_nobody_answered_is_sent_again_with_a_new_message_id(gateway, client):
-    token = await _person(client, "Þórdís", last_name="Jónsdóttir", phone="+354 555 0100")  # one word as a name
+async def test_a_booking_request_nobody_answered_is_sent_again_with_a_new_message_id(
+    gateway, client
+):
+    token = await _person(
+        client, "Þórdís", last_name="Jónsdóttir", phone="+354 555 0100"
+    )  # one word as a name
     booking_id = await _booked(client, token)
     [first] = await read_topic(gateway.kafka, BOOKING_EVENTS, booking_id)
 
@@ -78,7 +82,9 @@ async def test_a_booking_request_nobody_answered_is_sent_again_with_a_new_messag
     assert row["resends"] == 1 and row["abandoned_at"] is None
 
     # The saga shows up: nothing is sent again, however long the wait.
-    await gateway.publish(SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state=None, to_state="REQUESTED"))
+    await gateway.publish(
+        SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state=None, to_state="REQUESTED")
+    )
     await wait_for(
         lambda: gateway.pool.fetchval(
             "SELECT saga_state = 'REQUESTED' FROM bookings WHERE id = $1", booking_id
@@ -93,7 +99,9 @@ async def test_a_booking_request_nobody_answered_is_sent_again_with_a_new_messag
 
 
 async def test_a_request_unanswered_after_every_resend_is_left_to_operators(gateway, client):
-    token = await _person(client, "Wolfeschlegelsteinhausenbergerdorff Hubert Blaine", phone="+1 555 0100")
+    token = await _person(
+        client, "Wolfeschlegelsteinhausenbergerdorff Hubert Blaine", phone="+1 555 0100"
+    )
     booking_id = await _booked(client, token)
     max_resends = gateway.settings.reconcile_max_resends
     await _age(gateway, booking_id, reconcile.REQUEST, hours=10_000, resends=max_resends)
@@ -111,7 +119,9 @@ async def test_a_request_unanswered_after_every_resend_is_left_to_operators(gate
 
 
 async def test_several_instances_reconciling_at_once_send_a_lost_request_once(gateway, client):
-    token = await _person(client, "李小龍", first_name="小龍", last_name="李", phone="+852 5555 0100")
+    token = await _person(
+        client, "李小龍", first_name="小龍", last_name="李", phone="+852 5555 0100"
+    )
     booking_id = await _booked(client, token)
     await _age(gateway, booking_id, reconcile.REQUEST, hours=2)
     s = gateway.settings
@@ -135,15 +145,21 @@ async def test_several_instances_reconciling_at_once_send_a_lost_request_once(ga
 async def _confirmed(gateway, client, token: str) -> str:
     booking_id = await _booked(client, token)
     for a, b in (("REQUESTED", "HOLDING"), ("HOLDING", "CONFIRMED")):
-        await gateway.publish(SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state=a, to_state=b))
+        await gateway.publish(
+            SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state=a, to_state=b)
+        )
     await wait_for(
-        lambda: gateway.pool.fetchval("SELECT state = 'CONFIRMED' FROM bookings WHERE id = $1", booking_id),
+        lambda: gateway.pool.fetchval(
+            "SELECT state = 'CONFIRMED' FROM bookings WHERE id = $1", booking_id
+        ),
         what="CONFIRMED in the projection",
     )
     return booking_id
 
 
-async def test_a_repeated_cancel_sends_the_cancellation_again_when_nothing_answered_it(gateway, client):
+async def test_a_repeated_cancel_sends_the_cancellation_again_when_nothing_answered_it(
+    gateway, client
+):
     token = await _person(client, "Zoë O'Brien-Núñez", phone="+34 600 000 100")
     booking_id = await _confirmed(gateway, client, token)
 
@@ -170,15 +186,19 @@ async def test_a_repeated_cancel_sends_the_cancellation_again_when_nothing_answe
     # Left alone long enough, the reconciler sends it again by itself.
     await _age(gateway, booking_id, reconcile.CANCELLATION, hours=100)
     await wait_for(
-        lambda: _count(gateway, booking_id, reconcile.CANCELLATION, 3), what="the reconciler's resend"
+        lambda: _count(gateway, booking_id, reconcile.CANCELLATION, 3),
+        what="the reconciler's resend",
     )
 
     # The saga answers (CANCELLING): neither the reconciler nor the person sends it again.
     await gateway.publish(
-        SAGA_STATE, SagaStateChanged(booking_id=booking_id, from_state="CONFIRMED", to_state="CANCELLING")
+        SAGA_STATE,
+        SagaStateChanged(booking_id=booking_id, from_state="CONFIRMED", to_state="CANCELLING"),
     )
     await wait_for(
-        lambda: gateway.pool.fetchval("SELECT state = 'CANCELLING' FROM bookings WHERE id = $1", booking_id),
+        lambda: gateway.pool.fetchval(
+            "SELECT state = 'CANCELLING' FROM bookings WHERE id = $1", booking_id
+        ),
         what="CANCELLING in the projection",
     )
     await _age(gateway, booking_id, reconcile.CANCELLATION, hours=1000, resends=0)

@@ -167,7 +167,9 @@ async def test_ops_routes_need_the_ops_role_and_proxy_the_orchestrator(gateway, 
         "/v1/ops/sagas", params={"state": "HOLDING", "older_than_s": 60}, headers=ops
     )
     assert r.status_code == 200 and "bk_opsstuck1" in {s["booking_id"] for s in r.json()["sagas"]}
-    assert gateway.upstreams.list_queries[-1]["older_than_s"] == "60"  # the filters reach the orchestrator
+    assert (
+        gateway.upstreams.list_queries[-1]["older_than_s"] == "60"
+    )  # the filters reach the orchestrator
     assert (await client.get("/v1/ops/sagas/bk_opsstuck1", headers=ops)).json()[
         "state"
     ] == "HOLDING"
@@ -215,7 +217,18 @@ async def test_the_gateway_presents_each_services_own_credential(gateway, client
     await add_card(client, token)  # payment: the Stripe customer and the card
     r = await client.get("/v1/search", params={"date": "2026-12-05"}, headers=bearer(token))
     assert r.status_code == 200, r.text
-    up.sagas["bk_credentials1"] = {"booking_id": "bk_credentials1", "state": "HOLDING", "history": []}
-    assert (await client.get("/v1/ops/sagas/bk_credentials1", headers=bearer(OPS_TOKEN))).status_code == 200
-    assert {service for service, _ in up.calls[before:]} >= {"payment", "opentable", "eventbrite", "orchestrator"}
+    up.sagas["bk_credentials1"] = {
+        "booking_id": "bk_credentials1",
+        "state": "HOLDING",
+        "history": [],
+    }
+    assert (
+        await client.get("/v1/ops/sagas/bk_credentials1", headers=bearer(OPS_TOKEN))
+    ).status_code == 200
+    assert {service for service, _ in up.calls[before:]} >= {
+        "payment",
+        "opentable",
+        "eventbrite",
+        "orchestrator",
+    }
     assert up.refused == []

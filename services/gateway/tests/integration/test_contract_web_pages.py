@@ -53,7 +53,9 @@ async def test_a_ticket_is_for_one_booking_of_its_user_only(client, gateway):
 
     r = await client.post(f"/v1/bookings/{booking_id}/stream-ticket", headers=bearer(stranger))
     assert r.status_code == 404, r.text  # another user's booking is "not found"
-    ticket = (await client.post(f"/v1/bookings/{booking_id}/stream-ticket", headers=bearer(token))).json()["ticket"]
+    ticket = (
+        await client.post(f"/v1/bookings/{booking_id}/stream-ticket", headers=bearer(token))
+    ).json()["ticket"]
     status, _ = await _first_event(client, f"/v1/bookings/{other_booking}/events?ticket={ticket}")
     assert status == 401
     for forged in ("st_nothing", "gw_" + "x" * 43, token):  # the bearer token is no ticket
@@ -66,7 +68,12 @@ async def test_a_ticket_is_for_one_booking_of_its_user_only(client, gateway):
     status, _ = await _first_event(client, f"/v1/bookings/{booking_id}/events?ticket={ticket}")
     assert status == 401
     # Only the hash is kept.
-    assert await gateway.pool.fetchval("SELECT count(*) FROM stream_tickets WHERE ticket_hash = $1", ticket) == 0
+    assert (
+        await gateway.pool.fetchval(
+            "SELECT count(*) FROM stream_tickets WHERE ticket_hash = $1", ticket
+        )
+        == 0
+    )
     # Without a ticket the stream still needs the bearer token.
     status, _ = await _first_event(client, f"/v1/bookings/{booking_id}/events")
     assert status == 401
@@ -106,14 +113,18 @@ async def test_the_dead_letter_reader_shows_the_newest_records_of_each_dlq_topic
     try:
         for n in range(3):
             await producer.send_and_wait(
-                topic, json.dumps({"type": "Broken", "n": n}).encode(), partition=0,
+                topic,
+                json.dumps({"type": "Broken", "n": n}).encode(),
+                partition=0,
                 headers=[("dlq_error", f"boom {n}".encode()), ("dlq_consumer", b"test")],
             )
     finally:
         await producer.stop()
     found = {}
     for _ in range(20):  # a new topic shows in the broker's metadata within moments
-        found = {t["topic"]: t for t in (await read_dead_letters(gateway_kafka, per_topic=2))["topics"]}
+        found = {
+            t["topic"]: t for t in (await read_dead_letters(gateway_kafka, per_topic=2))["topics"]
+        }
         if found.get(topic, {}).get("total") == 3:
             break
         await asyncio.sleep(0.5)

@@ -22,8 +22,12 @@ HOUR = 3600.0
 async def db(database_url: str, role_prefix: str):
     name = secrets.token_hex(3)
     settings = Settings(
-        database_url=database_url, db_schema=f"gwret_{name}", db_role_prefix=role_prefix,
-        idempotency_ttl_h=1.0, retention_quote_after_expiry_s=HOUR, retention_guest_s=HOUR,
+        database_url=database_url,
+        db_schema=f"gwret_{name}",
+        db_role_prefix=role_prefix,
+        idempotency_ttl_h=1.0,
+        retention_quote_after_expiry_s=HOUR,
+        retention_guest_s=HOUR,
     )
     pool = await prepare_database(settings, MIGRATIONS)
     yield settings, pool
@@ -38,7 +42,9 @@ async def sweep(db) -> dict[str, int]:
 async def user(pool) -> str:
     uid = f"u_{secrets.token_hex(4)}"
     await pool.execute(
-        "INSERT INTO users (id, name, email, preferences) VALUES ($1, 'Ana', $2, '{}'::jsonb)", uid, f"{uid}@example.com"
+        "INSERT INTO users (id, name, email, preferences) VALUES ($1, 'Ana', $2, '{}'::jsonb)",
+        uid,
+        f"{uid}@example.com",
     )
     return uid
 
@@ -48,7 +54,9 @@ async def quote(pool, uid: str, *, expired_ago_s: float) -> str:
     await pool.execute(
         "INSERT INTO quotes (id, user_id, lines, total_minor, currency, consent, expires_at)"
         " VALUES ($1, $2, '[]'::jsonb, 100, 'EUR', '{}'::jsonb, now() - make_interval(secs => $3))",
-        qid, uid, expired_ago_s,
+        qid,
+        uid,
+        expired_ago_s,
     )
     return qid
 
@@ -59,7 +67,11 @@ async def booking(pool, uid: str, qid: str, *, state: str, changed_ago_s: float)
         "INSERT INTO bookings (id, user_id, quote_id, mode, state, total_minor, currency, payment_method_id, items,"
         " created_at, updated_at) VALUES ($1, $2, $3, 'all_or_nothing', $4, 100, 'EUR', 'pm_x', '[]'::jsonb,"
         " now() - make_interval(secs => $5), now() - make_interval(secs => $5))",
-        bid, uid, qid, state, changed_ago_s,
+        bid,
+        uid,
+        qid,
+        state,
+        changed_ago_s,
     )
     await pool.execute(
         "INSERT INTO sent_requests (booking_id, type, topic, headers, payload) VALUES ($1, 'BookingRequested',"
@@ -95,10 +107,17 @@ async def test_used_keys_go_after_their_ttl_and_young_or_in_flight_ones_stay(db)
         await pool.execute(
             "INSERT INTO idempotency_keys (user_id, key, fingerprint, status, created_at, locked_until)"
             " VALUES ($1, $2, 'fp', $3, now() - make_interval(secs => $4), now() - make_interval(secs => $5))",
-            uid, key, status, created_ago, locked_ago,
+            uid,
+            key,
+            status,
+            created_ago,
+            locked_ago,
         )
     await sweep(db)
-    left = {r["key"] for r in await pool.fetch("SELECT key FROM idempotency_keys WHERE user_id = $1", uid)}
+    left = {
+        r["key"]
+        for r in await pool.fetch("SELECT key FROM idempotency_keys WHERE user_id = $1", uid)
+    }
     assert left == {"young-done", "old-in-flight"}
 
 
@@ -110,21 +129,37 @@ async def test_a_rate_bucket_goes_only_once_it_would_be_full_again(db):
     for bucket, ago in (("quotes", refill + 5), ("bookings", refill - 20)):
         await pool.execute(
             "INSERT INTO rate_buckets (user_id, bucket, tokens, updated_at) VALUES ($1, $2, 0, now() - make_interval(secs => $3))",
-            uid, bucket, ago,
+            uid,
+            bucket,
+            ago,
         )
     await sweep(db)
-    left = {r["bucket"] for r in await pool.fetch("SELECT bucket FROM rate_buckets WHERE user_id = $1", uid)}
+    left = {
+        r["bucket"]
+        for r in await pool.fetch("SELECT bucket FROM rate_buckets WHERE user_id = $1", uid)
+    }
     assert left == {"bookings"}
 
 
 async def test_the_sent_request_with_the_sealed_guest_goes_once_the_booking_is_long_final(db):
     _, pool = db
     uid = await user(pool)
-    done = await booking(pool, uid, await quote(pool, uid, expired_ago_s=0), state="FAILED", changed_ago_s=2 * HOUR)
-    fresh = await booking(pool, uid, await quote(pool, uid, expired_ago_s=0), state="CONFIRMED", changed_ago_s=60)
-    live = await booking(pool, uid, await quote(pool, uid, expired_ago_s=0), state="HOLDING", changed_ago_s=3 * HOUR)
+    done = await booking(
+        pool, uid, await quote(pool, uid, expired_ago_s=0), state="FAILED", changed_ago_s=2 * HOUR
+    )
+    fresh = await booking(
+        pool, uid, await quote(pool, uid, expired_ago_s=0), state="CONFIRMED", changed_ago_s=60
+    )
+    live = await booking(
+        pool, uid, await quote(pool, uid, expired_ago_s=0), state="HOLDING", changed_ago_s=3 * HOUR
+    )
     await sweep(db)
-    left = {r["booking_id"] for r in await pool.fetch("SELECT booking_id FROM sent_requests WHERE booking_id = ANY($1)", [done, fresh, live])}
+    left = {
+        r["booking_id"]
+        for r in await pool.fetch(
+            "SELECT booking_id FROM sent_requests WHERE booking_id = ANY($1)", [done, fresh, live]
+        )
+    }
     assert left == {fresh, live}
     # The booking itself is the person's record: it stays.
     assert await pool.fetchval("SELECT count(*) FROM bookings WHERE id = $1", done) == 1

@@ -104,14 +104,24 @@ class FakePayment:
         self, customer_id: str, payment_method_id: str, make_default: bool
     ) -> Card:
         card = Card(
-            id=payment_method_id, brand="visa", last4="4242", exp_month=12, exp_year=2034, is_default=make_default
+            id=payment_method_id,
+            brand="visa",
+            last4="4242",
+            exp_month=12,
+            exp_year=2034,
+            is_default=make_default,
         )
         self.cards.setdefault(customer_id, []).append(card)
         return card
 
     async def set_default_card(self, customer_id: str, payment_method_id: str) -> Card:
         return Card(
-            id=payment_method_id, brand="visa", last4="4242", exp_month=12, exp_year=2034, is_default=True
+            id=payment_method_id,
+            brand="visa",
+            last4="4242",
+            exp_month=12,
+            exp_year=2034,
+            is_default=True,
         )
 
     async def detach_card(self, customer_id: str, payment_method_id: str) -> None:

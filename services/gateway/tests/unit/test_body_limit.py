@@ -18,7 +18,9 @@ async def auth(request: Request, authorization: Annotated[str | None, Header()] 
     return authorization or ""
 
 
-async def things(request: Request, body: dict[str, Any], who: Annotated[str, Depends(auth)]) -> dict:
+async def things(
+    request: Request, body: dict[str, Any], who: Annotated[str, Depends(auth)]
+) -> dict:
     request.app.state.calls.append("handler")
     return {"size": len(json.dumps(body))}
 

@@ -89,7 +89,9 @@ async def test_a_provider_never_heard_is_asked_whatever_the_types_and_named_miss
     eb = FakeProvider("eventbrite", down=True)
     eb.known_booking_types = lambda: None  # down since the gateway started
     out = await search(deps(opentable=ot, eventbrite=eb), {"date": "2026-12-05"}, ["restaurant"])
-    assert out["missing_providers"] == ["eventbrite"] and [r["item"]["id"] for r in out["results"]] == ["ok"]
+    assert out["missing_providers"] == ["eventbrite"] and [
+        r["item"]["id"] for r in out["results"]
+    ] == ["ok"]
 
 
 async def test_bad_items_from_a_provider_are_skipped_by_its_client():
@@ -108,7 +110,9 @@ async def test_bad_items_from_a_provider_are_skipped_by_its_client():
             },
         )
 
-    client = ProviderClient("opentable", "http://ot.test", 1.0, transport=httpx.MockTransport(answer))
+    client = ProviderClient(
+        "opentable", "http://ot.test", 1.0, transport=httpx.MockTransport(answer)
+    )
     try:
         found = await client.search({"date": "2026-12-05"}, 1.0)
     finally:

@@ -24,7 +24,14 @@ async def test_paths_are_joined_under_a_base_path_and_ids_escaped():
             200,
             json={
                 "payment_methods": [
-                    {"id": "pm_1", "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034, "is_default": True}
+                    {
+                        "id": "pm_1",
+                        "brand": "visa",
+                        "last4": "4242",
+                        "exp_month": 12,
+                        "exp_year": 2034,
+                        "is_default": True,
+                    }
                 ]
             },
         )

@@ -46,7 +46,9 @@ async def test_each_client_sends_its_own_services_credential_and_no_other():
         return httpx.Response(200, json={"customer_id": "cus_1", "sagas": [], "total": 0})
 
     transport = httpx.MockTransport(answer)
-    payment = PaymentClient("http://payment", 1.0, transport=transport, token=Settings(**TOKENS).payment_api_token)
+    payment = PaymentClient(
+        "http://payment", 1.0, transport=transport, token=Settings(**TOKENS).payment_api_token
+    )
     orchestrator = OrchestratorClient("http://orchestrator", 1.0, transport=transport, token=None)
     await payment.ensure_customer("usr_1", None)
     await orchestrator.call("GET", "/internal/sagas")

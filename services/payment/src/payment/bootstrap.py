@@ -30,7 +30,12 @@ def stripe_gateway(settings: Settings) -> PaymentGateway:
 
 def service_topics(settings: Settings) -> list[str]:
     """The topics this service reads and writes (configurable, so tests can use their own)."""
-    return [settings.commands_topic, settings.replies_topic, dlq(settings.commands_topic), dlq(settings.replies_topic)]
+    return [
+        settings.commands_topic,
+        settings.replies_topic,
+        dlq(settings.commands_topic),
+        dlq(settings.replies_topic),
+    ]
 
 
 def make_wiring(gateway_factory: GatewayFactory = stripe_gateway) -> Wiring:

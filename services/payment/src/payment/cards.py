@@ -30,7 +30,9 @@ async def ensure_customer(deps: Deps, user_id: str, email: str | None) -> str:
         customer_id = await deps.gateway.ensure_customer(user_id, email, customer_id=existing)
         if customer_id != existing:
             await repo.save_customer(conn, user_id, customer_id)
-            log.info("Stripe customer created", extra={"customer": customer_id, "replaced": existing})
+            log.info(
+                "Stripe customer created", extra={"customer": customer_id, "replaced": existing}
+            )
     return customer_id
 
 
@@ -44,7 +46,9 @@ async def create_setup_intent(deps: Deps, customer_id: str) -> SetupIntentCreate
     return await deps.gateway.create_setup_intent(customer_id)
 
 
-async def save_card(deps: Deps, customer_id: str, pm_id: str, make_default: bool) -> CardDisplay | Declined:
+async def save_card(
+    deps: Deps, customer_id: str, pm_id: str, make_default: bool
+) -> CardDisplay | Declined:
     """Attach a card token to the customer (a no-op if it already is); keep its display fields."""
     await _require_customer(deps, customer_id)
     result = await deps.gateway.attach_payment_method(customer_id, pm_id, make_default)
@@ -60,7 +64,9 @@ async def list_cards(deps: Deps, customer_id: str) -> list[CardDisplay]:
     try:
         cards = list(await deps.gateway.list_payment_methods(customer_id))
     except StripeUnavailable as exc:
-        log.warning("Stripe unavailable; listing cards from the cache", extra={"error": exc.message})
+        log.warning(
+            "Stripe unavailable; listing cards from the cache", extra={"error": exc.message}
+        )
         return await repo.cached_cards(deps.pool, customer_id)
     async with deps.pool.acquire() as conn, conn.transaction():
         await repo.replace_cards(conn, customer_id, cards)

@@ -24,7 +24,9 @@ class Settings(ServiceSettings):
     port: int = 8002
     db_schema: str = "payment"
     webhook_host: str = Field("127.0.0.1", description="Where Stripe's webhook listener binds.")
-    webhook_port: int = Field(8012, description="Stripe's webhook listener (public), apart from the internal API.")
+    webhook_port: int = Field(
+        8012, description="Stripe's webhook listener (public), apart from the internal API."
+    )
 
     stripe_api_key: str = Field(
         DEV_STRIPE_API_KEY, description="Stripe secret key (sk_...). Required in production."
@@ -40,7 +42,9 @@ class Settings(ServiceSettings):
     stripe_webhook_tolerance_s: int = Field(
         300, gt=0, le=3600, description="Oldest webhook timestamp accepted (replay window)."
     )
-    stripe_max_attempts: int = Field(4, ge=1, le=10, description="Tries per Stripe call on transient errors.")
+    stripe_max_attempts: int = Field(
+        4, ge=1, le=10, description="Tries per Stripe call on transient errors."
+    )
     stripe_timeout_s: float = Field(20.0, gt=0)
     authorization_window: timedelta = Field(
         DEFAULT_AUTHORIZATION_WINDOW,
@@ -80,10 +84,15 @@ class Settings(ServiceSettings):
         if self.environment == "dev" and self.webhook_host not in LOOPBACK:
             raise ValueError("WEBHOOK_HOST must be a loopback address in dev")
         if self.webhook_port == self.port:
-            raise ValueError("WEBHOOK_PORT must differ from PORT: the webhook has a listener of its own")
+            raise ValueError(
+                "WEBHOOK_PORT must differ from PORT: the webhook has a listener of its own"
+            )
         if self.environment == "production":
             if self.stripe_api_key == DEV_STRIPE_API_KEY:
                 raise ValueError("STRIPE_API_KEY must be set in production")
-            if not self.stripe_webhook_secret or self.stripe_webhook_secret == DEV_STRIPE_WEBHOOK_SECRET:
+            if (
+                not self.stripe_webhook_secret
+                or self.stripe_webhook_secret == DEV_STRIPE_WEBHOOK_SECRET
+            ):
                 raise ValueError("STRIPE_WEBHOOK_SECRET must be set in production")
         return self

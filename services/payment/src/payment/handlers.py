@@ -126,13 +126,19 @@ async def _begin(h: Handling, deps: Deps) -> Any:
     if row is not None:
         log.warning(
             "an earlier attempt of this command never finished; reconciling with Stripe",
-            extra={"command_id": str(row["command_id"]), "kind": row["kind"], "attempts": row["attempts"]},
+            extra={
+                "command_id": str(row["command_id"]),
+                "kind": row["kind"],
+                "attempts": row["attempts"],
+            },
         )
         await repo.bump_attempt(deps.pool, row["command_id"])
     return row
 
 
-async def _attempt(h: Handling, deps: Deps, kind: str, request: dict[str, Any], intent_id: str | None = None) -> None:
+async def _attempt(
+    h: Handling, deps: Deps, kind: str, request: dict[str, Any], intent_id: str | None = None
+) -> None:
     cmd = h.message
     await repo.record_attempt(
         deps.pool,
@@ -162,9 +168,19 @@ async def _answer(
     log.info("payment command answered", extra={"kind": kind, "reply": reply.type_name()})
 
 
-async def _store(conn: asyncpg.Connection, before: Payment | None, after: Payment, cause: str, detail: str | None = None) -> None:
+async def _store(
+    conn: asyncpg.Connection,
+    before: Payment | None,
+    after: Payment,
+    cause: str,
+    detail: str | None = None,
+) -> None:
     await repo.save_payment(conn, after)
-    if before is None or before.status != after.status or before.payment_intent_id != after.payment_intent_id:
+    if (
+        before is None
+        or before.status != after.status
+        or before.payment_intent_id != after.payment_intent_id
+    ):
         await repo.add_history(conn, before, after, cause, detail)
 
 
@@ -202,12 +218,22 @@ async def authorize_payment(h: Handling, deps: Deps) -> None:
     if started is None:
         early = _authorize_without_stripe(cmd, current)
         if early is not None:
-            await _answer(h, deps, "authorize", request, early, current.payment_intent_id if current else None)
+            await _answer(
+                h, deps, "authorize", request, early, current.payment_intent_id if current else None
+            )
             return
         await _attempt(h, deps, "authorize", request)
-        if current is not None and current.status == Status.REQUIRES_ACTION and current.payment_intent_id:
+        if (
+            current is not None
+            and current.status == Status.REQUIRES_ACTION
+            and current.payment_intent_id
+        ):
             # The person never finished 3-D Secure and the saga asks again: one live intent only.
-            await _release(deps, current.payment_intent_id, f"{cmd.command_id}:replace:{current.payment_intent_id}")
+            await _release(
+                deps,
+                current.payment_intent_id,
+                f"{cmd.command_id}:replace:{current.payment_intent_id}",
+            )
         result = await _stripe_authorize(deps, cmd)
     else:
         result, authorized_at = await _reconcile_authorize(deps, cmd, authorized_at)
@@ -261,7 +287,9 @@ def _authorize_without_stripe(cmd: AuthorizePayment, current: Payment | None) ->
     return None
 
 
-async def _stripe_authorize(deps: Deps, cmd: AuthorizePayment) -> Authorized | Declined | ActionRequired | Refusal:
+async def _stripe_authorize(
+    deps: Deps, cmd: AuthorizePayment
+) -> Authorized | Declined | ActionRequired | Refusal:
     try:
         result = await deps.gateway.authorize(
             cmd.customer_id,
@@ -294,15 +322,24 @@ async def _reconcile_authorize(
     best, extras = found[0], found[1:]
     for extra in extras:  # possible only where idempotency keys are ignored (localstripe)
         if extra.status in _HOLDING:
-            log.warning("releasing a duplicate hold of one command", extra={"intent": extra.intent_id})
+            log.warning(
+                "releasing a duplicate hold of one command", extra={"intent": extra.intent_id}
+            )
             await _release(deps, extra.intent_id, f"{cmd.command_id}:duplicate:{extra.intent_id}")
     authorized_at = best.created_at or now
     outcome = best.authorization_outcome()
     if outcome is not None:
-        log.info("found the earlier attempt's intent", extra={"intent": best.intent_id, "status": best.status})
+        log.info(
+            "found the earlier attempt's intent",
+            extra={"intent": best.intent_id, "status": best.status},
+        )
         return outcome, authorized_at
     if best.status == "canceled":
-        code = "authorization_expired" if best.cancellation_reason == "automatic" else "intent_canceled"
+        code = (
+            "authorization_expired"
+            if best.cancellation_reason == "automatic"
+            else "intent_canceled"
+        )
         return Refusal(code, f"{best.intent_id} was canceled"), authorized_at
     if best.status == "succeeded":
         return Refusal("already_captured", f"{best.intent_id} was captured"), authorized_at
@@ -319,7 +356,10 @@ async def _release(deps: Deps, intent_id: str, key: str) -> None:
 
 
 def _authorization(
-    cmd: AuthorizePayment, result: Authorized | Declined | ActionRequired | Refusal, at: datetime, settings: Settings
+    cmd: AuthorizePayment,
+    result: Authorized | Declined | ActionRequired | Refusal,
+    at: datetime,
+    settings: Settings,
 ) -> tuple[Payment, Reply]:
     base = Payment(
         booking_id=cmd.booking_id,
@@ -332,7 +372,9 @@ def _authorization(
     )
     ids = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
     if isinstance(result, Authorized):
-        capture_before, source = hold_expiry(result.capture_before, at, settings.authorization_window)
+        capture_before, source = hold_expiry(
+            result.capture_before, at, settings.authorization_window
+        )
         payment = base.moved(
             Status.AUTHORIZED,
             payment_intent_id=result.intent_id,
@@ -347,15 +389,25 @@ def _authorization(
             capture_before=capture_before,
         )
     if isinstance(result, ActionRequired):
-        payment = base.moved(Status.REQUIRES_ACTION, payment_intent_id=result.intent_id, client_secret=result.client_secret)
+        payment = base.moved(
+            Status.REQUIRES_ACTION,
+            payment_intent_id=result.intent_id,
+            client_secret=result.client_secret,
+        )
         return payment, PaymentActionRequired(
             **ids, payment_intent_id=result.intent_id, client_secret=result.client_secret
         )
     if isinstance(result, Declined):
-        payment = base.moved(Status.DECLINED, payment_intent_id=result.intent_id, decline_code=result.decline_code)
-        return payment, PaymentDeclined(**ids, decline_code=result.decline_code, message=result.message[:500])
+        payment = base.moved(
+            Status.DECLINED, payment_intent_id=result.intent_id, decline_code=result.decline_code
+        )
+        return payment, PaymentDeclined(
+            **ids, decline_code=result.decline_code, message=result.message[:500]
+        )
     payment = base.moved(Status.FAILED, failure_code=result.code)
-    return payment, PaymentFailed(**ids, operation="authorize", code=result.code, message=result.message[:500])
+    return payment, PaymentFailed(
+        **ids, operation="authorize", code=result.code, message=result.message[:500]
+    )
 
 
 # --- CapturePayment ------------------------------------------------------------------------
@@ -375,13 +427,20 @@ async def capture_payment(h: Handling, deps: Deps) -> None:
 
     refused = capture_refusal(current, amount, cmd.amount.currency if cmd.amount else None)
     if refused is not None:
-        reply = PaymentFailed(**ids, operation="capture", code=refused, message=_capture_message(refused, current, amount))
+        reply = PaymentFailed(
+            **ids,
+            operation="capture",
+            code=refused,
+            message=_capture_message(refused, current, amount),
+        )
         await _answer(h, deps, "capture", request, reply, intent_id)
         return
     assert current is not None and intent_id is not None
     if current.status in (Status.CAPTURED, Status.REFUNDED):
         # Captured before (another command id): the answer is what was taken, not a second capture.
-        reply = PaymentCaptured(**ids, amount_captured=_money(current.amount_captured, current.currency))
+        reply = PaymentCaptured(
+            **ids, amount_captured=_money(current.amount_captured, current.currency)
+        )
         await _answer(h, deps, "capture", request, reply, intent_id)
         return
 
@@ -391,19 +450,25 @@ async def capture_payment(h: Handling, deps: Deps) -> None:
     else:
         snap = await deps.gateway.get_intent(intent_id)
         if snap.status == "succeeded":
-            outcome = Captured(intent_id=intent_id, amount_captured=snap.amount_received, currency=snap.currency)
+            outcome = Captured(
+                intent_id=intent_id, amount_captured=snap.amount_received, currency=snap.currency
+            )
     if outcome is None:
         outcome = await _stripe_call(deps.gateway.capture(intent_id, amount, str(cmd.command_id)))
 
     if isinstance(outcome, Captured):
         after = current.moved(Status.CAPTURED, amount_captured=outcome.amount_captured)
         await _store(h.conn, current, after, f"command:capture:{cmd.command_id}")
-        reply: Reply = PaymentCaptured(**ids, amount_captured=_money(outcome.amount_captured, current.currency))
+        reply: Reply = PaymentCaptured(
+            **ids, amount_captured=_money(outcome.amount_captured, current.currency)
+        )
     else:
         after = _after_refusal(current, outcome.code)
         if after is not None:
             await _store(h.conn, current, after, f"command:capture:{cmd.command_id}", outcome.code)
-        reply = PaymentFailed(**ids, operation="capture", code=outcome.code, message=outcome.message[:500])
+        reply = PaymentFailed(
+            **ids, operation="capture", code=outcome.code, message=outcome.message[:500]
+        )
     await _answer(h, deps, "capture", request, reply, intent_id)
 
 
@@ -457,10 +522,15 @@ async def void_payment(h: Handling, deps: Deps) -> None:
     current = await repo.get_payment(h.conn, cmd.booking_id)
     intent_id = current.payment_intent_id if current else None
     unfinished = await repo.unfinished_authorizations(h.conn, cmd.booking_id)
-    holds = bool(current and intent_id and current.status in (Status.AUTHORIZED, Status.REQUIRES_ACTION))
+    holds = bool(
+        current and intent_id and current.status in (Status.AUTHORIZED, Status.REQUIRES_ACTION)
+    )
     if current is not None and current.status in (Status.CAPTURED, Status.REFUNDED):
         reply: Reply = PaymentFailed(
-            **ids, operation="void", code="already_captured", message="the payment was captured; refund it instead"
+            **ids,
+            operation="void",
+            code="already_captured",
+            message="the payment was captured; refund it instead",
         )
         await _answer(h, deps, "void", request, reply, intent_id)
         return
@@ -488,16 +558,25 @@ async def void_payment(h: Handling, deps: Deps) -> None:
         await _store(h.conn, current, after, f"command:void:{cmd.command_id}")
         reply = PaymentVoided(**ids)
     else:
-        reply = PaymentFailed(**ids, operation="void", code=outcome.code, message=outcome.message[:500])
+        reply = PaymentFailed(
+            **ids, operation="void", code=outcome.code, message=outcome.message[:500]
+        )
     await _answer(h, deps, "void", request, reply, intent_id)
 
 
-async def _release_unfinished_authorization(h: Handling, deps: Deps, row: asyncpg.Record, void_id: uuid.UUID) -> None:
-    request = json.loads(row["request"]) if isinstance(row["request"], str) else dict(row["request"])
+async def _release_unfinished_authorization(
+    h: Handling, deps: Deps, row: asyncpg.Record, void_id: uuid.UUID
+) -> None:
+    request = (
+        json.loads(row["request"]) if isinstance(row["request"], str) else dict(row["request"])
+    )
     command_id = str(row["command_id"])
     for snap in await deps.gateway.list_intents_by_command(request["customer_id"], command_id):
         if snap.status in _HOLDING:
-            log.warning("releasing the hold of an authorize that never finished", extra={"intent": snap.intent_id})
+            log.warning(
+                "releasing the hold of an authorize that never finished",
+                extra={"intent": snap.intent_id},
+            )
             await _release(deps, snap.intent_id, f"{void_id}:release:{snap.intent_id}")
     reply = PaymentFailed(
         booking_id=row["booking_id"],
@@ -538,14 +617,23 @@ async def refund_payment(h: Handling, deps: Deps) -> None:
             if refused == "refund_exceeds_captured" and current
             else refused.replace("_", " ")
         )
-        await _answer(h, deps, "refund", request, PaymentFailed(**ids, operation="refund", code=refused, message=message), intent_id)
+        await _answer(
+            h,
+            deps,
+            "refund",
+            request,
+            PaymentFailed(**ids, operation="refund", code=refused, message=message),
+            intent_id,
+        )
         return
     assert current is not None and intent_id is not None
     if started is None:
         await _attempt(h, deps, "refund", request, intent_id)
     # A repeated call with the same key is the reconciliation: the gateway finds the refund an
     # earlier attempt made (Stripe's idempotency, and our own mark on the refund's metadata).
-    outcome = await _stripe_call(deps.gateway.refund(intent_id, cmd.amount.amount_minor, str(cmd.command_id)))
+    outcome = await _stripe_call(
+        deps.gateway.refund(intent_id, cmd.amount.amount_minor, str(cmd.command_id))
+    )
     if isinstance(outcome, Refunded):
         after = current.with_refunds(outcome.total_refunded)
         await _store(h.conn, current, after, f"command:refund:{cmd.command_id}")
@@ -556,7 +644,9 @@ async def refund_payment(h: Handling, deps: Deps) -> None:
             refund_id=outcome.refund_id,
         )
     else:
-        reply = PaymentFailed(**ids, operation="refund", code=outcome.code, message=outcome.message[:500])
+        reply = PaymentFailed(
+            **ids, operation="refund", code=outcome.code, message=outcome.message[:500]
+        )
     await _answer(h, deps, "refund", request, reply, intent_id)
 
 
@@ -582,13 +672,19 @@ async def handle_stripe_event(deps: Deps, event: WebhookEvent) -> str:
     created = datetime.fromtimestamp(event.created, UTC) if event.created else None
     async with deps.pool.acquire() as conn, conn.transaction():
         if not await repo.claim_event(conn, event.id, event.type, _id(obj.get("id")), created):
-            log.info("webhook event seen before; ignored", extra={"event_id": event.id, "type": event.type})
+            log.info(
+                "webhook event seen before; ignored",
+                extra={"event_id": event.id, "type": event.type},
+            )
             return "duplicate"
         booking_id, outcome = None, "ignored"
         if event.type in HANDLED_EVENTS:
             booking_id, outcome = await _apply_event(conn, deps, event)
         await repo.settle_event(conn, event.id, booking_id, outcome)
-    log.info("webhook event handled", extra={"event_id": event.id, "type": event.type, "outcome": outcome})
+    log.info(
+        "webhook event handled",
+        extra={"event_id": event.id, "type": event.type, "outcome": outcome},
+    )
     return outcome
 
 
@@ -598,7 +694,9 @@ def _id(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-async def _apply_event(conn: asyncpg.Connection, deps: Deps, event: WebhookEvent) -> tuple[str | None, str]:
+async def _apply_event(
+    conn: asyncpg.Connection, deps: Deps, event: WebhookEvent
+) -> tuple[str | None, str]:
     obj = event.data_object
     if event.type.startswith("payment_intent."):
         intent_id = _id(obj.get("id"))
@@ -619,7 +717,10 @@ async def _apply_event(conn: asyncpg.Connection, deps: Deps, event: WebhookEvent
     if event.type == "charge.dispute.created":
         return booking_id, await _record_dispute(conn, event, payment, booking_id, intent_id, cause)
     if payment is None:
-        log.info("webhook event for a payment we do not hold; ignored", extra={"event_id": event.id, "intent": intent_id})
+        log.info(
+            "webhook event for a payment we do not hold; ignored",
+            extra={"event_id": event.id, "intent": intent_id},
+        )
         return booking_id, "unknown_payment"
     if event.type == "charge.refunded":
         if payment.status not in (Status.CAPTURED, Status.REFUNDED):
@@ -629,7 +730,9 @@ async def _apply_event(conn: asyncpg.Connection, deps: Deps, event: WebhookEvent
             return booking_id, "no_change"
         await _store(conn, payment, after, cause)
         return booking_id, "applied"
-    return booking_id, await _apply_intent_event(conn, deps, payment, deps.gateway.intent_from_object(obj), cause)
+    return booking_id, await _apply_intent_event(
+        conn, deps, payment, deps.gateway.intent_from_object(obj), cause
+    )
 
 
 async def _apply_intent_event(
@@ -652,10 +755,15 @@ async def _apply_intent_event(
         capture_before = snap.capture_before
         if capture_before is None:
             capture_before = await _capture_before_from_stripe(deps, snap.intent_id)
-        capture_before, source = hold_expiry(capture_before, deps.now(), deps.settings.authorization_window)
+        capture_before, source = hold_expiry(
+            capture_before, deps.now(), deps.settings.authorization_window
+        )
         amount = snap.amount_capturable or payment.amount_requested
         after = payment.moved(
-            Status.AUTHORIZED, amount_authorized=amount, capture_before=capture_before, capture_before_source=source
+            Status.AUTHORIZED,
+            amount_authorized=amount,
+            capture_before=capture_before,
+            capture_before_source=source,
         )
         answer = PaymentAuthorized(
             **ids,
@@ -666,7 +774,9 @@ async def _apply_intent_event(
     elif target == Status.DECLINED:
         code = snap.last_decline_code or snap.last_error_code or "card_declined"
         after = payment.moved(Status.DECLINED, decline_code=code)
-        answer = PaymentDeclined(**ids, decline_code=code, message=(snap.last_error_message or "")[:500])
+        answer = PaymentDeclined(
+            **ids, decline_code=code, message=(snap.last_error_message or "")[:500]
+        )
     elif target == Status.CAPTURED:
         captured = max(payment.amount_captured, snap.amount_received)
         after = payment.moved(
@@ -674,15 +784,22 @@ async def _apply_intent_event(
             amount_captured=captured,
             amount_authorized=payment.amount_authorized or snap.amount,
         )
-        log.warning("payment captured outside a CapturePayment command", extra={"intent": snap.intent_id})
+        log.warning(
+            "payment captured outside a CapturePayment command", extra={"intent": snap.intent_id}
+        )
     elif target in (Status.VOIDED, Status.EXPIRED):
         after = payment.moved(target)
         code = "authorization_expired" if target == Status.EXPIRED else "intent_canceled"
-        answer = PaymentFailed(**ids, operation="authorize", code=code, message=f"{snap.intent_id} was canceled")
+        answer = PaymentFailed(
+            **ids, operation="authorize", code=code, message=f"{snap.intent_id} was canceled"
+        )
         if not was_waiting:
             # The saga already has PaymentAuthorized for this command; its capture will get
             # PaymentFailed(authorization_expired | intent_canceled) without calling Stripe.
-            log.warning("a hold was released outside the saga", extra={"intent": snap.intent_id, "status": target.value})
+            log.warning(
+                "a hold was released outside the saga",
+                extra={"intent": snap.intent_id, "status": target.value},
+            )
     else:
         return "no_change"
     await _store(conn, payment, after, cause)
@@ -711,7 +828,10 @@ async def check_waiting_payments(deps: Deps, limit: int = 100) -> int:
                 continue  # answered, or replaced, since the list was read
             outcome = await _apply_intent_event(conn, deps, payment, snap, f"poll:{snap.intent_id}")
         if outcome == "applied":
-            log.info("a payment waiting for 3-D Secure moved on (read from Stripe)", extra={"intent": snap.intent_id})
+            log.info(
+                "a payment waiting for 3-D Secure moved on (read from Stripe)",
+                extra={"intent": snap.intent_id},
+            )
             moved += 1
     return moved
 
@@ -721,7 +841,10 @@ async def _capture_before_from_stripe(deps: Deps, intent_id: str) -> datetime | 
     try:
         return (await deps.gateway.get_intent(intent_id)).capture_before
     except PaymentGatewayError as exc:
-        log.warning("could not read capture_before from Stripe; using the fallback rule", extra={"error": exc.message})
+        log.warning(
+            "could not read capture_before from Stripe; using the fallback rule",
+            extra={"error": exc.message},
+        )
         return None
 
 
@@ -742,11 +865,17 @@ async def _publish_late_answer(conn: asyncpg.Connection, deps: Deps, reply: Repl
             env = env.model_copy(
                 update={
                     "causation_id": row["message_id"],
-                    "traceparent": tracing.current_traceparent() or new_traceparent(row["traceparent"]),
+                    "traceparent": tracing.current_traceparent()
+                    or new_traceparent(row["traceparent"]),
                 }
             )
         await outbox.enqueue(
-            conn, deps.replies, reply, producer=deps.settings.service_name, schema=deps.settings.db_schema, envelope=env
+            conn,
+            deps.replies,
+            reply,
+            producer=deps.settings.service_name,
+            schema=deps.settings.db_schema,
+            envelope=env,
         )
     if row is not None:
         await repo.update_reply(conn, reply.command_id, reply)
@@ -776,7 +905,9 @@ async def _record_dispute(
     )
     if payment is not None and not payment.disputed:
         await repo.save_payment(conn, replace(payment, disputed=True))
-        await repo.add_history(conn, payment, payment, cause, f"dispute {obj.get('id')}: {obj.get('reason')}")
+        await repo.add_history(
+            conn, payment, payment, cause, f"dispute {obj.get('id')}: {obj.get('reason')}"
+        )
     log.warning(
         "card payment disputed (chargeback): an operator must respond in Stripe",
         extra={"dispute": obj.get("id"), "intent": intent_id, "reason": obj.get("reason")},

@@ -35,6 +35,7 @@ from payment.entrypoints.app import create_app
 API_KEY = "sk_test_payment_integration"
 WEBHOOK_SECRET = "whsec_test_payment_service"
 
+
 @pytest.fixture
 async def gateway(localstripe_url: str) -> AsyncIterator[StripeGateway]:
     gw = StripeGateway(API_KEY, api_base=localstripe_url, backoff_base_s=0.01, timeout_s=10)
@@ -85,7 +86,15 @@ async def customer_id(gateway: StripeGateway) -> str:
 # --- the whole service ------------------------------------------------------------------------
 
 _WATCHED = frozenset(
-    {"authorize", "capture", "cancel", "refund", "get_intent", "list_intents_by_command", "attach_payment_method"}
+    {
+        "authorize",
+        "capture",
+        "cancel",
+        "refund",
+        "get_intent",
+        "list_intents_by_command",
+        "attach_payment_method",
+    }
 )
 
 
@@ -94,7 +103,9 @@ class CountingGateway:
     first call of that method raises right after Stripe answered: the process 'dies' between
     Stripe's effect and our commit."""
 
-    def __init__(self, real: StripeGateway, die_after: str | None = None, die_before: str | None = None) -> None:
+    def __init__(
+        self, real: StripeGateway, die_after: str | None = None, die_before: str | None = None
+    ) -> None:
         self.real = real
         self.die_after = die_after
         self.die_before = die_before
@@ -102,7 +113,11 @@ class CountingGateway:
         self.died = 0
 
     def count(self, method: str, arg: Any = None) -> int:
-        return sum(1 for name, args in self.calls if name == method and (arg is None or str(arg) in map(str, args)))
+        return sum(
+            1
+            for name, args in self.calls
+            if name == method and (arg is None or str(arg) in map(str, args))
+        )
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.real, name)
@@ -149,8 +164,12 @@ class PaymentService:
     settings: Settings
     app: Any
     base_url: str
-    http: httpx.AsyncClient  # the internal API, with the service credential (as the gateway calls it)
-    webhooks: httpx.AsyncClient  # the public webhook listener, with no credential (as Stripe calls it)
+    http: (
+        httpx.AsyncClient
+    )  # the internal API, with the service credential (as the gateway calls it)
+    webhooks: (
+        httpx.AsyncClient
+    )  # the public webhook listener, with no credential (as Stripe calls it)
     producer: AIOKafkaProducer
     stripe: StripeGateway  # test-side, for looking at localstripe
     sdk: stripe.StripeClient
@@ -190,13 +209,19 @@ class PaymentService:
 
     def answers(self, command_id: uuid.UUID, type_: type[Reply] | None = None) -> list[Reply]:
         return [
-            r for _, r in self.replies if r.command_id == command_id and (type_ is None or isinstance(r, type_))
+            r
+            for _, r in self.replies
+            if r.command_id == command_id and (type_ is None or isinstance(r, type_))
         ]
 
-    async def reply(self, command_id: uuid.UUID, type_: type[Reply] | None = None, count: int = 1) -> Reply:
+    async def reply(
+        self, command_id: uuid.UUID, type_: type[Reply] | None = None, count: int = 1
+    ) -> Reply:
         """The `count`-th reply to a command, read from the replies topic."""
         found = await wait_for(
-            lambda: len(self.answers(command_id, type_)) >= count and self.answers(command_id, type_),
+            lambda: (
+                len(self.answers(command_id, type_)) >= count and self.answers(command_id, type_)
+            ),
             timeout=20,
             what=f"{type_.__name__ if type_ else 'a reply'} to {command_id}",
         )
@@ -232,7 +257,12 @@ class PaymentService:
         return model.model_validate_json(row["reply_payload"])  # type: ignore[return-value]
 
     async def die_while_handling(
-        self, command: Command, envelope: Envelope, *, die_after: str | None = None, die_before: str | None = None
+        self,
+        command: Command,
+        envelope: Envelope,
+        *,
+        die_after: str | None = None,
+        die_before: str | None = None,
     ) -> CountingGateway:
         """Run the handler as a process that dies right after Stripe's `die_after` call answered
         (or just before `die_before`): its transaction (inbox claim, payment row, reply) is lost;
@@ -245,7 +275,9 @@ class PaymentService:
             tx = conn.transaction()
             await tx.start()
             with pytest.raises(ConnectionResetError):
-                await handler(Handling(conn, envelope, command, self.settings.commands_topic, self.settings))
+                await handler(
+                    Handling(conn, envelope, command, self.settings.commands_topic, self.settings)
+                )
             await tx.rollback()
         finally:
             await self.pool.release(conn)
@@ -263,7 +295,9 @@ class PaymentService:
         return await self.pool.fetchrow("SELECT * FROM commands WHERE command_id = $1", command_id)
 
     async def outbox_count(self, booking_id: str) -> int:
-        return await self.pool.fetchval("SELECT count(*) FROM outbox WHERE msg_key = $1", booking_id)
+        return await self.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE msg_key = $1", booking_id
+        )
 
     async def intents_of(self, customer_id: str, command_id: uuid.UUID) -> list[Any]:
         """What localstripe holds for a command: the real count of Stripe effects."""
@@ -273,19 +307,25 @@ class PaymentService:
 
     async def new_card(self, number: str) -> str:
         pm = await self.sdk.v1.payment_methods.create_async(
-            params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}
+            params={
+                "type": "card",
+                "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+            }
         )
         return pm.id
 
     async def customer(self) -> str:
-        r = await self.http.post("/internal/customers", json={"user_id": f"usr_{secrets.token_hex(5)}"})
+        r = await self.http.post(
+            "/internal/customers", json={"user_id": f"usr_{secrets.token_hex(5)}"}
+        )
         assert r.status_code == 200, r.text
         return r.json()["customer_id"]
 
     async def customer_with_card(self, number: str = "4242424242424242") -> tuple[str, str]:
         customer = await self.customer()
         r = await self.http.post(
-            f"/internal/customers/{customer}/payment-methods", json={"payment_method_id": await self.new_card(number)}
+            f"/internal/customers/{customer}/payment-methods",
+            json={"payment_method_id": await self.new_card(number)},
         )
         assert r.status_code == 201, r.text
         return customer, r.json()["id"]
@@ -317,7 +357,9 @@ class PaymentService:
             ).encode()
         signature = sign_webhook_payload(body, secret, timestamp=timestamp)
         return await self.webhooks.post(
-            "/webhooks/stripe", content=body, headers={"Stripe-Signature": signature, "Content-Type": "application/json"}
+            "/webhooks/stripe",
+            content=body,
+            headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
         )
 
     async def intent_object(self, intent_id: str) -> dict[str, Any]:
@@ -375,18 +417,32 @@ async def svc(
 
     def counting(s: Settings) -> CountingGateway:
         holder["gw"] = CountingGateway(
-            StripeGateway(s.stripe_api_key, api_base=s.stripe_api_base, backoff_base_s=0.01, timeout_s=10)
+            StripeGateway(
+                s.stripe_api_key, api_base=s.stripe_api_base, backoff_base_s=0.01, timeout_s=10
+            )
         )
         return holder["gw"]  # type: ignore[return-value]
 
     app = create_app(settings, gateway_factory=counting)  # type: ignore[arg-type]
-    test_gateway = StripeGateway(API_KEY, api_base=localstripe_url, backoff_base_s=0.01, timeout_s=10)
+    test_gateway = StripeGateway(
+        API_KEY, api_base=localstripe_url, backoff_base_s=0.01, timeout_s=10
+    )
     sdk_http = stripe.HTTPXClient(timeout=10)
-    sdk = stripe.StripeClient(API_KEY, base_addresses={"api": localstripe_url}, http_client=sdk_http, max_network_retries=0)
-    async with serve_app(app, port=settings.port) as base_url, serve_app(app.state.public_app) as webhook_url:
+    sdk = stripe.StripeClient(
+        API_KEY,
+        base_addresses={"api": localstripe_url},
+        http_client=sdk_http,
+        max_network_retries=0,
+    )
+    async with (
+        serve_app(app, port=settings.port) as base_url,
+        serve_app(app.state.public_app) as webhook_url,
+    ):
         capture = LogCapture()
         logging.getLogger().addHandler(capture)  # after the app configured logging
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=False, linger_ms=0)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka_bootstrap, enable_idempotence=False, linger_ms=0
+        )
         consumer = AIOKafkaConsumer(
             settings.replies_topic,
             bootstrap_servers=kafka_bootstrap,
@@ -397,7 +453,9 @@ async def svc(
         )
         await producer.start()
         await consumer.start()
-        http = httpx.AsyncClient(base_url=base_url, timeout=20, headers=bearer(settings.internal_api_token))
+        http = httpx.AsyncClient(
+            base_url=base_url, timeout=20, headers=bearer(settings.internal_api_token)
+        )
         webhooks = httpx.AsyncClient(base_url=webhook_url, timeout=20)
         service = PaymentService(
             settings=settings,

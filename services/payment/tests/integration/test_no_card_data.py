@@ -48,7 +48,9 @@ def test_the_scanner_finds_card_numbers_however_they_are_written():
         assert card_numbers_in(f'{{"number": "{number}"}}') == [number]
     assert card_numbers_in("card 4242 4242 4242 4242 exp 12/34") == ["4242424242424242"]
     assert card_numbers_in("4242-4242-4242-4242") == ["4242424242424242"]
-    assert card_numbers_in("4242424242424242"[:-1] + "1") == []  # the test card with a wrong check digit: fails Luhn
+    assert (
+        card_numbers_in("4242424242424242"[:-1] + "1") == []
+    )  # the test card with a wrong check digit: fails Luhn
     assert card_numbers_in("pi_3Pq2w34242424242424242x") == []  # part of an id, not a number
     assert card_numbers_in("2026-06-01T12:00:00Z 1718000000") == []
 
@@ -66,7 +68,9 @@ async def _exercise_everything(svc) -> None:
     )
     assert refused.status_code == 402
     for customer, _ in pms.values():
-        assert (await svc.http.get(f"/internal/customers/{customer}/payment-methods")).status_code == 200
+        assert (
+            await svc.http.get(f"/internal/customers/{customer}/payment-methods")
+        ).status_code == 200
 
     def authorize(name: str, amount: int) -> AuthorizePayment:
         customer, pm = pms[name]
@@ -80,14 +84,34 @@ async def _exercise_everything(svc) -> None:
 
     paid = authorize("visa", 12_000)
     auth = await svc.run(paid)
-    await svc.run(CapturePayment(booking_id=paid.booking_id, command_id=uuid.uuid4(), amount=Money(amount_minor=10_000, currency="EUR")))
-    await svc.run(RefundPayment(booking_id=paid.booking_id, command_id=uuid.uuid4(), amount=Money(amount_minor=2_500, currency="EUR")))
+    await svc.run(
+        CapturePayment(
+            booking_id=paid.booking_id,
+            command_id=uuid.uuid4(),
+            amount=Money(amount_minor=10_000, currency="EUR"),
+        )
+    )
+    await svc.run(
+        RefundPayment(
+            booking_id=paid.booking_id,
+            command_id=uuid.uuid4(),
+            amount=Money(amount_minor=2_500, currency="EUR"),
+        )
+    )
     charge = (await svc.intent_object(auth.payment_intent_id))["latest_charge"]
     await svc.webhook("charge.refunded", charge)
     await svc.webhook(
         "charge.dispute.created",
-        {"id": f"dp_{secrets.token_hex(6)}", "object": "dispute", "amount": 10_000, "currency": "eur",
-         "charge": charge["id"], "payment_intent": auth.payment_intent_id, "reason": "fraudulent", "status": "needs_response"},
+        {
+            "id": f"dp_{secrets.token_hex(6)}",
+            "object": "dispute",
+            "amount": 10_000,
+            "currency": "eur",
+            "charge": charge["id"],
+            "payment_intent": auth.payment_intent_id,
+            "reason": "fraudulent",
+            "status": "needs_response",
+        },
     )
     await svc.webhook("payment_intent.succeeded", await svc.intent_object(auth.payment_intent_id))
 
@@ -106,7 +130,10 @@ async def _exercise_everything(svc) -> None:
             data={"client_secret": action.client_secret, "success": "true"},
             headers={"Authorization": f"Bearer {svc.settings.stripe_api_key}"},
         )
-    await svc.webhook("payment_intent.amount_capturable_updated", await svc.intent_object(action.payment_intent_id))
+    await svc.webhook(
+        "payment_intent.amount_capturable_updated",
+        await svc.intent_object(action.payment_intent_id),
+    )
     await svc.reply(secure.command_id, PaymentAuthorized)
     await wait_for(lambda: _all_sent(svc), what="every reply published")
 
@@ -123,13 +150,24 @@ async def test_no_card_number_in_the_services_tables_logs_or_replies(svc):
         svc.settings.db_schema,
     )
     names = sorted(t["table_name"] for t in tables)
-    assert {"customers", "payment_methods", "payments", "commands", "webhook_events", "disputes",
-            "payment_history", "outbox", "inbox"} <= set(names)
+    assert {
+        "customers",
+        "payment_methods",
+        "payments",
+        "commands",
+        "webhook_events",
+        "disputes",
+        "payment_history",
+        "outbox",
+        "inbox",
+    } <= set(names)
     dump = {}
     for name in names:
         rows = await svc.pool.fetch(f'SELECT t::text AS row FROM "{name}" t')
         dump[name] = "\n".join(r["row"] for r in rows)
-    assert "4242" in dump["payment_methods"] and "pm_" in dump["payment_methods"]  # the dump is real
+    assert (
+        "4242" in dump["payment_methods"] and "pm_" in dump["payment_methods"]
+    )  # the dump is real
     assert "pi_" in dump["payments"] and "PaymentAuthorized" in dump["outbox"]
 
     logs = "\n".join(svc.logs.lines)
@@ -137,7 +175,10 @@ async def test_no_card_number_in_the_services_tables_logs_or_replies(svc):
     replies = "\n".join(f"{env.model_dump_json()} {r.model_dump_json()}" for env, r in svc.replies)
     assert replies
 
-    leaks = {where: card_numbers_in(text) for where, text in {**dump, "logs": logs, "replies": replies}.items()}
+    leaks = {
+        where: card_numbers_in(text)
+        for where, text in {**dump, "logs": logs, "replies": replies}.items()
+    }
     assert {where: found for where, found in leaks.items() if found} == {}
     for number in [*CARDS.values(), DECLINED_AT_ATTACH]:
         assert number not in logs and number not in replies

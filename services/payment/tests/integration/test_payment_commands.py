@@ -46,7 +46,9 @@ def eur(amount: int) -> Money:
     return Money(amount_minor=amount, currency="EUR")
 
 
-def authorize(customer: str, pm: str, amount: Money, booking_id: str | None = None) -> AuthorizePayment:
+def authorize(
+    customer: str, pm: str, amount: Money, booking_id: str | None = None
+) -> AuthorizePayment:
     return AuthorizePayment(
         booking_id=booking_id or booking(),
         command_id=uuid.uuid4(),
@@ -65,10 +67,14 @@ def void(booking_id: str) -> VoidPayment:
 
 
 def refund(booking_id: str, amount: Money) -> RefundPayment:
-    return RefundPayment(booking_id=booking_id, command_id=uuid.uuid4(), amount=amount, reason="booking cancelled")
+    return RefundPayment(
+        booking_id=booking_id, command_id=uuid.uuid4(), amount=amount, reason="booking cancelled"
+    )
 
 
-async def authorized(svc, amount: Money | None = None, card: str = VISA) -> tuple[AuthorizePayment, PaymentAuthorized]:
+async def authorized(
+    svc, amount: Money | None = None, card: str = VISA
+) -> tuple[AuthorizePayment, PaymentAuthorized]:
     customer, pm = await svc.customer_with_card(card)
     cmd = authorize(customer, pm, amount or eur(10_000))
     reply = await svc.ask(cmd, PaymentAuthorized)
@@ -92,7 +98,11 @@ async def test_holds_the_exact_total_then_captures_part_of_it(svc):
     assert datetime.fromisoformat(view["capture_before"]) == auth.capture_before
     assert view["client_secret"] is None
     snap = await svc.stripe.get_intent(auth.payment_intent_id)
-    assert (snap.status, snap.amount, snap.customer_id) == ("requires_capture", 10_000, cmd.customer_id)
+    assert (snap.status, snap.amount, snap.customer_id) == (
+        "requires_capture",
+        10_000,
+        cmd.customer_id,
+    )
 
     captured = await svc.ask(capture(cmd.booking_id, eur(6_000)), PaymentCaptured)
 
@@ -102,7 +112,9 @@ async def test_holds_the_exact_total_then_captures_part_of_it(svc):
     assert (view["status"], view["amount_captured"]["amount_minor"]) == ("captured", 6_000)
 
 
-async def test_captures_everything_authorized_when_no_amount_is_given_in_a_zero_decimal_currency(svc):
+async def test_captures_everything_authorized_when_no_amount_is_given_in_a_zero_decimal_currency(
+    svc,
+):
     cmd, auth = await authorized(svc, Money(amount_minor=4_500, currency="JPY"))  # ¥4,500
     assert auth.amount_capturable == Money(amount_minor=4_500, currency="JPY")
 
@@ -177,7 +189,9 @@ async def test_refuses_to_refund_a_payment_that_was_never_captured(svc):
 
 
 async def test_a_card_declined_at_charge_answers_payment_declined_with_the_code(svc):
-    customer, pm = await svc.customer_with_card(DECLINED_AT_CHARGE)  # attach works, the charge fails
+    customer, pm = await svc.customer_with_card(
+        DECLINED_AT_CHARGE
+    )  # attach works, the charge fails
     cmd = authorize(customer, pm, eur(2_500))
 
     declined = await svc.ask(cmd, PaymentDeclined)
@@ -208,13 +222,17 @@ async def test_a_3ds_card_parks_the_saga_until_a_signed_webhook_says_the_hold_is
         )
         assert done.status_code == 200, done.text
     event = await svc.webhook(
-        "payment_intent.amount_capturable_updated", await svc.intent_object(action.payment_intent_id)
+        "payment_intent.amount_capturable_updated",
+        await svc.intent_object(action.payment_intent_id),
     )
     assert event.status_code == 200 and event.json()["outcome"] == "applied"
 
     resumed = await svc.reply(cmd.command_id, PaymentAuthorized)
     assert resumed.command_id == cmd.command_id  # the original command: the saga resumes
-    assert (resumed.payment_intent_id, resumed.amount_capturable) == (action.payment_intent_id, eur(7_000))
+    assert (resumed.payment_intent_id, resumed.amount_capturable) == (
+        action.payment_intent_id,
+        eur(7_000),
+    )
     view = await svc.payment(cmd.booking_id)
     assert (view["status"], view["client_secret"]) == ("authorized", None)
 
@@ -245,7 +263,9 @@ async def test_the_same_message_delivered_twice_has_one_stripe_effect_and_one_re
     assert len(await svc.intents_of(customer, cmd.command_id)) == 1
 
 
-async def test_the_same_command_in_a_new_message_gets_the_same_reply_without_calling_stripe_again(svc):
+async def test_the_same_command_in_a_new_message_gets_the_same_reply_without_calling_stripe_again(
+    svc,
+):
     customer, pm = await svc.customer_with_card()
     cmd = authorize(customer, pm, eur(4_400))
     first = await svc.ask(cmd, PaymentAuthorized)
@@ -272,10 +292,15 @@ async def test_a_second_authorize_for_an_authorized_booking_places_no_second_hol
     retry = authorize(cmd.customer_id, cmd.payment_method_id, eur(2_000), booking_id=cmd.booking_id)
 
     same = await svc.ask(retry, PaymentAuthorized)
-    assert (same.payment_intent_id, same.capture_before) == (auth.payment_intent_id, auth.capture_before)
+    assert (same.payment_intent_id, same.capture_before) == (
+        auth.payment_intent_id,
+        auth.capture_before,
+    )
     assert svc.gateway.count("authorize", retry.command_id) == 0
 
-    other_amount = authorize(cmd.customer_id, cmd.payment_method_id, eur(2_500), booking_id=cmd.booking_id)
+    other_amount = authorize(
+        cmd.customer_id, cmd.payment_method_id, eur(2_500), booking_id=cmd.booking_id
+    )
     refused = await svc.ask(other_amount, PaymentFailed)
     assert (refused.operation, refused.code) == ("authorize", "already_authorized")
 
@@ -283,7 +308,9 @@ async def test_a_second_authorize_for_an_authorized_booking_places_no_second_hol
 # --- the crash case --------------------------------------------------------------------------
 
 
-async def test_a_process_that_dies_after_stripe_created_the_intent_makes_no_second_one_on_redelivery(svc):
+async def test_a_process_that_dies_after_stripe_created_the_intent_makes_no_second_one_on_redelivery(
+    svc,
+):
     customer, pm = await svc.customer_with_card()
     cmd = authorize(customer, pm, eur(9_900))
     env = svc.envelope(cmd)
@@ -298,7 +325,9 @@ async def test_a_process_that_dies_after_stripe_created_the_intent_makes_no_seco
 
     assert isinstance(reply, PaymentAuthorized)
     assert reply.payment_intent_id == intent.intent_id
-    assert [i.intent_id for i in await svc.intents_of(customer, cmd.command_id)] == [intent.intent_id]
+    assert [i.intent_id for i in await svc.intents_of(customer, cmd.command_id)] == [
+        intent.intent_id
+    ]
     assert svc.gateway.count("authorize", cmd.command_id) == 0  # reconciled, not asked again
     row = await svc.command_row(cmd.command_id)
     assert (row["status"], row["attempts"]) == ("done", 2)
@@ -317,7 +346,9 @@ async def test_a_process_that_dies_after_stripe_captured_makes_no_second_capture
     await svc.send(cap, env)
     reply = await svc.reply(cap.command_id)
 
-    assert reply == PaymentCaptured(booking_id=cmd.booking_id, command_id=cap.command_id, amount_captured=eur(7_500))
+    assert reply == PaymentCaptured(
+        booking_id=cmd.booking_id, command_id=cap.command_id, amount_captured=eur(7_500)
+    )
     assert svc.gateway.count("capture", cap.command_id) == 0
     assert (await svc.stripe.get_intent(auth.payment_intent_id)).amount_received == 7_500
     view = await svc.payment(cmd.booking_id)
@@ -339,7 +370,9 @@ async def test_a_process_that_dies_before_reaching_stripe_authorizes_on_redelive
     assert len(await svc.intents_of(customer, cmd.command_id)) == 1
 
 
-async def test_a_void_releases_the_hold_of_an_authorize_that_died_and_its_redelivery_holds_nothing(svc):
+async def test_a_void_releases_the_hold_of_an_authorize_that_died_and_its_redelivery_holds_nothing(
+    svc,
+):
     customer, pm = await svc.customer_with_card()
     cmd = authorize(customer, pm, eur(6_000))
     env = svc.envelope(cmd)
@@ -356,19 +389,30 @@ async def test_a_void_releases_the_hold_of_an_authorize_that_died_and_its_redeli
     assert len(await svc.intents_of(customer, cmd.command_id)) == 1
 
 
-async def test_an_unreachable_stripe_sends_the_command_to_the_dlq_and_the_saga_resend_then_succeeds(svc):
+async def test_an_unreachable_stripe_sends_the_command_to_the_dlq_and_the_saga_resend_then_succeeds(
+    svc,
+):
     customer, pm = await svc.customer_with_card()
     cmd = authorize(customer, pm, eur(800))
-    down = StripeGateway("sk_test_x", api_base=f"http://127.0.0.1:{free_port()}", max_attempts=2, backoff_base_s=0.001)
+    down = StripeGateway(
+        "sk_test_x",
+        api_base=f"http://127.0.0.1:{free_port()}",
+        max_attempts=2,
+        backoff_base_s=0.001,
+    )
     try:
         outcome = await svc.router_with(down, consumer_retry_backoff_ms=1).process(
-            svc.settings.commands_topic, cmd.model_dump_json().encode(), svc.envelope(cmd).to_headers()
+            svc.settings.commands_topic,
+            cmd.model_dump_json().encode(),
+            svc.envelope(cmd).to_headers(),
         )
     finally:
         await down.close()
 
     assert outcome == "dead"
-    dead = await svc.pool.fetchrow("SELECT * FROM dead_letters WHERE message_type = 'AuthorizePayment' ORDER BY id DESC LIMIT 1")
+    dead = await svc.pool.fetchrow(
+        "SELECT * FROM dead_letters WHERE message_type = 'AuthorizePayment' ORDER BY id DESC LIMIT 1"
+    )
     assert "StripeUnavailable" in dead["error"]
     assert (await svc.command_row(cmd.command_id))["status"] == "started"
 
@@ -383,7 +427,9 @@ async def test_reconciling_releases_extra_holds_of_one_command_and_keeps_one(svc
     cmd = authorize(customer, pm, eur(5_500))
     env = svc.envelope(cmd)
     await svc.die_while_handling(cmd, env, die_after="authorize")
-    await svc.stripe.authorize(customer, pm, 5_500, "EUR", "elsewhere", {"command_id": str(cmd.command_id)})
+    await svc.stripe.authorize(
+        customer, pm, 5_500, "EUR", "elsewhere", {"command_id": str(cmd.command_id)}
+    )
 
     await svc.send(cmd, env)
     reply = await svc.reply(cmd.command_id)
@@ -399,7 +445,8 @@ async def test_a_new_authorize_after_an_abandoned_3ds_releases_the_old_intent(sv
     first = authorize(customer, secure_pm, eur(3_000))
     action = await svc.ask(first, PaymentActionRequired)
     other = await svc.http.post(
-        f"/internal/customers/{customer}/payment-methods", json={"payment_method_id": await svc.new_card(VISA)}
+        f"/internal/customers/{customer}/payment-methods",
+        json={"payment_method_id": await svc.new_card(VISA)},
     )
     second = authorize(customer, other.json()["id"], eur(3_000), booking_id=first.booking_id)
 

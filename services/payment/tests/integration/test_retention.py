@@ -19,7 +19,9 @@ DAY = 86400.0
 @pytest.fixture(scope="module")
 async def db(database_url: str, role_prefix: str):
     settings = Settings(
-        database_url=database_url, db_schema=f"payret_{secrets.token_hex(3)}", db_role_prefix=role_prefix,
+        database_url=database_url,
+        db_schema=f"payret_{secrets.token_hex(3)}",
+        db_role_prefix=role_prefix,
         retention_webhook_events_s=4 * DAY,
     )
     pool = await prepare_database(settings, MIGRATIONS)
@@ -33,7 +35,8 @@ async def test_old_webhook_events_go_and_recent_ones_stay(db):
     for event_id, ago in ((old, 5 * DAY), (recent, 3 * DAY)):
         await pool.execute(
             "INSERT INTO webhook_events (event_id, type, received_at) VALUES ($1, 'charge.refunded', now() - make_interval(secs => $2))",
-            event_id, ago,
+            event_id,
+            ago,
         )
     await pool.execute(
         "INSERT INTO payments (booking_id, customer_id, payment_method_id, authorize_command_id, status, currency,"
@@ -41,7 +44,14 @@ async def test_old_webhook_events_go_and_recent_ones_stay(db):
         f"bk_{old}",
     )
     await retention.sweep_once(pool, rules(settings), 100, 10)
-    left = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM webhook_events WHERE event_id = ANY($1)", [old, recent])}
+    left = {
+        r["event_id"]
+        for r in await pool.fetch(
+            "SELECT event_id FROM webhook_events WHERE event_id = ANY($1)", [old, recent]
+        )
+    }
     assert left == {recent}
     # The payment is the money's record: never swept.
-    assert await pool.fetchval("SELECT count(*) FROM payments WHERE booking_id = $1", f"bk_{old}") == 1
+    assert (
+        await pool.fetchval("SELECT count(*) FROM payments WHERE booking_id = $1", f"bk_{old}") == 1
+    )

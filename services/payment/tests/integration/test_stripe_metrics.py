@@ -27,10 +27,14 @@ async def authorize(gateway, customer_id, new_card, number):  # type: ignore[no-
     card = await gateway.attach_payment_method(customer_id, await new_card(number))
     assert isinstance(card, CardDisplay)
     command = f"cmd-{uuid.uuid4().hex[:12]}"
-    return await gateway.authorize(customer_id, card.pm_id, 5_000, "EUR", command, {"command_id": command})
+    return await gateway.authorize(
+        customer_id, card.pm_id, 5_000, "EUR", command, {"command_id": command}
+    )
 
 
-async def test_an_authorization_is_timed_as_ok_and_a_decline_as_rejected(gateway, customer_id, new_card):
+async def test_an_authorization_is_timed_as_ok_and_a_decline_as_rejected(
+    gateway, customer_id, new_card
+):
     ok, rejected = count("authorize", "ok"), count("authorize", "rejected")
     assert isinstance(await authorize(gateway, customer_id, new_card, VISA), Authorized)
     assert count("authorize", "ok") == ok + 1

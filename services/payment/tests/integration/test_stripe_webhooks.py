@@ -60,7 +60,9 @@ async def authenticate(svc, action: PaymentActionRequired, success: bool) -> Non
 
 
 async def event_count(svc, event_id: str) -> int:
-    return await svc.pool.fetchval("SELECT count(*) FROM webhook_events WHERE event_id = $1", event_id)
+    return await svc.pool.fetchval(
+        "SELECT count(*) FROM webhook_events WHERE event_id = $1", event_id
+    )
 
 
 # --- signatures --------------------------------------------------------------------------------
@@ -73,7 +75,9 @@ def _body(event_id: str, intent_id: str = "pi_123") -> bytes:
             "object": "event",
             "type": "payment_intent.succeeded",
             "created": int(time.time()),
-            "data": {"object": {"id": intent_id, "object": "payment_intent", "status": "succeeded"}},
+            "data": {
+                "object": {"id": intent_id, "object": "payment_intent", "status": "succeeded"}
+            },
         }
     ).encode()
 
@@ -88,7 +92,9 @@ def _body(event_id: str, intent_id: str = "pi_123") -> bytes:
             headers={"Stripe-Signature": _signature(svc, body)},
         ),
         lambda svc, body: svc.webhooks.post("/webhooks/stripe", content=body),
-        lambda svc, body: svc.webhooks.post("/webhooks/stripe", content=body, headers={"Stripe-Signature": "t=1,v1=00"}),
+        lambda svc, body: svc.webhooks.post(
+            "/webhooks/stripe", content=body, headers={"Stripe-Signature": "t=1,v1=00"}
+        ),
     ],
     ids=["other-secret", "tampered-body", "no-signature", "made-up-signature"],
 )
@@ -120,7 +126,9 @@ async def test_the_signature_is_checked_over_the_raw_bytes_not_reparsed_json(svc
     # Same JSON, other bytes (spacing): a re-serializing endpoint would accept or reject both alike.
     body = _body(event_id)
     spaced = json.dumps(json.loads(body), indent=2).encode()
-    r = await svc.webhooks.post("/webhooks/stripe", content=spaced, headers={"Stripe-Signature": _signature(svc, body)})
+    r = await svc.webhooks.post(
+        "/webhooks/stripe", content=spaced, headers={"Stripe-Signature": _signature(svc, body)}
+    )
     assert r.status_code == 400
 
 
@@ -144,7 +152,8 @@ async def test_a_replayed_webhook_is_acknowledged_but_has_no_second_effect(svc):
     resumed = await svc.reply(cmd.command_id, PaymentAuthorized)
     assert resumed.payment_intent_id == action.payment_intent_id
     history = await svc.pool.fetchval(
-        "SELECT count(*) FROM payment_history WHERE booking_id = $1 AND to_status = 'authorized'", cmd.booking_id
+        "SELECT count(*) FROM payment_history WHERE booking_id = $1 AND to_status = 'authorized'",
+        cmd.booking_id,
     )
     assert history == 1
 
@@ -153,7 +162,9 @@ async def test_failed_3ds_answers_the_parked_saga_with_payment_declined(svc):
     cmd, action = await authorize(svc, NEEDS_3DS)
     await authenticate(svc, action, success=False)
 
-    r = await svc.webhook("payment_intent.payment_failed", await svc.intent_object(action.payment_intent_id))
+    r = await svc.webhook(
+        "payment_intent.payment_failed", await svc.intent_object(action.payment_intent_id)
+    )
     assert r.json()["outcome"] == "applied"
 
     declined = await svc.reply(cmd.command_id, PaymentDeclined)
@@ -195,9 +206,13 @@ async def test_a_late_amount_capturable_updated_after_the_capture_changes_nothin
 
 async def test_a_capture_seen_only_through_payment_intent_succeeded_moves_the_payment_on(svc):
     cmd, auth = await authorize(svc, amount=3_000)
-    await svc.sdk.v1.payment_intents.capture_async(auth.payment_intent_id, params={"amount_to_capture": 2_000})
+    await svc.sdk.v1.payment_intents.capture_async(
+        auth.payment_intent_id, params={"amount_to_capture": 2_000}
+    )
 
-    r = await svc.webhook("payment_intent.succeeded", await svc.intent_object(auth.payment_intent_id))
+    r = await svc.webhook(
+        "payment_intent.succeeded", await svc.intent_object(auth.payment_intent_id)
+    )
 
     assert r.json()["outcome"] == "applied"
     view = await svc.payment(cmd.booking_id)
@@ -214,7 +229,9 @@ async def test_a_capture_seen_only_through_payment_intent_succeeded_moves_the_pa
 async def test_a_refund_made_outside_the_saga_is_recorded_from_charge_refunded(svc):
     cmd, auth = await authorize(svc, amount=5_000)
     await svc.run(CapturePayment(booking_id=cmd.booking_id, command_id=uuid.uuid4()))
-    await svc.sdk.v1.refunds.create_async(params={"payment_intent": auth.payment_intent_id, "amount": 1_500})
+    await svc.sdk.v1.refunds.create_async(
+        params={"payment_intent": auth.payment_intent_id, "amount": 1_500}
+    )
     charge = (await svc.intent_object(auth.payment_intent_id))["latest_charge"]
 
     r = await svc.webhook("charge.refunded", charge)
@@ -252,14 +269,17 @@ async def test_a_dispute_is_recorded_for_operators_without_touching_the_payment_
         "EUR",
         "fraudulent",
     )
-    assert await svc.pool.fetchval("SELECT disputed FROM payments WHERE booking_id = $1", cmd.booking_id)
+    assert await svc.pool.fetchval(
+        "SELECT disputed FROM payments WHERE booking_id = $1", cmd.booking_id
+    )
     assert (await svc.payment(cmd.booking_id))["status"] == "captured"
     assert any("disputed" in line and dispute_id in line for line in svc.logs.lines)
 
 
 async def test_events_for_unknown_payments_or_of_other_types_are_acknowledged_and_ignored(svc):
     unknown = await svc.webhook(
-        "payment_intent.succeeded", {"id": "pi_notours", "object": "payment_intent", "status": "succeeded"}
+        "payment_intent.succeeded",
+        {"id": "pi_notours", "object": "payment_intent", "status": "succeeded"},
     )
     other = await svc.webhook("customer.created", {"id": "cus_x", "object": "customer"})
 

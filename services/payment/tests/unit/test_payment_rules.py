@@ -64,7 +64,10 @@ def test_the_hold_lapses_when_stripe_says_else_by_our_conservative_rule():
     at = datetime(2026, 6, 1, 12, tzinfo=UTC)
     stripe_says = datetime(2026, 6, 8, 11, tzinfo=UTC)
     assert hold_expiry(stripe_says, at, timedelta(days=6, hours=18)) == (stripe_says, "stripe")
-    assert hold_expiry(None, at, timedelta(days=6, hours=18)) == (datetime(2026, 6, 8, 6, tzinfo=UTC), "fallback")
+    assert hold_expiry(None, at, timedelta(days=6, hours=18)) == (
+        datetime(2026, 6, 8, 6, tzinfo=UTC),
+        "fallback",
+    )
 
 
 @pytest.mark.parametrize(
@@ -81,7 +84,12 @@ def test_the_hold_lapses_when_stripe_says_else_by_our_conservative_rule():
         (payment(S.DECLINED), None, None, "not_authorized"),
         (payment(S.VOIDED), None, None, "intent_canceled"),
         (payment(S.EXPIRED), None, None, "authorization_expired"),
-        (payment(S.CAPTURED, amount_captured=10_000), 10_000, "EUR", None),  # answered from the capture
+        (
+            payment(S.CAPTURED, amount_captured=10_000),
+            10_000,
+            "EUR",
+            None,
+        ),  # answered from the capture
     ],
 )
 def test_what_a_capture_may_ask(state, amount, currency, refusal):
@@ -93,8 +101,16 @@ def test_what_a_capture_may_ask(state, amount, currency, refusal):
     [
         (payment(S.CAPTURED, amount_captured=8_000), 8_000, None),
         (payment(S.CAPTURED, amount_captured=8_000, amount_refunded=3_000), 5_000, None),
-        (payment(S.CAPTURED, amount_captured=8_000, amount_refunded=3_000), 5_001, "refund_exceeds_captured"),
-        (payment(S.REFUNDED, amount_captured=8_000, amount_refunded=8_000), 1, "refund_exceeds_captured"),
+        (
+            payment(S.CAPTURED, amount_captured=8_000, amount_refunded=3_000),
+            5_001,
+            "refund_exceeds_captured",
+        ),
+        (
+            payment(S.REFUNDED, amount_captured=8_000, amount_refunded=8_000),
+            1,
+            "refund_exceeds_captured",
+        ),
         (payment(S.AUTHORIZED), 100, "not_captured"),
         (None, 100, "not_captured"),
         (payment(S.CAPTURED, amount_captured=8_000), 0, "invalid_amount"),
@@ -144,7 +160,16 @@ def test_intent_statuses_map_to_ours(intent_status, reason, has_error, ours):
         # partial capture of 8_000 on 10_000: the released 2_000 is not a refund (localstripe)
         ({"amount": 10_000, "amount_refunded": 5_000, "captured": True}, 8_000, 3_000),
         # Stripe with amount_captured: counted low whichever way the version reports the rest
-        ({"amount": 10_000, "amount_captured": 8_000, "amount_refunded": 3_000, "captured": True}, 8_000, 1_000),
+        (
+            {
+                "amount": 10_000,
+                "amount_captured": 8_000,
+                "amount_refunded": 3_000,
+                "captured": True,
+            },
+            8_000,
+            1_000,
+        ),
         ({"amount": 10_000, "amount_refunded": 0, "captured": True}, 10_000, 0),
     ],
 )

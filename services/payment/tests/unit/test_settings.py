@@ -19,7 +19,12 @@ PRODUCTION = {
 
 
 def test_dev_defaults_need_nothing_from_the_environment(monkeypatch):
-    for name in ("STRIPE_API_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "AUTHORIZATION_WINDOW"):
+    for name in (
+        "STRIPE_API_KEY",
+        "STRIPE_API_BASE",
+        "STRIPE_WEBHOOK_SECRET",
+        "AUTHORIZATION_WINDOW",
+    ):
         monkeypatch.delenv(name, raising=False)
     s = Settings()
     assert s.stripe_api_key == DEV_STRIPE_API_KEY

@@ -249,9 +249,7 @@ class Provider:
 
 
 @pytest.fixture(scope="module")
-async def provider(
-    sandbox_server: ServerThread, settings_for
-) -> AsyncIterator[Provider]:
+async def provider(sandbox_server: ServerThread, settings_for) -> AsyncIterator[Provider]:
     settings = settings_for(
         Settings,
         consumer_retry_backoff_ms=10,

@@ -82,7 +82,9 @@ async def test_a_reject_rate_refuses_orders_as_sold_out_and_keeps_the_tickets_on
     assert now.quantity_pending == 0 and now.quantity_sold == tc["quantity_sold"]
     await sandbox.faults(confirm_reject_rate=0.0)
     again = await client.hold(event["id"], tc["id"], 1, ref("item2"), idempotency_key=ref("h2"))
-    order = await client.create_order(again.hold_id, ref("item2"), ATTENDEE, idempotency_key=ref("o2"))
+    order = await client.create_order(
+        again.hold_id, ref("item2"), ATTENDEE, idempotency_key=ref("o2")
+    )
     assert order.status is Status.CONFIRMED
 
 

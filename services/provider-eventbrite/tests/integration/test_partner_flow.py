@@ -91,7 +91,9 @@ async def test_refunds_follow_the_policy_band_on_the_sandbox_clock(
     assert done.status is Status.CANCELLED and done.refund == quote.refund
 
 
-async def test_after_the_start_the_order_is_not_cancellable_and_stays_booked(sandbox, make_client, ref):
+async def test_after_the_start_the_order_is_not_cancellable_and_stays_booked(
+    sandbox, make_client, ref
+):
     client = make_client()
     event, _, _, order = await _order(client, sandbox, ref, "STANDARD", quantity=1)
     await _move_clock_to(sandbox, event, -1)

@@ -418,7 +418,9 @@ async def test_an_order_for_an_event_that_has_started_is_refused_as_not_cancella
 async def _items(provider, bid: str) -> list[dict]:
     import httpx
 
-    async with httpx.AsyncClient(base_url=provider.url, headers=bearer(provider.settings.internal_api_token)) as http:
+    async with httpx.AsyncClient(
+        base_url=provider.url, headers=bearer(provider.settings.internal_api_token)
+    ) as http:
         resp = await http.get(f"/internal/bookings/{bid}/items")
         assert resp.status_code == 200, resp.text
         return resp.json()["items"]

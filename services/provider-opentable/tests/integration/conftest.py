@@ -197,9 +197,7 @@ def partner_sandbox() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture(scope="module")
-async def provider(
-    partner_sandbox: SandboxServer, settings_for
-) -> AsyncIterator[Provider]:
+async def provider(partner_sandbox: SandboxServer, settings_for) -> AsyncIterator[Provider]:
     settings = settings_for(
         Settings,
         consumer_retry_backoff_ms=10,
@@ -212,8 +210,12 @@ async def provider(
     app = create_app(settings)
     async with (
         serve_app(app, port=settings.port) as url,
-        Bus(settings.kafka_bootstrap_servers, REPLIES, PROVIDER_REGISTRY, producer_name="test-saga") as bus,
-        httpx.AsyncClient(base_url=url, timeout=10, headers=bearer(settings.internal_api_token)) as http,
+        Bus(
+            settings.kafka_bootstrap_servers, REPLIES, PROVIDER_REGISTRY, producer_name="test-saga"
+        ) as bus,
+        httpx.AsyncClient(
+            base_url=url, timeout=10, headers=bearer(settings.internal_api_token)
+        ) as http,
         httpx.AsyncClient(base_url=partner_sandbox.base_url, timeout=10) as admin,
     ):
         yield Provider(settings, app, url, partner_sandbox, http, admin, bus, TopicLog(bus))

@@ -75,17 +75,31 @@ def _summary(model: type[Message]) -> str:
 
 
 def _senders(type_name: str) -> list[str]:
-    return [s.name for s in SERVICES.values() for models in s.sends.values() if type_name in {m.__name__ for m in models}]
+    return [
+        s.name
+        for s in SERVICES.values()
+        for models in s.sends.values()
+        if type_name in {m.__name__ for m in models}
+    ]
 
 
 def _example(model: type[Message]) -> dict[str, Any]:
     payload = json.loads((EXAMPLES / f"{model.__name__}.json").read_text())
     env = json.loads((EXAMPLES / "Envelope.json").read_text())
     senders = _senders(model.__name__)
-    env.update(type=model.__name__, schema_version=model.SCHEMA_VERSION, producer=senders[0] if senders else "")
+    env.update(
+        type=model.__name__,
+        schema_version=model.SCHEMA_VERSION,
+        producer=senders[0] if senders else "",
+    )
     env["correlation_id"] = payload.get("booking_id", env["correlation_id"])
     headers = {k: str(env[k]) for k in HEADER_FIELDS if env.get(k) is not None}
-    return {"name": "golden", "summary": f"The golden example of {model.__name__}", "headers": headers, "payload": payload}
+    return {
+        "name": "golden",
+        "summary": f"The golden example of {model.__name__}",
+        "headers": headers,
+        "payload": payload,
+    }
 
 
 def _headers_schema() -> dict[str, Any]:
@@ -95,7 +109,9 @@ def _headers_schema() -> dict[str, Any]:
         "type": "object",
         "description": "The envelope, as Kafka headers (UTF-8 text).",
         "required": required,
-        "properties": {n: {"type": "string", "description": fields[n].description or n} for n in HEADER_FIELDS},
+        "properties": {
+            n: {"type": "string", "description": fields[n].description or n} for n in HEADER_FIELDS
+        },
     }
 
 
@@ -107,8 +123,16 @@ def _message(model: type[Message]) -> dict[str, Any]:
         "contentType": "application/json",
         "headers": {"$ref": "#/components/schemas/EnvelopeHeaders"},
         "payload": {"$ref": REF.format(model=model.__name__)},
-        "correlationId": {"location": "$message.header#/correlation_id", "description": "The booking id."},
-        "bindings": {"kafka": {"key": {"type": "string", "description": "The booking id."}, "bindingVersion": "0.5.0"}},
+        "correlationId": {
+            "location": "$message.header#/correlation_id",
+            "description": "The booking id.",
+        },
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": "The booking id."},
+                "bindingVersion": "0.5.0",
+            }
+        },
         "examples": [_example(model)],
         "x-schema-version": model.SCHEMA_VERSION,
     }
@@ -129,7 +153,9 @@ def _channel(address: str) -> dict[str, Any]:
         "address": address,
         "title": address,
         "description": topic.description,
-        "messages": {m.__name__: {"$ref": f"#/components/messages/{m.__name__}"} for m in _types_on(address)},
+        "messages": {
+            m.__name__: {"$ref": f"#/components/messages/{m.__name__}"} for m in _types_on(address)
+        },
         "tags": [{"name": "public" if topic.public else "internal"}],
     }
 
@@ -147,7 +173,14 @@ def _dead_letters() -> dict[str, Any]:
 
 
 def _dead_letter_message() -> dict[str, Any]:
-    extra = ("dlq_error", "dlq_attempts", "dlq_source_topic", "dlq_consumer", "dlq_partition", "dlq_offset")
+    extra = (
+        "dlq_error",
+        "dlq_attempts",
+        "dlq_source_topic",
+        "dlq_consumer",
+        "dlq_partition",
+        "dlq_offset",
+    )
     return {
         "name": "DeadLetter",
         "title": "DeadLetter",
@@ -157,7 +190,9 @@ def _dead_letter_message() -> dict[str, Any]:
             "properties": {k: {"type": "string"} for k in (*HEADER_FIELDS, *extra)},
             "required": list(extra),
         },
-        "payload": {"description": "The original Kafka value, as it came (it may not be valid JSON)."},
+        "payload": {
+            "description": "The original Kafka value, as it came (it may not be valid JSON)."
+        },
     }
 
 
@@ -187,14 +222,19 @@ def _operations(service: Service) -> dict[str, Any]:
 
 def document(services: list[Service], *, title: str, description: str) -> dict[str, Any]:
     """An AsyncAPI 3.0 document of these services' operations (all of them: the merged one)."""
-    addresses = sorted({a for s in services for a in (*s.sends, *s.receives)}, key=list(TOPICS).index)
+    addresses = sorted(
+        {a for s in services for a in (*s.sends, *s.receives)}, key=list(TOPICS).index
+    )
     types = {m.__name__: m for a in addresses for m in _types_on(a)}
     for s in services:
         for models in (*s.sends.values(), *s.receives.values()):
             types.update({m.__name__: m for m in models})
     ordered = [REGISTRY[n] for n in sorted(types)]
     _, defs = models_json_schema([(m, "validation") for m in ordered], ref_template=REF)
-    schemas: dict[str, Any] = {"EnvelopeHeaders": _headers_schema(), **dict(sorted(defs.get("$defs", {}).items()))}
+    schemas: dict[str, Any] = {
+        "EnvelopeHeaders": _headers_schema(),
+        **dict(sorted(defs.get("$defs", {}).items())),
+    }
     for m in ordered:
         schemas[m.__name__]["x-schema-version"] = m.SCHEMA_VERSION
     channels = {channel_id(a): _channel(a) for a in addresses}
@@ -207,13 +247,24 @@ def document(services: list[Service], *, title: str, description: str) -> dict[s
         "info": {"title": title, "version": VERSION, "description": description},
         "defaultContentType": "application/json",
         "servers": {
-            "production": {"host": "kafka:9092", "protocol": "kafka", "description": "Apache Kafka (docker-compose.yml)."},
-            "dev": {"host": "127.0.0.1:9092", "protocol": "kafka", "description": "The Kafka-protocol broker of `make up`."},
+            "production": {
+                "host": "kafka:9092",
+                "protocol": "kafka",
+                "description": "Apache Kafka (docker-compose.yml).",
+            },
+            "dev": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "description": "The Kafka-protocol broker of `make up`.",
+            },
         },
         "channels": channels,
         "operations": operations,
         "components": {
-            "messages": {**{m.__name__: _message(m) for m in ordered}, "DeadLetter": _dead_letter_message()},
+            "messages": {
+                **{m.__name__: _message(m) for m in ordered},
+                "DeadLetter": _dead_letter_message(),
+            },
             "schemas": schemas,
         },
     }
@@ -230,10 +281,13 @@ def documents() -> dict[str, str]:
     )
     out = {"asyncapi.yaml": merged}
     for s in SERVICES.values():
-        out[f"{s.name}.yaml"] = document([s], title=f"{s.name}", description=s.description + "\n\n" + RULES)
+        out[f"{s.name}.yaml"] = document(
+            [s], title=f"{s.name}", description=s.description + "\n\n" + RULES
+        )
     header = "# Generated by `make asyncapi` (booking_shared.contracts.asyncapi); do not edit.\n"
     return {
-        name: header + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+        name: header
+        + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
         for name, doc in out.items()
     }
 
@@ -243,7 +297,9 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+    return dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    )
 
 
 _Dumper.add_representer(str, _text)
@@ -254,10 +310,15 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(argv[argv.index("--out") + 1]) if "--out" in argv else OUT
     docs = documents()
     if "--check" in argv:
-        stale = [n for n, text in docs.items() if not (out / n).exists() or (out / n).read_text() != text]
+        stale = [
+            n for n, text in docs.items() if not (out / n).exists() or (out / n).read_text() != text
+        ]
         extra = [p.name for p in out.glob("*.yaml") if p.name not in docs] if out.exists() else []
         if stale or extra:
-            print("AsyncAPI documents differ from the code (run make asyncapi):", ", ".join(stale + extra))
+            print(
+                "AsyncAPI documents differ from the code (run make asyncapi):",
+                ", ".join(stale + extra),
+            )
             return 1
         return 0
     out.mkdir(parents=True, exist_ok=True)

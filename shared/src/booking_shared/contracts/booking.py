@@ -19,8 +19,12 @@ class PaymentSource(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    customer_id: str = Field(description="Stripe Customer id.", examples=["cus_Q1w2e3"], pattern=r"^cus_\w+$")
-    payment_method_id: str = Field(description="Stripe PaymentMethod id.", examples=["pm_1Pq2w3"], pattern=r"^pm_\w+$")
+    customer_id: str = Field(
+        description="Stripe Customer id.", examples=["cus_Q1w2e3"], pattern=r"^cus_\w+$"
+    )
+    payment_method_id: str = Field(
+        description="Stripe PaymentMethod id.", examples=["pm_1Pq2w3"], pattern=r"^pm_\w+$"
+    )
 
 
 class BookingRequested(Message):
@@ -31,7 +35,9 @@ class BookingRequested(Message):
     items: list[BookingItem] = Field(description="What to book.", min_length=1, max_length=20)
     total: Money = Field(description="The exact amount to authorize.")
     payment: PaymentSource
-    mode: BookingMode = Field("all_or_nothing", description="all_or_nothing, or best_effort: book what can be booked.")
+    mode: BookingMode = Field(
+        "all_or_nothing", description="all_or_nothing, or best_effort: book what can be booked."
+    )
     guest: str = Field(
         description="Sealed guest contact (name, email, phone) for the partners: ciphertext only "
         "the provider services can open, so no personal data is readable on this topic.",
@@ -54,15 +60,21 @@ class BookingConfirmed(Message):
 
     items: list[ConfirmedItem]
     amount_captured: Money
-    failed_items: list[FailureReason] = Field(default_factory=list, description="Best-effort only: items not booked.")
+    failed_items: list[FailureReason] = Field(
+        default_factory=list, description="Best-effort only: items not booked."
+    )
 
 
 class FailureReason(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    item_id: str | None = Field(None, description="The item, or null for a booking-wide reason.", examples=["item-2"])
+    item_id: str | None = Field(
+        None, description="The item, or null for a booking-wide reason.", examples=["item-2"]
+    )
     code: str = Field(description="Machine-readable reason.", examples=["slot_unavailable"])
-    detail: str = Field("", description="Human-readable detail.", examples=["No table left at 20:00"])
+    detail: str = Field(
+        "", description="Human-readable detail.", examples=["No table left at 20:00"]
+    )
 
 
 BookingConfirmed.model_rebuild()
@@ -100,7 +112,9 @@ class ItemCancellation(BaseModel):
     )
     refunded: Money = Field(description="What the partner gave back (zero when not cancellable).")
     fee: Money = Field(description="What the item's cancellation policy keeps.")
-    reason_code: str | None = Field(None, examples=["not_cancellable"], description="Why it was not cancelled.")
+    reason_code: str | None = Field(
+        None, examples=["not_cancellable"], description="Why it was not cancelled."
+    )
     detail: str = Field("", max_length=500, description="The partner's words, when it refused.")
 
 
@@ -108,9 +122,12 @@ class BookingCancelled(Message):
     """The cancellation is finished; refunds follow each item's policy. When `partial` is true a
     partner refused to cancel some item: `items` says which (they stand, and stay paid)."""
 
-    refunds: list[ItemRefund] = Field(description="The items that were cancelled, with their refunds.")
+    refunds: list[ItemRefund] = Field(
+        description="The items that were cancelled, with their refunds."
+    )
     total_refunded: Money
     partial: bool = Field(False, description="Some item could not be cancelled (see items).")
     items: list[ItemCancellation] = Field(
-        default_factory=list, description="Per booked item: cancelled (with refund and fee) or not_cancellable."
+        default_factory=list,
+        description="Per booked item: cancelled (with refund and fee) or not_cancellable.",
     )

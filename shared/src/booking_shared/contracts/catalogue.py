@@ -94,14 +94,22 @@ TOPICS: dict[str, Topic] = {
         description="Every state change of every booking saga, for dashboards and other teams. Key: the booking id.",
     ),
     PAYMENT_COMMANDS: Topic(PAYMENT_COMMANDS, False, "The saga's commands to the payment service."),
-    PAYMENT_REPLIES: Topic(PAYMENT_REPLIES, False, "The payment service's answers to those commands."),
+    PAYMENT_REPLIES: Topic(
+        PAYMENT_REPLIES, False, "The payment service's answers to those commands."
+    ),
     PROVIDER_REGISTRY: Topic(
-        PROVIDER_REGISTRY, False, "Provider services announce what they book and what they can do (key: provider)."
+        PROVIDER_REGISTRY,
+        False,
+        "Provider services announce what they book and what they can do (key: provider).",
     ),
 }
 for _p in KNOWN_PROVIDERS:
-    TOPICS[provider_commands(_p)] = Topic(provider_commands(_p), False, f"The saga's commands to the {_p} provider.")
-    TOPICS[provider_replies(_p)] = Topic(provider_replies(_p), False, f"The {_p} provider's answers.")
+    TOPICS[provider_commands(_p)] = Topic(
+        provider_commands(_p), False, f"The saga's commands to the {_p} provider."
+    )
+    TOPICS[provider_replies(_p)] = Topic(
+        provider_replies(_p), False, f"The {_p} provider's answers."
+    )
 
 
 def _provider(name: str) -> Service:

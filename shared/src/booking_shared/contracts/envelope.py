@@ -42,11 +42,19 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    message_id: uuid.UUID = Field(description="Unique id of this message.", examples=["6f1c2b1e-6a43-4f7e-9d5c-0b8f2a7b9e01"])
-    type: str = Field(description="The message type, e.g. BookingRequested.", examples=["BookingRequested"])
+    message_id: uuid.UUID = Field(
+        description="Unique id of this message.", examples=["6f1c2b1e-6a43-4f7e-9d5c-0b8f2a7b9e01"]
+    )
+    type: str = Field(
+        description="The message type, e.g. BookingRequested.", examples=["BookingRequested"]
+    )
     schema_version: int = Field(1, description="Version of the type's schema.", examples=[1])
-    correlation_id: str = Field(description="The booking id this message belongs to.", examples=["bk_01J9Z3"])
-    causation_id: uuid.UUID | None = Field(None, description="message_id of the message that caused this one.")
+    correlation_id: str = Field(
+        description="The booking id this message belongs to.", examples=["bk_01J9Z3"]
+    )
+    causation_id: uuid.UUID | None = Field(
+        None, description="message_id of the message that caused this one."
+    )
     occurred_at: datetime = Field(description="When the fact happened (UTC).")
     producer: str = Field(description="The service that produced it.", examples=["gateway"])
     traceparent: str = Field(description="W3C trace context of the producing span.")
@@ -72,7 +80,8 @@ class Envelope(BaseModel):
             producer=producer,
             # The current span's context (tracing on: the producer span), else a new span id in
             # the cause's trace, so that one booking's messages share a trace id either way.
-            traceparent=current_traceparent() or new_traceparent(cause.traceparent if cause else None),
+            traceparent=current_traceparent()
+            or new_traceparent(cause.traceparent if cause else None),
         )
 
     def to_headers(self) -> list[tuple[str, bytes]]:

@@ -27,7 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     docs = schema_documents()
     if "--check" in argv:
-        stale = [n for n, text in docs.items() if not (SCHEMAS / n).exists() or (SCHEMAS / n).read_text() != text]
+        stale = [
+            n
+            for n, text in docs.items()
+            if not (SCHEMAS / n).exists() or (SCHEMAS / n).read_text() != text
+        ]
         if stale:
             print("stale schemas (run make schemas):", ", ".join(stale))
             return 1

@@ -15,6 +15,7 @@ BookingType = Literal["restaurant", "event"]
 # no id can add a segment, a query or a dot-segment (the clients URL-quote them as well).
 PARTNER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
+
 def _whole_number(v: Any) -> Any:
     """A JSON integer: 2, or 2.0 (the same number in JSON); never "2", true or 2.5."""
     if isinstance(v, bool) or isinstance(v, str):
@@ -28,7 +29,16 @@ def _whole_number(v: Any) -> Any:
 
 Count = Annotated[int, Field(ge=1, le=20), BeforeValidator(_whole_number)]  # covers or tickets
 
-RESTAURANT_CATEGORIES = {"restaurant", "dinner", "lunch", "breakfast", "brunch", "dining", "food", "meal"}
+RESTAURANT_CATEGORIES = {
+    "restaurant",
+    "dinner",
+    "lunch",
+    "breakfast",
+    "brunch",
+    "dining",
+    "food",
+    "meal",
+}
 
 
 class BookingItem(BaseModel):
@@ -58,16 +68,43 @@ class BookingItem(BaseModel):
         },
     )
 
-    id: str = Field(description="The schedule item's id.", examples=["item-1"], min_length=1, max_length=64)
-    title: str = Field(description="What the person sees.", examples=["Dinner at Cervejaria Ramiro"], max_length=300)
-    category: str = Field(description="Schedule category (dinner, concert, tour...).", examples=["dinner"], max_length=50)
-    start_time: datetime = Field(description="Start, ISO 8601 with offset.", examples=["2026-12-05T20:00:00+00:00"])
+    id: str = Field(
+        description="The schedule item's id.", examples=["item-1"], min_length=1, max_length=64
+    )
+    title: str = Field(
+        description="What the person sees.",
+        examples=["Dinner at Cervejaria Ramiro"],
+        max_length=300,
+    )
+    category: str = Field(
+        description="Schedule category (dinner, concert, tour...).",
+        examples=["dinner"],
+        max_length=50,
+    )
+    start_time: datetime = Field(
+        description="Start, ISO 8601 with offset.", examples=["2026-12-05T20:00:00+00:00"]
+    )
     cost: Amount = Field(
         description="Unit price: per cover (restaurant deposit) or per ticket (event); 0 to 99,999,999 minor units."
     )
-    venue_id: str | None = Field(None, pattern=PARTNER_ID_PATTERN, description="Restaurant id at the partner (restaurant items).", examples=["rest_001"])
-    event_id: str | None = Field(None, pattern=PARTNER_ID_PATTERN, description="Event id at the partner (event items).", examples=["evt_001"])
-    ticket_class_id: str | None = Field(None, pattern=PARTNER_ID_PATTERN, description="Ticket class (event items).", examples=["tc_001_a"])
+    venue_id: str | None = Field(
+        None,
+        pattern=PARTNER_ID_PATTERN,
+        description="Restaurant id at the partner (restaurant items).",
+        examples=["rest_001"],
+    )
+    event_id: str | None = Field(
+        None,
+        pattern=PARTNER_ID_PATTERN,
+        description="Event id at the partner (event items).",
+        examples=["evt_001"],
+    )
+    ticket_class_id: str | None = Field(
+        None,
+        pattern=PARTNER_ID_PATTERN,
+        description="Ticket class (event items).",
+        examples=["tc_001_a"],
+    )
     party_size: Count | None = Field(None, description="Covers (restaurant items).", examples=[2])
     quantity: Count | None = Field(None, description="Tickets (event items).", examples=[2])
 
@@ -89,7 +126,9 @@ class BookingItem(BaseModel):
     @model_validator(mode="after")
     def _one_target(self) -> BookingItem:
         if bool(self.venue_id) == bool(self.event_id):
-            raise ValueError("an item names exactly one of venue_id (restaurant) or event_id (event)")
+            raise ValueError(
+                "an item names exactly one of venue_id (restaurant) or event_id (event)"
+            )
         if self.event_id and not self.ticket_class_id:
             raise ValueError("ticket_class_id is required for an event item")
         return self

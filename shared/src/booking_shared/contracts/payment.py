@@ -40,11 +40,15 @@ class RefundPayment(Command):
 class PaymentAuthorized(Reply):
     payment_intent_id: str = Field(examples=["pi_3Pq2w3"])
     amount_capturable: Money
-    capture_before: datetime = Field(description="When the authorization lapses (Stripe's, or the card network rule).")
+    capture_before: datetime = Field(
+        description="When the authorization lapses (Stripe's, or the card network rule)."
+    )
 
 
 class PaymentDeclined(Reply):
-    decline_code: str = Field(description="Stripe's decline code.", examples=["card_declined", "insufficient_funds"])
+    decline_code: str = Field(
+        description="Stripe's decline code.", examples=["card_declined", "insufficient_funds"]
+    )
     message: str = Field("", examples=["Your card was declined."])
 
 

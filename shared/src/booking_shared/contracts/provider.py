@@ -30,7 +30,9 @@ RejectReason = Literal[
 class CancellationPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    summary: str = Field(examples=["Free cancellation until 24 h before; then 100% of the deposit."])
+    summary: str = Field(
+        examples=["Free cancellation until 24 h before; then 100% of the deposit."]
+    )
     free_until: datetime | None = Field(None, description="Full refund until then.")
     refundable: bool = True
 
@@ -57,7 +59,9 @@ class CancelItem(Command):
 
 class ItemHeld(Reply):
     item_id: str = Field(examples=["item-1"])
-    hold_id: str | None = Field(None, description="The partner's lock or hold id; null without hold capability.")
+    hold_id: str | None = Field(
+        None, description="The partner's lock or hold id; null without hold capability."
+    )
     expires_at: datetime | None = None
     price: Money = Field(description="Line total at the partner.")
 
@@ -139,17 +143,27 @@ class GuestRequirements(BaseModel):
             value = values[rule.field]
             if not value:
                 if rule.required:
-                    out.append(GuestProblem(rule.field, "missing", f"{_LABELS[rule.field]} is required"))
+                    out.append(
+                        GuestProblem(rule.field, "missing", f"{_LABELS[rule.field]} is required")
+                    )
                 continue
             if rule.min_length is not None and len(value) < rule.min_length:
                 out.append(
                     GuestProblem(rule.field, "too_short", f"at least {rule.min_length} characters")
                 )
-            if rule.max_length is not None and len(value) > rule.max_length and rule.too_long == "refused":
-                out.append(GuestProblem(rule.field, "too_long", f"at most {rule.max_length} characters"))
+            if (
+                rule.max_length is not None
+                and len(value) > rule.max_length
+                and rule.too_long == "refused"
+            ):
+                out.append(
+                    GuestProblem(rule.field, "too_long", f"at most {rule.max_length} characters")
+                )
             if rule.pattern is not None and re.fullmatch(rule.pattern, value) is None:
                 out.append(
-                    GuestProblem(rule.field, "invalid_format", rule.hint or f"must match {rule.pattern}")
+                    GuestProblem(
+                        rule.field, "invalid_format", rule.hint or f"must match {rule.pattern}"
+                    )
                 )
         return out
 

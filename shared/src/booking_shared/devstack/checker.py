@@ -171,11 +171,17 @@ class Snapshot:
         reservations = [r for r in self.reservations if mine(r.get("partner_reference"))]
         # Slot locks carry no reference of ours: they are found through the lock ids the
         # providers and the saga recorded, and the reservations made from them.
-        lock_ids = set(self.hold_ids.get(booking_id, set())) | {r.get("lock_id") for r in reservations}
+        lock_ids = set(self.hold_ids.get(booking_id, set())) | {
+            r.get("lock_id") for r in reservations
+        }
         saga = self.sagas.get(booking_id)
         lock_ids |= {it.hold_id for it in (saga.items if saga else []) if it.hold_id}
         return Records(
-            intents=[pi for pi in self.intents if (pi.get("metadata") or {}).get("booking_id") == booking_id],
+            intents=[
+                pi
+                for pi in self.intents
+                if (pi.get("metadata") or {}).get("booking_id") == booking_id
+            ],
             reservations=reservations,
             locks=[lk for lk in self.locks if lk.get("lock_id") in lock_ids],
             orders=[o for o in self.orders if mine(o.get("partner_reference"))],
@@ -186,7 +192,9 @@ class Snapshot:
 # ---- the rules (pure) ---------------------------------------------------------------------------
 
 
-def check(snap: Snapshot, grace_s: float = 30.0, booking_ids: Iterable[str] | None = None) -> list[Violation]:
+def check(
+    snap: Snapshot, grace_s: float = 30.0, booking_ids: Iterable[str] | None = None
+) -> list[Violation]:
     """Every violation in the snapshot; with `booking_ids`, only about those bookings."""
     only = set(booking_ids) if booking_ids is not None else None
     grace = timedelta(seconds=grace_s)
@@ -205,45 +213,87 @@ def _check_saga(saga: Saga, rec: Records, snap: Snapshot, grace: timedelta) -> l
     out = []
     if len(rec.captured_intents) > 1:
         ids = ", ".join(pi["id"] for pi in rec.captured_intents)
-        out.append(v("charged_twice", f"{len(rec.captured_intents)} PaymentIntents captured: {ids}"))
+        out.append(
+            v("charged_twice", f"{len(rec.captured_intents)} PaymentIntents captured: {ids}")
+        )
     net = rec.captured
     if state == "CONFIRMED":
         confirmed = [it for it in saga.items if it.status == "CONFIRMED"]
         price = sum(it.price_minor for it in confirmed)
         if net != price:
-            out.append(v("capture_mismatch", f"captured minus refunded is {net}, the confirmed items cost {price} {saga.currency}"))
+            out.append(
+                v(
+                    "capture_mismatch",
+                    f"captured minus refunded is {net}, the confirmed items cost {price} {saga.currency}",
+                )
+            )
         active = rec.active_partner_bookings
         if len(active) != len(confirmed):
-            out.append(v("partner_mismatch", f"{len(active)} active reservations/orders at the partners for {len(confirmed)} confirmed items"))
+            out.append(
+                v(
+                    "partner_mismatch",
+                    f"{len(active)} active reservations/orders at the partners for {len(confirmed)} confirmed items",
+                )
+            )
     elif state == "FAILED" and net != 0:
-        out.append(v("money_kept", f"{net} {saga.currency} captured and not refunded for a FAILED booking"))
+        out.append(
+            v("money_kept", f"{net} {saga.currency} captured and not refunded for a FAILED booking")
+        )
     elif state == "CANCELLED":
-        fees = sum(it.price_minor - (it.refund_minor or 0) for it in saga.items if it.status == "CANCELLED")
+        fees = sum(
+            it.price_minor - (it.refund_minor or 0) for it in saga.items if it.status == "CANCELLED"
+        )
         if net > fees:
-            out.append(v("money_kept", f"{net} {saga.currency} kept for a CANCELLED booking whose fees are {fees}"))
+            out.append(
+                v(
+                    "money_kept",
+                    f"{net} {saga.currency} kept for a CANCELLED booking whose fees are {fees}",
+                )
+            )
     elif state == "PARTIALLY_CANCELLED":
         # What a partner refused to cancel stands, and stays paid; the rest is refunded per policy.
         standing = [it for it in saga.items if it.status == "NOT_CANCELLABLE"]
-        fees = sum(it.price_minor - (it.refund_minor or 0) for it in saga.items if it.status == "CANCELLED")
+        fees = sum(
+            it.price_minor - (it.refund_minor or 0) for it in saga.items if it.status == "CANCELLED"
+        )
         owed = sum(it.price_minor for it in standing) + fees
         if net != owed:
-            out.append(v("capture_mismatch", f"captured minus refunded is {net}, the items that stand and the fees "
-                                             f"come to {owed} {saga.currency}"))
+            out.append(
+                v(
+                    "capture_mismatch",
+                    f"captured minus refunded is {net}, the items that stand and the fees "
+                    f"come to {owed} {saga.currency}",
+                )
+            )
         if len(rec.active_partner_bookings) != len(standing):
-            out.append(v("partner_mismatch", f"{len(rec.active_partner_bookings)} active reservations/orders at the "
-                                             f"partners for {len(standing)} items that stand"))
+            out.append(
+                v(
+                    "partner_mismatch",
+                    f"{len(rec.active_partner_bookings)} active reservations/orders at the "
+                    f"partners for {len(standing)} items that stand",
+                )
+            )
     if state in ("FAILED", "CANCELLED") and rec.active_partner_bookings:
         refs = ", ".join(_describe(r) for r in rec.active_partner_bookings)
         out.append(v("reservation_left", f"still active at the partner: {refs}"))
     if state in FINAL and rec.live_holds:
-        out.append(v("hold_left", "still held at the partner: " + ", ".join(_describe(h) for h in rec.live_holds)))
+        out.append(
+            v(
+                "hold_left",
+                "still held at the partner: " + ", ".join(_describe(h) for h in rec.live_holds),
+            )
+        )
     if state == "COMPENSATION_FAILED":
         out.append(v("compensation_failed", "the saga gave up undoing; an operator must finish it"))
     elif state not in FINAL and not saga.paused:
         if saga.next_deadline is not None and saga.next_deadline + grace < snap.now:
             late = (snap.now - saga.next_deadline).total_seconds()
             out.append(v("stuck", f"{state}, its next deadline passed {late:.0f} s ago"))
-        elif saga.next_deadline is None and saga.state_changed_at and saga.state_changed_at + grace < snap.now:
+        elif (
+            saga.next_deadline is None
+            and saga.state_changed_at
+            and saga.state_changed_at + grace < snap.now
+        ):
             idle = (snap.now - saga.state_changed_at).total_seconds()
             out.append(v("stuck", f"{state} for {idle:.0f} s with no deadline left"))
     return out
@@ -267,13 +317,25 @@ def _check_orphans(snap: Snapshot, only: set[str] | None) -> list[Violation]:
             seen[bid] += captured - refunded
     for bid, net in sorted(seen.items()):
         if net > 0:
-            out.append(Violation("money_without_saga", bid, f"{net} captured at Stripe, and no saga has this booking"))
+            out.append(
+                Violation(
+                    "money_without_saga",
+                    bid,
+                    f"{net} captured at Stripe, and no saga has this booking",
+                )
+            )
     live = [r for r in snap.reservations if r["state"] not in CANCELLED_RESERVATION_STATES]
     live += [o for o in snap.orders if o["status"] not in CANCELLED_ORDER_STATES]
     for r in live:
         bid = _booking_of(r.get("partner_reference"))
         if bid and bid not in snap.sagas and (only is None or bid in only):
-            out.append(Violation("reservation_without_saga", bid, f"{_describe(r)} active, and no saga has this booking"))
+            out.append(
+                Violation(
+                    "reservation_without_saga",
+                    bid,
+                    f"{_describe(r)} active, and no saga has this booking",
+                )
+            )
     return out
 
 
@@ -286,16 +348,45 @@ def _check_gateway(snap: Snapshot, only: set[str] | None, grace: timedelta) -> l
         if saga is None:
             if b.state not in FINAL | {"COMPENSATION_FAILED"} and b.created_at + grace < snap.now:
                 age = (snap.now - b.created_at).total_seconds()
-                out.append(Violation("request_unanswered", bid, f"the gateway shows {b.state} for {age:.0f} s and no saga exists"))
+                out.append(
+                    Violation(
+                        "request_unanswered",
+                        bid,
+                        f"the gateway shows {b.state} for {age:.0f} s and no saga exists",
+                    )
+                )
             continue
         asked = b.cancellation_requested_at
-        if b.state == "CANCELLATION_REQUESTED" and saga.state == "CONFIRMED" and asked and asked + grace < snap.now:
+        if (
+            b.state == "CANCELLATION_REQUESTED"
+            and saga.state == "CONFIRMED"
+            and asked
+            and asked + grace < snap.now
+        ):
             age = (snap.now - asked).total_seconds()
-            out.append(Violation("request_unanswered", bid, f"cancellation asked {age:.0f} s ago; the saga is still CONFIRMED"))
+            out.append(
+                Violation(
+                    "request_unanswered",
+                    bid,
+                    f"cancellation asked {age:.0f} s ago; the saga is still CONFIRMED",
+                )
+            )
         settled = saga.state in FINAL | {"COMPENSATION_FAILED"}
         own_request = b.state == "CANCELLATION_REQUESTED" and saga.state == "CONFIRMED"
-        if settled and not own_request and b.state != saga.state and saga.state_changed_at and saga.state_changed_at + grace < snap.now:
-            out.append(Violation("projection_behind", bid, f"the gateway shows {b.state}, the saga is {saga.state}"))
+        if (
+            settled
+            and not own_request
+            and b.state != saga.state
+            and saga.state_changed_at
+            and saga.state_changed_at + grace < snap.now
+        ):
+            out.append(
+                Violation(
+                    "projection_behind",
+                    bid,
+                    f"the gateway shows {b.state}, the saga is {saga.state}",
+                )
+            )
     return out
 
 
@@ -331,11 +422,15 @@ class Stack:
         e = os.environ if env is None else env
         port = lambda name, default: e.get(name, str(default))  # noqa: E731
         return cls(
-            database_url=e.get("DATABASE_URL") or f"postgresql://postgres@127.0.0.1:{port('POSTGRES_PORT', 5433)}/postgres",
-            stripe_url=e.get("STRIPE_API_BASE") or f"http://127.0.0.1:{port('LOCALSTRIPE_PORT', 8420)}",
+            database_url=e.get("DATABASE_URL")
+            or f"postgresql://postgres@127.0.0.1:{port('POSTGRES_PORT', 5433)}/postgres",
+            stripe_url=e.get("STRIPE_API_BASE")
+            or f"http://127.0.0.1:{port('LOCALSTRIPE_PORT', 8420)}",
             stripe_key=e.get("STRIPE_API_KEY") or STRIPE_TEST_KEY,
-            opentable_sandbox_url=e.get("OPENTABLE_BASE_URL") or f"http://127.0.0.1:{port('OPENTABLE_SANDBOX_PORT', 8103)}",
-            eventbrite_sandbox_url=e.get("EVENTBRITE_BASE_URL") or f"http://127.0.0.1:{port('EVENTBRITE_SANDBOX_PORT', 8104)}",
+            opentable_sandbox_url=e.get("OPENTABLE_BASE_URL")
+            or f"http://127.0.0.1:{port('OPENTABLE_SANDBOX_PORT', 8103)}",
+            eventbrite_sandbox_url=e.get("EVENTBRITE_BASE_URL")
+            or f"http://127.0.0.1:{port('EVENTBRITE_SANDBOX_PORT', 8104)}",
         )
 
 
@@ -374,32 +469,44 @@ async def _has(conn: asyncpg.Connection, schema: str, table: str) -> bool:
     return await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f'"{schema}".{table}')
 
 
-async def _read_sagas(conn: asyncpg.Connection, stack: Stack, snap: Snapshot, only: list[str] | None) -> None:
+async def _read_sagas(
+    conn: asyncpg.Connection, stack: Stack, snap: Snapshot, only: list[str] | None
+) -> None:
     o = stack.orchestrator_schema
     if not await _has(conn, o, "sagas"):
         return
     where = " WHERE s.booking_id = ANY($1::text[])" if only is not None else ""
     args = [only] if only is not None else []
     for r in await conn.fetch(
-        f'SELECT s.booking_id, s.state, s.currency, s.paused, s.state_changed_at,'
+        f"SELECT s.booking_id, s.state, s.currency, s.paused, s.state_changed_at,"
         f' (SELECT min(due_at) FROM "{o}".deadlines d WHERE d.booking_id = s.booking_id) AS next_deadline'
         f' FROM "{o}".sagas s{where}',
         *args,
     ):
         snap.sagas[r["booking_id"]] = Saga(
-            r["booking_id"], r["state"], r["currency"], [], r["paused"], r["state_changed_at"], r["next_deadline"]
+            r["booking_id"],
+            r["state"],
+            r["currency"],
+            [],
+            r["paused"],
+            r["state_changed_at"],
+            r["next_deadline"],
         )
     for r in await conn.fetch(
-        f'SELECT s.booking_id, s.item_id, s.status, s.price_minor, s.refund_minor, s.hold_id'
+        f"SELECT s.booking_id, s.item_id, s.status, s.price_minor, s.refund_minor, s.hold_id"
         f' FROM "{o}".saga_items s{where} ORDER BY s.booking_id, s.position',
         *args,
     ):
         saga = snap.sagas.get(r["booking_id"])
         if saga is not None:
-            saga.items.append(Item(r["item_id"], r["status"], r["price_minor"], r["refund_minor"], r["hold_id"]))
+            saga.items.append(
+                Item(r["item_id"], r["status"], r["price_minor"], r["refund_minor"], r["hold_id"])
+            )
 
 
-async def _read_bookings(conn: asyncpg.Connection, stack: Stack, snap: Snapshot, only: list[str] | None) -> None:
+async def _read_bookings(
+    conn: asyncpg.Connection, stack: Stack, snap: Snapshot, only: list[str] | None
+) -> None:
     g = stack.gateway_schema
     if not await _has(conn, g, "bookings"):
         return
@@ -408,7 +515,9 @@ async def _read_bookings(conn: asyncpg.Connection, stack: Stack, snap: Snapshot,
         f'SELECT id, state, saga_state, created_at, cancellation_requested_at FROM "{g}".bookings{where}',
         *([only] if only is not None else []),
     ):
-        snap.bookings[r["id"]] = Booking(r["id"], r["state"], r["saga_state"], r["created_at"], r["cancellation_requested_at"])
+        snap.bookings[r["id"]] = Booking(
+            r["id"], r["state"], r["saga_state"], r["created_at"], r["cancellation_requested_at"]
+        )
 
 
 async def _get(http: httpx.AsyncClient, url: str, **kw: Any) -> Any:
@@ -421,7 +530,12 @@ async def _payment_intents(http: httpx.AsyncClient, stack: Stack) -> list[dict[s
     out: list[dict[str, Any]] = []
     params: dict[str, Any] = {"limit": 100}
     while True:
-        page = await _get(http, f"{stack.stripe_url}/v1/payment_intents", params=params, auth=(stack.stripe_key, ""))
+        page = await _get(
+            http,
+            f"{stack.stripe_url}/v1/payment_intents",
+            params=params,
+            auth=(stack.stripe_key, ""),
+        )
         out += page["data"]
         if not page.get("has_more") or not page["data"]:
             return out
@@ -431,7 +545,9 @@ async def _payment_intents(http: httpx.AsyncClient, stack: Stack) -> list[dict[s
 # ---- the command --------------------------------------------------------------------------------
 
 
-def run(stack: Stack, grace_s: float = 30.0, booking_ids: Iterable[str] | None = None) -> tuple[Snapshot, list[Violation]]:
+def run(
+    stack: Stack, grace_s: float = 30.0, booking_ids: Iterable[str] | None = None
+) -> tuple[Snapshot, list[Violation]]:
     """Collect and check, for callers without an event loop (tests, the CLI)."""
     ids = list(booking_ids) if booking_ids is not None else None
     snap = asyncio.run(collect(stack, ids))
@@ -453,15 +569,25 @@ def report(snap: Snapshot, violations: list[Violation]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="make check", description=__doc__.splitlines()[0])
-    ap.add_argument("--grace", type=float, default=30.0, metavar="S",
-                    help="seconds past a deadline (or without an answer) before a saga or request counts as stuck")
-    ap.add_argument("--booking", action="append", metavar="ID", help="check only this booking (repeatable)")
+    ap.add_argument(
+        "--grace",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds past a deadline (or without an answer) before a saga or request counts as stuck",
+    )
+    ap.add_argument(
+        "--booking", action="append", metavar="ID", help="check only this booking (repeatable)"
+    )
     args = ap.parse_args(argv)
     stack = Stack.running()
     try:
         snap, violations = run(stack, args.grace, args.booking)
     except (OSError, asyncpg.PostgresError, httpx.HTTPError) as exc:
-        print(f"could not read the stack's records ({type(exc).__name__}: {exc}); is `make up` running?", file=sys.stderr)
+        print(
+            f"could not read the stack's records ({type(exc).__name__}: {exc}); is `make up` running?",
+            file=sys.stderr,
+        )
         return 2
     print(report(snap, violations))
     return 1 if violations else 0

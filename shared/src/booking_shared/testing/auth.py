@@ -25,7 +25,9 @@ def guarded_routes(app: Any) -> list[tuple[str, str]]:
     return out
 
 
-async def check_internal_routes_refuse_strangers(app: Any, base_url: str, token: str) -> list[tuple[str, str]]:
+async def check_internal_routes_refuse_strangers(
+    app: Any, base_url: str, token: str
+) -> list[tuple[str, str]]:
     """Every guarded route: 401 without a credential, 403 with a wrong one (another service's
     or a forged one), and past the guard with the right one. Returns the routes checked."""
     routes = guarded_routes(app)
@@ -35,11 +37,15 @@ async def check_internal_routes_refuse_strangers(app: Any, base_url: str, token:
         for method, path in routes:
             kw: dict[str, Any] = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
             none = await http.request(method, path, **kw)
-            schemes = await http.request(method, path, headers={"authorization": f"Basic {token}"}, **kw)
+            schemes = await http.request(
+                method, path, headers={"authorization": f"Basic {token}"}, **kw
+            )
             wrong = await http.request(method, path, headers=bearer(token[:-1] + "x"), **kw)
             right = await http.request(method, path, headers=bearer(token), **kw)
             if none.status_code != 401 or schemes.status_code != 401 or wrong.status_code != 403:
-                refused.append(f"{method} {path}: {none.status_code}/{schemes.status_code}/{wrong.status_code}")
+                refused.append(
+                    f"{method} {path}: {none.status_code}/{schemes.status_code}/{wrong.status_code}"
+                )
             if right.status_code in (401, 403):
                 refused.append(f"{method} {path}: the right credential got {right.status_code}")
     assert not refused, "routes that do not guard the internal API: " + "; ".join(refused)

@@ -32,18 +32,26 @@ async def database_rows(url: str) -> dict[str, bytes]:
         )
         out = {}
         for t in tables:
-            rows = await conn.fetch(f'SELECT t::text AS r FROM "{t["table_schema"]}"."{t["table_name"]}" t')
-            out[f'{t["table_schema"]}.{t["table_name"]}'] = b"\n".join(r["r"].encode() for r in rows)
+            rows = await conn.fetch(
+                f'SELECT t::text AS r FROM "{t["table_schema"]}"."{t["table_name"]}" t'
+            )
+            out[f"{t['table_schema']}.{t['table_name']}"] = b"\n".join(
+                r["r"].encode() for r in rows
+            )
         return out
     finally:
         await conn.close()
 
 
-async def topic_messages(bootstrap: str, topics: Iterable[str] | None = None, idle_polls: int = 3) -> dict[str, bytes]:
+async def topic_messages(
+    bootstrap: str, topics: Iterable[str] | None = None, idle_polls: int = 3
+) -> dict[str, bytes]:
     """Every message on `topics` (default: every topic of the contracts) from the start: topic ->
     values and header values, one per line. Stops after `idle_polls` empty half-second polls."""
     wanted = list(topics) if topics is not None else all_topics()
-    consumer = AIOKafkaConsumer(*wanted, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
+    consumer = AIOKafkaConsumer(
+        *wanted, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
     await consumer.start()
     out: dict[str, list[bytes]] = {}
     try:

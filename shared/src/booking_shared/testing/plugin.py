@@ -46,7 +46,9 @@ def postgres_server() -> Iterator[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
-        pg = infra.start_embedded_postgres(TEST_STATE / f"pg-{os.getpid()}", infra.free_port(), TEST_STATE)
+        pg = infra.start_embedded_postgres(
+            TEST_STATE / f"pg-{os.getpid()}", infra.free_port(), TEST_STATE
+        )
     try:
         yield pg.url
     finally:
@@ -73,7 +75,9 @@ async def database_url(postgres_server: str, run_id: str) -> AsyncIterator[str]:
     admin = await asyncpg.connect(postgres_server)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        roles = await admin.fetch("SELECT rolname FROM pg_roles WHERE rolname LIKE $1", f"t{run_id}\\_%")
+        roles = await admin.fetch(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE $1", f"t{run_id}\\_%"
+        )
         for r in roles:
             await admin.execute(f'DROP ROLE IF EXISTS "{r["rolname"]}"')
     finally:
@@ -113,7 +117,9 @@ def unique() -> str:
     return secrets.token_hex(4)
 
 
-async def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, what: str = "condition"):
+async def wait_for(
+    predicate, timeout: float = 15.0, interval: float = 0.05, what: str = "condition"
+):
     """Poll an async or sync predicate until it returns a truthy value."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

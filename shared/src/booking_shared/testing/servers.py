@@ -12,10 +12,14 @@ from booking_shared.devstack.infra import free_port
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app, port: int | None = None, startup_timeout: float = 60.0) -> AsyncIterator[str]:
+async def serve_app(
+    app, port: int | None = None, startup_timeout: float = 60.0
+) -> AsyncIterator[str]:
     """Start uvicorn (lifespan included) as a task; yields the base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
+    )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())

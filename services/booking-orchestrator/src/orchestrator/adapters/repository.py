@@ -65,7 +65,9 @@ class SagaRepository:
             for r in rows
         }
 
-    async def record_provider(self, msg: ProviderAnnounced, announced_at: datetime, message_id: uuid.UUID) -> bool:
+    async def record_provider(
+        self, msg: ProviderAnnounced, announced_at: datetime, message_id: uuid.UUID
+    ) -> bool:
         """Keep the newest announcement of each provider; an older one arriving late is ignored."""
         status = await self.conn.execute(
             """INSERT INTO providers (name, booking_types, capabilities, commands_topic, replies_topic, announced_at, message_id)
@@ -88,11 +90,14 @@ class SagaRepository:
     # ---- sagas --------------------------------------------------------------------------
 
     async def exists(self, booking_id: str) -> bool:
-        return bool(await self.conn.fetchval("SELECT 1 FROM sagas WHERE booking_id = $1", booking_id))
+        return bool(
+            await self.conn.fetchval("SELECT 1 FROM sagas WHERE booking_id = $1", booking_id)
+        )
 
     async def load(self, booking_id: str, *, lock: bool = True) -> Saga | None:
         row = await self.conn.fetchrow(
-            "SELECT * FROM sagas WHERE booking_id = $1" + (" FOR UPDATE" if lock else ""), booking_id
+            "SELECT * FROM sagas WHERE booking_id = $1" + (" FOR UPDATE" if lock else ""),
+            booking_id,
         )
         if row is None:
             return None
@@ -113,7 +118,9 @@ class SagaRepository:
                 hold_expires_at=r["hold_expires_at"],
                 confirmation_code=r["confirmation_code"],
                 partner_reference=r["partner_reference"],
-                cancellation_policy=json.loads(r["cancellation_policy"]) if r["cancellation_policy"] else None,
+                cancellation_policy=json.loads(r["cancellation_policy"])
+                if r["cancellation_policy"]
+                else None,
                 refund=_money(r["refund_minor"], r["currency"]),
                 fee=_money(r["fee_minor"], r["currency"]),
                 failure=FailureReason.model_validate_json(r["failure"]) if r["failure"] else None,
@@ -143,7 +150,8 @@ class SagaRepository:
         timers = {
             r["name"].removeprefix("timer:"): r["due_at"]
             for r in await self.conn.fetch(
-                "SELECT name, due_at FROM deadlines WHERE booking_id = $1 AND name LIKE 'timer:%'", booking_id
+                "SELECT name, due_at FROM deadlines WHERE booking_id = $1 AND name LIKE 'timer:%'",
+                booking_id,
             )
         }
         return Saga(
@@ -172,7 +180,9 @@ class SagaRepository:
             state_changed_at=row["state_changed_at"],
             steps=steps,
             timers=timers,
-            failure_reasons=[FailureReason.model_validate(f) for f in json.loads(row["failure_reasons"])],
+            failure_reasons=[
+                FailureReason.model_validate(f) for f in json.loads(row["failure_reasons"])
+            ],
             paused=row["paused"],
             compensation_stage=row["compensation_stage"],
             cancel_requested=row["cancel_requested"],
@@ -273,7 +283,9 @@ class SagaRepository:
                         it.hold_expires_at,
                         it.confirmation_code,
                         it.partner_reference,
-                        json.dumps(it.cancellation_policy) if it.cancellation_policy is not None else None,
+                        json.dumps(it.cancellation_policy)
+                        if it.cancellation_policy is not None
+                        else None,
                         _minor(it.refund),
                         _minor(it.fee),
                         it.failure.model_dump_json() if it.failure else None,
@@ -314,9 +326,15 @@ class SagaRepository:
         gone = [n for n in old_deadlines if n not in new_deadlines]
         if gone:
             await self.conn.execute(
-                "DELETE FROM deadlines WHERE booking_id = $1 AND name = ANY($2::text[])", saga.booking_id, gone
+                "DELETE FROM deadlines WHERE booking_id = $1 AND name = ANY($2::text[])",
+                saga.booking_id,
+                gone,
             )
-        moved = [(saga.booking_id, n, due) for n, due in new_deadlines.items() if old_deadlines.get(n) != due]
+        moved = [
+            (saga.booking_id, n, due)
+            for n, due in new_deadlines.items()
+            if old_deadlines.get(n) != due
+        ]
         if moved:
             await self.conn.executemany(
                 """INSERT INTO deadlines (booking_id, name, due_at) VALUES ($1, $2, $3)
@@ -341,7 +359,9 @@ class SagaRepository:
 
     async def due_deadlines(self, booking_id: str, now: datetime) -> list[str]:
         rows = await self.conn.fetch(
-            "SELECT name FROM deadlines WHERE booking_id = $1 AND due_at <= $2 ORDER BY due_at, name", booking_id, now
+            "SELECT name FROM deadlines WHERE booking_id = $1 AND due_at <= $2 ORDER BY due_at, name",
+            booking_id,
+            now,
         )
         return [r["name"] for r in rows]
 
@@ -370,7 +390,9 @@ class SagaRepository:
             summary[:1000],
         )
 
-    async def park(self, booking_id: str, topic: str, type_: str, message_id: uuid.UUID, payload: str) -> None:
+    async def park(
+        self, booking_id: str, topic: str, type_: str, message_id: uuid.UUID, payload: str
+    ) -> None:
         await self.conn.execute(
             "INSERT INTO parked_messages (booking_id, topic, type, message_id, payload) VALUES ($1, $2, $3, $4, $5)",
             booking_id,

@@ -27,15 +27,18 @@ def _history(name: str, keep_s: float, states) -> Rule:  # noqa: ANN001
         name,
         keep_s,
         "DELETE FROM saga_history WHERE id IN (SELECT h.id FROM sagas s JOIN saga_history h ON h.booking_id = s.booking_id"
-        f" WHERE s.state = ANY({_states(states)}) AND s.updated_at < now() - make_interval(secs => $1)" + _AT_REST +
-        " LIMIT $2 FOR UPDATE OF h SKIP LOCKED)",
+        f" WHERE s.state = ANY({_states(states)}) AND s.updated_at < now() - make_interval(secs => $1)"
+        + _AT_REST
+        + " LIMIT $2 FOR UPDATE OF h SKIP LOCKED)",
     )
 
 
 def rules(settings: Settings) -> list[Rule]:
     return [
         _history("saga_history", settings.retention_history_s, FINAL),
-        _history("saga_history_confirmed", settings.retention_history_confirmed_s, {SagaState.CONFIRMED}),
+        _history(
+            "saga_history_confirmed", settings.retention_history_confirmed_s, {SagaState.CONFIRMED}
+        ),
         # The sealed guest is in the saga row and in its ConfirmItem commands (kept for resends):
         # wiped together once the saga is settled; a cancellation needs no guest.
         Rule(
@@ -43,8 +46,9 @@ def rules(settings: Settings) -> list[Rule]:
             settings.retention_guest_s,
             "WITH picked AS (SELECT s.booking_id FROM sagas s"
             f" WHERE s.guest <> '' AND s.state = ANY({_states(SETTLED)})"
-            " AND s.updated_at < now() - make_interval(secs => $1)" + _AT_REST +
-            " ORDER BY s.updated_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED),"
+            " AND s.updated_at < now() - make_interval(secs => $1)"
+            + _AT_REST
+            + " ORDER BY s.updated_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED),"
             " steps AS (UPDATE saga_steps st SET command = jsonb_set(st.command, '{guest}', '\"\"')"
             "   FROM picked WHERE st.booking_id = picked.booking_id AND st.command ? 'guest')"
             " UPDATE sagas s SET guest = '' FROM picked WHERE s.booking_id = picked.booking_id",

@@ -14,4 +14,6 @@ async def remember(conn: asyncpg.Connection, booking_id: str, traceparent: str) 
 
 
 async def recall(conn: asyncpg.Connection, booking_id: str) -> str | None:
-    return await conn.fetchval("SELECT traceparent FROM saga_traces WHERE booking_id = $1", booking_id)
+    return await conn.fetchval(
+        "SELECT traceparent FROM saga_traces WHERE booking_id = $1", booking_id
+    )

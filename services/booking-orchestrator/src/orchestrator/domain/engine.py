@@ -134,7 +134,9 @@ class Definition:
     timers: Mapping[str, Hook]  # the saga's own due times, by name
     route_again: Hook  # REQUESTED: route the items that have no provider yet, then start
     keep_timers: Callable[[Saga], dict]  # the timers that mean something in the current state
-    events: Mapping[SagaState, Callable[[Saga, str], Message]]  # the booking event a state publishes
+    events: Mapping[
+        SagaState, Callable[[Saga, str], Message]
+    ]  # the booking event a state publishes
     cancellation: Callable[[Run, BookingCancellationRequested], None]  # the customer asks to cancel
     retry_cancellation: Callable[[Run, str], None]  # an operator retries a cancellation that failed
     _by_kind: dict[str, StepDef] = field(default_factory=dict, compare=False, repr=False)
@@ -220,7 +222,9 @@ class Run:
             if item is None:
                 self.note(f"ItemHoldLapsed for unknown item {msg.item_id}")
                 return
-            self.d.lapsed(self, item, f"hold {msg.hold_id or ''} lapsed at {msg.expired_at.isoformat()}")
+            self.d.lapsed(
+                self, item, f"hold {msg.hold_id or ''} lapsed at {msg.expired_at.isoformat()}"
+            )
             self.settle()
             return
         cid = getattr(msg, "command_id", None)
@@ -270,7 +274,12 @@ class Run:
             self.settle()
             return
         step = s.steps.get(name)
-        if step is None or step.status != StepStatus.SENT or step.deadline_at is None or step.deadline_at > now:
+        if (
+            step is None
+            or step.status != StepStatus.SENT
+            or step.deadline_at is None
+            or step.deadline_at > now
+        ):
             self.note(f"deadline {name} no longer due")
             return
         spec = self.d.step(step.kind)
@@ -305,7 +314,9 @@ class Run:
         if spec.items is None:
             self.send(spec.kind, Phase.FORWARD, None, lambda cid: build(self.saga, None, cid))
             return
-        for it in [it for it in self.saga.items if it.status == spec.items.takes and not it.failure]:
+        for it in [
+            it for it in self.saga.items if it.status == spec.items.takes and not it.failure
+        ]:
             self.send(spec.kind, Phase.FORWARD, it, lambda cid, it=it: build(self.saga, it, cid))
             it.status = spec.items.sending
             reserves = it.hold_capable or not spec.reserves_only_with_hold
@@ -320,12 +331,15 @@ class Run:
         s = self.saga
         spec = next((st for st in self.d.steps if s.state in st.waits_in), None)
         if spec is None or any(
-            st.kind == spec.kind and st.phase == Phase.FORWARD and st.status in OPEN_STEP for st in s.steps.values()
+            st.kind == spec.kind and st.phase == Phase.FORWARD and st.status in OPEN_STEP
+            for st in s.steps.values()
         ):
             return
         if spec.items is not None:
             through = [it for it in s.items if it.status == spec.items.through]
-            if not through or (self.all_or_nothing and len(through) < len([it for it in s.items if not it.failure])):
+            if not through or (
+                self.all_or_nothing and len(through) < len([it for it in s.items if not it.failure])
+            ):
                 self.compensate(spec.nothing)
                 return
         reason = spec.done[1] if s.failure_reasons else spec.done[0]
@@ -374,9 +388,13 @@ class Run:
             s.attention_at = self.now
             self.note(f"escalated to operators: {why}")
 
-    def fail(self, item: Item | None, code: str, detail: str, status: ItemStatus | None = None) -> None:
+    def fail(
+        self, item: Item | None, code: str, detail: str, status: ItemStatus | None = None
+    ) -> None:
         """Record why the booking (or an item of it) did not go through."""
-        reason = FailureReason(item_id=item.item_id if item else None, code=code, detail=detail[:500])
+        reason = FailureReason(
+            item_id=item.item_id if item else None, code=code, detail=detail[:500]
+        )
         if item is not None:
             item.failure = reason
             if status is not None:
@@ -386,7 +404,9 @@ class Run:
 
     # ---- steps ------------------------------------------------------------------------------
 
-    def send(self, kind: str, phase: Phase, item: Item | None, build: Callable[[uuid.UUID], Command]) -> Step:
+    def send(
+        self, kind: str, phase: Phase, item: Item | None, build: Callable[[uuid.UUID], Command]
+    ) -> Step:
         """Create a step, send its command and start its deadline."""
         base = f"{kind}:{item.item_id}" if item is not None else kind
         if phase == Phase.CANCELLATION:
@@ -437,7 +457,9 @@ class Run:
         ]
         return found[-1] if found else None
 
-    def ensure(self, kind: str, phase: Phase, item: Item | None, build: Callable[[uuid.UUID], Command]) -> None:
+    def ensure(
+        self, kind: str, phase: Phase, item: Item | None, build: Callable[[uuid.UUID], Command]
+    ) -> None:
         """Make sure an undo command is under way: leave one in flight alone, leave one that ran
         out of attempts alone (an operator retry resends it, same id), and start a new one
         after a finished one."""
@@ -451,7 +473,11 @@ class Run:
         self.send(kind, phase, item, build)
 
     def open_steps(self, phase: Phase | None = None) -> list[Step]:
-        return [s for s in self.saga.steps.values() if s.status in OPEN_STEP and (phase is None or s.phase == phase)]
+        return [
+            s
+            for s in self.saga.steps.values()
+            if s.status in OPEN_STEP and (phase is None or s.phase == phase)
+        ]
 
     # ---- compensation: the steps' undos in reverse order ----------------------------------------
 
@@ -486,7 +512,9 @@ class Run:
         if s.state != SagaState.COMPENSATING:
             return False
         stages = [st.kind for st in reversed(self.d.steps)]
-        return s.compensation_stage in stages and stages.index(s.compensation_stage) < stages.index(kind)
+        return s.compensation_stage in stages and stages.index(s.compensation_stage) < stages.index(
+            kind
+        )
 
     def undo_moved(self) -> None:
         """An undo step was answered or gave up: the compensation may go on (or end)."""
@@ -521,7 +549,13 @@ class Run:
         elif event.action == "retry":
             if s.state == SagaState.REQUESTED:
                 directory = self.ctx.directory
-                missing = sorted({it.booking_type for it in s.items if not it.provider and not route(directory, it.booking_type)})
+                missing = sorted(
+                    {
+                        it.booking_type
+                        for it in s.items
+                        if not it.provider and not route(directory, it.booking_type)
+                    }
+                )
                 if missing and self.all_or_nothing:
                     raise NotAllowed(f"still no provider for {', '.join(missing)}")
                 s.timers.clear()  # REQUESTED has only the routing timer
@@ -548,4 +582,3 @@ class Run:
         self.saga.compensation_stage = None
         self.transition(SagaState.COMPENSATING, f"compensation retried by an operator ({who})")
         self.advance_compensation()
-

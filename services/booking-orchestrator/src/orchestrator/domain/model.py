@@ -40,7 +40,13 @@ class SagaState(StrEnum):
 
 # Before capture (the pivot) a failure compensates; from CAPTURING on only forward steps.
 PRE_PIVOT = frozenset(
-    {SagaState.REQUESTED, SagaState.HOLDING, SagaState.AUTHORIZING, SagaState.ACTION_REQUIRED, SagaState.CONFIRMING}
+    {
+        SagaState.REQUESTED,
+        SagaState.HOLDING,
+        SagaState.AUTHORIZING,
+        SagaState.ACTION_REQUIRED,
+        SagaState.CONFIRMING,
+    }
 )
 FORWARD = PRE_PIVOT | {SagaState.CAPTURING}
 # Nothing moves by itself any more (CONFIRMED still accepts a cancellation request).
@@ -190,8 +196,12 @@ class Saga:
     timers: dict[str, datetime] = field(default_factory=dict)
     failure_reasons: list[FailureReason] = field(default_factory=list)
     paused: bool = False
-    compensation_stage: str | None = None  # the step whose undo runs (or ran last) in a compensation
-    cancel_requested: bool = False  # CAPTURING: the customer asked to cancel; runs after the capture
+    compensation_stage: str | None = (
+        None  # the step whose undo runs (or ran last) in a compensation
+    )
+    cancel_requested: bool = (
+        False  # CAPTURING: the customer asked to cancel; runs after the capture
+    )
     # Set when the saga needs an operator without having failed (a capture nobody answers):
     # why, and since when. Listed with the stuck sagas; cleared by the next state change.
     attention: str | None = None
@@ -202,7 +212,9 @@ class Saga:
     def unwinding(self) -> Literal["compensation", "cancellation"] | None:
         """What the saga is undoing: the customer's cancellation after confirmation (its
         commands carry the cancellation phase), or a compensation before it (which has a stage)."""
-        if self.state in CANCELLATION or any(st.phase == Phase.CANCELLATION for st in self.steps.values()):
+        if self.state in CANCELLATION or any(
+            st.phase == Phase.CANCELLATION for st in self.steps.values()
+        ):
             return "cancellation"
         if self.compensation_stage is not None:
             return "compensation"
@@ -220,7 +232,9 @@ class Saga:
                 return st
         return None
 
-    def steps_of(self, kind: str | None = None, item_id: str | None = None, phase: Phase | None = None) -> list[Step]:
+    def steps_of(
+        self, kind: str | None = None, item_id: str | None = None, phase: Phase | None = None
+    ) -> list[Step]:
         return [
             s
             for s in self.steps.values()
@@ -231,7 +245,11 @@ class Saga:
 
     def deadlines(self) -> dict[str, datetime]:
         """Every persisted deadline: open steps' and the saga's own timers (prefixed timer:)."""
-        out = {s.name: s.deadline_at for s in self.steps.values() if s.status == StepStatus.SENT and s.deadline_at}
+        out = {
+            s.name: s.deadline_at
+            for s in self.steps.values()
+            if s.status == StepStatus.SENT and s.deadline_at
+        }
         out.update({f"timer:{k}": v for k, v in self.timers.items()})
         return out  # type: ignore[return-value]
 
@@ -241,7 +259,9 @@ class Policy:
     """Deadlines and bounds (from settings; tests make them short)."""
 
     step_timeout_s: float = 10.0
-    step_max_attempts: int = 3  # sends of a forward command before the saga compensates (not capture)
+    step_max_attempts: int = (
+        3  # sends of a forward command before the saga compensates (not capture)
+    )
     # After the pivot nothing compensates on a timeout: the capture is resent for ever (same
     # command id, backoff capped at max_step_timeout_s) and, after this many unanswered sends,
     # the saga is flagged for operators.
@@ -253,14 +273,20 @@ class Policy:
     route_wait_s: float = 10.0  # how long a booking waits for a provider of its item types
 
     def timeout(self, attempt: int) -> timedelta:
-        return timedelta(seconds=min(self.step_timeout_s * self.backoff ** max(attempt - 1, 0), self.max_step_timeout_s))
+        return timedelta(
+            seconds=min(
+                self.step_timeout_s * self.backoff ** max(attempt - 1, 0), self.max_step_timeout_s
+            )
+        )
 
 
 @dataclass(frozen=True)
 class Context:
     now: datetime
     policy: Policy = Policy()
-    directory: Mapping[str, ProviderInfo] = field(default_factory=dict)  # provider name -> announcement
+    directory: Mapping[str, ProviderInfo] = field(
+        default_factory=dict
+    )  # provider name -> announcement
 
 
 # ---- inputs -------------------------------------------------------------------------------

@@ -53,7 +53,10 @@ def start(request: BookingRequested, ctx: Context, definition: Definition = DEFI
         state=SagaState.REQUESTED,
         total=request.total,
         guest=request.guest,
-        payment=Payment(customer_id=request.payment.customer_id, payment_method_id=request.payment.payment_method_id),
+        payment=Payment(
+            customer_id=request.payment.customer_id,
+            payment_method_id=request.payment.payment_method_id,
+        ),
         items=items,
         requested_at=request.requested_at,
         created_at=now,
@@ -77,7 +80,12 @@ def start(request: BookingRequested, ctx: Context, definition: Definition = DEFI
         run.fail(None, "invalid_request", "two items share an id")
     for it in items:
         if it.price.currency != request.total.currency:
-            run.fail(it, "currency_mismatch", f"{it.price.currency} item in a {request.total.currency} booking", ItemStatus.FAILED)
+            run.fail(
+                it,
+                "currency_mismatch",
+                f"{it.price.currency} item in a {request.total.currency} booking",
+                ItemStatus.FAILED,
+            )
     if saga.failure_reasons:
         run.settle_to(SagaState.FAILED, "invalid request")
     elif all(it.provider for it in items):
@@ -93,5 +101,7 @@ def decide(saga: Saga, event: Input, ctx: Context) -> Decision:
     """Apply one input. Raises NotAllowed for an operator action that makes no sense now."""
     definition = DEFINITIONS.get(saga.definition_version)
     if definition is None:
-        raise ValueError(f"saga {saga.booking_id} uses unknown definition version {saga.definition_version}")
+        raise ValueError(
+            f"saga {saga.booking_id} uses unknown definition version {saga.definition_version}"
+        )
     return apply(saga, event, ctx, definition)

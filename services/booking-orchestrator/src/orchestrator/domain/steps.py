@@ -69,7 +69,9 @@ def money_sum(amounts: list[Money], currency: str) -> Money:
 
 
 def in_currency(amount: Money, currency: str) -> Money:
-    return Money.zero(currency) if amount.amount_minor == 0 and amount.currency != currency else amount
+    return (
+        Money.zero(currency) if amount.amount_minor == 0 and amount.currency != currency else amount
+    )
 
 
 def to_hold(saga: Saga) -> list[Item]:
@@ -134,7 +136,9 @@ def confirm_command(saga: Saga, item: Item | None, cid: uuid.UUID) -> Command:
 
 
 def capture_command(saga: Saga, _: Item | None, cid: uuid.UUID) -> Command:
-    return CapturePayment(booking_id=saga.booking_id, command_id=cid, amount=amount_to_capture(saga))
+    return CapturePayment(
+        booking_id=saga.booking_id, command_id=cid, amount=amount_to_capture(saga)
+    )
 
 
 def drop(run: Run, item: Item, why: str, undo_reason: str) -> None:
@@ -152,7 +156,9 @@ def drop(run: Run, item: Item, why: str, undo_reason: str) -> None:
 def _hold_seen(run: Run, item: Item, reply: ItemHeld) -> None:
     item.hold_id = reply.hold_id
     item.hold_expires_at = reply.expires_at or (
-        run.now + timedelta(seconds=item.hold_ttl_s) if item.hold_capable and item.hold_ttl_s else None
+        run.now + timedelta(seconds=item.hold_ttl_s)
+        if item.hold_capable and item.hold_ttl_s
+        else None
     )
     item.exposure = Exposure.HOLD if item.hold_capable else Exposure.NONE
 
@@ -163,7 +169,12 @@ def item_held(run: Run, step: Step, item: Item | None, reply: ItemHeld) -> None:
     item.status = ItemStatus.HELD
     requested = item.spec.line_total()
     if reply.price.currency != requested.currency or requested < reply.price:
-        run.fail(item, "price_changed", f"held at {reply.price.display()}, accepted {requested.display()}", ItemStatus.FAILED)
+        run.fail(
+            item,
+            "price_changed",
+            f"held at {reply.price.display()}, accepted {requested.display()}",
+            ItemStatus.FAILED,
+        )
         drop(run, item, "price changed", "price changed")
     else:
         item.price = reply.price
@@ -229,7 +240,9 @@ def payment_authorized(run: Run, step: Step, item: Item | None, reply: PaymentAu
     _authorization_seen(run, reply)
 
 
-def payment_authorized_late(run: Run, step: Step, item: Item | None, reply: PaymentAuthorized) -> None:  # type: ignore[override]
+def payment_authorized_late(
+    run: Run, step: Step, item: Item | None, reply: PaymentAuthorized
+) -> None:  # type: ignore[override]
     """The booking is being (or was) unwound; the money hold must not stay."""
     _authorization_seen(run, reply)
     s = run.saga
@@ -244,7 +257,9 @@ def action_required(run: Run, step: Step, item: Item | None, reply: PaymentActio
     s.payment.payment_intent_id = reply.payment_intent_id
     s.payment.client_secret = reply.client_secret
     window = run.now + timedelta(seconds=run.ctx.policy.action_window_s)
-    expiries = [it.hold_expires_at for it in kept(s) if it.hold_expires_at and it.exposure == Exposure.HOLD]
+    expiries = [
+        it.hold_expires_at for it in kept(s) if it.hold_expires_at and it.exposure == Exposure.HOLD
+    ]
     s.timers["action_window"] = min([window, *expiries])
     run.transition(SagaState.ACTION_REQUIRED, "the card needs the customer (3-D Secure)")
 
@@ -304,7 +319,11 @@ def item_confirmed_late(run: Run, step: Step, item: Item | None, reply: ItemConf
 
 def _confirm_refusal_seen(run: Run, item: Item, reply: ItemRejected) -> None:
     # A refused confirmation may leave the hold in place (e.g. the partner was unavailable).
-    still_held = item.hold_capable and reply.reason_code not in ("hold_expired", "not_found", "invalid_item")
+    still_held = item.hold_capable and reply.reason_code not in (
+        "hold_expired",
+        "not_found",
+        "invalid_item",
+    )
     if not cancel_pending(run, item):
         item.exposure = Exposure.HOLD if still_held else Exposure.NONE
 
@@ -344,7 +363,10 @@ def payment_captured_late(run: Run, step: Step, item: Item | None, reply: Paymen
     refunded = s.payment.refunded.amount_minor if s.payment.refunded else 0
     if reply.amount_captured.amount_minor > refunded:
         run.note("late PaymentCaptured: refunding")
-        owed = Money(amount_minor=reply.amount_captured.amount_minor - refunded, currency=reply.amount_captured.currency)
+        owed = Money(
+            amount_minor=reply.amount_captured.amount_minor - refunded,
+            currency=reply.amount_captured.currency,
+        )
         refund_payment(run, owed, Phase.COMPENSATION, "booking failed")
 
 
@@ -359,7 +381,9 @@ def refund_captured(run: Run) -> None:
     if p.captured and p.captured.amount_minor > 0:
         refunded = p.refunded.amount_minor if p.refunded else 0
         if refunded < p.captured.amount_minor:
-            owed = Money(amount_minor=p.captured.amount_minor - refunded, currency=p.captured.currency)
+            owed = Money(
+                amount_minor=p.captured.amount_minor - refunded, currency=p.captured.currency
+            )
             refund_payment(run, owed, Phase.COMPENSATION, "booking failed")
 
 
@@ -375,11 +399,17 @@ def item_unanswered(run: Run, step: Step, item: Item | None) -> None:
     assert item is not None
     detail = f"no answer from {item.provider} to {step.kind} after {step.attempts} sends"
     run.fail(item, "timeout", detail, ItemStatus.FAILED)
-    drop(run, item, f"{item.provider} did not answer", "no answer in time")  # it may have happened unheard
+    drop(
+        run, item, f"{item.provider} did not answer", "no answer in time"
+    )  # it may have happened unheard
 
 
 def payment_unanswered(run: Run, step: Step, item: Item | None) -> None:
-    run.fail(None, "payment_timeout", f"no answer from payment to {step.kind} after {step.attempts} sends")
+    run.fail(
+        None,
+        "payment_timeout",
+        f"no answer from payment to {step.kind} after {step.attempts} sends",
+    )
     run.compensate(f"payment did not answer to {step.kind}")
 
 
@@ -389,7 +419,9 @@ def capture_unanswered(run: Run, step: Step, item: Item | None) -> None:
     refund. Only a definite PaymentFailed compensates; a long silence calls an operator."""
     unanswered = step.attempts - 1
     if unanswered >= run.ctx.policy.escalate_after_sends:
-        run.escalate(f"no answer from payment to {step.name} after {unanswered} sends; still resending")
+        run.escalate(
+            f"no answer from payment to {step.name} after {unanswered} sends; still resending"
+        )
 
 
 def undo_unanswered(run: Run, step: Step, item: Item | None) -> None:
@@ -403,7 +435,9 @@ def undo_unanswered(run: Run, step: Step, item: Item | None) -> None:
 
 def cancel_item(run: Run, item: Item, phase: Phase, reason: str) -> None:
     def build(cid: uuid.UUID) -> Command:
-        return CancelItem(booking_id=run.saga.booking_id, command_id=cid, item_id=item.item_id, reason=reason)
+        return CancelItem(
+            booking_id=run.saga.booking_id, command_id=cid, item_id=item.item_id, reason=reason
+        )
 
     run.ensure("cancel", phase, item, build)
     if item.status != ItemStatus.CANCEL_FAILED and exposed(item):
@@ -411,18 +445,29 @@ def cancel_item(run: Run, item: Item, phase: Phase, reason: str) -> None:
 
 
 def void_payment(run: Run) -> None:
-    run.ensure("void", Phase.COMPENSATION, None, lambda cid: VoidPayment(booking_id=run.saga.booking_id, command_id=cid))
+    run.ensure(
+        "void",
+        Phase.COMPENSATION,
+        None,
+        lambda cid: VoidPayment(booking_id=run.saga.booking_id, command_id=cid),
+    )
 
 
 def refund_payment(run: Run, amount: Money, phase: Phase, reason: str) -> None:
     bid = run.saga.booking_id
     run.ensure(
-        "refund", phase, None, lambda cid: RefundPayment(booking_id=bid, command_id=cid, amount=amount, reason=reason)
+        "refund",
+        phase,
+        None,
+        lambda cid: RefundPayment(booking_id=bid, command_id=cid, amount=amount, reason=reason),
     )
 
 
 def cancel_pending(run: Run, item: Item) -> bool:
-    return any(s.status == StepStatus.SENT and s.kind == "cancel" and s.item_id == item.item_id for s in run.saga.steps.values())
+    return any(
+        s.status == StepStatus.SENT and s.kind == "cancel" and s.item_id == item.item_id
+        for s in run.saga.steps.values()
+    )
 
 
 def item_cancelled(run: Run, step: Step, item: Item | None, reply: ItemCancelled) -> None:  # type: ignore[override]
@@ -446,8 +491,12 @@ def cancel_refused(run: Run, step: Step, item: Item | None, reply: ItemRejected)
         # used): a definite answer, not a fault. The item stands and stays paid; the others
         # are cancelled and refunded. (Before the pivot the same refusal is a real problem.)
         item.status = ItemStatus.NOT_CANCELLABLE
-        detail = reply.detail or (f"partner status {reply.partner_code}" if reply.partner_code else "")
-        item.failure = FailureReason(item_id=item.item_id, code="not_cancellable", detail=detail[:500])
+        detail = reply.detail or (
+            f"partner status {reply.partner_code}" if reply.partner_code else ""
+        )
+        item.failure = FailureReason(
+            item_id=item.item_id, code="not_cancellable", detail=detail[:500]
+        )
         run.note(f"{item.item_id}: {item.provider} will not cancel it ({detail or 'no detail'})")
     else:
         item.status = ItemStatus.CANCEL_FAILED
@@ -509,13 +558,17 @@ def problems(run: Run) -> list[str]:
             out.append(f"{it.item_id} is still {it.exposure.value} at {it.provider}")
         elif s.unwinding == "cancellation" and it.status == ItemStatus.NOT_CANCELLABLE:
             continue  # the partner's definite no: the item stands and stays paid, not a fault
-        elif s.unwinding == "cancellation" and (it.exposure == Exposure.BOOKING or it.status == ItemStatus.CANCEL_FAILED):
+        elif s.unwinding == "cancellation" and (
+            it.exposure == Exposure.BOOKING or it.status == ItemStatus.CANCEL_FAILED
+        ):
             out.append(f"{it.item_id} could not be cancelled at {it.provider}")
     p = s.payment
     if s.unwinding == "compensation" and p.captured and p.captured.amount_minor > 0:
         refunded = p.refunded.amount_minor if p.refunded else 0
         if refunded < p.captured.amount_minor:
-            out.append(f"{p.captured.amount_minor - refunded} minor units captured and not refunded")
+            out.append(
+                f"{p.captured.amount_minor - refunded} minor units captured and not refunded"
+            )
     return sorted(set(out))
 
 
@@ -538,7 +591,10 @@ def undo_moved(run: Run) -> None:
         return
     if s.state == SagaState.COMPENSATION_FAILED and s.unwinding == "cancellation":
         cancellation_progress(run, force=True)
-    elif s.state in (SagaState.COMPENSATION_FAILED, SagaState.FAILED) and s.unwinding == "compensation":
+    elif (
+        s.state in (SagaState.COMPENSATION_FAILED, SagaState.FAILED)
+        and s.unwinding == "compensation"
+    ):
         compensation_finished(run)
 
 
@@ -549,7 +605,11 @@ def late_exposure(run: Run, item: Item, why: str) -> None:
     s = run.saga
     if not exposed(item) or cancel_pending(run, item) or run.stage_to_come("hold"):
         return  # the last stage (release holds) releases whatever is still exposed
-    if item.booked and s.state in (SagaState.CONFIRMED, SagaState.CANCELLING) and s.unwinding != "compensation":
+    if (
+        item.booked
+        and s.state in (SagaState.CONFIRMED, SagaState.CANCELLING)
+        and s.unwinding != "compensation"
+    ):
         return
     run.note(f"{why}: cancelling {item.item_id}")
     cancel_item(run, item, Phase.COMPENSATION, why)
@@ -617,12 +677,18 @@ def cancellation_progress(run: Run, force: bool = False) -> None:
         if refund.status == StepStatus.DONE:
             cancellation_finished(run, "refunded")
         else:
-            run.settle_to(SagaState.COMPENSATION_FAILED, f"the refund {refund.status.value.lower()}")
+            run.settle_to(
+                SagaState.COMPENSATION_FAILED, f"the refund {refund.status.value.lower()}"
+            )
         return
     cur = s.total.currency
-    owed = money_sum([it.refund for it in s.items if it.refund is not None and it.confirmation_code], cur)
+    owed = money_sum(
+        [it.refund for it in s.items if it.refund is not None and it.confirmation_code], cur
+    )
     p = s.payment
-    room = (p.captured or Money.zero(cur)).amount_minor - (p.refunded or Money.zero(cur)).amount_minor
+    room = (p.captured or Money.zero(cur)).amount_minor - (
+        p.refunded or Money.zero(cur)
+    ).amount_minor
     amount = Money(amount_minor=max(0, min(owed.amount_minor, room)), currency=cur)
     if amount.amount_minor > 0:
         run.settle_to(SagaState.CANCELLING, "refunding")
@@ -657,7 +723,12 @@ def route_again(run: Run) -> None:
             if info is not None:
                 routed(it, info)
             else:
-                run.fail(it, "no_provider", f"no provider books {it.booking_type} items", ItemStatus.FAILED)
+                run.fail(
+                    it,
+                    "no_provider",
+                    f"no provider books {it.booking_type} items",
+                    ItemStatus.FAILED,
+                )
     if s.failure_reasons and (run.all_or_nothing or not to_hold(s)):
         run.settle_to(SagaState.FAILED, "no provider for some items")
     else:
@@ -667,7 +738,9 @@ def route_again(run: Run) -> None:
 def action_window_over(run: Run) -> None:
     if run.saga.state == SagaState.ACTION_REQUIRED:
         run.saga.payment.client_secret = None
-        run.fail(None, "authentication_timeout", "the card's 3-D Secure check was not completed in time")
+        run.fail(
+            None, "authentication_timeout", "the card's 3-D Secure check was not completed in time"
+        )
         run.compensate("3-D Secure not completed in time")
 
 
@@ -679,7 +752,9 @@ def holds_expiring(run: Run) -> None:
 
 def authorization_expiring(run: Run) -> None:
     if run.saga.state == SagaState.CONFIRMING:
-        run.fail(None, "authorization_expired", "the payment hold lapsed before every item was confirmed")
+        run.fail(
+            None, "authorization_expired", "the payment hold lapsed before every item was confirmed"
+        )
         run.compensate("payment authorization expired")
 
 
@@ -692,7 +767,10 @@ def timers_of(s: Saga) -> dict:
         expiries = [
             it.hold_expires_at
             for it in s.items
-            if it.status == ItemStatus.HELD and it.exposure == Exposure.HOLD and it.hold_expires_at and not it.failure
+            if it.status == ItemStatus.HELD
+            and it.exposure == Exposure.HOLD
+            and it.hold_expires_at
+            and not it.failure
         ]
         if expiries:
             t["hold_expiry"] = min(expiries)
@@ -711,7 +789,10 @@ def booking_confirmed(s: Saga, reason: str) -> Message:
         booking_id=s.booking_id,
         items=[
             ConfirmedItem(
-                item_id=it.item_id, provider=it.provider, confirmation_code=it.confirmation_code or "", amount=it.price
+                item_id=it.item_id,
+                provider=it.provider,
+                confirmation_code=it.confirmation_code or "",
+                amount=it.price,
             )
             for it in booked(s)
         ],
@@ -721,19 +802,29 @@ def booking_confirmed(s: Saga, reason: str) -> Message:
 
 
 def booking_failed(s: Saga, reason: str) -> Message:
-    return BookingFailed(booking_id=s.booking_id, reasons=s.failure_reasons or [FailureReason(code="failed", detail=reason)])
+    return BookingFailed(
+        booking_id=s.booking_id,
+        reasons=s.failure_reasons or [FailureReason(code="failed", detail=reason)],
+    )
 
 
 def booking_cancelled(s: Saga, reason: str) -> Message:
     zero = Money.zero(s.total.currency)
-    refunds_sent = [st for st in s.steps.values() if st.kind == "refund" and st.phase == Phase.CANCELLATION]
+    refunds_sent = [
+        st for st in s.steps.values() if st.kind == "refund" and st.phase == Phase.CANCELLATION
+    ]
     last = refunds_sent[-1] if refunds_sent else None
     total = last.command.amount if last is not None and last.status == StepStatus.DONE else zero  # type: ignore[attr-defined]
     cancelled = [it for it in s.items if it.status == ItemStatus.CANCELLED and it.confirmation_code]
     refused = [it for it in s.items if it.status == ItemStatus.NOT_CANCELLABLE]
-    refunds = [ItemRefund(item_id=it.item_id, refunded=it.refund or zero, fee=it.fee or zero) for it in cancelled]
+    refunds = [
+        ItemRefund(item_id=it.item_id, refunded=it.refund or zero, fee=it.fee or zero)
+        for it in cancelled
+    ]
     outcomes = [
-        ItemCancellation(item_id=it.item_id, outcome="cancelled", refunded=it.refund or zero, fee=it.fee or zero)
+        ItemCancellation(
+            item_id=it.item_id, outcome="cancelled", refunded=it.refund or zero, fee=it.fee or zero
+        )
         for it in cancelled
     ] + [
         ItemCancellation(
@@ -749,5 +840,9 @@ def booking_cancelled(s: Saga, reason: str) -> Message:
     order = {it.item_id: n for n, it in enumerate(s.items)}
     outcomes.sort(key=lambda o: order[o.item_id])
     return BookingCancelled(
-        booking_id=s.booking_id, refunds=refunds, total_refunded=total, partial=bool(refused), items=outcomes
+        booking_id=s.booking_id,
+        refunds=refunds,
+        total_refunded=total,
+        partial=bool(refused),
+        items=outcomes,
     )

@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 
 
 class DeadlineWorker:
-    def __init__(self, pool: asyncpg.Pool, deps: Deps, interval_s: float, on_commit: Callable[[], None]) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, deps: Deps, interval_s: float, on_commit: Callable[[], None]
+    ) -> None:
         self.pool = pool
         self.deps = deps
         self.interval_s = interval_s
@@ -49,7 +51,9 @@ class DeadlineWorker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # database away, or a bug in one saga: keep the others going
-                log.warning("deadline worker tick failed", extra={"error": repr(exc)}, exc_info=True)
+                log.warning(
+                    "deadline worker tick failed", extra={"error": repr(exc)}, exc_info=True
+                )
                 n = 0
             if n < 100:
                 await asyncio.sleep(self.interval_s)

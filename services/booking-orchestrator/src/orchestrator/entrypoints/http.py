@@ -41,11 +41,17 @@ async def _detail(rt: Any, booking_id: str) -> dict[str, Any] | None:
         return saga_view(saga, await repo.history(booking_id))
 
 
-@router.get("", summary="Sagas filtered by state and age (stuck ones: older_than_s since their last change)", response_model=SagaList)
+@router.get(
+    "",
+    summary="Sagas filtered by state and age (stuck ones: older_than_s since their last change)",
+    response_model=SagaList,
+)
 async def list_sagas(
     request: Request,
     state: Annotated[SagaState | None, Query(description="Only sagas in this state.")] = None,
-    older_than_s: Annotated[float | None, Query(ge=0, description="Unchanged for at least this many seconds.")] = None,
+    older_than_s: Annotated[
+        float | None, Query(ge=0, description="Unchanged for at least this many seconds.")
+    ] = None,
     user_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -63,41 +69,67 @@ async def list_sagas(
     return {"sagas": [summary_view(r) for r in rows], "total": total}
 
 
-@router.get("/{booking_id}", summary="A saga with its items, payment, steps and history", response_model=SagaView)
+@router.get(
+    "/{booking_id}",
+    summary="A saga with its items, payment, steps and history",
+    response_model=SagaView,
+)
 async def get_saga(request: Request, booking_id: BookingId) -> Any:
     view = await _detail(_runtime(request), booking_id)
     return view if view is not None else _not_found(booking_id)
 
 
-async def _act(request: Request, booking_id: str, action: str, body: ActionRequest) -> dict[str, Any] | JSONResponse:
+async def _act(
+    request: Request, booking_id: str, action: str, body: ActionRequest
+) -> dict[str, Any] | JSONResponse:
     rt = _runtime(request)
     try:
-        await handlers.act_on_saga(rt.pool, booking_id, action, body.actor, body.reason, rt.extras["deps"])
+        await handlers.act_on_saga(
+            rt.pool, booking_id, action, body.actor, body.reason, rt.extras["deps"]
+        )
     except handlers.SagaNotFound:
         return _not_found(booking_id)
     except NotAllowed as exc:
-        return problem(409, "Action not allowed", str(exc), errors=[{"field": "action", "message": str(exc)}])
+        return problem(
+            409, "Action not allowed", str(exc), errors=[{"field": "action", "message": str(exc)}]
+        )
     rt.relay.wake()
     view = await _detail(rt, booking_id)
     assert view is not None
     return view
 
 
-@router.post("/{booking_id}/retry", summary="Resend the stuck step(s) now (same command ids)", response_model=SagaView)
+@router.post(
+    "/{booking_id}/retry",
+    summary="Resend the stuck step(s) now (same command ids)",
+    response_model=SagaView,
+)
 async def retry(request: Request, booking_id: BookingId, body: ActionRequest) -> Any:
     return await _act(request, booking_id, "retry", body)
 
 
-@router.post("/{booking_id}/compensate", summary="Force compensation (before capture)", response_model=SagaView)
+@router.post(
+    "/{booking_id}/compensate",
+    summary="Force compensation (before capture)",
+    response_model=SagaView,
+)
 async def compensate(request: Request, booking_id: BookingId, body: ActionRequest) -> Any:
     return await _act(request, booking_id, "compensate", body)
 
 
-@router.post("/{booking_id}/pause", summary="Freeze the saga: deadlines wait, messages are parked", response_model=SagaView)
+@router.post(
+    "/{booking_id}/pause",
+    summary="Freeze the saga: deadlines wait, messages are parked",
+    response_model=SagaView,
+)
 async def pause(request: Request, booking_id: BookingId, body: ActionRequest) -> Any:
     return await _act(request, booking_id, "pause", body)
 
 
-@router.post("/{booking_id}/resume", summary="Unfreeze: parked messages are applied in order", response_model=SagaView)
+@router.post(
+    "/{booking_id}/resume",
+    summary="Unfreeze: parked messages are applied in order",
+    response_model=SagaView,
+)
 async def resume(request: Request, booking_id: BookingId, body: ActionRequest) -> Any:
     return await _act(request, booking_id, "resume", body)

@@ -55,7 +55,11 @@ def saga_span(name: str, h: Handling):  # type: ignore[no-untyped-def]
     the commands it sends and its state changes show inside it (handlers._emit)."""
     return tracing.span(
         name,
-        {"booking.id": h.message.booking_id, "saga.input": h.envelope.type, "saga.command_id": _command_id(h)},
+        {
+            "booking.id": h.message.booking_id,
+            "saga.input": h.envelope.type,
+            "saga.command_id": _command_id(h),
+        },
     )
 
 

@@ -35,7 +35,9 @@ async def _read(
     consumer: AIOKafkaConsumer, names: list[str], per_topic: int, timeout_s: float
 ) -> list[dict[str, Any]]:
     """Every partition of every topic at once: two offset requests in all, then the fetches."""
-    tps = [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())]
+    tps = [
+        TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())
+    ]
     out = {t: {"topic": t, "total": 0, "records": []} for t in names}
     if not tps:
         return list(out.values())

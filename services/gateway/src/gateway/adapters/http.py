@@ -32,7 +32,11 @@ class ServiceClient:
             timeout=timeout,
             transport=transport,
             # The called service's own credential (its INTERNAL_API_TOKEN): it refuses calls without.
-            headers={"user-agent": "booking-gateway", "accept": "application/json", **bearer(token)},
+            headers={
+                "user-agent": "booking-gateway",
+                "accept": "application/json",
+                **bearer(token),
+            },
         )
 
     async def call(
@@ -82,9 +86,16 @@ class ServiceClient:
         except ValidationError as exc:
             log.error(
                 "answer breaks the contract",
-                extra={"service": self.service, "path": path, "contract": model.__name__, "error": str(exc)[:500]},
+                extra={
+                    "service": self.service,
+                    "path": path,
+                    "contract": model.__name__,
+                    "error": str(exc)[:500],
+                },
             )
-            raise UpstreamUnavailable(self.service, f"answer breaks the {model.__name__} contract") from exc
+            raise UpstreamUnavailable(
+                self.service, f"answer breaks the {model.__name__} contract"
+            ) from exc
 
     async def close(self) -> None:
         await self.http.aclose()

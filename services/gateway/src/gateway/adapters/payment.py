@@ -28,7 +28,9 @@ class PaymentClient(ServiceClient):
 
     async def ensure_customer(self, user_id: str, email: str | None) -> str:
         body = CustomerIn(user_id=user_id, email=email).model_dump(mode="json")
-        return (await self.call_as(CustomerOut, "POST", "/internal/customers", json=body)).customer_id
+        return (
+            await self.call_as(CustomerOut, "POST", "/internal/customers", json=body)
+        ).customer_id
 
     async def create_setup_intent(self, customer_id: str) -> SetupIntentOut:
         return await self.call_as(

@@ -274,7 +274,9 @@ async def list_bookings(
     )
 
 
-async def booking_position(conn: Conn, booking_id: str, user_id: str) -> tuple[datetime, str] | None:
+async def booking_position(
+    conn: Conn, booking_id: str, user_id: str
+) -> tuple[datetime, str] | None:
     """Where a booking of this user sits in the newest-first order (the list's cursor)."""
     row = await conn.fetchrow(
         "SELECT created_at, id FROM bookings WHERE id = $1 AND user_id = $2", booking_id, user_id

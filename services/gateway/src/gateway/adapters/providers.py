@@ -72,11 +72,18 @@ class ProviderClient(ServiceClient):
             try:
                 offers.append(Offer.model_validate(entry))
             except ValidationError:
-                log.warning("provider returned an item that is not a BookingItem; skipped", extra={"provider": self.name})
+                log.warning(
+                    "provider returned an item that is not a BookingItem; skipped",
+                    extra={"provider": self.name},
+                )
         try:
-            return SearchResult.model_validate({**raw, "items": []}).model_copy(update={"items": offers})
+            return SearchResult.model_validate({**raw, "items": []}).model_copy(
+                update={"items": offers}
+            )
         except (ValidationError, TypeError) as exc:
-            raise UpstreamUnavailable(self.service, "answer breaks the SearchResult contract") from exc
+            raise UpstreamUnavailable(
+                self.service, "answer breaks the SearchResult contract"
+            ) from exc
 
     async def quote(self, items: list[BookingItem]) -> list[QuoteAnswer]:
         # Built, not validated: the provider's own 422 names what is wrong with the items.

@@ -62,7 +62,10 @@ async def ops_page(request: Request) -> FileResponse:
 async def page_config(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.gateway_settings
     return JSONResponse(
-        {"stripe_js_url": settings.stripe_js, "stripe_publishable_key": settings.stripe_publishable_key},
+        {
+            "stripe_js_url": settings.stripe_js,
+            "stripe_publishable_key": settings.stripe_publishable_key,
+        },
         headers={"Cache-Control": "no-store"},
     )
 

@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 
 
 class Reconciler:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, on_commit: Callable[[], None]) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, on_commit: Callable[[], None]
+    ) -> None:
         self.pool = pool
         self.settings = settings
         self.on_commit = on_commit

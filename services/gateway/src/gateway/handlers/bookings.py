@@ -442,7 +442,9 @@ def _item_cancellation(
             "outcome": "not_cancellable",
             "refund": None,
             "fee": None,
-            "reason_code": failure.get("code") or (outcome or {}).get("reason_code") or "not_cancellable",
+            "reason_code": failure.get("code")
+            or (outcome or {}).get("reason_code")
+            or "not_cancellable",
             "detail": failure.get("detail") or (outcome or {}).get("detail") or "",
         }
     return None

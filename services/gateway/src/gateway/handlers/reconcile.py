@@ -53,7 +53,9 @@ async def remember(
     )
 
 
-async def _resend(conn: asyncpg.Connection, row: asyncpg.Record, producer: str, schema: str) -> Envelope:
+async def _resend(
+    conn: asyncpg.Connection, row: asyncpg.Record, producer: str, schema: str
+) -> Envelope:
     first = Envelope.from_headers([(k, v) for k, v in db.loads(row["headers"])])
     # The resend continues the first request's trace.
     with tracing.producing(row["topic"], first.type, row["booking_id"], parent=first.traceparent):
@@ -87,7 +89,12 @@ async def _resend(conn: asyncpg.Connection, row: asyncpg.Record, producer: str, 
 
 
 async def resend_if_quiet(
-    conn: asyncpg.Connection, booking_id: str, type_: str, after_s: float, producer: str, schema: str
+    conn: asyncpg.Connection,
+    booking_id: str,
+    type_: str,
+    after_s: float,
+    producer: str,
+    schema: str,
 ) -> bool:
     """A person asking again (a repeated cancel): send the request again now if nothing answered
     it and the last send is at least `after_s` old. Call in the transaction that locks the booking."""
@@ -154,7 +161,11 @@ async def reconcile_once(
                 REQUESTS_UNANSWERED.labels(row["type"]).inc()
                 log.error(
                     "request still unanswered after every resend; left to operators",
-                    extra={"booking_id": row["booking_id"], "type": row["type"], "resends": row["resends"]},
+                    extra={
+                        "booking_id": row["booking_id"],
+                        "type": row["type"],
+                        "resends": row["resends"],
+                    },
                 )
                 done.abandoned += 1
     return done

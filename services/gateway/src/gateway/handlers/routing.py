@@ -48,6 +48,10 @@ async def routes(deps: Deps, timeout_s: float | None = None) -> Routes:
             if by_type.setdefault(booking_type, name) != name:
                 log.warning(
                     "two providers declare one booking type; the first by name books it",
-                    extra={"booking_type": booking_type, "provider": name, "kept": by_type[booking_type]},
+                    extra={
+                        "booking_type": booking_type,
+                        "provider": name,
+                        "kept": by_type[booking_type],
+                    },
                 )
     return Routes(by_type, unheard)

@@ -21,11 +21,15 @@ async def lock_booking(conn: asyncpg.Connection, booking_id: str) -> None:
     """Serialize everything that touches one booking's payment (commands, resends, webhooks)
     until the caller's transaction ends. A second delivery of a command that is still talking to
     Stripe waits here, then finds the answer instead of calling Stripe again."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"payment:{booking_id}")
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"payment:{booking_id}"
+    )
 
 
 async def lock_user(conn: asyncpg.Connection, user_id: str) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"customer:{user_id}")
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"customer:{user_id}"
+    )
 
 
 # --- payments ------------------------------------------------------------------------------
@@ -46,14 +50,20 @@ def _payment(row: asyncpg.Record | None) -> Payment | None:
 
 
 async def get_payment(conn: asyncpg.Connection, booking_id: str) -> Payment | None:
-    return _payment(await conn.fetchrow(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE booking_id = $1", booking_id))
+    return _payment(
+        await conn.fetchrow(
+            f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE booking_id = $1", booking_id
+        )
+    )
 
 
 async def get_payment_row(conn: asyncpg.Connection, booking_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM payments WHERE booking_id = $1", booking_id)
 
 
-async def waiting_for_action(conn: asyncpg.Connection | asyncpg.Pool, limit: int) -> list[asyncpg.Record]:
+async def waiting_for_action(
+    conn: asyncpg.Connection | asyncpg.Pool, limit: int
+) -> list[asyncpg.Record]:
     """Payments parked for 3-D Secure, the longest-waiting first: booking id and intent id."""
     return await conn.fetch(
         "SELECT booking_id, payment_intent_id FROM payments WHERE status = 'requires_action'"
@@ -63,7 +73,9 @@ async def waiting_for_action(conn: asyncpg.Connection | asyncpg.Pool, limit: int
 
 
 async def booking_of_intent(conn: asyncpg.Connection, intent_id: str) -> str | None:
-    return await conn.fetchval("SELECT booking_id FROM payments WHERE payment_intent_id = $1", intent_id)
+    return await conn.fetchval(
+        "SELECT booking_id FROM payments WHERE payment_intent_id = $1", intent_id
+    )
 
 
 async def save_payment(conn: asyncpg.Connection, p: Payment) -> None:
@@ -157,7 +169,9 @@ async def record_attempt(
 async def bump_attempt(pool: asyncpg.Pool, command_id: uuid.UUID) -> None:
     """Count another try of an unfinished command (committed at once, like record_attempt)."""
     async with pool.acquire() as conn:
-        await conn.execute("UPDATE commands SET attempts = attempts + 1 WHERE command_id = $1", command_id)
+        await conn.execute(
+            "UPDATE commands SET attempts = attempts + 1 WHERE command_id = $1", command_id
+        )
 
 
 async def finish_command(
@@ -208,7 +222,9 @@ def stored_reply(row: asyncpg.Record) -> Reply:
     return model.model_validate_json(row["reply_payload"])  # type: ignore[return-value]
 
 
-async def unfinished_authorizations(conn: asyncpg.Connection, booking_id: str) -> list[asyncpg.Record]:
+async def unfinished_authorizations(
+    conn: asyncpg.Connection, booking_id: str
+) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM commands WHERE booking_id = $1 AND kind = 'authorize' AND status = 'started'"
         " ORDER BY started_at",
@@ -260,7 +276,9 @@ async def save_card(conn: asyncpg.Connection, customer_id: str, card: CardDispla
     )
 
 
-async def replace_cards(conn: asyncpg.Connection, customer_id: str, cards: Sequence[CardDisplay]) -> None:
+async def replace_cards(
+    conn: asyncpg.Connection, customer_id: str, cards: Sequence[CardDisplay]
+) -> None:
     """Make the cache equal to Stripe's list."""
     await conn.execute(
         "DELETE FROM payment_methods WHERE customer_id = $1 AND NOT (pm_id = ANY($2::text[]))",
@@ -268,13 +286,16 @@ async def replace_cards(conn: asyncpg.Connection, customer_id: str, cards: Seque
         [c.pm_id for c in cards],
     )
     await conn.execute(
-        "UPDATE payment_methods SET is_default = false WHERE customer_id = $1 AND is_default", customer_id
+        "UPDATE payment_methods SET is_default = false WHERE customer_id = $1 AND is_default",
+        customer_id,
     )
     for card in cards:
         await save_card(conn, customer_id, card)
 
 
-async def cached_cards(conn: asyncpg.Connection | asyncpg.Pool, customer_id: str) -> list[CardDisplay]:
+async def cached_cards(
+    conn: asyncpg.Connection | asyncpg.Pool, customer_id: str
+) -> list[CardDisplay]:
     rows = await conn.fetch(
         "SELECT pm_id, brand, last4, exp_month, exp_year, is_default FROM payment_methods"
         " WHERE customer_id = $1 ORDER BY updated_at, pm_id",
@@ -283,15 +304,23 @@ async def cached_cards(conn: asyncpg.Connection | asyncpg.Pool, customer_id: str
     return [CardDisplay(**dict(r)) for r in rows]
 
 
-async def delete_card(conn: asyncpg.Connection | asyncpg.Pool, customer_id: str, pm_id: str) -> None:
-    await conn.execute("DELETE FROM payment_methods WHERE customer_id = $1 AND pm_id = $2", customer_id, pm_id)
+async def delete_card(
+    conn: asyncpg.Connection | asyncpg.Pool, customer_id: str, pm_id: str
+) -> None:
+    await conn.execute(
+        "DELETE FROM payment_methods WHERE customer_id = $1 AND pm_id = $2", customer_id, pm_id
+    )
 
 
 # --- webhooks and disputes -----------------------------------------------------------------
 
 
 async def claim_event(
-    conn: asyncpg.Connection, event_id: str, event_type: str, object_id: str | None, created: datetime | None
+    conn: asyncpg.Connection,
+    event_id: str,
+    event_type: str,
+    object_id: str | None,
+    created: datetime | None,
 ) -> bool:
     """True the first time an event id is seen (in the caller's transaction)."""
     got = await conn.fetchval(
@@ -305,9 +334,14 @@ async def claim_event(
     return bool(got)
 
 
-async def settle_event(conn: asyncpg.Connection, event_id: str, booking_id: str | None, outcome: str) -> None:
+async def settle_event(
+    conn: asyncpg.Connection, event_id: str, booking_id: str | None, outcome: str
+) -> None:
     await conn.execute(
-        "UPDATE webhook_events SET booking_id = $2, outcome = $3 WHERE event_id = $1", event_id, booking_id, outcome
+        "UPDATE webhook_events SET booking_id = $2, outcome = $3 WHERE event_id = $1",
+        event_id,
+        booking_id,
+        outcome,
     )
 
 

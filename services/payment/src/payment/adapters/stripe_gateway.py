@@ -677,7 +677,9 @@ class StripeGateway:
                 state.upcoming_sleep,
             )
 
-        with tracing.span(f"stripe {operation}", {"stripe.operation": operation}, kind=SpanKind.CLIENT) as span:
+        with tracing.span(
+            f"stripe {operation}", {"stripe.operation": operation}, kind=SpanKind.CLIENT
+        ) as span:
 
             async def attempt() -> T:
                 with time_call("stripe", operation) as timed:

@@ -25,7 +25,14 @@ class Status(StrEnum):
 # amount_capturable_updated after the capture) changes nothing.
 _FORWARD: dict[Status, frozenset[Status]] = {
     Status.REQUIRES_ACTION: frozenset(
-        {Status.AUTHORIZED, Status.DECLINED, Status.VOIDED, Status.EXPIRED, Status.FAILED, Status.CAPTURED}
+        {
+            Status.AUTHORIZED,
+            Status.DECLINED,
+            Status.VOIDED,
+            Status.EXPIRED,
+            Status.FAILED,
+            Status.CAPTURED,
+        }
     ),
     Status.AUTHORIZED: frozenset({Status.CAPTURED, Status.VOIDED, Status.EXPIRED}),
     Status.CAPTURED: frozenset({Status.REFUNDED}),
@@ -86,11 +93,17 @@ class Payment:
     def with_refunds(self, total_refunded: int) -> Payment:
         """Refund totals only grow; everything given back makes it REFUNDED."""
         total = min(max(self.amount_refunded, total_refunded), self.amount_captured)
-        status = Status.REFUNDED if self.amount_captured and total >= self.amount_captured else self.status
+        status = (
+            Status.REFUNDED
+            if self.amount_captured and total >= self.amount_captured
+            else self.status
+        )
         return replace(self, amount_refunded=total, status=status)
 
 
-def capture_refusal(payment: Payment | None, amount: int | None, currency: str | None) -> str | None:
+def capture_refusal(
+    payment: Payment | None, amount: int | None, currency: str | None
+) -> str | None:
     """Why a capture cannot be asked of Stripe (a PaymentFailed code), or None if it can."""
     if payment is None or payment.payment_intent_id is None:
         return "not_authorized"
@@ -113,9 +126,14 @@ def capture_refusal(payment: Payment | None, amount: int | None, currency: str |
 
 def refund_refusal(payment: Payment | None, amount: int, currency: str) -> str | None:
     """Why a refund cannot be asked of Stripe (a PaymentFailed code), or None if it can."""
-    if payment is None or payment.payment_intent_id is None or payment.status not in (
-        Status.CAPTURED,
-        Status.REFUNDED,
+    if (
+        payment is None
+        or payment.payment_intent_id is None
+        or payment.status
+        not in (
+            Status.CAPTURED,
+            Status.REFUNDED,
+        )
     ):
         return "not_captured"
     if currency != payment.currency:

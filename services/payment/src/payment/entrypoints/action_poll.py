@@ -14,7 +14,9 @@ log = logging.getLogger(__name__)
 
 
 class ActionPoll:
-    def __init__(self, deps: handlers.Deps, interval_s: float, on_commit: Callable[[], None]) -> None:
+    def __init__(
+        self, deps: handlers.Deps, interval_s: float, on_commit: Callable[[], None]
+    ) -> None:
         self.deps = deps
         self.interval_s = interval_s
         self.on_commit = on_commit

@@ -19,7 +19,9 @@ DESCRIPTION = (
 )
 
 
-def create_app(settings: Settings | None = None, *, gateway_factory: GatewayFactory = stripe_gateway) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, gateway_factory: GatewayFactory = stripe_gateway
+) -> FastAPI:
     settings = settings or Settings()
     return create_service_app(
         settings,

@@ -72,15 +72,25 @@ async def _stripe(call: Awaitable[T], *, attaching: bool = False) -> T:
     try:
         return await call
     except cards.UnknownCustomer as exc:
-        raise HTTPException(404, {"title": "Unknown customer", "detail": f"{exc} is not a customer of this service"}) from None
+        raise HTTPException(
+            404, {"title": "Unknown customer", "detail": f"{exc} is not a customer of this service"}
+        ) from None
     except PaymentMethodNotOwned:
         if attaching:  # someone else's card: a conflict, not a missing resource
             raise HTTPException(
-                409, {"title": "Payment method belongs to another customer", "code": "payment_method_not_owned"}
+                409,
+                {
+                    "title": "Payment method belongs to another customer",
+                    "code": "payment_method_not_owned",
+                },
             ) from None
-        raise HTTPException(404, {"title": "Unknown payment method", "detail": "not one of this customer's cards"}) from None
+        raise HTTPException(
+            404, {"title": "Unknown payment method", "detail": "not one of this customer's cards"}
+        ) from None
     except cards.UnknownCard:
-        raise HTTPException(404, {"title": "Unknown payment method", "detail": "not one of this customer's cards"}) from None
+        raise HTTPException(
+            404, {"title": "Unknown payment method", "detail": "not one of this customer's cards"}
+        ) from None
     except UnsupportedPaymentMethod as exc:
         raise HTTPException(
             422,
@@ -98,20 +108,37 @@ async def _stripe(call: Awaitable[T], *, attaching: bool = False) -> T:
                     {
                         "title": "Invalid request",
                         "detail": "Stripe does not know this payment method",
-                        "errors": [{"field": "payment_method_id", "message": "no such payment method"}],
+                        "errors": [
+                            {"field": "payment_method_id", "message": "no such payment method"}
+                        ],
                     },
                 ) from None
-            raise HTTPException(404, {"title": "Unknown payment method", "detail": "Stripe does not know it"}) from None
-        log.error("Stripe refused a request", extra={"error": exc.message, "operation": exc.operation})
-        raise HTTPException(502, {"title": "Stripe refused the request", "code": exc.stripe_code}) from None
+            raise HTTPException(
+                404, {"title": "Unknown payment method", "detail": "Stripe does not know it"}
+            ) from None
+        log.error(
+            "Stripe refused a request", extra={"error": exc.message, "operation": exc.operation}
+        )
+        raise HTTPException(
+            502, {"title": "Stripe refused the request", "code": exc.stripe_code}
+        ) from None
     except StripeUnavailable:
-        raise HTTPException(503, {"title": "Stripe is unavailable", "detail": "try again shortly"}, headers={"Retry-After": "2"}) from None
+        raise HTTPException(
+            503,
+            {"title": "Stripe is unavailable", "detail": "try again shortly"},
+            headers={"Retry-After": "2"},
+        ) from None
 
 
 # --- routes --------------------------------------------------------------------------------
 
 
-@router.post("/internal/customers", response_model=CustomerOut, tags=["internal"], summary="Create or reuse the user's Stripe customer")
+@router.post(
+    "/internal/customers",
+    response_model=CustomerOut,
+    tags=["internal"],
+    summary="Create or reuse the user's Stripe customer",
+)
 async def create_customer(request: Request, body: CustomerIn) -> CustomerOut:
     customer_id = await _stripe(cards.ensure_customer(_deps(request), body.user_id, body.email))
     return CustomerOut(customer_id=customer_id)
@@ -150,7 +177,8 @@ async def list_payment_methods(request: Request, customer_id: CustomerId) -> Car
 )
 async def attach_payment_method(request: Request, customer_id: CustomerId, body: AttachIn) -> Any:
     result = await _stripe(
-        cards.save_card(_deps(request), customer_id, body.payment_method_id, body.make_default), attaching=True
+        cards.save_card(_deps(request), customer_id, body.payment_method_id, body.make_default),
+        attaching=True,
     )
     if isinstance(result, Declined):
         return problem(402, "Card declined", result.message, code=result.decline_code)
@@ -163,7 +191,9 @@ async def attach_payment_method(request: Request, customer_id: CustomerId, body:
     tags=["internal"],
     summary="Make one of the customer's cards the default",
 )
-async def set_default_payment_method(request: Request, customer_id: CustomerId, pm_id: PaymentMethodId) -> Card:
+async def set_default_payment_method(
+    request: Request, customer_id: CustomerId, pm_id: PaymentMethodId
+) -> Card:
     return _card(await _stripe(cards.make_default(_deps(request), customer_id, pm_id)))
 
 
@@ -173,7 +203,9 @@ async def set_default_payment_method(request: Request, customer_id: CustomerId, 
     tags=["internal"],
     summary="Remove a saved card (idempotent)",
 )
-async def detach_payment_method(request: Request, customer_id: CustomerId, pm_id: PaymentMethodId) -> Response:
+async def detach_payment_method(
+    request: Request, customer_id: CustomerId, pm_id: PaymentMethodId
+) -> Response:
     await _stripe(cards.remove_card(_deps(request), customer_id, pm_id))
     return Response(status_code=204)
 
@@ -184,12 +216,16 @@ async def detach_payment_method(request: Request, customer_id: CustomerId, pm_id
     tags=["internal"],
     summary="The payment of one booking",
 )
-async def get_payment(request: Request, booking_id: Annotated[str, Path(min_length=1, max_length=64)]) -> PaymentView:
+async def get_payment(
+    request: Request, booking_id: Annotated[str, Path(min_length=1, max_length=64)]
+) -> PaymentView:
     deps = _deps(request)
     async with deps.pool.acquire() as conn:
         row = await repo.get_payment_row(conn, booking_id)
     if row is None:
-        raise HTTPException(404, {"title": "Unknown payment", "detail": f"no payment for booking {booking_id}"})
+        raise HTTPException(
+            404, {"title": "Unknown payment", "detail": f"no payment for booking {booking_id}"}
+        )
     currency = row["currency"]
     return PaymentView(
         booking_id=row["booking_id"],
@@ -203,7 +239,9 @@ async def get_payment(request: Request, booking_id: Annotated[str, Path(min_leng
     )
 
 
-@webhooks.post("/webhooks/stripe", tags=["webhooks"], summary="Stripe events (Stripe-Signature verified)")
+@webhooks.post(
+    "/webhooks/stripe", tags=["webhooks"], summary="Stripe events (Stripe-Signature verified)"
+)
 async def stripe_webhook(request: Request) -> JSONResponse:
     deps = _deps(request)
     raw = await request.body()  # the signature covers these exact bytes: never re-serialize

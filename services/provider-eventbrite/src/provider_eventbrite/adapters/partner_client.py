@@ -215,7 +215,9 @@ class EventbriteClient(PartnerTransport):
         self, event_id: str, expand: Sequence[str] = ("venue", "ticket_classes")
     ) -> Event | None:
         params = {"expand": ",".join(expand)} if expand else None
-        resp = await self._call("get_event", "GET", f"/v3/events/{path_segment(event_id)}/", params=params)
+        resp = await self._call(
+            "get_event", "GET", f"/v3/events/{path_segment(event_id)}/", params=params
+        )
         if resp.status_code == 404:
             return None
         return Event.from_v3(self._read_ok("get_event", resp))
@@ -232,7 +234,10 @@ class EventbriteClient(PartnerTransport):
         params: dict[str, Any] = {}
         while True:
             resp = await self._call(
-                "ticket_classes", "GET", f"/v3/events/{path_segment(event_id)}/ticket_classes/", params=params
+                "ticket_classes",
+                "GET",
+                f"/v3/events/{path_segment(event_id)}/ticket_classes/",
+                params=params,
             )
             if resp.status_code == 404:
                 return out
@@ -346,7 +351,11 @@ class EventbriteClient(PartnerTransport):
                             )
                             return replace(found, recovered=True)
                     resp = await self._attempt(
-                        "POST", "/partner/v1/orders", operation="create_order", json=body, headers=headers
+                        "POST",
+                        "/partner/v1/orders",
+                        operation="create_order",
+                        json=body,
+                        headers=headers,
                     )
         except RetryError as gave_up:
             last = gave_up.last_attempt.exception()
@@ -441,7 +450,9 @@ class EventbriteClient(PartnerTransport):
 
     async def _lookup_once(self, partner_reference: str) -> OrderResult | None:
         resp = await self._attempt(
-            "GET", "/partner/v1/orders", operation="find_order_by_reference",
+            "GET",
+            "/partner/v1/orders",
+            operation="find_order_by_reference",
             params={"partner_reference": partner_reference},
         )
         return self._lookup_answer(resp)

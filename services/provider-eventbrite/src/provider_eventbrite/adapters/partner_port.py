@@ -52,7 +52,10 @@ GUEST_REQUIREMENTS = GuestRequirements(
     fields=[
         GuestFieldRule(field="full_name", max_length=ATTENDEE_NAME_MAX, too_long="truncated"),
         GuestFieldRule(
-            field="email", max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", hint="an email address"
+            field="email",
+            max_length=254,
+            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            hint="an email address",
         ),
     ]
 )
@@ -208,7 +211,9 @@ class EventbritePort:
             if order_id:
                 out = await self._cancel_order(str(order_id), key=key)
                 if not out.cancelled:  # an order nobody asked for that stands: an operator's job
-                    raise CancelFailed(f"eventbrite order {order_id} (from hold {hold_id}): {out.detail}")
+                    raise CancelFailed(
+                        f"eventbrite order {order_id} (from hold {hold_id}): {out.detail}"
+                    )
                 return
         raise PartnerError(
             f"eventbrite release of hold {hold_id}: {released.partner_status} {released.message}"
@@ -221,7 +226,9 @@ class EventbritePort:
         quote = await self.client.cancel_quote(order_id)
         for _ in range(2):
             if self._refuses(quote.cancellable, quote.reason, quote.partner_status):
-                return await self._refused(order_id, quote.order_total, quote.partner_status, quote.message)
+                return await self._refused(
+                    order_id, quote.order_total, quote.partner_status, quote.message
+                )
             if not quote.cancellable:
                 return await self._already_cancelled(order_id, quote)
             # One request id per quote: a retry of this call repeats the same body, and a redelivered
@@ -235,7 +242,9 @@ class EventbritePort:
                 refund, fee = rules.fee_kept(total, done.refund)
                 return CancelOutcome(refund=refund, fee=fee, partner_status=done.partner_status)
             if done.reason == Reason.NOT_CANCELLABLE:  # it became so between quote and cancel
-                return await self._refused(order_id, quote.order_total, done.partner_status, done.message)
+                return await self._refused(
+                    order_id, quote.order_total, done.partner_status, done.message
+                )
             if done.reason != Reason.QUOTE_EXPIRED:
                 raise CancelFailed(
                     f"eventbrite cancel of order {order_id}: {done.partner_status} {done.message}"
@@ -278,7 +287,9 @@ class EventbritePort:
     async def cancel_quote(self, item: BookingItem, partner_reference: str) -> CancelOutcome:
         quote = await self.client.cancel_quote(partner_reference)
         if self._refuses(quote.cancellable, quote.reason, quote.partner_status):
-            return await self._refused(partner_reference, quote.order_total, quote.partner_status, quote.message)
+            return await self._refused(
+                partner_reference, quote.order_total, quote.partner_status, quote.message
+            )
         if not quote.cancellable:
             return await self._already_cancelled(partner_reference, quote)
         total = quote.order_total or quote.refund

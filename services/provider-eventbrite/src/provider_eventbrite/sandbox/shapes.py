@@ -289,7 +289,9 @@ def quote(q: Quote, o: Order, e: Event) -> dict[str, Any]:
         "order_id": q.order_id,
         "status": "QUOTED" if q.cancellable else "NOT_CANCELLABLE",
         "cancellable": q.cancellable,
-        "message": None if q.cancellable else "The event has started: the order cannot be cancelled.",
+        "message": None
+        if q.cancellable
+        else "The event has started: the order cannot be cancelled.",
         "refund_amount": money(q.refund_minor),
         "refund_percent": q.percent,
         "order_total": money(o.total_minor),

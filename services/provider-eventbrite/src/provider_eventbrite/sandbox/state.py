@@ -471,7 +471,9 @@ class Sandbox:
                 q = self.quote(order_id)
             if not q.cancellable or not self.quote(order_id).cancellable:
                 raise PartnerError(
-                    409, "NOT_CANCELLABLE", f"order {order_id} cannot be cancelled: the event has started"
+                    409,
+                    "NOT_CANCELLABLE",
+                    f"order {order_id} cannot be cancelled: the event has started",
                 )
             now = self.now()
             order.status, order.changed, order.cancelled_at = "CANCELLED", now, now

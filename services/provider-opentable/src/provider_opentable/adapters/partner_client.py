@@ -368,7 +368,9 @@ class OpenTableClient(PartnerTransport):
         return [Restaurant.parse(r) for r in resp.json()["restaurants"]]
 
     async def get_restaurant(self, restaurant_id: str) -> Restaurant | None:
-        resp = await self._call("get_restaurant", "GET", f"/v1/restaurants/{path_segment(restaurant_id)}")
+        resp = await self._call(
+            "get_restaurant", "GET", f"/v1/restaurants/{path_segment(restaurant_id)}"
+        )
         if resp.status_code == 404:
             return None
         self._raise_for_read(resp)
@@ -385,7 +387,10 @@ class OpenTableClient(PartnerTransport):
         if time is not None:
             params["time"] = time if isinstance(time, str) else time.strftime("%H:%M")
         resp = await self._call(
-            "availability", "GET", f"/v1/restaurants/{path_segment(restaurant_id)}/availability", params=params
+            "availability",
+            "GET",
+            f"/v1/restaurants/{path_segment(restaurant_id)}/availability",
+            params=params,
         )
         self._raise_for_read(resp)
         body = resp.json()
@@ -405,7 +410,9 @@ class OpenTableClient(PartnerTransport):
         )
 
     async def get_reservation(self, reservation_id: str) -> ReservationResult | None:
-        resp = await self._call("get_reservation", "GET", f"/v1/reservations/{path_segment(reservation_id)}")
+        resp = await self._call(
+            "get_reservation", "GET", f"/v1/reservations/{path_segment(reservation_id)}"
+        )
         if resp.status_code == 404:
             return None
         self._raise_for_read(resp)
@@ -553,7 +560,9 @@ class OpenTableClient(PartnerTransport):
                         found = await self._live_by_reference(partner_reference)
                         if found is not None:
                             return found
-                    resp = await self._attempt("POST", path, operation="make_reservation", json=body, headers=headers)
+                    resp = await self._attempt(
+                        "POST", path, operation="make_reservation", json=body, headers=headers
+                    )
         except RetryError as gave_up:
             last = gave_up.last_attempt.exception()
             found = await self._live_by_reference(partner_reference)

@@ -60,7 +60,9 @@ GUEST_REQUIREMENTS = GuestRequirements(
     fields=[
         GuestFieldRule(field="first_name", max_length=100),
         GuestFieldRule(field="last_name", max_length=100),
-        GuestFieldRule(field="email", max_length=254, pattern=EMAIL_PATTERN, hint="an email address"),
+        GuestFieldRule(
+            field="email", max_length=254, pattern=EMAIL_PATTERN, hint="an email address"
+        ),
         GuestFieldRule(
             field="phone",
             pattern=PHONE_PATTERN,

@@ -14,8 +14,18 @@ ACTIONS = ("retry", "compensate", "pause", "resume")
 class ActionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = Field(min_length=1, max_length=100, description="Who acts (an operator's id).", examples=["ops:alice"])
-    reason: str = Field("", max_length=500, description="Why; kept in the saga history.", examples=["partner back up"])
+    actor: str = Field(
+        min_length=1,
+        max_length=100,
+        description="Who acts (an operator's id).",
+        examples=["ops:alice"],
+    )
+    reason: str = Field(
+        "",
+        max_length=500,
+        description="Why; kept in the saga history.",
+        examples=["partner back up"],
+    )
 
 
 class SagaItem(BaseModel):
@@ -38,7 +48,9 @@ class SagaPayment(BaseModel):
     captured: Money | None
     refunded: Money | None
     capture_before: str | None
-    client_secret: str | None = Field(description="Only while ACTION_REQUIRED (3-D Secure in the browser).")
+    client_secret: str | None = Field(
+        description="Only while ACTION_REQUIRED (3-D Secure in the browser)."
+    )
 
 
 class SagaStep(BaseModel):

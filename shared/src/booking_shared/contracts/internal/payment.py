@@ -12,7 +12,9 @@ from booking_shared.money import Money
 
 class CustomerIn(BaseModel):
     user_id: str = Field(min_length=1, max_length=128, examples=["usr_42"])
-    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", examples=["person@example.com"])
+    email: str | None = Field(
+        None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", examples=["person@example.com"]
+    )
 
 
 class CustomerOut(BaseModel):
@@ -54,5 +56,9 @@ class PaymentView(BaseModel):
     amount_authorized: Money
     amount_captured: Money
     amount_refunded: Money
-    capture_before: datetime | None = Field(description="When the hold lapses (Stripe's, or our conservative rule).")
-    client_secret: str | None = Field(description="Only while requires_action: to finish 3-D Secure in the browser.")
+    capture_before: datetime | None = Field(
+        description="When the hold lapses (Stripe's, or our conservative rule)."
+    )
+    client_secret: str | None = Field(
+        description="Only while requires_action: to finish 3-D Secure in the browser."
+    )

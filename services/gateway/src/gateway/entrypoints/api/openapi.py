@@ -111,7 +111,9 @@ def _add_guard_problems(path: str, op: dict[str, Any], responses: dict[str, Any]
         for name, example in entry["content"]["application/problem+json"]["examples"].items():
             examples.setdefault(name, example)
         if entry["description"] not in have.get("description", ""):
-            have["description"] = f"{have.get('description', '')}; {entry['description']}".lstrip("; ")
+            have["description"] = f"{have.get('description', '')}; {entry['description']}".lstrip(
+                "; "
+            )
 
 
 def install(app: FastAPI) -> None:

@@ -144,7 +144,6 @@ class PreferencesPatch(BaseModel):
     require_confirmation_above: Amount | None = Field(None, examples=[MONEY_EX])
 
 
-
 class MePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

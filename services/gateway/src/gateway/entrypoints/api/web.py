@@ -17,7 +17,9 @@ router = APIRouter(prefix="/v1", route_class=GuardedRoute)
 
 TICKET_EX = {"ticket": "st_q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c", "expires_in_s": 60.0}
 COUNTS_EX = {
-    "counts": {s: (3 if s == "CONFIRMED" else 1 if s == "HOLDING" else 0) for s in handler.SAGA_STATES},
+    "counts": {
+        s: (3 if s == "CONFIRMED" else 1 if s == "HOLDING" else 0) for s in handler.SAGA_STATES
+    },
     "total": 4,
 }
 DLQ_EX = {
