@@ -117,12 +117,12 @@ def test_the_orchestrators_subscriptions_are_the_catalogues():
 
 
 def test_the_payment_services_subscriptions_are_the_catalogues():
-    from payment.bootstrap import register
     from payment.config import Settings
+    from payment.entrypoints.messaging import subscribe
 
     settings = Settings()
     router = _router(settings)
-    register(router, SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+    subscribe(router, SimpleNamespace(settings=settings))  # type: ignore[arg-type]
     assert _routes(router) == _declared("payment")
 
 
@@ -140,9 +140,7 @@ async def test_a_provider_services_subscriptions_are_the_catalogues(provider):
 
     settings = ServiceSettings()
     router = _router(settings)
-    rt = SimpleNamespace(
-        router=router, settings=settings, extras={}, pool=SimpleNamespace(acquire=acquire)
-    )
+    rt = SimpleNamespace(router=router, settings=settings, pool=SimpleNamespace(acquire=acquire))
     with pytest.raises(_NoDatabase):
         await wire_provider(rt, SimpleNamespace(name=provider))  # type: ignore[arg-type]
     assert _routes(router) == _declared(f"provider-{provider}")

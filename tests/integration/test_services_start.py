@@ -9,11 +9,11 @@ from booking_shared.devstack.infra import free_port
 from booking_shared.testing.servers import serve_app
 
 SERVICES = [
-    ("payment.config", "payment.entrypoints.app"),
-    ("orchestrator.config", "orchestrator.entrypoints.app"),
-    ("provider_opentable.config", "provider_opentable.entrypoints.app"),
-    ("provider_eventbrite.config", "provider_eventbrite.entrypoints.app"),
-    ("gateway.config", "gateway.entrypoints.app"),
+    ("payment.config", "payment.bootstrap"),
+    ("orchestrator.config", "orchestrator.bootstrap"),
+    ("provider_opentable.config", "provider_opentable.bootstrap"),
+    ("provider_eventbrite.config", "provider_eventbrite.bootstrap"),
+    ("gateway.config", "gateway.bootstrap"),
 ]
 
 

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from pydantic import Field
@@ -167,10 +167,6 @@ class Sweeper:
             await asyncio.sleep(self.settings.retention_sweep_interval_s)
 
 
-def start(rt: Runtime, rules: Sequence[Rule] = ()) -> Sweeper:
+def start(rt: Runtime[Any], rules: Sequence[Rule] = ()) -> Sweeper:
     """Start a sweeper for the plumbing rules plus `rules` in a service's wiring; it stops with it."""
-    sweeper = Sweeper(rt.pool, [*plumbing_rules(rt.settings), *rules], rt.settings)
-    sweeper.start()
-    rt.extras["retention"] = sweeper
-    rt.extras.setdefault("closers", []).insert(0, sweeper.stop)
-    return sweeper
+    return rt.start_worker(Sweeper(rt.pool, [*plumbing_rules(rt.settings), *rules], rt.settings))

@@ -1,5 +1,10 @@
 """The shape every service process has: settings -> database -> broker -> handlers ->
-outbox relay -> HTTP (healthz, readyz, metrics, the service's own routes)."""
+outbox relay -> HTTP (healthz, readyz, metrics, the service's own routes).
+
+A service supplies its `wire(rt) -> Deps` (in its bootstrap.py): it builds the adapters, registers
+the message handlers on `rt.router`, starts its background workers with `rt.start_worker()`,
+pushes whatever must be closed onto `rt.closers`, and returns the typed dependencies that its
+routes then read as `rt.deps`."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, HTTPException, Query
@@ -39,9 +44,24 @@ from booking_shared.pacing import FetchPacer
 log = logging.getLogger(__name__)
 
 
+D = TypeVar("D")
+
+
+class Worker(Protocol):
+    """A background loop a service runs beside its consumers (deadlines, sweeps, polls)."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+W = TypeVar("W", bound=Worker)
+
+
 @dataclass
-class Runtime:
-    """The adapters a running service holds, built once at start."""
+class Runtime(Generic[D]):
+    """The adapters a running service holds, built once at start. `deps` is what the service's
+    wiring returned: the typed dependencies its handlers and routes use."""
 
     settings: ServiceSettings
     pool: asyncpg.Pool
@@ -49,23 +69,50 @@ class Runtime:
     router: MessageRouter
     relay: OutboxRelay
     pacer: FetchPacer
-    extras: dict[str, Any] = field(default_factory=dict)
     metrics: Refreshers = field(default_factory=Refreshers)  # gauges read again at each scrape
+    # Closed when the service stops, last pushed first (after the workers have stopped).
+    closers: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    workers: list[Worker] = field(default_factory=list)
     pacer_task: asyncio.Task | None = None
     watch_task: asyncio.Task | None = None
     ready: bool = False
+    _deps: D | None = None
+
+    @property
+    def deps(self) -> D:
+        if self._deps is None:
+            raise RuntimeError(f"{self.settings.service_name} is not wired yet")
+        return self._deps
+
+    @deps.setter
+    def deps(self, value: D) -> None:
+        self._deps = value
+
+    def start_worker(self, worker: W) -> W:
+        """Start a background worker; it is stopped (last started first) when the service stops,
+        before anything on `closers` is closed."""
+        worker.start()
+        self.workers.append(worker)
+        return worker
+
+    def worker(self, kind: type[W]) -> W:
+        """The running worker of that class (for operators' tools and tests)."""
+        found = [w for w in self.workers if isinstance(w, kind)]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} workers of type {kind.__name__} run")
+        return found[0]
 
 
-Wiring = Callable[[Runtime], Awaitable[None]]
+Wiring = Callable[[Runtime[D]], Awaitable[D]]
 
 
 async def start_runtime(
     settings: ServiceSettings,
     *,
     migrations_dir: MigrationDirs,
-    wire: Wiring | None = None,
+    wire: Wiring[D] | None = None,
     topics: list[str] | None = None,
-) -> Runtime:
+) -> Runtime[D]:
     """Provision and migrate, create topics, register handlers, start consuming and relaying."""
     killpoint.configure(settings)
     pool = await prepare_database(settings, migrations_dir)
@@ -79,7 +126,7 @@ async def start_runtime(
     relay = OutboxRelay(pool, settings)
     router.on_commit = relay.wake
     relay.on_publish = pacer.busy
-    rt = Runtime(
+    rt: Runtime[D] = Runtime(
         settings=settings, pool=pool, broker=broker, router=router, relay=relay, pacer=pacer
     )
     rt.metrics.add(lambda: refresh_outbox_and_dlq(pool, settings.service_name))
@@ -90,7 +137,7 @@ async def start_runtime(
 
     rt.metrics.add(consumer_lag)
     if wire is not None:
-        await wire(rt)
+        rt.deps = await wire(rt)
     router.attach(broker)
     await _retry("kafka broker", broker.start)
     relay.start()
@@ -112,7 +159,7 @@ async def start_runtime(
     return rt
 
 
-async def stop_runtime(rt: Runtime) -> None:
+async def stop_runtime(rt: Runtime[Any]) -> None:
     rt.ready = False
     for task in (rt.pacer_task, rt.watch_task):
         if task is not None:
@@ -120,9 +167,12 @@ async def stop_runtime(rt: Runtime) -> None:
     with contextlib.suppress(Exception):
         await rt.broker.stop()
     await rt.relay.stop()
-    for closer in rt.extras.get("closers", []):
+    for worker in reversed(rt.workers):
         with contextlib.suppress(Exception):
-            await closer()
+            await worker.stop()
+    # Every closer runs even when one fails (the stack unwinds fully, then re-raises).
+    with contextlib.suppress(Exception):
+        await rt.closers.aclose()
     await rt.pool.close()
 
 
@@ -149,7 +199,7 @@ def create_app(
     settings: ServiceSettings,
     *,
     migrations_dir: MigrationDirs,
-    wire: Wiring | None = None,
+    wire: Wiring[Any] | None = None,
     routers: list[APIRouter] | None = None,
     title: str | None = None,
     description: str = "",

@@ -12,6 +12,7 @@ import pytest
 from booking_shared import retention
 from booking_shared.config import ServiceSettings
 from booking_shared.db import prepare_database
+from booking_shared.service import Runtime
 
 HOUR = 3600.0
 
@@ -169,13 +170,16 @@ async def test_the_sweeper_runs_in_the_service_and_stops_with_it(pool):
     consumer = f"c-{secrets.token_hex(3)}"
     await inbox_row(pool, consumer, ago_s=2 * HOUR)
 
-    class Rt:
-        extras: dict = {}
-
-    rt = Rt()
-    rt.pool, rt.settings = pool, settings(retention_sweep_interval_s=0.1)
+    rt: Runtime[None] = Runtime(
+        settings=settings(retention_sweep_interval_s=0.1),
+        pool=pool,
+        broker=None,  # type: ignore[arg-type]  # the sweeper needs only the pool and settings
+        router=None,  # type: ignore[arg-type]
+        relay=None,  # type: ignore[arg-type]
+        pacer=None,  # type: ignore[arg-type]
+    )
     sweeper = retention.start(rt)
-    assert rt.extras["retention"] is sweeper and sweeper.stop in rt.extras["closers"]
+    assert rt.worker(retention.Sweeper) is sweeper  # stop_runtime stops every worker
 
     async def gone() -> bool:
         return await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", consumer) == 0
@@ -185,5 +189,6 @@ async def test_the_sweeper_runs_in_the_service_and_stops_with_it(pool):
             break
         await asyncio.sleep(0.1)
     assert await gone()
-    await sweeper.stop()
+    for worker in rt.workers:
+        await worker.stop()
     assert sweeper._task is not None and sweeper._task.done()

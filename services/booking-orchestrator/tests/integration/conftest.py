@@ -31,8 +31,8 @@ from booking_shared.messaging import ensure_topics
 from booking_shared.money import Money
 from booking_shared.testing.plugin import wait_for
 from booking_shared.testing.servers import serve_app
+from orchestrator.bootstrap import create_app
 from orchestrator.config import Settings
-from orchestrator.entrypoints.app import create_app
 
 from .fakes import Act, Fakes, ProviderSpec
 

@@ -15,8 +15,8 @@ from booking_shared import retention
 from booking_shared.db import prepare_database
 from orchestrator.adapters.repository import SagaRepository
 from orchestrator.adapters.retention import rules
+from orchestrator.bootstrap import MIGRATIONS
 from orchestrator.config import Settings
-from orchestrator.entrypoints.app import MIGRATIONS
 
 HOUR = 3600.0
 EXAMPLES = Path(__file__).resolve().parents[4] / "shared/src/booking_shared/contracts/examples"

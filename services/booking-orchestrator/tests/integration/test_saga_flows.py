@@ -314,7 +314,7 @@ async def test_several_deadline_workers_fire_each_deadline_once(orchestrator: Ha
     from orchestrator import handlers
 
     h = orchestrator
-    deps = h.app.state.runtime.extras["deps"]
+    deps = h.app.state.runtime.deps
     bid = await h.book({"HoldItem:item-2": Act("silent")})
     await h.reaches(bid, "HOLDING")
 

@@ -1,20 +1,20 @@
-"""The only place the Gateway's adapters are built and its handlers registered."""
+"""The only place the Gateway's adapters are built, its handlers registered and its app
+assembled."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import cast
+
+from fastapi import FastAPI
 
 from booking_shared import retention
-from booking_shared.contracts import (
-    BookingCancelled,
-    BookingConfirmed,
-    BookingFailed,
-    SagaStateChanged,
-)
-from booking_shared.contracts.topics import BOOKING_EVENTS, SAGA_STATE
-from booking_shared.service import Runtime, Wiring
+from booking_shared.service import Runtime
+from booking_shared.service import create_app as create_service_app
 from gateway.adapters.orchestrator import OrchestratorClient
 from gateway.adapters.payment import PaymentClient
 from gateway.adapters.postgres import booking_channel
@@ -22,77 +22,109 @@ from gateway.adapters.providers import ProviderClient
 from gateway.adapters.retention import rules as retention_rules
 from gateway.adapters.signals import BookingSignals
 from gateway.config import Settings
+from gateway.entrypoints import pages
+from gateway.entrypoints.api import (
+    body_limit,
+    bookings,
+    ops,
+    payment_methods,
+    problems,
+    quotes,
+    search,
+    users,
+    web,
+)
+from gateway.entrypoints.api.openapi import DESCRIPTION, TAGS
+from gateway.entrypoints.api.openapi import install as install_openapi
+from gateway.entrypoints.messaging import subscribe
 from gateway.entrypoints.reconciler import Reconciler
 from gateway.handlers.deps import Deps
-from gateway.handlers.projection import record_booking_event, record_saga_state
 from gateway.ports import OrchestratorPort, PaymentPort, ProviderPort
 
-DEPS_KEY = "gateway"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+API_VERSION = "1.0.0"
 
 
-@dataclass
-class Ports:
-    """Ports to use instead of the HTTP clients (tests); None builds the real client."""
+@dataclass(frozen=True)
+class Overrides:
+    """Adapters to use instead of the HTTP clients (tests); None builds the real client."""
 
     payment: PaymentPort | None = None
     providers: Mapping[str, ProviderPort] | None = None
     orchestrator: OrchestratorPort | None = None
 
 
-def make_wire(ports: Ports | None = None) -> Wiring:
-    ports = ports or Ports()
-
-    async def wire(rt: Runtime) -> None:
-        settings: Settings = rt.settings  # type: ignore[assignment]
-        # httpx logs every request line at INFO (URLs with ids and search text): not in our logs.
-        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
-        timeout = settings.http_timeout_s
-        payment = ports.payment or PaymentClient(
-            settings.payment_url, timeout, token=settings.payment_api_token
+async def wire(rt: Runtime[Deps], overrides: Overrides | None = None) -> Deps:
+    """Build the clients of the other services and the booking signals, register the projection
+    of saga events, start the reconciler."""
+    settings = cast(Settings, rt.settings)
+    overrides = overrides or Overrides()
+    # httpx logs every request line at INFO (URLs with ids and search text): not in our logs.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    timeout = settings.http_timeout_s
+    payment = overrides.payment or PaymentClient(
+        settings.payment_url, timeout, token=settings.payment_api_token
+    )
+    rt.closers.push_async_callback(payment.close)
+    tokens = settings.provider_tokens
+    providers = overrides.providers or {
+        name: ProviderClient(
+            name,
+            url,
+            timeout,
+            token=tokens.get(name),
+            capabilities_ttl_s=settings.provider_capabilities_ttl_s,
         )
-        tokens = settings.provider_tokens
-        providers = ports.providers or {
-            name: ProviderClient(
-                name,
-                url,
-                timeout,
-                token=tokens.get(name),
-                capabilities_ttl_s=settings.provider_capabilities_ttl_s,
-            )
-            for name, url in settings.provider_urls.items()
-        }
-        orchestrator = ports.orchestrator or OrchestratorClient(
-            settings.orchestrator_url, timeout, token=settings.orchestrator_api_token
-        )
-        signals = BookingSignals(
-            settings.service_database_url,
-            booking_channel(settings.db_schema),
-            {
-                "search_path": settings.db_schema,
-                "application_name": f"{settings.service_name}-signals",
-            },
-        )
-        await signals.start()
-        rt.extras[DEPS_KEY] = Deps(settings, rt.pool, payment, providers, orchestrator, signals)
-        closers = rt.extras.setdefault("closers", [])
-        closers += [
-            signals.close,
-            payment.close,
-            orchestrator.close,
-            *(p.close for p in providers.values()),
-        ]
+        for name, url in settings.provider_urls.items()
+    }
+    for provider in providers.values():
+        rt.closers.push_async_callback(provider.close)
+    orchestrator = overrides.orchestrator or OrchestratorClient(
+        settings.orchestrator_url, timeout, token=settings.orchestrator_api_token
+    )
+    rt.closers.push_async_callback(orchestrator.close)
+    signals = BookingSignals(
+        settings.service_database_url,
+        booking_channel(settings.db_schema),
+        {
+            "search_path": settings.db_schema,
+            "application_name": f"{settings.service_name}-signals",
+        },
+    )
+    await signals.start()
+    rt.closers.push_async_callback(signals.close)
+    deps = Deps(settings, rt.pool, payment, providers, orchestrator, signals)
 
-        reconciler = Reconciler(rt.pool, settings, rt.relay.wake)
-        reconciler.start()
-        rt.extras["reconciler"] = reconciler
-        closers.insert(0, reconciler.stop)
-        retention.start(rt, retention_rules(settings))
-
-        rt.router.on(SAGA_STATE, SagaStateChanged, record_saga_state)
-        for event in (BookingConfirmed, BookingFailed, BookingCancelled):
-            rt.router.on(BOOKING_EVENTS, event, record_booking_event)
-
-    return wire
+    subscribe(rt.router, deps)
+    rt.start_worker(Reconciler(rt.pool, settings, rt.relay.wake))
+    retention.start(rt, retention_rules(settings))
+    return deps
 
 
-wire = make_wire()
+def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> FastAPI:
+    """The process: a FastAPI app whose lifespan runs the consumers, the outbox relay and the
+    reconciler, and serves the public API, the web UI and the ops dashboard."""
+    settings = settings or Settings()
+    app = create_service_app(
+        settings,
+        migrations_dir=MIGRATIONS,
+        wire=partial(wire, overrides=overrides),
+        routers=[
+            users.router,
+            payment_methods.router,
+            search.router,
+            quotes.router,
+            bookings.router,
+            ops.router,
+            web.router,
+        ],
+        title="Gateway: one-click booking API",
+        description=DESCRIPTION,
+    )
+    app.version = API_VERSION
+    app.openapi_tags = TAGS
+    problems.install(app)
+    body_limit.install(app, settings.max_body_bytes)
+    install_openapi(app)
+    pages.install(app, settings)
+    return app

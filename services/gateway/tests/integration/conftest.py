@@ -19,8 +19,8 @@ from booking_shared.contracts.base import Message
 from booking_shared.devstack import infra
 from booking_shared.testing.plugin import TEST_STATE
 from booking_shared.testing.servers import serve_app
+from gateway.bootstrap import create_app
 from gateway.config import Settings
-from gateway.entrypoints.app import create_app
 
 from .stubs import Upstreams
 

@@ -12,8 +12,8 @@ import pytest
 from booking_shared import retention
 from booking_shared.db import prepare_database
 from gateway.adapters.retention import rate_bucket_refill_s, rules
+from gateway.bootstrap import MIGRATIONS
 from gateway.config import Settings
-from gateway.entrypoints.app import MIGRATIONS
 
 HOUR = 3600.0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.entrypoints.app import create_app
+from gateway.bootstrap import create_app
 
 
 def operations():

@@ -28,9 +28,9 @@ from booking_shared.testing.servers import serve_app
 from payment import handlers
 from payment.adapters.stripe_gateway import StripeGateway
 from payment.adapters.stripe_webhooks import sign_webhook_payload
-from payment.bootstrap import register
+from payment.bootstrap import Overrides, create_app
 from payment.config import Settings
-from payment.entrypoints.app import create_app
+from payment.entrypoints.messaging import subscribe
 
 API_KEY = "sk_test_payment_integration"
 WEBHOOK_SECRET = "whsec_test_payment_service"
@@ -245,7 +245,7 @@ class PaymentService:
         deps = handlers.Deps(gateway=gateway, pool=self.pool, settings=s)
         router = MessageRouter(settings=s, pool=self.pool, consumer=s.service_name)
         router.on_commit = self.runtime.relay.wake
-        register(router, deps)
+        subscribe(router, deps)
         return router
 
     async def run(self, command: Command) -> Reply:
@@ -423,7 +423,7 @@ async def svc(
         )
         return holder["gw"]  # type: ignore[return-value]
 
-    app = create_app(settings, gateway_factory=counting)  # type: ignore[arg-type]
+    app = create_app(settings, Overrides(gateway_factory=counting))  # type: ignore[arg-type]
     test_gateway = StripeGateway(
         API_KEY, api_base=localstripe_url, backoff_base_s=0.01, timeout_s=10
     )

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from booking_shared.contracts import PaymentActionRequired, PaymentAuthorized, PaymentDeclined
+from payment.entrypoints.action_poll import ActionPoll
 
 from .test_stripe_webhooks import NEEDS_3DS, authenticate, authorize
 
@@ -43,7 +44,7 @@ async def test_a_failed_authentication_answers_payment_declined_without_a_webhoo
 
 async def test_a_payment_still_waiting_for_the_person_is_left_waiting(svc):
     cmd, action = await authorize(svc, NEEDS_3DS)
-    poll = svc.runtime.extras["action_poll"]
+    poll = svc.runtime.worker(ActionPoll)
     before = poll.moved
     await asyncio.sleep(1.0)  # several polls
 

@@ -10,8 +10,8 @@ import pytest
 from booking_shared import retention
 from booking_shared.db import prepare_database
 from payment.adapters.retention import rules
+from payment.bootstrap import MIGRATIONS
 from payment.config import Settings
-from payment.entrypoints.app import MIGRATIONS
 
 DAY = 86400.0
 

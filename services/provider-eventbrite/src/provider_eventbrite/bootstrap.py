@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 
-from booking_shared.provider_kit.service import create_provider_app
+from booking_shared.provider_kit import PartnerPort
+from booking_shared.provider_kit.service import provider_app, wire_provider
+from booking_shared.service import Runtime
 from provider_eventbrite.adapters.partner_client import EventbriteClient
 from provider_eventbrite.adapters.partner_port import EventbritePort
 from provider_eventbrite.config import Settings
+from provider_eventbrite.handlers import Deps
 
 # This service's own migrations, applied after the kit's (none yet: the kit's tables suffice).
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -37,7 +43,7 @@ def build_client(settings: Settings) -> EventbriteClient:
 
 
 def build_port(settings: Settings) -> EventbritePort:
-    """Called in the app's lifespan (the kit's port_factory), never at import time."""
+    """Called by wire(), in the app's lifespan, never at import time."""
     return EventbritePort(
         build_client(settings),
         timezone=settings.eventbrite_timezone,
@@ -46,13 +52,28 @@ def build_port(settings: Settings) -> EventbritePort:
     )
 
 
-def build_app(settings: Settings) -> FastAPI:
-    """The service: the provider kit's handlers, sweeper and internal API around our port."""
-    return create_provider_app(
+@dataclass(frozen=True)
+class Overrides:
+    """Adapters to use instead of the real ones (tests); None builds the real one."""
+
+    port: PartnerPort | None = None
+
+
+async def wire(rt: Runtime[Deps], overrides: Overrides | None = None) -> Deps:
+    """Build the partner port (in the lifespan, never at import time) and hand it to the kit:
+    command handlers, announcement, hold sweeper."""
+    settings = cast(Settings, rt.settings)
+    port = (overrides or Overrides()).port or build_port(settings)
+    return await wire_provider(rt, port, sweep_interval_s=settings.hold_sweep_interval_s)
+
+
+def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> FastAPI:
+    """The service: the provider kit's internal API and handlers around our port."""
+    settings = settings or Settings()
+    return provider_app(
         settings,
-        port_factory=lambda: build_port(settings),
+        partial(wire, overrides=overrides),
         migrations_dir=MIGRATIONS,
         title="Eventbrite provider",
         description=DESCRIPTION,
-        sweep_interval_s=settings.hold_sweep_interval_s,
     )

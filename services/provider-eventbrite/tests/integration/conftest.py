@@ -29,8 +29,8 @@ from booking_shared.sealed import GuestContact, seal
 from booking_shared.testing.bus import Bus
 from booking_shared.testing.servers import serve_app
 from provider_eventbrite.adapters.partner_client import EventbriteClient
+from provider_eventbrite.bootstrap import create_app as create_service_app
 from provider_eventbrite.config import Settings
-from provider_eventbrite.entrypoints.app import create_app as create_service_app
 from provider_eventbrite.sandbox import create_app
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+from typing import cast
+
 from fastapi import FastAPI
 
-from booking_shared.provider_kit.service import create_provider_app
+from booking_shared.provider_kit import PartnerPort
+from booking_shared.provider_kit.service import provider_app, wire_provider
+from booking_shared.service import Runtime
 from provider_opentable.adapters.partner_client import OpenTableClient
 from provider_opentable.adapters.partner_port import OpenTablePort
 from provider_opentable.config import Settings
+from provider_opentable.handlers import Deps
 
 TITLE = "OpenTable provider"
 DESCRIPTION = (
@@ -42,12 +49,28 @@ def build_port(settings: Settings) -> OpenTablePort:
     )
 
 
-def build_app(settings: Settings) -> FastAPI:
+@dataclass(frozen=True)
+class Overrides:
+    """Adapters to use instead of the real ones (tests); None builds the real one."""
+
+    port: PartnerPort | None = None
+
+
+async def wire(rt: Runtime[Deps], overrides: Overrides | None = None) -> Deps:
+    """Build the partner port (in the lifespan, never at import time) and hand it to the kit:
+    command handlers, announcement, hold sweeper."""
+    settings = cast(Settings, rt.settings)
+    port = (overrides or Overrides()).port or build_port(settings)
+    return await wire_provider(rt, port, sweep_interval_s=settings.hold_sweep_interval_s)
+
+
+def create_app(settings: Settings | None = None, overrides: Overrides | None = None) -> FastAPI:
+    """The service: the provider kit's internal API and handlers around our port."""
+    settings = settings or Settings()
     # The kit's migrations (items, commands) are the whole schema: this service adds no table.
-    return create_provider_app(
+    return provider_app(
         settings,
-        port_factory=lambda: build_port(settings),
+        partial(wire, overrides=overrides),
         title=TITLE,
         description=DESCRIPTION,
-        sweep_interval_s=settings.hold_sweep_interval_s,
     )

@@ -34,8 +34,8 @@ from booking_shared.sealed import GuestContact, seal
 from booking_shared.testing.bus import Bus, Seen
 from booking_shared.testing.plugin import wait_for
 from booking_shared.testing.servers import serve_app
+from provider_opentable.bootstrap import create_app
 from provider_opentable.config import Settings
-from provider_opentable.entrypoints.app import create_app
 from provider_opentable.sandbox import SandboxServer
 
 LISBON = ZoneInfo("Europe/Lisbon")

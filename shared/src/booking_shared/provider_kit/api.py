@@ -17,14 +17,15 @@ from booking_shared.contracts.internal.provider import (
     QuoteResult,
     SearchResult,
 )
-from booking_shared.provider_kit.handlers import item_view
+from booking_shared.provider_kit.handlers import Deps, item_view
 from booking_shared.provider_kit.port import Offer, PartnerPort, PartnerUnavailable, SearchQuery
 
 router = APIRouter(prefix="/internal", tags=["internal"])
 
 
 def _port(request: Request) -> PartnerPort:
-    return request.app.state.runtime.extras["port"]
+    deps: Deps = request.app.state.runtime.deps
+    return deps.port
 
 
 def _offer(o: Offer) -> dict[str, Any]:

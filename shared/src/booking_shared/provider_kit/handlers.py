@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,16 @@ from booking_shared.sealed import GuestContact, SealError, unseal
 log = logging.getLogger(__name__)
 
 NO_CURRENCY = "XXX"  # ISO 4217's "no currency", for amounts of nothing
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What a provider service's use cases and routes need, built once by its wiring."""
+
+    port: PartnerPort
+    commands_topic: str
+    replies_topic: str
+    guest_data_key: str = field(repr=False)  # opens the sealed guest details of ConfirmItem
 
 
 def reference(booking_id: str, item_id: str) -> str:

@@ -1,8 +1,8 @@
 """Command line: run the Booking orchestrator (python -m orchestrator)."""
 
 from booking_shared.service import serve
+from orchestrator.bootstrap import create_app
 from orchestrator.config import Settings
-from orchestrator.entrypoints.app import create_app
 
 
 def main() -> None:

@@ -57,7 +57,7 @@ async def list_sagas(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     rt = _runtime(request)
-    deps: handlers.Deps = rt.extras["deps"]
+    deps: handlers.Deps = rt.deps
     async with rt.pool.acquire() as conn:
         rows, total = await SagaRepository(conn).search(
             state=state.value if state else None,
@@ -84,9 +84,7 @@ async def _act(
 ) -> dict[str, Any] | JSONResponse:
     rt = _runtime(request)
     try:
-        await handlers.act_on_saga(
-            rt.pool, booking_id, action, body.actor, body.reason, rt.extras["deps"]
-        )
+        await handlers.act_on_saga(rt.pool, booking_id, action, body.actor, body.reason, rt.deps)
     except handlers.SagaNotFound:
         return _not_found(booking_id)
     except NotAllowed as exc:

@@ -8,9 +8,9 @@ import sys
 
 from booking_shared.db import prepare_database
 from booking_shared.service import serve
+from gateway.bootstrap import MIGRATIONS, create_app
 from gateway.config import Settings
 from gateway.domain.errors import GatewayError
-from gateway.entrypoints.app import MIGRATIONS, create_app
 from gateway.handlers.users import create_ops_user, grant_ops
 
 

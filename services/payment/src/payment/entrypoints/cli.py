@@ -1,8 +1,8 @@
 """Command line: run the Payment service (python -m payment)."""
 
 from booking_shared.service import serve
+from payment.bootstrap import create_app
 from payment.config import Settings
-from payment.entrypoints.app import create_app
 
 
 def main() -> None:

@@ -47,7 +47,8 @@ MAX_WEBHOOK_BYTES = 1_000_000
 
 
 def _deps(request: Request) -> Deps:
-    return request.app.state.runtime.extras["payment"]
+    deps: Deps = request.app.state.runtime.deps
+    return deps
 
 
 # --- shapes: booking_shared.contracts.internal.payment (shared with the gateway's client) ------

@@ -1,8 +1,8 @@
 """Command line: run the Eventbrite provider (python -m provider_eventbrite)."""
 
 from booking_shared.service import serve
+from provider_eventbrite.bootstrap import create_app
 from provider_eventbrite.config import Settings
-from provider_eventbrite.entrypoints.app import create_app
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """Command line: run the OpenTable provider (python -m provider_opentable)."""
 
 from booking_shared.service import serve
+from provider_opentable.bootstrap import create_app
 from provider_opentable.config import Settings
-from provider_opentable.entrypoints.app import create_app
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.adapters.postgres import User
-from gateway.bootstrap import DEPS_KEY
 from gateway.domain.errors import Unauthorized
 from gateway.handlers.deps import ClientInfo, Deps
 from gateway.handlers.users import Principal, authenticate
@@ -21,7 +20,8 @@ bearer = HTTPBearer(
 
 
 def get_deps(request: Request) -> Deps:
-    return request.app.state.runtime.extras[DEPS_KEY]
+    deps: Deps = request.app.state.runtime.deps
+    return deps
 
 
 async def principal(
