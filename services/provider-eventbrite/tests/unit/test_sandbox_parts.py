@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from provider_eventbrite.sandbox.__main__ import parse
+from provider_eventbrite.sandbox.__main__ import parse_args
 from provider_eventbrite.sandbox.catalogue import FLEXIBLE, NO_REFUNDS, STANDARD, build_catalogue
 
 
@@ -52,7 +52,7 @@ def test_faults_come_from_env_then_flags():
         "EVENTBRITE_SANDBOX_FAULTS": '{"hold_ttl_seconds": 30}',
         "EVENTBRITE_SANDBOX_PORT": "9999",
     }
-    args, faults = parse(["--error-rate", "0.5", "--latency-uniform", "10,20"], env=env)
+    args, faults = parse_args(["--error-rate", "0.5", "--latency-uniform", "10,20"], env=env)
     assert args.port == 9999 and args.host == "127.0.0.1"
     assert (
         faults.error_rate == 0.5

@@ -1,6 +1,6 @@
 """An Eventbrite-style partner sandbox: v3-shaped reads and a Viator-style partner-order contract."""
 
 from .app import create_app
-from .faults import FaultConfig
+from .faults import Faults
 
-__all__ = ["FaultConfig", "create_app"]
+__all__ = ["Faults", "create_app"]

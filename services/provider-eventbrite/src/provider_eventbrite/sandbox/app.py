@@ -11,8 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from . import admin, partner, shapes, v3
-from .faults import FaultConfig, FaultMiddleware
+from .edge import SandboxEdge
+from .faults import Faults
+from .routes import admin, partner, shapes, v3
 from .state import Clock, PartnerError, Sandbox
 
 
@@ -29,7 +30,7 @@ def create_app(
     seed: int = 42,
     clock: Clock | None = None,
     *,
-    faults: FaultConfig | None = None,
+    faults: Faults | None = None,
     sweep_seconds: float = 1.0,
 ) -> FastAPI:
     """Build a sandbox. `clock` returns an aware datetime (default: the real UTC clock)."""
@@ -56,7 +57,7 @@ def create_app(
     app.include_router(v3.router)
     app.include_router(partner.router)
     app.include_router(admin.router)
-    app.add_middleware(FaultMiddleware, sandbox_ref=lambda: app.state.sandbox)
+    app.add_middleware(SandboxEdge, sandbox_ref=lambda: app.state.sandbox)
 
     @app.exception_handler(PartnerError)
     async def _partner_error(request: Request, exc: PartnerError) -> JSONResponse:

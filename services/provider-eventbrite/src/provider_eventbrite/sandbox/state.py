@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .catalogue import TZ, Catalogue, Event, TicketClass, build_catalogue
-from .faults import FaultConfig
+from .faults import Faults
 
 Clock = Callable[[], datetime]
 
@@ -177,11 +177,11 @@ class Sandbox:
     """Everything the sandbox knows. All mutations run on one event loop, guarded per ticket class."""
 
     def __init__(
-        self, seed: int = 42, clock: Clock | None = None, faults: FaultConfig | None = None
+        self, seed: int = 42, clock: Clock | None = None, faults: Faults | None = None
     ) -> None:
         self.seed = seed
         self._base_clock: Clock = clock or utc_now
-        self.initial_faults = faults or FaultConfig()
+        self.initial_faults = faults or Faults()
         # Ids never repeat across resets, so a stale id from before a reset is simply unknown.
         self._ids = itertools.count(1)
         self.reset()

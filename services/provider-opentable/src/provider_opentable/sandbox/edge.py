@@ -5,39 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from .faults import FaultDice
+from .state import Answer, EdgeState
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-REQUEST_LOG_LIMIT = 2000
-
-
-@dataclass(slots=True)
-class _Answer:
-    fingerprint: str
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    status: int = 0
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    body: bytes = b""
-
-
-class EdgeState:
-    """What the middleware remembers; cleared by /_admin/reset."""
-
-    def __init__(self) -> None:
-        self.answers: dict[str, _Answer] = {}
-        self.requests: list[dict[str, Any]] = []
-
-    def clear(self) -> None:
-        self.answers.clear()
-        self.requests.clear()
-
-    def log(self, entry: dict[str, Any]) -> None:
-        self.requests.append(entry)
-        if len(self.requests) > REQUEST_LOG_LIMIT:
-            del self.requests[: len(self.requests) - REQUEST_LOG_LIMIT]
 
 
 async def _send_json(send: Any, status: int, payload: dict, extra: list | None = None) -> None:
@@ -159,7 +132,7 @@ class SandboxEdge:
             await send({"type": "http.response.body", "body": answer.body})
             return
 
-        answer = _Answer(fingerprint)
+        answer = Answer(fingerprint)
         self.state.answers[request_id] = answer
         chunks: list[bytes] = []
 

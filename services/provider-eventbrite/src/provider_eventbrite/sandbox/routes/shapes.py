@@ -6,8 +6,8 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from .catalogue import CURRENCY, TIMEZONE, TZ, Event, RefundPolicy, TicketClass, Venue
-from .state import Hold, Order, Quote, Sandbox, iso
+from ..catalogue import CURRENCY, TIMEZONE, TZ, Event, RefundPolicy, TicketClass, Venue
+from ..state import Hold, Order, Quote, Sandbox, iso
 
 SYMBOL = {"EUR": "€", "USD": "$", "GBP": "£"}
 

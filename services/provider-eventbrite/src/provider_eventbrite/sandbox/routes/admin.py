@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..faults import Faults
+from ..state import PartnerError, Sandbox, iso
 from . import shapes
-from .faults import FaultConfig
-from .state import PartnerError, Sandbox, iso
 
 router = APIRouter(prefix="/_admin")
 
@@ -32,7 +32,7 @@ def _sb(request: Request) -> Sandbox:
     return request.app.state.sandbox
 
 
-def _set_faults(sb: Sandbox, cfg: FaultConfig) -> dict[str, Any]:
+def _set_faults(sb: Sandbox, cfg: Faults) -> dict[str, Any]:
     sb.faults = cfg
     sb.fault_rng = random.Random(cfg.seed if cfg.seed is not None else sb.seed)
     return cfg.model_dump()
@@ -49,7 +49,7 @@ async def get_faults(request: Request) -> Any:
 
 
 @router.put("/faults")
-async def put_faults(cfg: FaultConfig, request: Request) -> Any:
+async def put_faults(cfg: Faults, request: Request) -> Any:
     """Replace the whole fault configuration (fields left out take their defaults)."""
     return _set_faults(_sb(request), cfg)
 
@@ -58,7 +58,7 @@ async def put_faults(cfg: FaultConfig, request: Request) -> Any:
 async def patch_faults(changes: dict[str, Any], request: Request) -> Any:
     """Change only the fields given."""
     sb = _sb(request)
-    merged = FaultConfig.model_validate({**sb.faults.model_dump(), **changes})
+    merged = Faults.model_validate({**sb.faults.model_dump(), **changes})
     return _set_faults(sb, merged)
 
 

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from ..catalogue import TZ
+from ..state import Sandbox
 from . import shapes
-from .catalogue import TZ
-from .state import Sandbox
 
 router = APIRouter(prefix="/v3")
 

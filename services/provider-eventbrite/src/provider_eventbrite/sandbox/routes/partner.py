@@ -9,8 +9,8 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from ..state import PartnerError, Sandbox, fingerprint
 from . import shapes
-from .state import PartnerError, Sandbox, fingerprint
 
 router = APIRouter(prefix="/partner/v1")
 

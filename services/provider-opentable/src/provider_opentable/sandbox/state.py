@@ -1,4 +1,5 @@
-"""The sandbox's in-memory booking rules: slot locks, reservations, cancellations, inventory."""
+"""The sandbox's state: its in-memory booking rules (slot locks, reservations, cancellations,
+inventory), what the edge middleware remembers, and the Sandbox that holds them all."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from .catalogue import Restaurant
-from .faults import FaultDice
+from .catalogue import Restaurant, build_catalogue
+from .faults import FaultDice, Faults
+
+REQUEST_LOG_LIMIT = 2000
+MAX_PARTY_SIZE = 20
+Clock = Callable[[], datetime]
 
 DEFAULT_LOCK_TTL_SECONDS = 180.0
 
@@ -471,3 +476,55 @@ class Store:
             )
         self._set_state(res, state)
         return res
+
+
+# -- what the edge middleware remembers -------------------------------------------------
+
+
+@dataclass(slots=True)
+class Answer:
+    fingerprint: str
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    status: int = 0
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+
+
+class EdgeState:
+    """What the middleware remembers; cleared by /_admin/reset."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Answer] = {}
+        self.requests: list[dict[str, Any]] = []
+
+    def clear(self) -> None:
+        self.answers.clear()
+        self.requests.clear()
+
+    def log(self, entry: dict[str, Any]) -> None:
+        self.requests.append(entry)
+        if len(self.requests) > REQUEST_LOG_LIMIT:
+            del self.requests[: len(self.requests) - REQUEST_LOG_LIMIT]
+
+
+# -- the sandbox -------------------------------------------------------------------------
+
+
+class Sandbox:
+    """Everything one sandbox instance holds; reset() puts it back as it started."""
+
+    def __init__(self, seed: int, clock: Clock, faults: Faults) -> None:
+        self.seed = seed
+        self.clock = clock
+        self.initial_faults = faults
+        self.dice = FaultDice(faults.model_copy(deep=True), seed)
+        self.edge = EdgeState()
+        self.store = self._new_store()
+
+    def _new_store(self) -> Store:
+        return Store(build_catalogue(self.seed), self.dice, self.seed, self.clock)
+
+    def reset(self) -> None:
+        self.dice.reset(self.initial_faults.model_copy(deep=True), self.seed)
+        self.edge.clear()
+        self.store = self._new_store()
