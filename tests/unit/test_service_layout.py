@@ -1,5 +1,5 @@
 """Every service has the same rooms and the same bootstrap, and both partner sandboxes the same
-modules, with imports that run one way only (docs/ARCHITECTURE.md, "Service layout")."""
+modules, with imports that run one way only (README.md, "Service layout")."""
 
 from __future__ import annotations
 
