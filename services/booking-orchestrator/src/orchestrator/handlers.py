@@ -274,16 +274,17 @@ async def fire_due_deadlines(
                 for name in await repo.due_deadlines(booking_id, now):
                     decision = decide(current, DeadlineDue(name), ctx)
                     SAGA_DEADLINES.labels(_deadline_kind(name)).inc()
+                    noted = None
                     if decision.sends or decision.transitions or decision.saga != current:
                         summary = f"{name}: {decision.note}" if decision.note else name
-                        await repo.record(booking_id, "action", "DeadlineDue", summary=summary)
+                        noted = history_row(booking_id, "action", "DeadlineDue", summary=summary)
                     if decision.saga.attention and not current.attention:
                         SAGA_ESCALATIONS.labels(_deadline_kind(name)).inc()
                         log.warning(
                             "saga escalated to operators",
                             extra={"booking_id": booking_id, "reason": decision.saga.attention},
                         )
-                    await _emit(conn, repo, decision, deps, None)
+                    await _emit(conn, repo, decision, deps, None, noted)
                     current = decision.saga
                 await repo.save(current, saga)
         except Exception:
@@ -315,10 +316,10 @@ async def act_on_saga(
         decision = decide(
             saga, OperatorAction(action, actor, reason), await _context(repo, deps, saga)
         )  # type: ignore[arg-type]
-        await repo.record(
+        noted = history_row(
             booking_id, "action", action, summary=f"{action} by {actor}: {reason} | {decision.note}"
         )
-        await _emit(conn, repo, decision, deps, None)
+        await _emit(conn, repo, decision, deps, None, noted)
         current = decision.saga
         if action == "resume":
             current = await _replay_parked(conn, repo, current, deps)
@@ -342,7 +343,7 @@ async def _replay_parked(
             else ReplyReceived(message)
         )
         decision = decide(saga, event, await _context(repo, deps, saga))
-        await repo.record(
+        noted = history_row(
             saga.booking_id,
             "in",
             row["type"],
@@ -350,7 +351,7 @@ async def _replay_parked(
             message_id=row["message_id"],
             summary=f"{summarize(message)} | applied on resume {decision.note}".strip(),
         )
-        await _emit(conn, repo, decision, deps, None)
+        await _emit(conn, repo, decision, deps, None, noted)
         saga = decision.saga
     return saga
 

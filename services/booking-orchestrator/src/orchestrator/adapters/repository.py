@@ -387,21 +387,6 @@ class SagaRepository:
         " VALUES ($1, coalesce($2, clock_timestamp()), $3, $4, $5, $6, $7)"
     )
 
-    async def record(
-        self,
-        booking_id: str,
-        direction: str,
-        type_: str,
-        *,
-        topic: str | None = None,
-        message_id: uuid.UUID | None = None,
-        summary: str = "",
-        at: datetime | None = None,
-    ) -> None:
-        await self.record_many(
-            [history_row(booking_id, direction, type_, topic, message_id, summary, at)]
-        )
-
     async def record_many(self, rows: list[HistoryRow]) -> None:
         """Several history rows in one round trip, in the order given."""
         if rows:
