@@ -445,10 +445,8 @@ async def capture_payment(h: Handling, deps: Deps) -> None:
         return
 
     outcome: Captured | Refusal | None = None
-    known: int | None = None  # what our record says is capturable, on a first attempt
     if started is None:
         await _attempt(h, deps, "capture", request, intent_id)
-        known = current.amount_authorized
     else:
         snap = await deps.gateway.get_intent(intent_id)
         if snap.status == "succeeded":
@@ -456,9 +454,7 @@ async def capture_payment(h: Handling, deps: Deps) -> None:
                 intent_id=intent_id, amount_captured=snap.amount_received, currency=snap.currency
             )
     if outcome is None:
-        outcome = await _stripe_call(
-            deps.gateway.capture(intent_id, amount, str(cmd.command_id), known_capturable=known)
-        )
+        outcome = await _stripe_call(deps.gateway.capture(intent_id, amount, str(cmd.command_id)))
 
     if isinstance(outcome, Captured):
         after = current.moved(Status.CAPTURED, amount_captured=outcome.amount_captured)

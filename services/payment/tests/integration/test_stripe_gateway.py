@@ -194,32 +194,6 @@ async def test_refuses_to_capture_more_than_was_authorized(gateway, customer_id,
     assert (await gateway.get_intent(auth.intent_id)).status == "requires_capture"
 
 
-async def test_a_capture_the_callers_record_vouches_for_asks_stripe_once(
-    gateway, customer_id, new_card, monkeypatch
-):
-    """With `known_capturable` (the payment service's own record says AUTHORIZED for that
-    much) the intent is not read first; the amount is still checked before Stripe is asked,
-    and a capture Stripe refuses is still explained from the intent."""
-    pm = await saved_card(gateway, customer_id, new_card, VISA)
-    _, auth = await hold(gateway, customer_id, pm, amount=7_000)
-    reads = []
-    real_get = gateway.get_intent
-
-    async def counting_get(intent_id):
-        reads.append(intent_id)
-        return await real_get(intent_id)
-
-    monkeypatch.setattr(gateway, "get_intent", counting_get)
-
-    with pytest.raises(CaptureExceedsAuthorized):
-        await gateway.capture(auth.intent_id, 7_001, unique("cap"), known_capturable=7_000)
-    captured = await gateway.capture(auth.intent_id, None, unique("cap"), known_capturable=7_000)
-
-    assert captured == Captured(intent_id=auth.intent_id, amount_captured=7_000, currency="EUR")
-    assert reads == []
-    assert (await real_get(auth.intent_id)).amount_received == 7_000
-
-
 async def test_voids_a_hold_and_voiding_again_is_harmless(gateway, customer_id, new_card):
     pm = await saved_card(gateway, customer_id, new_card, VISA)
     _, auth = await hold(gateway, customer_id, pm)

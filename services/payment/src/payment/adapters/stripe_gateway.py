@@ -471,35 +471,24 @@ class StripeGateway:
         )
 
     async def capture(
-        self,
-        intent_id: str,
-        amount_minor: int | None,
-        idempotency_key: str,
-        *,
-        known_capturable: int | None = None,
+        self, intent_id: str, amount_minor: int | None, idempotency_key: str
     ) -> Captured:
         """Take the held money: all of it (`None`) or part of it (the rest is released).
 
-        Unless the caller's own record already says the intent is authorized for
-        `known_capturable`, the intent is read first, which costs one GET and buys three things:
-        asking for more than is authorized is refused here; a repeated command on a captured
-        intent answers what was captured, whatever the key; and a canceled intent is refused
-        (localstripe would capture a canceled intent, Stripe would not). With
-        `known_capturable` the capture is asked at once (one Stripe call on the booking's
-        critical path instead of two); a refusal still reads the intent to say why."""
+        The intent is read first, which costs one GET and buys three things: asking for more than
+        is authorized is refused here; a repeated command on a captured intent answers what was
+        captured, whatever the key; and a canceled intent is refused (localstripe would capture a
+        canceled intent, Stripe would not)."""
         if amount_minor is not None:
             _check_amount(amount_minor)
-        capturable = known_capturable
-        if capturable is None:
-            snap = await self.get_intent(intent_id)
-            if snap.status == "succeeded":
-                return _captured(snap)
-            if snap.status != "requires_capture":
-                raise _state_conflict(snap, "capture")
-            capturable = snap.amount_capturable
-        if amount_minor is not None and amount_minor > capturable:
+        snap = await self.get_intent(intent_id)
+        if snap.status == "succeeded":
+            return _captured(snap)
+        if snap.status != "requires_capture":
+            raise _state_conflict(snap, "capture")
+        if amount_minor is not None and amount_minor > snap.amount_capturable:
             raise CaptureExceedsAuthorized(
-                intent_id=intent_id, requested=amount_minor, capturable=capturable
+                intent_id=intent_id, requested=amount_minor, capturable=snap.amount_capturable
             )
         params: dict[str, Any] = {"expand": ["latest_charge"]}
         if amount_minor is not None:

@@ -334,12 +334,7 @@ class PaymentGateway(Protocol):
     async def close(self) -> None: ...
 
     async def capture(
-        self,
-        intent_id: str,
-        amount_minor: int | None,
-        idempotency_key: str,
-        *,
-        known_capturable: int | None = None,
+        self, intent_id: str, amount_minor: int | None, idempotency_key: str
     ) -> Captured: ...
 
     async def cancel(self, intent_id: str, idempotency_key: str) -> Voided: ...
