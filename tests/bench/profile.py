@@ -22,9 +22,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
-
 import bench
+import httpx
 
 UV = bench.REPO / ".dev" / "bootstrap" / "bin" / "uv"
 
