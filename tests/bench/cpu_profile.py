@@ -7,7 +7,7 @@ its CPU seconds per booking and the share of its samples spent under each of a f
 frames (the message path's parts), then the top frames by inclusive share. Raw stacks are
 written beside the JSON for a flame graph (`--out`).
 
-    .venv/bin/python tests/bench/profile.py --clients 10 --seconds 30
+    .venv/bin/python tests/bench/cpu_profile.py --clients 10 --seconds 30
 """
 
 from __future__ import annotations
