@@ -119,7 +119,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else ""
-        extra = exc.detail if isinstance(exc.detail, dict) else {}
+        extra: dict[str, Any] = exc.detail if isinstance(exc.detail, dict) else {}
         return problem(
             exc.status_code,
             extra.pop("title", detail or "Error"),

@@ -20,6 +20,7 @@ from booking_shared.contracts import (
     model_for,
 )
 from booking_shared.contracts.topics import dlq
+from booking_shared.db import Connection
 from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
 from orchestrator.adapters import traces
@@ -72,7 +73,7 @@ async def _context(repo: SagaRepository, deps: Deps, saga: Saga | None = None) -
 
 
 async def _emit(
-    conn: asyncpg.Connection,
+    conn: Connection,
     repo: SagaRepository,
     decision: Decision,
     deps: Deps,
@@ -89,7 +90,7 @@ async def _emit(
 
 
 async def _emit_now(
-    conn: asyncpg.Connection,
+    conn: Connection,
     repo: SagaRepository,
     decision: Decision,
     deps: Deps,
@@ -163,7 +164,7 @@ async def _record_in(repo: SagaRepository, h: Handling, note: str = "") -> None:
 
 async def start_booking(h: Handling, deps: Deps) -> None:
     """BookingRequested: a new saga, holds sent to every item's provider in parallel."""
-    msg: BookingRequested = h.message  # type: ignore[assignment]
+    msg = h.message_as(BookingRequested)
     repo = SagaRepository(h.conn)
     if await repo.exists(msg.booking_id):
         await _record_in(repo, h, "duplicate request: the saga already exists")
@@ -179,7 +180,7 @@ async def start_booking(h: Handling, deps: Deps) -> None:
 
 
 async def request_cancellation(h: Handling, deps: Deps) -> None:
-    msg: BookingCancellationRequested = h.message  # type: ignore[assignment]
+    msg = h.message_as(BookingCancellationRequested)
     await _apply(h, CancellationRequested(msg), deps)
 
 
@@ -213,7 +214,7 @@ async def _apply(h: Handling, event: Input, deps: Deps) -> None:
 
 async def record_provider(h: Handling, deps: Deps) -> None:
     """ProviderAnnounced: remember what the provider books and what it can do."""
-    msg: ProviderAnnounced = h.message  # type: ignore[assignment]
+    msg = h.message_as(ProviderAnnounced)
     newer = await SagaRepository(h.conn).record_provider(
         msg, h.envelope.occurred_at, h.envelope.message_id
     )
@@ -318,9 +319,7 @@ async def act_on_saga(
     log.info("operator action", extra={"action": action, "actor": actor, "reason": reason})
 
 
-async def _replay_parked(
-    conn: asyncpg.Connection, repo: SagaRepository, saga: Saga, deps: Deps
-) -> Saga:
+async def _replay_parked(conn: Connection, repo: SagaRepository, saga: Saga, deps: Deps) -> Saga:
     """Apply, in arrival order, what came while the saga was paused."""
     for row in sorted(await repo.take_parked(saga.booking_id), key=lambda r: r["id"]):
         model = model_for(row["type"])

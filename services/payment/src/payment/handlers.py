@@ -41,6 +41,7 @@ from booking_shared.contracts import (
     VoidPayment,
 )
 from booking_shared.contracts.envelope import new_traceparent
+from booking_shared.db import Connection
 from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
 from booking_shared.money import Money
@@ -169,7 +170,7 @@ async def _answer(
 
 
 async def _store(
-    conn: asyncpg.Connection,
+    conn: Connection,
     before: Payment | None,
     after: Payment,
     cause: str,
@@ -204,7 +205,7 @@ def _money(amount: int, currency: str) -> Money:
 
 async def authorize_payment(h: Handling, deps: Deps) -> None:
     """Hold the exact total on the saved card (manual capture, off-session)."""
-    cmd: AuthorizePayment = h.message  # type: ignore[assignment]
+    cmd = h.message_as(AuthorizePayment)
     started = await _begin(h, deps)
     if started is _ANSWERED:
         return
@@ -415,7 +416,7 @@ def _authorization(
 
 async def capture_payment(h: Handling, deps: Deps) -> None:
     """Take all or part of the held money; never more than was authorized."""
-    cmd: CapturePayment = h.message  # type: ignore[assignment]
+    cmd = h.message_as(CapturePayment)
     started = await _begin(h, deps)
     if started is _ANSWERED:
         return
@@ -513,7 +514,7 @@ async def _stripe_call(call: Any) -> Any:
 
 async def void_payment(h: Handling, deps: Deps) -> None:
     """Release the hold. Voiding what is already released, or was never held, is PaymentVoided."""
-    cmd: VoidPayment = h.message  # type: ignore[assignment]
+    cmd = h.message_as(VoidPayment)
     started = await _begin(h, deps)
     if started is _ANSWERED:
         return
@@ -602,7 +603,7 @@ async def _release_unfinished_authorization(
 
 async def refund_payment(h: Handling, deps: Deps) -> None:
     """Give back part of what was captured; refunds never add up to more than that."""
-    cmd: RefundPayment = h.message  # type: ignore[assignment]
+    cmd = h.message_as(RefundPayment)
     started = await _begin(h, deps)
     if started is _ANSWERED:
         return
@@ -694,9 +695,7 @@ def _id(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-async def _apply_event(
-    conn: asyncpg.Connection, deps: Deps, event: WebhookEvent
-) -> tuple[str | None, str]:
+async def _apply_event(conn: Connection, deps: Deps, event: WebhookEvent) -> tuple[str | None, str]:
     obj = event.data_object
     if event.type.startswith("payment_intent."):
         intent_id = _id(obj.get("id"))
@@ -736,7 +735,7 @@ async def _apply_event(
 
 
 async def _apply_intent_event(
-    conn: asyncpg.Connection, deps: Deps, payment: Payment, snap: IntentSnapshot, cause: str
+    conn: Connection, deps: Deps, payment: Payment, snap: IntentSnapshot, cause: str
 ) -> str:
     """Move the payment to what the intent says, forward only; answer a parked saga."""
     target = status_of_intent(snap.status, snap.cancellation_reason, bool(snap.last_error_code))
@@ -848,7 +847,7 @@ async def _capture_before_from_stripe(deps: Deps, intent_id: str) -> datetime | 
         return None
 
 
-async def _publish_late_answer(conn: asyncpg.Connection, deps: Deps, reply: Reply) -> None:
+async def _publish_late_answer(conn: Connection, deps: Deps, reply: Reply) -> None:
     """Answer the authorize command the saga parked on (3-D Secure), in the same trace, and make
     it the command's stored reply so that a resend of that command gets this answer."""
     row = await repo.get_command(conn, reply.command_id)
@@ -883,7 +882,7 @@ async def _publish_late_answer(conn: asyncpg.Connection, deps: Deps, reply: Repl
 
 
 async def _record_dispute(
-    conn: asyncpg.Connection,
+    conn: Connection,
     event: WebhookEvent,
     payment: Payment | None,
     booking_id: str | None,

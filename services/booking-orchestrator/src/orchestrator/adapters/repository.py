@@ -20,6 +20,7 @@ from booking_shared.contracts import (
     ProviderAnnounced,
     model_for,
 )
+from booking_shared.db import Connection
 from booking_shared.money import Money
 from orchestrator.domain.model import (
     Exposure,
@@ -46,7 +47,7 @@ def _minor(m: Money | None) -> int | None:
 
 
 class SagaRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     # ---- providers ----------------------------------------------------------------------

@@ -10,10 +10,11 @@ from typing import Any
 
 import asyncpg
 
+from booking_shared.db import Connection
 from gateway.domain import ratelimit
 from gateway.domain.models import Preferences
 
-Conn = asyncpg.Connection | asyncpg.Pool
+Conn = Connection | asyncpg.Pool
 
 
 def dumps(value: Any) -> str:
@@ -451,7 +452,7 @@ async def release_key(pool: Conn, user_id: str, key: str, fp: str) -> None:
 
 
 async def take_token(
-    conn: asyncpg.Connection, user_id: str, bucket: str, rule: ratelimit.BucketRule
+    conn: Connection, user_id: str, bucket: str, rule: ratelimit.BucketRule
 ) -> ratelimit.Take:
     """Take one token from the user's bucket; call inside a transaction (the row stays locked)."""
     row = await conn.fetchrow(

@@ -10,6 +10,8 @@ from collections import defaultdict
 
 import asyncpg
 
+from booking_shared.db import Connection
+
 log = logging.getLogger(__name__)
 
 
@@ -21,7 +23,7 @@ class BookingSignals:
         self.channel = channel
         self.server_settings = server_settings or {}
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
-        self._conn: asyncpg.Connection | None = None
+        self._conn: Connection | None = None
 
     async def start(self) -> None:
         if self.dsn is None:
