@@ -28,6 +28,7 @@ from booking_shared import killpoint, outbox, tracing
 from booking_shared.contracts import (
     AuthorizePayment,
     CapturePayment,
+    Command,
     Envelope,
     PaymentActionRequired,
     PaymentAuthorized,
@@ -113,9 +114,9 @@ _ANSWERED = object()
 async def _begin(h: Handling, deps: Deps) -> Any:
     """Lock the booking and look the command up: _ANSWERED (its stored reply was published
     again), None (new), or the 'started' row of an attempt that never finished."""
-    cmd = h.message
+    cmd = h.message_as(Command)
     await repo.lock_booking(h.conn, cmd.booking_id)
-    row = await repo.get_command(h.conn, cmd.command_id)  # type: ignore[attr-defined]
+    row = await repo.get_command(h.conn, cmd.command_id)
     if row is not None and row["status"] == "done":
         reply = repo.stored_reply(row)
         log.info(
@@ -140,10 +141,10 @@ async def _begin(h: Handling, deps: Deps) -> Any:
 async def _attempt(
     h: Handling, deps: Deps, kind: str, request: dict[str, Any], intent_id: str | None = None
 ) -> None:
-    cmd = h.message
+    cmd = h.message_as(Command)
     await repo.record_attempt(
         deps.pool,
-        command_id=cmd.command_id,  # type: ignore[attr-defined]
+        command_id=cmd.command_id,
         booking_id=cmd.booking_id,
         kind=kind,
         request=request,
@@ -371,7 +372,7 @@ def _authorization(
         amount_requested=cmd.amount.amount_minor,
         status=Status.FAILED,
     )
-    ids = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
+    ids: dict[str, Any] = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
     if isinstance(result, Authorized):
         capture_before, source = hold_expiry(
             result.capture_before, at, settings.authorization_window
@@ -424,9 +425,10 @@ async def capture_payment(h: Handling, deps: Deps) -> None:
     current = await repo.get_payment(h.conn, cmd.booking_id)
     amount = cmd.amount.amount_minor if cmd.amount else None
     intent_id = current.payment_intent_id if current else None
-    ids = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
+    ids: dict[str, Any] = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
 
     refused = capture_refusal(current, amount, cmd.amount.currency if cmd.amount else None)
+    reply: Reply
     if refused is not None:
         reply = PaymentFailed(
             **ids,
@@ -457,10 +459,11 @@ async def capture_payment(h: Handling, deps: Deps) -> None:
     if outcome is None:
         outcome = await _stripe_call(deps.gateway.capture(intent_id, amount, str(cmd.command_id)))
 
+    after: Payment | None
     if isinstance(outcome, Captured):
         after = current.moved(Status.CAPTURED, amount_captured=outcome.amount_captured)
         await _store(h.conn, current, after, f"command:capture:{cmd.command_id}")
-        reply: Reply = PaymentCaptured(
+        reply = PaymentCaptured(
             **ids, amount_captured=_money(outcome.amount_captured, current.currency)
         )
     else:
@@ -519,7 +522,7 @@ async def void_payment(h: Handling, deps: Deps) -> None:
     if started is _ANSWERED:
         return
     request: dict[str, Any] = {}
-    ids = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
+    ids: dict[str, Any] = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
     current = await repo.get_payment(h.conn, cmd.booking_id)
     intent_id = current.payment_intent_id if current else None
     unfinished = await repo.unfinished_authorizations(h.conn, cmd.booking_id)
@@ -608,7 +611,7 @@ async def refund_payment(h: Handling, deps: Deps) -> None:
     if started is _ANSWERED:
         return
     request = {"amount": cmd.amount.model_dump(), "reason": cmd.reason}
-    ids = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
+    ids: dict[str, Any] = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
     current = await repo.get_payment(h.conn, cmd.booking_id)
     intent_id = current.payment_intent_id if current else None
     refused = refund_refusal(current, cmd.amount.amount_minor, cmd.amount.currency)
@@ -748,7 +751,10 @@ async def _apply_intent_event(
         )
         return "stale"
     was_waiting = payment.status == Status.REQUIRES_ACTION
-    ids = {"booking_id": payment.booking_id, "command_id": payment.authorize_command_id}
+    ids: dict[str, Any] = {
+        "booking_id": payment.booking_id,
+        "command_id": payment.authorize_command_id,
+    }
     answer: Reply | None = None
     if target == Status.AUTHORIZED:
         capture_before = snap.capture_before

@@ -218,7 +218,10 @@ def stored_reply(row: asyncpg.Record) -> Reply:
     model = model_for(row["reply_type"])
     if model is None:
         raise ValueError(f"unknown stored reply type {row['reply_type']}")
-    return model.model_validate_json(row["reply_payload"])  # type: ignore[return-value]
+    reply = model.model_validate_json(row["reply_payload"])
+    if not isinstance(reply, Reply):
+        raise ValueError(f"stored reply type {row['reply_type']} is not a reply")
+    return reply
 
 
 async def unfinished_authorizations(conn: Connection, booking_id: str) -> list[asyncpg.Record]:
