@@ -43,8 +43,8 @@ class BookingSignals:
                 await self._conn.close()
             self._conn = None
 
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self.notify(payload)
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        self.notify(str(payload))
 
     def notify(self, booking_id: str) -> None:
         for ev in self._waiters.get(booking_id, ()):
