@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from opentelemetry.trace import Span
 
 from booking_shared import outbox, tracing
 from booking_shared.contracts import (
@@ -25,6 +27,7 @@ from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
 from orchestrator.adapters import traces
 from orchestrator.adapters.repository import SagaRepository
+from orchestrator.config import Settings
 from orchestrator.domain.model import (
     CancellationRequested,
     Context,
@@ -32,10 +35,12 @@ from orchestrator.domain.model import (
     Decision,
     Input,
     OperatorAction,
+    OperatorKind,
     Policy,
     ReplyReceived,
     Saga,
     SagaState,
+    Send,
 )
 from orchestrator.domain.saga import decide, start
 from orchestrator.domain.summary import summarize
@@ -132,9 +137,9 @@ async def _emit_now(
         )
 
 
-def _step_span(decision: Decision, send: object):  # type: ignore[no-untyped-def]
+def _step_span(decision: Decision, send: Send) -> AbstractContextManager[Span | None]:
     """A span per command or event the saga sends: the step it belongs to, and the booking."""
-    message = send.message  # type: ignore[attr-defined]
+    message = send.message
     command_id = getattr(message, "command_id", None)
     return tracing.span(
         f"saga send {message.type_name()}",
@@ -142,7 +147,7 @@ def _step_span(decision: Decision, send: object):  # type: ignore[no-untyped-def
             "booking.id": decision.saga.booking_id,
             "saga.state": decision.saga.state.value,
             "saga.command_id": str(command_id) if command_id is not None else None,
-            "messaging.destination.name": send.topic,  # type: ignore[attr-defined]
+            "messaging.destination.name": send.topic,
         },
     )
 
@@ -245,12 +250,12 @@ async def fire_due_deadlines(
     instances may run this at once: each locks the saga it works on (SKIP LOCKED). A saga
     whose deadlines raise is set aside for a while (in `skip`) so the others keep moving."""
     skip = skip if skip is not None else {}
-    for booking_id, until in list(skip.items()):
+    for set_aside, until in list(skip.items()):
         if until <= deps.clock():
-            del skip[booking_id]
+            del skip[set_aside]
     fired = 0
     while fired < limit:
-        booking_id = None
+        booking_id: str | None = None
         try:
             async with pool.acquire() as conn, conn.transaction():
                 repo = SagaRepository(conn)
@@ -294,7 +299,7 @@ async def fire_due_deadlines(
 
 
 async def act_on_saga(
-    pool: asyncpg.Pool, booking_id: str, action: str, actor: str, reason: str, deps: Deps
+    pool: asyncpg.Pool, booking_id: str, action: OperatorKind, actor: str, reason: str, deps: Deps
 ) -> None:
     """retry / compensate / pause / resume, recorded in the history. Raises SagaNotFound, or
     NotAllowed (nothing is written then)."""
@@ -306,7 +311,7 @@ async def act_on_saga(
             raise SagaNotFound(booking_id)
         decision = decide(
             saga, OperatorAction(action, actor, reason), await _context(repo, deps, saga)
-        )  # type: ignore[arg-type]
+        )
         await repo.record(
             booking_id, "action", action, summary=f"{action} by {actor}: {reason} | {decision.note}"
         )
@@ -327,7 +332,7 @@ async def _replay_parked(conn: Connection, repo: SagaRepository, saga: Saga, dep
             continue
         message: Message = model.model_validate_json(row["payload"])
         event: Input = (
-            CancellationRequested(message)  # type: ignore[arg-type]
+            CancellationRequested(message)
             if isinstance(message, BookingCancellationRequested)
             else ReplyReceived(message)
         )
@@ -352,7 +357,7 @@ def _deadline_kind(name: str) -> str:
     return name.split(":")[0].split("#")[0]
 
 
-def policy_from(settings) -> Policy:  # type: ignore[no-untyped-def]
+def policy_from(settings: Settings) -> Policy:
     return Policy(
         step_timeout_s=settings.step_timeout_s,
         step_max_attempts=settings.step_max_attempts,

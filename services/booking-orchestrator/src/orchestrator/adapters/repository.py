@@ -428,7 +428,8 @@ class SagaRepository:
         limit: int,
         offset: int,
     ) -> tuple[list[asyncpg.Record], int]:
-        where, args = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        args: list[object] = []
         if state:
             args.append(state)
             where.append(f"state = ${len(args)}")
