@@ -347,7 +347,9 @@ async def cancel_item(h: Handling, port: PartnerPort, replies_topic: str) -> Non
     await _answer(h, cmd.item_id, reply, replies_topic)
 
 
-async def _set_cancelled(conn, cmd: CancelItem, partner_status, refund: Money, fee: Money) -> None:
+async def _set_cancelled(
+    conn: Connection, cmd: CancelItem, partner_status: str | None, refund: Money, fee: Money
+) -> None:
     await conn.execute(
         "UPDATE items SET status = 'CANCELLED', partner_status = $3, refund_minor = $4, fee_minor = $5,"
         " updated_at = now() WHERE booking_id = $1 AND item_id = $2",

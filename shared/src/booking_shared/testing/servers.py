@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from booking_shared.devstack.infra import free_port
 
@@ -22,7 +23,7 @@ class _Server(uvicorn.Server):
 
 @contextlib.asynccontextmanager
 async def serve_app(
-    app, port: int | None = None, startup_timeout: float = 60.0
+    app: ASGIApp, port: int | None = None, startup_timeout: float = 60.0
 ) -> AsyncIterator[str]:
     """Start uvicorn (lifespan included) as a task; yields the base URL."""
     port = port or free_port()

@@ -16,6 +16,7 @@ import asyncpg
 from booking_shared.contracts import (
     BookingItem,
     Capabilities,
+    Command,
     FailureReason,
     ProviderAnnounced,
     model_for,
@@ -44,6 +45,15 @@ def _money(minor: int | None, currency: str) -> Money | None:
 
 def _minor(m: Money | None) -> int | None:
     return None if m is None else m.amount_minor
+
+
+def _command(type_name: str, payload: str) -> Command:
+    """A step's stored command, read back as its own model."""
+    model = model_for(type_name)
+    command = model.model_validate_json(payload) if model is not None else None
+    if not isinstance(command, Command):
+        raise ValueError(f"a stored step command of unknown type {type_name!r}")
+    return command
 
 
 class SagaRepository:
@@ -134,13 +144,11 @@ class SagaRepository:
         for r in await self.conn.fetch(
             "SELECT * FROM saga_steps WHERE booking_id = $1 ORDER BY created_at, name", booking_id
         ):
-            model = model_for(r["command_type"])
-            assert model is not None, r["command_type"]
             steps[r["name"]] = Step(
                 name=r["name"],
                 kind=r["kind"],
                 phase=Phase(r["phase"]),
-                command=model.model_validate_json(r["command"]),  # type: ignore[arg-type]
+                command=_command(r["command_type"], r["command"]),
                 item_id=r["item_id"],
                 status=StepStatus(r["status"]),
                 attempts=r["attempts"],

@@ -15,6 +15,7 @@ import copy
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -194,7 +195,7 @@ class Run:
         self.first_wait = ctx.policy.timeout(1)  # how long a new command waits for its answer
 
     @property
-    def now(self):
+    def now(self) -> datetime:
         return self.ctx.now
 
     @property

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 
 import asyncpg
 
@@ -51,7 +52,7 @@ class BookingSignals:
             ev.set()
 
     @contextlib.contextmanager
-    def subscribe(self, booking_id: str):
+    def subscribe(self, booking_id: str) -> Iterator[asyncio.Event]:
         """An Event set whenever the booking's timeline grows (clear it before each read)."""
         ev = asyncio.Event()
         self._waiters[booking_id].add(ev)
