@@ -1,9 +1,12 @@
 """The only place the Booking orchestrator's adapters are built and its handlers registered."""
 
+from typing import cast
+
 from booking_shared import retention
 from booking_shared.kafka_admin import ensure_topics
 from booking_shared.service import Runtime
 from orchestrator.adapters.retention import rules as retention_rules
+from orchestrator.config import Settings
 from orchestrator.entrypoints.deadlines import DeadlineWorker
 from orchestrator.entrypoints.messaging import subscribe
 from orchestrator.handlers import Deps, policy_from
@@ -12,7 +15,7 @@ from orchestrator.metrics import refresh_sagas
 
 async def wire(rt: Runtime) -> None:
     """Register message handlers on rt.router, start the deadline worker, keep deps in rt.extras."""
-    s = rt.settings
+    s = cast(Settings, rt.settings)  # the app was built with this service's Settings
 
     async def create_topics(topics: list[str]) -> None:
         await ensure_topics(s, topics)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from booking_shared import retention
 from booking_shared.contracts import (
@@ -43,7 +44,7 @@ def make_wire(ports: Ports | None = None) -> Wiring:
     ports = ports or Ports()
 
     async def wire(rt: Runtime) -> None:
-        settings: Settings = rt.settings  # type: ignore[assignment]
+        settings = cast(Settings, rt.settings)  # the app was built with this service's Settings
         # httpx logs every request line at INFO (URLs with ids and search text): not in our logs.
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
         timeout = settings.http_timeout_s

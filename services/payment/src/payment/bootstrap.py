@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from booking_shared import retention
 from booking_shared.contracts import AuthorizePayment, CapturePayment, RefundPayment, VoidPayment
@@ -42,7 +43,7 @@ def make_wiring(gateway_factory: GatewayFactory = stripe_gateway) -> Wiring:
     """The service's wiring; tests may pass another gateway (a fake, or one that fails on cue)."""
 
     async def wire(rt: Runtime) -> None:
-        settings: Settings = rt.settings  # type: ignore[assignment]
+        settings = cast(Settings, rt.settings)  # the app was built with this service's Settings
         gateway = gateway_factory(settings)
         deps = handlers.Deps(gateway=gateway, pool=rt.pool, settings=settings)
         rt.extras["payment"] = deps
