@@ -16,7 +16,7 @@ help:
 	@echo "make test-all  everything, slow suites included"
 	@echo "make test-deploy  the production shape: Dockerfiles, compose, k8s, and each image's service run (slow)"
 	@echo "make test-browser  the browser journeys only (headless Debian chromium; screenshots in .dev/artifacts/browser/)"
-	@echo "make lint      ruff check and ruff format --check (make test runs it first)"
+	@echo "make lint      ruff check, ruff format --check and mypy on shared/ and every service (make test runs it first)"
 	@echo "make bench     latency, throughput, CPU and memory per booking on the whole stack (BENCH_FLAGS=--help)"
 	@echo "make soak      bookings for a bounded time with short retention: swept tables level off (SOAK_FLAGS=--help)"
 	@echo "make chaos     faults injected one at a time under 1,000 bookings each, invariants checked (CHAOS_FLAGS=--help)"
@@ -64,6 +64,7 @@ test-unit: install
 lint: install
 	$(PY) -m ruff check shared services tests examples
 	$(PY) -m ruff format --check shared services tests examples
+	$(PY) -m mypy
 
 bench: install
 	$(PY) tests/bench/bench.py $(BENCH_FLAGS)

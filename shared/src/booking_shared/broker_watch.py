@@ -81,10 +81,11 @@ async def watch(
     state = BrokerState()
     ours = set(topics)
     interval = settings.broker_watch_interval_s
-    own = TopicLister(settings, max(interval * 3, 3.0)) if lister is None else None
-    ask = lister or own
+    own = None
+    if lister is None:
+        lister = own = TopicLister(settings, max(interval * 3, 3.0))
     try:
-        await _watch(state, ours, interval, ask, recover)
+        await _watch(state, ours, interval, lister, recover)
     finally:
         if own is not None:
             await own.close()

@@ -8,12 +8,18 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from booking_shared.config import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 PLUMBING_MIGRATIONS = Path(__file__).parent / "migrations"
+
+# A connection as the code receives it: opened directly, or taken from the pool (asyncpg hands
+# out a proxy that behaves as a connection but is not a subclass of one).
+Connection = asyncpg.Connection | PoolConnectionProxy
+
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 

@@ -118,8 +118,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else ""
-        extra = exc.detail if isinstance(exc.detail, dict) else {}
+        raw: object = exc.detail  # typed str by Starlette; FastAPI's HTTPException takes any
+        detail = raw if isinstance(raw, str) else ""
+        extra: dict[str, Any] = raw if isinstance(raw, dict) else {}
         return problem(
             exc.status_code,
             extra.pop("title", detail or "Error"),

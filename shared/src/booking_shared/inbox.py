@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from booking_shared.contracts.envelope import Envelope
+from booking_shared.db import Connection
 
 
-async def claim(conn: asyncpg.Connection, consumer: str, envelope: Envelope, topic: str) -> bool:
+async def claim(conn: Connection, consumer: str, envelope: Envelope, topic: str) -> bool:
     """Record the message as handled by this consumer; False if it already was (a redelivery).
 
     Call inside the transaction of the effect: a rollback un-claims it."""

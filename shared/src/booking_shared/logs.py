@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 from opentelemetry import trace as otel_trace
-from structlog.typing import EventDict, WrappedLogger
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 booking_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "booking_id", default=None
@@ -116,7 +116,7 @@ def _order(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
 
 def formatter(service: str, fmt: str = "json") -> structlog.stdlib.ProcessorFormatter:
     """The formatter of every log line of a service: `fmt` is json or console."""
-    pre_chain = [
+    pre_chain: list[Processor] = [
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
         structlog.stdlib.ExtraAdder(),
         _add_context(service),

@@ -8,7 +8,7 @@ import re
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from faststream import AckPolicy
@@ -22,12 +22,14 @@ from booking_shared.config import ServiceSettings
 from booking_shared.contracts.base import Message, model_for
 from booking_shared.contracts.envelope import Envelope
 from booking_shared.contracts.topics import dlq
+from booking_shared.db import Connection
 from booking_shared.kafka_admin import ensure_topics
 from booking_shared.logs import bind_message
 from booking_shared.metrics import MESSAGES_DEAD, MESSAGES_HANDLED
 from booking_shared.pacing import FetchPacer
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=Message)
 
 __all__ = ["Handling", "MessageRouter", "ensure_topics", "make_broker"]
 
@@ -52,11 +54,17 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
 class Handling:
     """What a handler gets: the open transaction, the message and a way to emit more."""
 
-    conn: asyncpg.Connection
+    conn: Connection
     envelope: Envelope
     message: Message
     topic: str
     settings: ServiceSettings
+
+    def message_as(self, kind: type[M]) -> M:
+        """The message as the type the handler was routed for; another type is a routing bug."""
+        if not isinstance(self.message, kind):
+            raise TypeError(f"expected {kind.__name__}, got {type(self.message).__name__}")
+        return self.message
 
     async def publish(self, topic: str, message: Message, key: str | None = None) -> Envelope:
         """Emit through the outbox, in this transaction, caused by the message being handled."""
@@ -134,6 +142,7 @@ class MessageRouter:
             if self.pacer is not None:
                 self.pacer.busy()
             record = msg.raw_message
+            assert not isinstance(record, tuple)  # a batch comes only to a batch subscriber
             if not self._resolve(record.topic):
                 return
             await self.process(
@@ -291,4 +300,6 @@ def _header_pairs(headers: Any) -> list[tuple[str, bytes]]:
     if headers is None:
         return []
     items = headers.items() if isinstance(headers, dict) else headers
-    return [(k, v if isinstance(v, bytes | bytearray) else str(v).encode()) for k, v in items]
+    return [
+        (k, bytes(v) if isinstance(v, bytes | bytearray) else str(v).encode()) for k, v in items
+    ]

@@ -118,6 +118,7 @@ async def refresh_outbox_and_dlq(pool: asyncpg.Pool, service: str) -> None:
                  FROM outbox WHERE sent_at IS NULL"""
         )
         dead = await conn.fetch("SELECT topic, count(*) AS n FROM dead_letters GROUP BY topic")
+    assert row is not None  # an aggregate without GROUP BY always returns one row
     OUTBOX_PENDING.labels(service).set(row["pending"])
     OUTBOX_PARKED.labels(service).set(row["parked"])
     OUTBOX_LAG.labels(service).set(float(row["lag"]))

@@ -28,6 +28,7 @@ from booking_shared import tracing
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.base import Message
 from booking_shared.contracts.envelope import Envelope
+from booking_shared.db import Connection
 from booking_shared.kafka_admin import ensure_topics
 from booking_shared.metrics import OUTBOX_PARKED
 
@@ -52,7 +53,7 @@ def channel(schema: str) -> str:
 
 
 async def enqueue(
-    conn: asyncpg.Connection,
+    conn: Connection,
     topic: str,
     message: Message,
     *,
@@ -87,7 +88,7 @@ async def enqueue(
 
 
 async def enqueue_raw(
-    conn: asyncpg.Connection,
+    conn: Connection,
     topic: str,
     key: str | None,
     headers: list[tuple[str, str]],
@@ -176,7 +177,7 @@ class OutboxRelay:
                 delay = min(delay * 2, 5.0)
 
     async def _lead(self) -> None:
-        conn: asyncpg.Connection = await self.pool.acquire()
+        conn = await self.pool.acquire()
         producer = None
         try:
             got = await conn.fetchval(
@@ -225,7 +226,7 @@ class OutboxRelay:
          ORDER BY o.id
          LIMIT $1"""
 
-    async def _publish_batch(self, conn: asyncpg.Connection, producer: Any) -> int:
+    async def _publish_batch(self, conn: Connection, producer: Any) -> int:
         """Publish one batch, row by row. A row the broker refuses (record too large, topic
         missing and not creatable, ...) is retried later and parked after outbox_max_attempts,
         holding back only the later rows of its own topic and key; the others go on. A broker
@@ -287,7 +288,7 @@ class OutboxRelay:
 
     async def _refused(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         r: asyncpg.Record,
         exc: BaseException,
         held: set[tuple[str, str]],
@@ -351,10 +352,10 @@ class OutboxRelay:
             )
         return None
 
-    async def _mark_sent(self, conn: asyncpg.Connection, ids: list[int]) -> None:
+    async def _mark_sent(self, conn: Connection, ids: list[int]) -> None:
         await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", ids)
 
-    async def _count_parked(self, conn: asyncpg.Connection) -> None:
+    async def _count_parked(self, conn: Connection) -> None:
         n = await conn.fetchval(
             "SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL AND sent_at IS NULL"
         )

@@ -206,11 +206,11 @@ class PartnerTransport:
 
         def report(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            last = exc.last if isinstance(exc, Ambiguous) else exc
+            last: BaseException | int = exc.last if isinstance(exc, Ambiguous) else exc or 0
             if on_failure is not None:
-                on_failure(state.attempt_number, last)  # type: ignore[arg-type]
+                on_failure(state.attempt_number, last)
             else:
-                self._attempt_failed(operation, path, state.attempt_number, attempts, last)  # type: ignore[arg-type]
+                self._attempt_failed(operation, path, state.attempt_number, attempts, last)
 
         return AsyncRetrying(
             stop=stop_after_attempt(attempts),

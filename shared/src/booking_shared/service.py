@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, HTTPException, Query
@@ -379,7 +379,9 @@ def serve(app: FastAPI, settings: ServiceSettings, public: tuple[str, int] | Non
     public app, if it has one, on `public` (host, port)."""
     import uvicorn
 
-    def server(asgi: FastAPI, host: str, port: int, lifespan: str) -> uvicorn.Server:
+    def server(
+        asgi: FastAPI, host: str, port: int, lifespan: Literal["on", "off"]
+    ) -> uvicorn.Server:
         return uvicorn.Server(
             uvicorn.Config(
                 asgi, host=host, port=port, log_level="warning", access_log=False, lifespan=lifespan

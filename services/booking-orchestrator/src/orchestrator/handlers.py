@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from opentelemetry.trace import Span
 
 from booking_shared import outbox, tracing
 from booking_shared.contracts import (
@@ -20,10 +22,12 @@ from booking_shared.contracts import (
     model_for,
 )
 from booking_shared.contracts.topics import dlq
+from booking_shared.db import Connection
 from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
 from orchestrator.adapters import traces
 from orchestrator.adapters.repository import HistoryRow, SagaRepository, history_row
+from orchestrator.config import Settings
 from orchestrator.domain.model import (
     CancellationRequested,
     Context,
@@ -31,10 +35,12 @@ from orchestrator.domain.model import (
     Decision,
     Input,
     OperatorAction,
+    OperatorKind,
     Policy,
     ReplyReceived,
     Saga,
     SagaState,
+    Send,
 )
 from orchestrator.domain.saga import decide, start
 from orchestrator.domain.summary import summarize
@@ -72,7 +78,7 @@ async def _context(repo: SagaRepository, deps: Deps, saga: Saga | None = None) -
 
 
 async def _emit(
-    conn: asyncpg.Connection,
+    conn: Connection,
     repo: SagaRepository,
     decision: Decision,
     deps: Deps,
@@ -91,7 +97,7 @@ async def _emit(
 
 
 async def _emit_now(
-    conn: asyncpg.Connection,
+    conn: Connection,
     repo: SagaRepository,
     decision: Decision,
     deps: Deps,
@@ -138,9 +144,9 @@ async def _emit_now(
         )
 
 
-def _step_span(decision: Decision, send: object):  # type: ignore[no-untyped-def]
+def _step_span(decision: Decision, send: Send) -> AbstractContextManager[Span | None]:
     """A span per command or event the saga sends: the step it belongs to, and the booking."""
-    message = send.message  # type: ignore[attr-defined]
+    message = send.message
     command_id = getattr(message, "command_id", None)
     return tracing.span(
         f"saga send {message.type_name()}",
@@ -148,7 +154,7 @@ def _step_span(decision: Decision, send: object):  # type: ignore[no-untyped-def
             "booking.id": decision.saga.booking_id,
             "saga.state": decision.saga.state.value,
             "saga.command_id": str(command_id) if command_id is not None else None,
-            "messaging.destination.name": send.topic,  # type: ignore[attr-defined]
+            "messaging.destination.name": send.topic,
         },
     )
 
@@ -174,7 +180,7 @@ async def _record_in(repo: SagaRepository, h: Handling, note: str = "") -> None:
 
 async def start_booking(h: Handling, deps: Deps) -> None:
     """BookingRequested: a new saga, holds sent to every item's provider in parallel."""
-    msg: BookingRequested = h.message  # type: ignore[assignment]
+    msg = h.message_as(BookingRequested)
     repo = SagaRepository(h.conn)
     if await repo.exists(msg.booking_id):
         await _record_in(repo, h, "duplicate request: the saga already exists")
@@ -189,7 +195,7 @@ async def start_booking(h: Handling, deps: Deps) -> None:
 
 
 async def request_cancellation(h: Handling, deps: Deps) -> None:
-    msg: BookingCancellationRequested = h.message  # type: ignore[assignment]
+    msg = h.message_as(BookingCancellationRequested)
     await _apply(h, CancellationRequested(msg), deps)
 
 
@@ -222,7 +228,7 @@ async def _apply(h: Handling, event: Input, deps: Deps) -> None:
 
 async def record_provider(h: Handling, deps: Deps) -> None:
     """ProviderAnnounced: remember what the provider books and what it can do."""
-    msg: ProviderAnnounced = h.message  # type: ignore[assignment]
+    msg = h.message_as(ProviderAnnounced)
     newer = await SagaRepository(h.conn).record_provider(
         msg, h.envelope.occurred_at, h.envelope.message_id
     )
@@ -253,12 +259,12 @@ async def fire_due_deadlines(
     instances may run this at once: each locks the saga it works on (SKIP LOCKED). A saga
     whose deadlines raise is set aside for a while (in `skip`) so the others keep moving."""
     skip = skip if skip is not None else {}
-    for booking_id, until in list(skip.items()):
+    for set_aside, until in list(skip.items()):
         if until <= deps.clock():
-            del skip[booking_id]
+            del skip[set_aside]
     fired = 0
     while fired < limit:
-        booking_id = None
+        booking_id: str | None = None
         try:
             async with pool.acquire() as conn, conn.transaction():
                 repo = SagaRepository(conn)
@@ -303,7 +309,7 @@ async def fire_due_deadlines(
 
 
 async def act_on_saga(
-    pool: asyncpg.Pool, booking_id: str, action: str, actor: str, reason: str, deps: Deps
+    pool: asyncpg.Pool, booking_id: str, action: OperatorKind, actor: str, reason: str, deps: Deps
 ) -> None:
     """retry / compensate / pause / resume, recorded in the history. Raises SagaNotFound, or
     NotAllowed (nothing is written then)."""
@@ -315,7 +321,7 @@ async def act_on_saga(
             raise SagaNotFound(booking_id)
         decision = decide(
             saga, OperatorAction(action, actor, reason), await _context(repo, deps, saga)
-        )  # type: ignore[arg-type]
+        )
         noted = history_row(
             booking_id, "action", action, summary=f"{action} by {actor}: {reason} | {decision.note}"
         )
@@ -328,9 +334,7 @@ async def act_on_saga(
     log.info("operator action", extra={"action": action, "actor": actor, "reason": reason})
 
 
-async def _replay_parked(
-    conn: asyncpg.Connection, repo: SagaRepository, saga: Saga, deps: Deps
-) -> Saga:
+async def _replay_parked(conn: Connection, repo: SagaRepository, saga: Saga, deps: Deps) -> Saga:
     """Apply, in arrival order, what came while the saga was paused."""
     for row in sorted(await repo.take_parked(saga.booking_id), key=lambda r: r["id"]):
         model = model_for(row["type"])
@@ -338,7 +342,7 @@ async def _replay_parked(
             continue
         message: Message = model.model_validate_json(row["payload"])
         event: Input = (
-            CancellationRequested(message)  # type: ignore[arg-type]
+            CancellationRequested(message)
             if isinstance(message, BookingCancellationRequested)
             else ReplyReceived(message)
         )
@@ -363,7 +367,7 @@ def _deadline_kind(name: str) -> str:
     return name.split(":")[0].split("#")[0]
 
 
-def policy_from(settings) -> Policy:  # type: ignore[no-untyped-def]
+def policy_from(settings: Settings) -> Policy:
     return Policy(
         step_timeout_s=settings.step_timeout_s,
         step_max_attempts=settings.step_max_attempts,

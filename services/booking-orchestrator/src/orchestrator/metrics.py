@@ -87,9 +87,11 @@ async def refresh_sagas(pool: asyncpg.Pool) -> None:
             """SELECT state, count(*) AS n, extract(epoch FROM now() - min(state_changed_at)) AS oldest
                  FROM sagas GROUP BY state"""
         )
-        paused, attention = await conn.fetchrow(
+        counts = await conn.fetchrow(
             "SELECT count(*) FILTER (WHERE paused), count(*) FILTER (WHERE attention IS NOT NULL) FROM sagas"
         )
+    assert counts is not None  # an aggregate without GROUP BY always returns one row
+    paused, attention = counts
     by_state = {r["state"]: r for r in rows}
     for state in SagaState:
         r = by_state.get(state.value)

@@ -28,6 +28,7 @@ from booking_shared import killpoint, outbox, tracing
 from booking_shared.contracts import (
     AuthorizePayment,
     CapturePayment,
+    Command,
     Envelope,
     PaymentActionRequired,
     PaymentAuthorized,
@@ -41,6 +42,7 @@ from booking_shared.contracts import (
     VoidPayment,
 )
 from booking_shared.contracts.envelope import new_traceparent
+from booking_shared.db import Connection
 from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
 from booking_shared.money import Money
@@ -112,9 +114,9 @@ _ANSWERED = object()
 async def _begin(h: Handling, deps: Deps) -> Any:
     """Lock the booking and look the command up: _ANSWERED (its stored reply was published
     again), None (new), or the 'started' row of an attempt that never finished."""
-    cmd = h.message
+    cmd = h.message_as(Command)
     await repo.lock_booking(h.conn, cmd.booking_id)
-    row = await repo.get_command(h.conn, cmd.command_id)  # type: ignore[attr-defined]
+    row = await repo.get_command(h.conn, cmd.command_id)
     if row is not None and row["status"] == "done":
         reply = repo.stored_reply(row)
         log.info(
@@ -139,10 +141,10 @@ async def _begin(h: Handling, deps: Deps) -> Any:
 async def _attempt(
     h: Handling, deps: Deps, kind: str, request: dict[str, Any], intent_id: str | None = None
 ) -> None:
-    cmd = h.message
+    cmd = h.message_as(Command)
     await repo.record_attempt(
         deps.pool,
-        command_id=cmd.command_id,  # type: ignore[attr-defined]
+        command_id=cmd.command_id,
         booking_id=cmd.booking_id,
         kind=kind,
         request=request,
@@ -169,7 +171,7 @@ async def _answer(
 
 
 async def _store(
-    conn: asyncpg.Connection,
+    conn: Connection,
     before: Payment | None,
     after: Payment,
     cause: str,
@@ -204,7 +206,7 @@ def _money(amount: int, currency: str) -> Money:
 
 async def authorize_payment(h: Handling, deps: Deps) -> None:
     """Hold the exact total on the saved card (manual capture, off-session)."""
-    cmd: AuthorizePayment = h.message  # type: ignore[assignment]
+    cmd = h.message_as(AuthorizePayment)
     started = await _begin(h, deps)
     if started is _ANSWERED:
         return
@@ -370,7 +372,7 @@ def _authorization(
         amount_requested=cmd.amount.amount_minor,
         status=Status.FAILED,
     )
-    ids = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
+    ids: dict[str, Any] = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
     if isinstance(result, Authorized):
         capture_before, source = hold_expiry(
             result.capture_before, at, settings.authorization_window
@@ -415,7 +417,7 @@ def _authorization(
 
 async def capture_payment(h: Handling, deps: Deps) -> None:
     """Take all or part of the held money; never more than was authorized."""
-    cmd: CapturePayment = h.message  # type: ignore[assignment]
+    cmd = h.message_as(CapturePayment)
     started = await _begin(h, deps)
     if started is _ANSWERED:
         return
@@ -423,9 +425,10 @@ async def capture_payment(h: Handling, deps: Deps) -> None:
     current = await repo.get_payment(h.conn, cmd.booking_id)
     amount = cmd.amount.amount_minor if cmd.amount else None
     intent_id = current.payment_intent_id if current else None
-    ids = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
+    ids: dict[str, Any] = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
 
     refused = capture_refusal(current, amount, cmd.amount.currency if cmd.amount else None)
+    reply: Reply
     if refused is not None:
         reply = PaymentFailed(
             **ids,
@@ -456,10 +459,11 @@ async def capture_payment(h: Handling, deps: Deps) -> None:
     if outcome is None:
         outcome = await _stripe_call(deps.gateway.capture(intent_id, amount, str(cmd.command_id)))
 
+    after: Payment | None
     if isinstance(outcome, Captured):
         after = current.moved(Status.CAPTURED, amount_captured=outcome.amount_captured)
         await _store(h.conn, current, after, f"command:capture:{cmd.command_id}")
-        reply: Reply = PaymentCaptured(
+        reply = PaymentCaptured(
             **ids, amount_captured=_money(outcome.amount_captured, current.currency)
         )
     else:
@@ -513,12 +517,12 @@ async def _stripe_call(call: Any) -> Any:
 
 async def void_payment(h: Handling, deps: Deps) -> None:
     """Release the hold. Voiding what is already released, or was never held, is PaymentVoided."""
-    cmd: VoidPayment = h.message  # type: ignore[assignment]
+    cmd = h.message_as(VoidPayment)
     started = await _begin(h, deps)
     if started is _ANSWERED:
         return
     request: dict[str, Any] = {}
-    ids = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
+    ids: dict[str, Any] = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
     current = await repo.get_payment(h.conn, cmd.booking_id)
     intent_id = current.payment_intent_id if current else None
     unfinished = await repo.unfinished_authorizations(h.conn, cmd.booking_id)
@@ -602,12 +606,12 @@ async def _release_unfinished_authorization(
 
 async def refund_payment(h: Handling, deps: Deps) -> None:
     """Give back part of what was captured; refunds never add up to more than that."""
-    cmd: RefundPayment = h.message  # type: ignore[assignment]
+    cmd = h.message_as(RefundPayment)
     started = await _begin(h, deps)
     if started is _ANSWERED:
         return
     request = {"amount": cmd.amount.model_dump(), "reason": cmd.reason}
-    ids = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
+    ids: dict[str, Any] = {"booking_id": cmd.booking_id, "command_id": cmd.command_id}
     current = await repo.get_payment(h.conn, cmd.booking_id)
     intent_id = current.payment_intent_id if current else None
     refused = refund_refusal(current, cmd.amount.amount_minor, cmd.amount.currency)
@@ -694,9 +698,7 @@ def _id(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-async def _apply_event(
-    conn: asyncpg.Connection, deps: Deps, event: WebhookEvent
-) -> tuple[str | None, str]:
+async def _apply_event(conn: Connection, deps: Deps, event: WebhookEvent) -> tuple[str | None, str]:
     obj = event.data_object
     if event.type.startswith("payment_intent."):
         intent_id = _id(obj.get("id"))
@@ -736,7 +738,7 @@ async def _apply_event(
 
 
 async def _apply_intent_event(
-    conn: asyncpg.Connection, deps: Deps, payment: Payment, snap: IntentSnapshot, cause: str
+    conn: Connection, deps: Deps, payment: Payment, snap: IntentSnapshot, cause: str
 ) -> str:
     """Move the payment to what the intent says, forward only; answer a parked saga."""
     target = status_of_intent(snap.status, snap.cancellation_reason, bool(snap.last_error_code))
@@ -749,7 +751,10 @@ async def _apply_intent_event(
         )
         return "stale"
     was_waiting = payment.status == Status.REQUIRES_ACTION
-    ids = {"booking_id": payment.booking_id, "command_id": payment.authorize_command_id}
+    ids: dict[str, Any] = {
+        "booking_id": payment.booking_id,
+        "command_id": payment.authorize_command_id,
+    }
     answer: Reply | None = None
     if target == Status.AUTHORIZED:
         capture_before = snap.capture_before
@@ -848,7 +853,7 @@ async def _capture_before_from_stripe(deps: Deps, intent_id: str) -> datetime | 
         return None
 
 
-async def _publish_late_answer(conn: asyncpg.Connection, deps: Deps, reply: Reply) -> None:
+async def _publish_late_answer(conn: Connection, deps: Deps, reply: Reply) -> None:
     """Answer the authorize command the saga parked on (3-D Secure), in the same trace, and make
     it the command's stored reply so that a resend of that command gets this answer."""
     row = await repo.get_command(conn, reply.command_id)
@@ -883,7 +888,7 @@ async def _publish_late_answer(conn: asyncpg.Connection, deps: Deps, reply: Repl
 
 
 async def _record_dispute(
-    conn: asyncpg.Connection,
+    conn: Connection,
     event: WebhookEvent,
     payment: Payment | None,
     booking_id: str | None,

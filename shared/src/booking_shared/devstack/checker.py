@@ -42,6 +42,8 @@ from typing import Any
 import asyncpg
 import httpx
 
+from booking_shared.db import Connection
+
 FINAL = frozenset({"CONFIRMED", "FAILED", "CANCELLED", "PARTIALLY_CANCELLED"})
 STRIPE_TEST_KEY = "sk_test_localstripe"
 LIVE_LOCK_STATES = frozenset({"Active", "Locked", "Held"})
@@ -465,12 +467,12 @@ async def collect(stack: Stack, booking_ids: Iterable[str] | None = None) -> Sna
     return snap
 
 
-async def _has(conn: asyncpg.Connection, schema: str, table: str) -> bool:
+async def _has(conn: Connection, schema: str, table: str) -> bool:
     return await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f'"{schema}".{table}')
 
 
 async def _read_sagas(
-    conn: asyncpg.Connection, stack: Stack, snap: Snapshot, only: list[str] | None
+    conn: Connection, stack: Stack, snap: Snapshot, only: list[str] | None
 ) -> None:
     o = stack.orchestrator_schema
     if not await _has(conn, o, "sagas"):
@@ -505,7 +507,7 @@ async def _read_sagas(
 
 
 async def _read_bookings(
-    conn: asyncpg.Connection, stack: Stack, snap: Snapshot, only: list[str] | None
+    conn: Connection, stack: Stack, snap: Snapshot, only: list[str] | None
 ) -> None:
     g = stack.gateway_schema
     if not await _has(conn, g, "bookings"):

@@ -141,6 +141,7 @@ class EmbeddedPostgres:
     port: int
     log_path: Path
     run_as: str | None = None
+    name: str = "postgres"
 
     @property
     def url(self) -> str:

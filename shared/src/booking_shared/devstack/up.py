@@ -41,6 +41,13 @@ class Part:
     def port(self) -> int:
         return int(os.environ.get(self.env_port, self.default_port))
 
+    @property
+    def main(self) -> str:
+        """The module run with python -m: only our own processes have one."""
+        if self.module is None:
+            raise ValueError(f"{self.name} is not one of our own processes")
+        return self.module
+
 
 POSTGRES = Part("postgres (embedded)", "POSTGRES_PORT", 5433)
 BROKER = Part("kafka broker (tansu)", "KAFKA_PORT", 9092)
@@ -191,7 +198,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"[{time.monotonic() - t0:5.1f}s] starting PostgreSQL (embedded) on {POSTGRES.port} ..."
             )
             pg = infra.start_embedded_postgres(STATE / "pgdata", POSTGRES.port, LOGS)
-            pg.name = "postgres"  # type: ignore[attr-defined]
             started.append(pg)
             env["DATABASE_URL"] = pg.url
         else:
@@ -220,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                     [
                         sys.executable,
                         "-m",
-                        sb.module,
+                        sb.main,
                         "--host",
                         "127.0.0.1",
                         "--port",
@@ -259,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"[{time.monotonic() - t0:5.1f}s] starting {svc.name} on {svc.port} ...")
             child = infra.spawn(
                 svc.name,
-                [sys.executable, "-m", svc.module],
+                [sys.executable, "-m", svc.main],
                 svc.port,
                 LOGS,
                 env=service_env(env, svc),

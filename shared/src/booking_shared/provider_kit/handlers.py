@@ -24,6 +24,8 @@ from booking_shared.contracts import (
     Reply,
     model_for,
 )
+from booking_shared.contracts.provider import RejectReason
+from booking_shared.db import Connection
 from booking_shared.messaging import Handling
 from booking_shared.money import Money
 from booking_shared.outbox import enqueue
@@ -76,9 +78,7 @@ async def _answer(h: Handling, item_id: str, reply: Reply, replies_topic: str) -
     await h.publish(replies_topic, reply)
 
 
-async def _item_row(
-    conn: asyncpg.Connection, booking_id: str, item_id: str
-) -> asyncpg.Record | None:
+async def _item_row(conn: Connection, booking_id: str, item_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM items WHERE booking_id = $1 AND item_id = $2 FOR UPDATE", booking_id, item_id
     )
@@ -89,7 +89,7 @@ def _money(row: asyncpg.Record, column: str) -> Money:
 
 
 async def hold_item(h: Handling, port: PartnerPort, replies_topic: str) -> None:
-    cmd: HoldItem = h.message  # type: ignore[assignment]
+    cmd = h.message_as(HoldItem)
     if await _replayed(h, cmd.command_id, replies_topic):
         return
     item = cmd.item
@@ -164,13 +164,13 @@ async def hold_item(h: Handling, port: PartnerPort, replies_topic: str) -> None:
 
 
 async def confirm_item(h: Handling, port: PartnerPort, replies_topic: str, guest_key: str) -> None:
-    cmd: ConfirmItem = h.message  # type: ignore[assignment]
+    cmd = h.message_as(ConfirmItem)
     if await _replayed(h, cmd.command_id, replies_topic):
         return
     item = cmd.item
     row = await _item_row(h.conn, cmd.booking_id, item.id)
 
-    def rejected(code: str, detail: str, partner: str | None = None) -> ItemRejected:
+    def rejected(code: RejectReason, detail: str, partner: str | None = None) -> ItemRejected:
         return ItemRejected(
             booking_id=cmd.booking_id,
             command_id=cmd.command_id,
@@ -292,7 +292,7 @@ def _confirmed_from_row(cmd: ConfirmItem, row: asyncpg.Record) -> ItemConfirmed:
 
 
 async def cancel_item(h: Handling, port: PartnerPort, replies_topic: str) -> None:
-    cmd: CancelItem = h.message  # type: ignore[assignment]
+    cmd = h.message_as(CancelItem)
     if await _replayed(h, cmd.command_id, replies_topic):
         return
     row = await _item_row(h.conn, cmd.booking_id, cmd.item_id)
@@ -358,7 +358,9 @@ async def cancel_item(h: Handling, port: PartnerPort, replies_topic: str) -> Non
     await _answer(h, cmd.item_id, reply, replies_topic)
 
 
-async def _set_cancelled(conn, cmd: CancelItem, partner_status, refund: Money, fee: Money) -> None:
+async def _set_cancelled(
+    conn: Connection, cmd: CancelItem, partner_status: str | None, refund: Money, fee: Money
+) -> None:
     await conn.execute(
         "UPDATE items SET status = 'CANCELLED', partner_status = $3, refund_minor = $4, fee_minor = $5,"
         " updated_at = now() WHERE booking_id = $1 AND item_id = $2",

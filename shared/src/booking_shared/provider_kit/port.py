@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from booking_shared.contracts import BookingItem, CancellationPolicy, Capabilities
+from booking_shared.contracts.provider import RejectReason
 from booking_shared.money import Money
 from booking_shared.sealed import GuestContact
 
@@ -23,7 +24,7 @@ class HoldOutcome:
     price: Money | None = None
     hold_id: str | None = None
     expires_at: datetime | None = None
-    reason_code: str | None = None  # a contracts.provider.RejectReason when not ok
+    reason_code: RejectReason | None = None  # set when not ok
     detail: str = ""
     partner_status: str | None = None
 
@@ -35,7 +36,7 @@ class ConfirmOutcome:
     partner_reference: str | None = None
     price: Money | None = None
     policy: CancellationPolicy | None = None
-    reason_code: str | None = None
+    reason_code: RejectReason | None = None
     detail: str = ""
     partner_status: str | None = None
 

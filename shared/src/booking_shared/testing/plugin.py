@@ -12,13 +12,17 @@ import asyncio
 import os
 import secrets
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from booking_shared.config import ServiceSettings
 from booking_shared.devstack import infra
+
+S = TypeVar("S", bound=ServiceSettings)
 
 REPO = Path(__file__).resolve().parents[4]
 TEST_STATE = REPO / ".dev" / "test"
@@ -118,8 +122,11 @@ def unique() -> str:
 
 
 async def wait_for(
-    predicate, timeout: float = 15.0, interval: float = 0.05, what: str = "condition"
-):
+    predicate: Callable[[], Any],
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> Any:
     """Poll an async or sync predicate until it returns a truthy value."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -134,15 +141,17 @@ async def wait_for(
 
 
 @pytest.fixture(scope="session")
-def settings_for(database_url: str, role_prefix: str, kafka_bootstrap: str):
+def settings_for(
+    database_url: str, role_prefix: str, kafka_bootstrap: str
+) -> Callable[..., ServiceSettings]:
     """Build a service's Settings for tests, usable by fixtures of any scope: the session's
     database and broker, a fresh schema and consumer group, a free port. Keyword arguments
     override (e.g. partner URLs, deadlines, another broker)."""
 
-    def build(settings_cls, **overrides):
+    def build(settings_cls: type[S], **overrides: Any) -> S:
         base = settings_cls()
         u = secrets.token_hex(4)
-        values = {
+        values: dict[str, Any] = {
             "environment": "test",
             "database_url": database_url,
             "db_role_prefix": role_prefix,
@@ -165,6 +174,8 @@ def settings_for(database_url: str, role_prefix: str, kafka_bootstrap: str):
 
 
 @pytest.fixture
-def service_settings(settings_for):
+def service_settings(
+    settings_for: Callable[..., ServiceSettings],
+) -> Callable[..., ServiceSettings]:
     """settings_for, for a single test."""
     return settings_for

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from booking_shared.devstack.infra import free_port
 
 
+class _Server(uvicorn.Server):
+    """Leaves the test process's signal handlers alone: Ctrl-C stops the test run, not the
+    server inside it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 @contextlib.asynccontextmanager
 async def serve_app(
-    app, port: int | None = None, startup_timeout: float = 60.0
+    app: ASGIApp, port: int | None = None, startup_timeout: float = 60.0
 ) -> AsyncIterator[str]:
     """Start uvicorn (lifespan included) as a task; yields the base URL."""
     port = port or free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
     )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _Server(config)
     task = asyncio.create_task(server.serve())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + startup_timeout

@@ -16,10 +16,12 @@ import asyncpg
 from booking_shared.contracts import (
     BookingItem,
     Capabilities,
+    Command,
     FailureReason,
     ProviderAnnounced,
     model_for,
 )
+from booking_shared.db import Connection
 from booking_shared.money import Money
 from orchestrator.domain.model import (
     Exposure,
@@ -45,6 +47,15 @@ def _minor(m: Money | None) -> int | None:
     return None if m is None else m.amount_minor
 
 
+def _command(type_name: str, payload: str) -> Command:
+    """A step's stored command, read back as its own model."""
+    model = model_for(type_name)
+    command = model.model_validate_json(payload) if model is not None else None
+    if not isinstance(command, Command):
+        raise ValueError(f"a stored step command of unknown type {type_name!r}")
+    return command
+
+
 HistoryRow = tuple[str, datetime | None, str, str | None, str, uuid.UUID | None, str]
 
 
@@ -62,7 +73,7 @@ def history_row(
 
 
 class SagaRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     # ---- providers ----------------------------------------------------------------------
@@ -154,13 +165,11 @@ class SagaRepository:
         ]
         steps = {}
         for r in row["step_rows"]:
-            model = model_for(r["command_type"])
-            assert model is not None, r["command_type"]
             steps[r["name"]] = Step(
                 name=r["name"],
                 kind=r["kind"],
                 phase=Phase(r["phase"]),
-                command=model.model_validate_json(r["command"]),  # type: ignore[arg-type]
+                command=_command(r["command_type"], r["command"]),
                 item_id=r["item_id"],
                 status=StepStatus(r["status"]),
                 attempts=r["attempts"],
@@ -429,7 +438,8 @@ class SagaRepository:
         limit: int,
         offset: int,
     ) -> tuple[list[asyncpg.Record], int]:
-        where, args = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        args: list[object] = []
         if state:
             args.append(state)
             where.append(f"state = ${len(args)}")

@@ -4,12 +4,14 @@ saga long over, and the sealed guest once no command will ever carry it again.""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from booking_shared.retention import Rule
 from orchestrator.config import Settings
 from orchestrator.domain.model import FINAL, SETTLED, SagaState
 
 
-def _states(states) -> str:  # noqa: ANN001
+def _states(states: Iterable[SagaState]) -> str:
     return "ARRAY[" + ", ".join(f"'{s.value}'" for s in sorted(states)) + "]"
 
 
@@ -22,7 +24,7 @@ _AT_REST = (
 )
 
 
-def _history(name: str, keep_s: float, states) -> Rule:  # noqa: ANN001
+def _history(name: str, keep_s: float, states: Iterable[SagaState]) -> Rule:
     return Rule(
         name,
         keep_s,

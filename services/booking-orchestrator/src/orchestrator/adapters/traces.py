@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncpg
+from booking_shared.db import Connection
 
 
-async def remember(conn: asyncpg.Connection, booking_id: str, traceparent: str) -> None:
+async def remember(conn: Connection, booking_id: str, traceparent: str) -> None:
     await conn.execute(
         "INSERT INTO saga_traces (booking_id, traceparent) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         booking_id,
@@ -13,7 +13,7 @@ async def remember(conn: asyncpg.Connection, booking_id: str, traceparent: str) 
     )
 
 
-async def recall(conn: asyncpg.Connection, booking_id: str) -> str | None:
+async def recall(conn: Connection, booking_id: str) -> str | None:
     return await conn.fetchval(
         "SELECT traceparent FROM saga_traces WHERE booking_id = $1", booking_id
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from booking_shared.money import Money
@@ -12,7 +13,7 @@ def money(m: Money | None) -> dict[str, Any] | None:
     return None if m is None else {"amount_minor": m.amount_minor, "currency": m.currency}
 
 
-def _iso(t) -> str | None:  # type: ignore[no-untyped-def]
+def _iso(t: datetime | None) -> str | None:
     return t.isoformat() if t is not None else None
 
 

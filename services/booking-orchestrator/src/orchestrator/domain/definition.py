@@ -13,6 +13,8 @@ rows; the functions they name live in `steps.py`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from booking_shared.contracts import (
     ItemCancelled,
     ItemConfirmed,
@@ -87,7 +89,7 @@ from orchestrator.domain.steps import (
 # status after it, repeats=the statuses after which it is a duplicate).
 
 S, IS, FAILED, WAITING = SagaState, ItemStatus, StepStatus.FAILED, StepStatus.WAITING
-REFUSAL = dict(closes=FAILED, repeats=ANSWERED)
+REFUSAL: dict[str, Any] = dict(closes=FAILED, repeats=ANSWERED)
 
 DEFINITION = Definition(
     version=1,

@@ -15,7 +15,9 @@ import copy
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from datetime import datetime
+from functools import partial
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from booking_shared.contracts import (
     BookingCancellationRequested,
@@ -50,8 +52,10 @@ from orchestrator.domain.model import (
 )
 from orchestrator.domain.routing import route
 
+R = TypeVar("R", bound=Message)
+
 # An answer's handler gets the step it answers and that step's item (None for the payment).
-ReplyHandler = Callable[["Run", Step, Item | None, Message], None]
+ReplyHandler = Callable[["Run", Step, Item | None, R], None]
 TimeoutHandler = Callable[["Run", Step, Item | None], None]
 CommandBuilder = Callable[[Saga, Item | None, uuid.UUID], Command]
 Hook = Callable[["Run"], None]
@@ -67,7 +71,7 @@ def _nothing(run: Run) -> None:
 
 
 @dataclass(frozen=True)
-class Answer:
+class Answer(Generic[R]):
     """How a step reads one type of reply. The engine decides which case it is:
 
     - a *duplicate* (the step's status is in `repeats`): noted, nothing changes;
@@ -77,8 +81,8 @@ class Answer:
       `late` runs; with `late=None` the answer is only noted and the step left as it was.
     """
 
-    fresh: ReplyHandler
-    late: ReplyHandler | None = None
+    fresh: ReplyHandler[R]
+    late: ReplyHandler[R] | None = None
     closes: StepStatus = StepStatus.DONE
     repeats: frozenset[StepStatus] = frozenset({StepStatus.DONE})
 
@@ -97,7 +101,7 @@ class StepDef:
     """One row of the table: a forward step (with `state`) or an undo step (without)."""
 
     kind: str
-    replies: Mapping[type[Message], Answer]
+    replies: Mapping[type[Message], Answer[Any]]  # the key is the answer's reply type
     on_timeout: TimeoutHandler  # after the last send went unanswered
     topic: str | None = None  # where its commands go; None: the item's partner
     state: SagaState | None = None  # the forward state the step runs in
@@ -191,7 +195,7 @@ class Run:
         self.first_wait = ctx.policy.timeout(1)  # how long a new command waits for its answer
 
     @property
-    def now(self):
+    def now(self) -> datetime:
         return self.ctx.now
 
     @property
@@ -317,7 +321,7 @@ class Run:
         for it in [
             it for it in self.saga.items if it.status == spec.items.takes and not it.failure
         ]:
-            self.send(spec.kind, Phase.FORWARD, it, lambda cid, it=it: build(self.saga, it, cid))
+            self.send(spec.kind, Phase.FORWARD, it, partial(build, self.saga, it))
             it.status = spec.items.sending
             reserves = it.hold_capable or not spec.reserves_only_with_hold
             it.exposure = Exposure.MAYBE if reserves else Exposure.NONE

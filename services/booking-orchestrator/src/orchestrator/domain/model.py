@@ -251,7 +251,7 @@ class Saga:
             if s.status == StepStatus.SENT and s.deadline_at
         }
         out.update({f"timer:{k}": v for k, v in self.timers.items()})
-        return out  # type: ignore[return-value]
+        return out
 
 
 @dataclass(frozen=True)
@@ -307,9 +307,12 @@ class DeadlineDue:
     name: str  # a step name, or timer:<name>
 
 
+OperatorKind = Literal["retry", "compensate", "pause", "resume"]
+
+
 @dataclass(frozen=True)
 class OperatorAction:
-    action: Literal["retry", "compensate", "pause", "resume"]
+    action: OperatorKind
     actor: str
     reason: str = ""
 

@@ -163,7 +163,7 @@ def _hold_seen(run: Run, item: Item, reply: ItemHeld) -> None:
     item.exposure = Exposure.HOLD if item.hold_capable else Exposure.NONE
 
 
-def item_held(run: Run, step: Step, item: Item | None, reply: ItemHeld) -> None:  # type: ignore[override]
+def item_held(run: Run, step: Step, item: Item | None, reply: ItemHeld) -> None:
     assert item is not None
     _hold_seen(run, item, reply)
     item.status = ItemStatus.HELD
@@ -180,21 +180,21 @@ def item_held(run: Run, step: Step, item: Item | None, reply: ItemHeld) -> None:
         item.price = reply.price
 
 
-def item_held_late(run: Run, step: Step, item: Item | None, reply: ItemHeld) -> None:  # type: ignore[override]
+def item_held_late(run: Run, step: Step, item: Item | None, reply: ItemHeld) -> None:
     """Compensation began, or we gave up on this item."""
     assert item is not None
     _hold_seen(run, item, reply)
     late_exposure(run, item, "late ItemHeld")
 
 
-def hold_refused(run: Run, step: Step, item: Item | None, reply: ItemRejected) -> None:  # type: ignore[override]
+def hold_refused(run: Run, step: Step, item: Item | None, reply: ItemRejected) -> None:
     assert item is not None
     item.exposure = Exposure.NONE
     run.fail(item, reply.reason_code, reply.detail, ItemStatus.REJECTED)
     drop(run, item, reply.reason_code, "")
 
 
-def hold_refused_late(run: Run, step: Step, item: Item | None, reply: ItemRejected) -> None:  # type: ignore[override]
+def hold_refused_late(run: Run, step: Step, item: Item | None, reply: ItemRejected) -> None:
     assert item is not None
     if not cancel_pending(run, item) and item.exposure == Exposure.MAYBE:
         item.exposure = Exposure.NONE
@@ -236,13 +236,13 @@ def _authorization_seen(run: Run, reply: PaymentAuthorized) -> None:
     p.client_secret = None
 
 
-def payment_authorized(run: Run, step: Step, item: Item | None, reply: PaymentAuthorized) -> None:  # type: ignore[override]
+def payment_authorized(run: Run, step: Step, item: Item | None, reply: PaymentAuthorized) -> None:
     _authorization_seen(run, reply)
 
 
 def payment_authorized_late(
     run: Run, step: Step, item: Item | None, reply: PaymentAuthorized
-) -> None:  # type: ignore[override]
+) -> None:
     """The booking is being (or was) unwound; the money hold must not stay."""
     _authorization_seen(run, reply)
     s = run.saga
@@ -252,7 +252,7 @@ def payment_authorized_late(
     void_payment(run)
 
 
-def action_required(run: Run, step: Step, item: Item | None, reply: PaymentActionRequired) -> None:  # type: ignore[override]
+def action_required(run: Run, step: Step, item: Item | None, reply: PaymentActionRequired) -> None:
     s = run.saga
     s.payment.payment_intent_id = reply.payment_intent_id
     s.payment.client_secret = reply.client_secret
@@ -264,13 +264,13 @@ def action_required(run: Run, step: Step, item: Item | None, reply: PaymentActio
     run.transition(SagaState.ACTION_REQUIRED, "the card needs the customer (3-D Secure)")
 
 
-def payment_declined(run: Run, step: Step, item: Item | None, reply: PaymentDeclined) -> None:  # type: ignore[override]
+def payment_declined(run: Run, step: Step, item: Item | None, reply: PaymentDeclined) -> None:
     run.saga.payment.client_secret = None
     run.fail(None, reply.decline_code, reply.message)
     run.compensate(f"payment declined: {reply.decline_code}")
 
 
-def authorize_failed(run: Run, step: Step, item: Item | None, reply: PaymentFailed) -> None:  # type: ignore[override]
+def authorize_failed(run: Run, step: Step, item: Item | None, reply: PaymentFailed) -> None:
     run.saga.payment.client_secret = None
     run.fail(None, reply.code, reply.message)
     run.compensate(f"payment failed: {reply.code}")
@@ -303,7 +303,7 @@ def _confirmation_seen(item: Item, reply: ItemConfirmed) -> None:
     item.exposure = Exposure.BOOKING
 
 
-def item_confirmed(run: Run, step: Step, item: Item | None, reply: ItemConfirmed) -> None:  # type: ignore[override]
+def item_confirmed(run: Run, step: Step, item: Item | None, reply: ItemConfirmed) -> None:
     assert item is not None
     _confirmation_seen(item, reply)
     item.status = ItemStatus.CONFIRMED
@@ -311,7 +311,7 @@ def item_confirmed(run: Run, step: Step, item: Item | None, reply: ItemConfirmed
         item.price = reply.price
 
 
-def item_confirmed_late(run: Run, step: Step, item: Item | None, reply: ItemConfirmed) -> None:  # type: ignore[override]
+def item_confirmed_late(run: Run, step: Step, item: Item | None, reply: ItemConfirmed) -> None:
     assert item is not None
     _confirmation_seen(item, reply)
     late_exposure(run, item, "late ItemConfirmed")
@@ -328,14 +328,14 @@ def _confirm_refusal_seen(run: Run, item: Item, reply: ItemRejected) -> None:
         item.exposure = Exposure.HOLD if still_held else Exposure.NONE
 
 
-def confirm_refused(run: Run, step: Step, item: Item | None, reply: ItemRejected) -> None:  # type: ignore[override]
+def confirm_refused(run: Run, step: Step, item: Item | None, reply: ItemRejected) -> None:
     assert item is not None
     _confirm_refusal_seen(run, item, reply)
     run.fail(item, reply.reason_code, reply.detail, ItemStatus.REJECTED)
     drop(run, item, reply.reason_code, "confirmation refused")
 
 
-def confirm_refused_late(run: Run, step: Step, item: Item | None, reply: ItemRejected) -> None:  # type: ignore[override]
+def confirm_refused_late(run: Run, step: Step, item: Item | None, reply: ItemRejected) -> None:
     assert item is not None
     _confirm_refusal_seen(run, item, reply)
     run.note("late ItemRejected (confirm)")
@@ -352,11 +352,11 @@ def cancel_bookings(run: Run) -> None:
 # ---- capture (the pivot) ---------------------------------------------------------------------
 
 
-def payment_captured(run: Run, step: Step, item: Item | None, reply: PaymentCaptured) -> None:  # type: ignore[override]
+def payment_captured(run: Run, step: Step, item: Item | None, reply: PaymentCaptured) -> None:
     run.saga.payment.captured = reply.amount_captured
 
 
-def payment_captured_late(run: Run, step: Step, item: Item | None, reply: PaymentCaptured) -> None:  # type: ignore[override]
+def payment_captured_late(run: Run, step: Step, item: Item | None, reply: PaymentCaptured) -> None:
     """Money taken for a booking that is being unwound: give it back."""
     s = run.saga
     s.payment.captured = reply.amount_captured
@@ -370,7 +370,7 @@ def payment_captured_late(run: Run, step: Step, item: Item | None, reply: Paymen
         refund_payment(run, owed, Phase.COMPENSATION, "booking failed")
 
 
-def capture_failed(run: Run, step: Step, item: Item | None, reply: PaymentFailed) -> None:  # type: ignore[override]
+def capture_failed(run: Run, step: Step, item: Item | None, reply: PaymentFailed) -> None:
     run.fail(None, reply.code, reply.message or "capture failed")
     run.compensate(f"capture failed: {reply.code}")
 
@@ -453,6 +453,21 @@ def void_payment(run: Run) -> None:
     )
 
 
+def asked(step: Step) -> Money | None:
+    """The amount a payment step's command named (a capture may name none: all authorized)."""
+    cmd = step.command
+    if not isinstance(cmd, AuthorizePayment | CapturePayment | RefundPayment):
+        raise TypeError(f"the {step.kind} command names no amount")
+    return cmd.amount
+
+
+def refund_asked(step: Step) -> Money:
+    """The amount a refund step asked back."""
+    if not isinstance(step.command, RefundPayment):
+        raise TypeError(f"the {step.kind} command is not a refund")
+    return step.command.amount
+
+
 def refund_payment(run: Run, amount: Money, phase: Phase, reason: str) -> None:
     bid = run.saga.booking_id
     run.ensure(
@@ -470,7 +485,7 @@ def cancel_pending(run: Run, item: Item) -> bool:
     )
 
 
-def item_cancelled(run: Run, step: Step, item: Item | None, reply: ItemCancelled) -> None:  # type: ignore[override]
+def item_cancelled(run: Run, step: Step, item: Item | None, reply: ItemCancelled) -> None:
     assert item is not None
     cur = run.saga.total.currency
     item.exposure = Exposure.NONE
@@ -481,7 +496,7 @@ def item_cancelled(run: Run, step: Step, item: Item | None, reply: ItemCancelled
         item.fee = in_currency(reply.fee, cur)
 
 
-def cancel_refused(run: Run, step: Step, item: Item | None, reply: ItemRejected) -> None:  # type: ignore[override]
+def cancel_refused(run: Run, step: Step, item: Item | None, reply: ItemRejected) -> None:
     assert item is not None
     if reply.reason_code in ("not_found", "hold_expired"):
         item.exposure = Exposure.NONE
@@ -503,11 +518,11 @@ def cancel_refused(run: Run, step: Step, item: Item | None, reply: ItemRejected)
         run.fail(None, f"cancel_{reply.reason_code}", f"{item.item_id}: {reply.detail}")
 
 
-def payment_voided(run: Run, step: Step, item: Item | None, reply: PaymentVoided) -> None:  # type: ignore[override]
+def payment_voided(run: Run, step: Step, item: Item | None, reply: PaymentVoided) -> None:
     pass  # the answered void step is the record (`voided`)
 
 
-def void_refused(run: Run, step: Step, item: Item | None, reply: PaymentFailed) -> None:  # type: ignore[override]
+def void_refused(run: Run, step: Step, item: Item | None, reply: PaymentFailed) -> None:
     """A void that cannot be done: either nothing is held any more, or the money was taken.
     A refund of what may have been taken settles both (refused when nothing was captured):
     what the capture asked for (best effort captures less than it authorized), else the
@@ -516,23 +531,23 @@ def void_refused(run: Run, step: Step, item: Item | None, reply: PaymentFailed) 
     capture = run.latest("capture", None, Phase.FORWARD)
     auth = run.latest("authorize", None, Phase.FORWARD)
     amount = (
-        capture.command.amount  # type: ignore[attr-defined]
+        asked(capture)
         if capture is not None
-        else s.payment.authorized or (auth.command.amount if auth is not None else None)  # type: ignore[attr-defined]
+        else s.payment.authorized or (asked(auth) if auth is not None else None)
     )
     if amount is not None and amount.amount_minor > 0 and not s.payment.refunded:
         run.note(f"void refused ({reply.code}): refunding in case the money was taken")
         refund_payment(run, amount, Phase.COMPENSATION, "booking failed")
 
 
-def payment_refunded(run: Run, step: Step, item: Item | None, reply: PaymentRefunded) -> None:  # type: ignore[override]
+def payment_refunded(run: Run, step: Step, item: Item | None, reply: PaymentRefunded) -> None:
     p = run.saga.payment
     p.refunded = reply.total_refunded
     if p.captured is None or p.captured < reply.total_refunded:
         p.captured = reply.total_refunded  # we learn it was taken by giving it back
 
 
-def refund_refused(run: Run, step: Step, item: Item | None, reply: PaymentFailed) -> None:  # type: ignore[override]
+def refund_refused(run: Run, step: Step, item: Item | None, reply: PaymentFailed) -> None:
     if not run.saga.payment.captured:
         run.note(f"refund refused ({reply.code}): nothing was captured")
     else:
@@ -657,7 +672,7 @@ def rerun_cancellation(run: Run, who: str) -> None:
             cancel_item(run, it, Phase.CANCELLATION, "cancelled by the customer")
     refund = run.latest("refund", None, Phase.CANCELLATION)
     if refund is not None and refund.status in (StepStatus.FAILED, StepStatus.EXHAUSTED):
-        refund_payment(run, refund.command.amount, Phase.CANCELLATION, "booking cancelled")  # type: ignore[attr-defined]
+        refund_payment(run, refund_asked(refund), Phase.CANCELLATION, "booking cancelled")
     cancellation_progress(run)
 
 
@@ -814,7 +829,7 @@ def booking_cancelled(s: Saga, reason: str) -> Message:
         st for st in s.steps.values() if st.kind == "refund" and st.phase == Phase.CANCELLATION
     ]
     last = refunds_sent[-1] if refunds_sent else None
-    total = last.command.amount if last is not None and last.status == StepStatus.DONE else zero  # type: ignore[attr-defined]
+    total = refund_asked(last) if last is not None and last.status == StepStatus.DONE else zero
     cancelled = [it for it in s.items if it.status == ItemStatus.CANCELLED and it.confirmation_code]
     refused = [it for it in s.items if it.status == ItemStatus.NOT_CANCELLABLE]
     refunds = [

@@ -39,7 +39,7 @@ def _text(value: object) -> str:
     if isinstance(value, Money):
         return value.display()
     if hasattr(value, "isoformat"):
-        return value.isoformat()  # type: ignore[union-attr]
+        return value.isoformat()
     return str(value)
 
 

@@ -12,7 +12,7 @@ from booking_shared.http import problem
 from orchestrator import handlers
 from orchestrator.adapters.repository import SagaRepository
 from orchestrator.adapters.views import saga_view, summary_view
-from orchestrator.domain.model import NotAllowed, SagaState
+from orchestrator.domain.model import NotAllowed, OperatorKind, SagaState
 
 router = APIRouter(prefix="/internal/sagas", tags=["sagas"])
 
@@ -80,7 +80,7 @@ async def get_saga(request: Request, booking_id: BookingId) -> Any:
 
 
 async def _act(
-    request: Request, booking_id: str, action: str, body: ActionRequest
+    request: Request, booking_id: str, action: OperatorKind, body: ActionRequest
 ) -> dict[str, Any] | JSONResponse:
     rt = _runtime(request)
     try:

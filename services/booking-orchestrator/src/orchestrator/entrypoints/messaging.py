@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import AbstractContextManager
+
+from opentelemetry.trace import Span
 
 from booking_shared import tracing
 from booking_shared.contracts import (
@@ -15,6 +18,7 @@ from booking_shared.contracts import (
     ItemHeld,
     ItemHoldLapsed,
     ItemRejected,
+    Message,
     PaymentActionRequired,
     PaymentAuthorized,
     PaymentCaptured,
@@ -38,7 +42,7 @@ from orchestrator.handlers import Deps
 
 log = logging.getLogger(__name__)
 
-PAYMENT_REPLY_TYPES = (
+PAYMENT_REPLY_TYPES: tuple[type[Message], ...] = (
     PaymentAuthorized,
     PaymentDeclined,
     PaymentActionRequired,
@@ -47,10 +51,16 @@ PAYMENT_REPLY_TYPES = (
     PaymentRefunded,
     PaymentFailed,
 )
-PROVIDER_REPLY_TYPES = (ItemHeld, ItemRejected, ItemConfirmed, ItemCancelled, ItemHoldLapsed)
+PROVIDER_REPLY_TYPES: tuple[type[Message], ...] = (
+    ItemHeld,
+    ItemRejected,
+    ItemConfirmed,
+    ItemCancelled,
+    ItemHoldLapsed,
+)
 
 
-def saga_span(name: str, h: Handling):  # type: ignore[no-untyped-def]
+def saga_span(name: str, h: Handling) -> AbstractContextManager[Span | None]:
     """One span per message the saga applies (a step's reply, the request, a cancellation);
     the commands it sends and its state changes show inside it (handlers._emit)."""
     return tracing.span(

@@ -38,7 +38,7 @@ async def _read(
     tps = [
         TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())
     ]
-    out = {t: {"topic": t, "total": 0, "records": []} for t in names}
+    out: dict[str, dict[str, Any]] = {t: {"topic": t, "total": 0, "records": []} for t in names}
     if not tps:
         return list(out.values())
     consumer.assign(tps)

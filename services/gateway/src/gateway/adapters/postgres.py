@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
+from booking_shared.db import Connection
 from gateway.domain import ratelimit
 from gateway.domain.models import Preferences
 
-Conn = asyncpg.Connection | asyncpg.Pool
+Conn = Connection | asyncpg.Pool
 
 
 def dumps(value: Any) -> str:
@@ -38,7 +39,7 @@ class User:
     name: str
     email: str
     phone: str | None
-    role: str
+    role: Literal["user", "ops"]
     preferences: Preferences
     stripe_customer_id: str | None
     created_at: datetime
@@ -92,6 +93,7 @@ async def insert_user(
         first_name,
         last_name,
     )
+    assert row is not None  # INSERT ... RETURNING always returns the row
     return _user(row)
 
 
@@ -150,6 +152,8 @@ async def update_user(conn: Conn, user_id: str, fields: dict[str, Any]) -> User:
     row = await conn.fetchrow(
         f"UPDATE users u SET {', '.join(sets)} WHERE u.id = $1 RETURNING {_USER_COLS}", *args
     )
+    if row is None:
+        raise LookupError(f"user {user_id} no longer exists")
     return _user(row)
 
 
@@ -202,7 +206,7 @@ async def insert_quote(
     consent: dict,
     expires_at: datetime,
 ) -> asyncpg.Record:
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         "INSERT INTO quotes (id, user_id, lines, total_minor, currency, consent, expires_at)"
         " VALUES ($1, $2, $3::jsonb, $4, $5, $6::jsonb, $7) RETURNING *",
         quote_id,
@@ -213,6 +217,8 @@ async def insert_quote(
         dumps(consent),
         expires_at,
     )
+    assert row is not None  # INSERT ... RETURNING always returns the row
+    return row
 
 
 async def get_quote(conn: Conn, quote_id: str, user_id: str) -> asyncpg.Record | None:
@@ -376,7 +382,7 @@ async def insert_consent(conn: Conn, **v: Any) -> None:
 @dataclass(frozen=True)
 class Claim:
     kind: str  # "new" | "done" | "mismatch" | "in_flight"
-    row: asyncpg.Record | None = None
+    row: asyncpg.Record
 
 
 async def claim_key(
@@ -451,7 +457,7 @@ async def release_key(pool: Conn, user_id: str, key: str, fp: str) -> None:
 
 
 async def take_token(
-    conn: asyncpg.Connection, user_id: str, bucket: str, rule: ratelimit.BucketRule
+    conn: Connection, user_id: str, bucket: str, rule: ratelimit.BucketRule
 ) -> ratelimit.Take:
     """Take one token from the user's bucket; call inside a transaction (the row stays locked)."""
     row = await conn.fetchrow(

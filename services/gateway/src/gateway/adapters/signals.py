@@ -7,8 +7,11 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 
 import asyncpg
+
+from booking_shared.db import Connection
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +24,7 @@ class BookingSignals:
         self.channel = channel
         self.server_settings = server_settings or {}
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
-        self._conn: asyncpg.Connection | None = None
+        self._conn: Connection | None = None
 
     async def start(self) -> None:
         if self.dsn is None:
@@ -41,15 +44,15 @@ class BookingSignals:
                 await self._conn.close()
             self._conn = None
 
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self.notify(payload)
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        self.notify(str(payload))
 
     def notify(self, booking_id: str) -> None:
         for ev in self._waiters.get(booking_id, ()):
             ev.set()
 
     @contextlib.contextmanager
-    def subscribe(self, booking_id: str):
+    def subscribe(self, booking_id: str) -> Iterator[asyncio.Event]:
         """An Event set whenever the booking's timeline grows (clear it before each read)."""
         ev = asyncio.Event()
         self._waiters[booking_id].add(ev)

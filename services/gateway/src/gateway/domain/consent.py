@@ -3,6 +3,7 @@ explicit confirmation? A pure function of the preferences, the amount and the ty
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
@@ -35,7 +36,7 @@ class Consent:
     decision: ConsentDecision
 
 
-def evaluate(prefs: Preferences, total: Money, booking_types: set[str]) -> ConsentDecision:
+def evaluate(prefs: Preferences, total: Money, booking_types: AbstractSet[str]) -> ConsentDecision:
     blocking: list[Reason] = []
     not_allowed = sorted(t for t in booking_types if t not in prefs.allowed_booking_types)
     if not_allowed:
@@ -102,7 +103,9 @@ class Refusal(Exception):
         self.needs_confirmation = needs_confirmation
 
 
-def check(prefs: Preferences, total: Money, booking_types: set[str], confirm: bool) -> Consent:
+def check(
+    prefs: Preferences, total: Money, booking_types: AbstractSet[str], confirm: bool
+) -> Consent:
     """The consent a booking stands on, or Refusal. An explicit confirmation covers every limit
     except the booking types the user excluded altogether."""
     decision = evaluate(prefs, total, booking_types)

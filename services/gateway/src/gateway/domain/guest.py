@@ -4,8 +4,9 @@ booking a partner would refuse is refused here, before any table is held or card
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from booking_shared.contracts import GuestFieldRule, GuestRequirements
 from booking_shared.sealed import GuestContact
@@ -61,8 +62,9 @@ class GuestIssue:
     field: str  # the request path, e.g. guest.last_name
     code: str  # missing | too_short | too_long | invalid_format
     message: str
-    providers: list[str] = field(default_factory=list)
-    items: list[str] = field(default_factory=list)
+    # dataclasses.field in full: the attribute `field` above shadows the bare name here.
+    providers: list[str] = dataclasses.field(default_factory=list)
+    items: list[str] = dataclasses.field(default_factory=list)
 
     def view(self) -> dict[str, object]:
         return {

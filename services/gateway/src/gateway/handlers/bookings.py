@@ -13,7 +13,12 @@ from typing import Any
 import asyncpg
 
 from booking_shared import outbox
-from booking_shared.contracts import BookingCancellationRequested, BookingRequested, PaymentSource
+from booking_shared.contracts import (
+    BookingCancellationRequested,
+    BookingMode,
+    BookingRequested,
+    PaymentSource,
+)
 from booking_shared.contracts.topics import BOOKING_EVENTS
 from booking_shared.money import Money, total
 from booking_shared.sealed import seal
@@ -57,7 +62,7 @@ OUTCOME_EVENTS = {
 @dataclass(frozen=True)
 class BookingCommand:
     quote_id: str
-    mode: str
+    mode: BookingMode
     confirm: bool
     payment_method_id: str | None = None
     guest: GuestDetails | None = None
@@ -192,7 +197,7 @@ async def _book(
         items=[ln.item for ln in to_book],
         total=amount,
         payment=PaymentSource(customer_id=customer_id, payment_method_id=card.id),
-        mode=cmd.mode,  # type: ignore[arg-type]
+        mode=cmd.mode,
         guest=seal(guest.contact(), deps.settings.guest_data_key),
         requested_at=now,
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncpg
-
+from booking_shared.db import Connection
 from gateway.adapters import postgres as db
 from gateway.domain.errors import RateLimited
 from gateway.domain.ratelimit import BucketRule
@@ -21,7 +20,7 @@ def rule(deps: Deps, bucket: str) -> BucketRule:
     return BucketRule(s.rate_bookings_capacity, s.rate_bookings_per_minute)
 
 
-async def take_or_refuse(deps: Deps, conn: asyncpg.Connection, user_id: str, bucket: str) -> None:
+async def take_or_refuse(deps: Deps, conn: Connection, user_id: str, bucket: str) -> None:
     """Take a token inside the caller's transaction, or raise RateLimited (429 + Retry-After)."""
     taken = await db.take_token(conn, user_id, bucket, rule(deps, bucket))
     if not taken.allowed:

@@ -50,21 +50,26 @@ async def _refresh(deps: Deps, user: User, customer: str) -> None:
         await db.forget_card_copy(deps.db(), user.id)
 
 
-async def customer_of(deps: Deps, user: User, *, create: bool) -> str | None:
+def customer_of(user: User) -> str | None:
+    """The user's Stripe customer id, if the payment service made one."""
+    return user.stripe_customer_id
+
+
+async def ensure_customer(deps: Deps, user: User) -> str:
     """The user's Stripe customer id, created at the payment service on first need."""
-    if user.stripe_customer_id or not create:
+    if user.stripe_customer_id:
         return user.stripe_customer_id
     customer_id = await deps.payment.ensure_customer(user.id, user.email)
     return await db.set_customer(deps.db(), user.id, customer_id)
 
 
 async def create_setup_intent(deps: Deps, user: User) -> dict[str, Any]:
-    customer = await customer_of(deps, user, create=True)
+    customer = await ensure_customer(deps, user)
     return (await deps.payment.create_setup_intent(customer)).model_dump()
 
 
 async def list_payment_methods(deps: Deps, user: User) -> list[Card]:
-    customer = await customer_of(deps, user, create=False)
+    customer = customer_of(user)
     if customer is None:
         return []
     return await _remember(deps, user, await deps.payment.list_cards(customer))
@@ -73,7 +78,7 @@ async def list_payment_methods(deps: Deps, user: User) -> list[Card]:
 async def attach_payment_method(
     deps: Deps, user: User, payment_method_id: str, make_default: bool
 ) -> Card:
-    customer = await customer_of(deps, user, create=True)
+    customer = await ensure_customer(deps, user)
     try:
         card = await deps.payment.attach_card(customer, payment_method_id, make_default)
     except UpstreamUnavailable:
@@ -96,7 +101,7 @@ async def attach_payment_method(
 
 async def _owned(deps: Deps, user: User, payment_method_id: str) -> str:
     """The customer id, if the payment method is one of this user's; else 404 (never another user's)."""
-    customer = await customer_of(deps, user, create=False)
+    customer = customer_of(user)
     if customer is None:
         raise NotFound("payment method", "payment_method_id")
     cards = await _remember(deps, user, await deps.payment.list_cards(customer))
@@ -135,7 +140,7 @@ async def choose_card(deps: Deps, user: User, wanted: str | None) -> tuple[str, 
     default; (customer, None) when there is no card on file. Read from the gateway's copy, so the
     payment service is not needed; only a user whose cards were never heard (saved before the
     copy existed) makes it ask the payment service once."""
-    customer = await customer_of(deps, user, create=False)
+    customer = customer_of(user)
     if customer is None:
         if wanted:
             raise NotFound("payment method", "payment_method_id")

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 async def record_saga_state(h: Handling) -> None:
-    msg: SagaStateChanged = h.message  # type: ignore[assignment]
+    msg = h.message_as(SagaStateChanged)
     row = await db.get_booking(h.conn, msg.booking_id, None, for_update=True)
     if row is None:
         log.debug("saga state of a booking made elsewhere; ignored")

@@ -16,6 +16,7 @@ import asyncpg
 
 from booking_shared import outbox, tracing
 from booking_shared.contracts import Envelope, Message
+from booking_shared.db import Connection
 from gateway.adapters import postgres as db
 from gateway.domain import states
 from gateway.metrics import REQUESTS_RESENT, REQUESTS_UNANSWERED
@@ -35,9 +36,7 @@ _QUIET = (
 )
 
 
-async def remember(
-    conn: asyncpg.Connection, topic: str, message: Message, envelope: Envelope
-) -> None:
+async def remember(conn: Connection, topic: str, message: Message, envelope: Envelope) -> None:
     """Keep a request as first sent; call in the transaction that puts it in the outbox."""
     await conn.execute(
         "INSERT INTO sent_requests (booking_id, type, topic, headers, payload)"
@@ -53,9 +52,7 @@ async def remember(
     )
 
 
-async def _resend(
-    conn: asyncpg.Connection, row: asyncpg.Record, producer: str, schema: str
-) -> Envelope:
+async def _resend(conn: Connection, row: asyncpg.Record, producer: str, schema: str) -> Envelope:
     first = Envelope.from_headers([(k, v) for k, v in db.loads(row["headers"])])
     # The resend continues the first request's trace.
     with tracing.producing(row["topic"], first.type, row["booking_id"], parent=first.traceparent):
@@ -89,7 +86,7 @@ async def _resend(
 
 
 async def resend_if_quiet(
-    conn: asyncpg.Connection,
+    conn: Connection,
     booking_id: str,
     type_: str,
     after_s: float,

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from booking_shared.db import Connection
 from gateway.adapters import postgres as db
 from gateway.adapters.postgres import User
 from gateway.domain.errors import Conflict, Forbidden, NotFound
@@ -62,7 +63,7 @@ class Principal:
             raise Forbidden("this route needs the ops role")
 
 
-async def _issue(conn: asyncpg.Connection, user_id: str, ttl: timedelta) -> IssuedToken:
+async def _issue(conn: Connection, user_id: str, ttl: timedelta) -> IssuedToken:
     token = new_token()
     expires_at = await db.insert_token(conn, hash_token(token), user_id, ttl)
     return IssuedToken(token, expires_at)

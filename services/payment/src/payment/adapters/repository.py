@@ -11,13 +11,14 @@ from typing import Any
 import asyncpg
 
 from booking_shared.contracts import Envelope, Reply, model_for
+from booking_shared.db import Connection
 from payment.domain.gateway import CardDisplay
 from payment.domain.payment import Payment, Status
 
 # --- locking -------------------------------------------------------------------------------
 
 
-async def lock_booking(conn: asyncpg.Connection, booking_id: str) -> None:
+async def lock_booking(conn: Connection, booking_id: str) -> None:
     """Serialize everything that touches one booking's payment (commands, resends, webhooks)
     until the caller's transaction ends. A second delivery of a command that is still talking to
     Stripe waits here, then finds the answer instead of calling Stripe again."""
@@ -26,7 +27,7 @@ async def lock_booking(conn: asyncpg.Connection, booking_id: str) -> None:
     )
 
 
-async def lock_user(conn: asyncpg.Connection, user_id: str) -> None:
+async def lock_user(conn: Connection, user_id: str) -> None:
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"customer:{user_id}"
     )
@@ -49,7 +50,7 @@ def _payment(row: asyncpg.Record | None) -> Payment | None:
     return Payment(**{k: values[k] for k in Payment.__dataclass_fields__})
 
 
-async def get_payment(conn: asyncpg.Connection, booking_id: str) -> Payment | None:
+async def get_payment(conn: Connection, booking_id: str) -> Payment | None:
     return _payment(
         await conn.fetchrow(
             f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE booking_id = $1", booking_id
@@ -57,13 +58,11 @@ async def get_payment(conn: asyncpg.Connection, booking_id: str) -> Payment | No
     )
 
 
-async def get_payment_row(conn: asyncpg.Connection, booking_id: str) -> asyncpg.Record | None:
+async def get_payment_row(conn: Connection, booking_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM payments WHERE booking_id = $1", booking_id)
 
 
-async def waiting_for_action(
-    conn: asyncpg.Connection | asyncpg.Pool, limit: int
-) -> list[asyncpg.Record]:
+async def waiting_for_action(conn: Connection | asyncpg.Pool, limit: int) -> list[asyncpg.Record]:
     """Payments parked for 3-D Secure, the longest-waiting first: booking id and intent id."""
     return await conn.fetch(
         "SELECT booking_id, payment_intent_id FROM payments WHERE status = 'requires_action'"
@@ -72,13 +71,13 @@ async def waiting_for_action(
     )
 
 
-async def booking_of_intent(conn: asyncpg.Connection, intent_id: str) -> str | None:
+async def booking_of_intent(conn: Connection, intent_id: str) -> str | None:
     return await conn.fetchval(
         "SELECT booking_id FROM payments WHERE payment_intent_id = $1", intent_id
     )
 
 
-async def save_payment(conn: asyncpg.Connection, p: Payment) -> None:
+async def save_payment(conn: Connection, p: Payment) -> None:
     await conn.execute(
         f"""INSERT INTO payments ({_PAYMENT_COLUMNS})
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
@@ -113,7 +112,7 @@ async def save_payment(conn: asyncpg.Connection, p: Payment) -> None:
 
 
 async def add_history(
-    conn: asyncpg.Connection,
+    conn: Connection,
     before: Payment | None,
     after: Payment,
     cause: str,
@@ -134,7 +133,7 @@ async def add_history(
 # --- commands ------------------------------------------------------------------------------
 
 
-async def get_command(conn: asyncpg.Connection, command_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_command(conn: Connection, command_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM commands WHERE command_id = $1", command_id)
 
 
@@ -175,7 +174,7 @@ async def bump_attempt(pool: asyncpg.Pool, command_id: uuid.UUID) -> None:
 
 
 async def finish_command(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     command_id: uuid.UUID,
     booking_id: str,
@@ -205,7 +204,7 @@ async def finish_command(
     )
 
 
-async def update_reply(conn: asyncpg.Connection, command_id: uuid.UUID, reply: Reply) -> None:
+async def update_reply(conn: Connection, command_id: uuid.UUID, reply: Reply) -> None:
     """A later answer to a command (3-D Secure finished): a resend of it now gets this one."""
     await conn.execute(
         "UPDATE commands SET reply_type = $2, reply_payload = $3, finished_at = now() WHERE command_id = $1",
@@ -219,12 +218,13 @@ def stored_reply(row: asyncpg.Record) -> Reply:
     model = model_for(row["reply_type"])
     if model is None:
         raise ValueError(f"unknown stored reply type {row['reply_type']}")
-    return model.model_validate_json(row["reply_payload"])  # type: ignore[return-value]
+    reply = model.model_validate_json(row["reply_payload"])
+    if not isinstance(reply, Reply):
+        raise ValueError(f"stored reply type {row['reply_type']} is not a reply")
+    return reply
 
 
-async def unfinished_authorizations(
-    conn: asyncpg.Connection, booking_id: str
-) -> list[asyncpg.Record]:
+async def unfinished_authorizations(conn: Connection, booking_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM commands WHERE booking_id = $1 AND kind = 'authorize' AND status = 'started'"
         " ORDER BY started_at",
@@ -235,15 +235,15 @@ async def unfinished_authorizations(
 # --- customers and cards -------------------------------------------------------------------
 
 
-async def customer_of_user(conn: asyncpg.Connection, user_id: str) -> str | None:
+async def customer_of_user(conn: Connection, user_id: str) -> str | None:
     return await conn.fetchval("SELECT customer_id FROM customers WHERE user_id = $1", user_id)
 
 
-async def customer_exists(conn: asyncpg.Connection | asyncpg.Pool, customer_id: str) -> bool:
+async def customer_exists(conn: Connection | asyncpg.Pool, customer_id: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM customers WHERE customer_id = $1", customer_id))
 
 
-async def save_customer(conn: asyncpg.Connection, user_id: str, customer_id: str) -> None:
+async def save_customer(conn: Connection, user_id: str, customer_id: str) -> None:
     await conn.execute(
         """INSERT INTO customers (user_id, customer_id) VALUES ($1, $2)
            ON CONFLICT (user_id) DO UPDATE SET customer_id = EXCLUDED.customer_id""",
@@ -252,7 +252,7 @@ async def save_customer(conn: asyncpg.Connection, user_id: str, customer_id: str
     )
 
 
-async def save_card(conn: asyncpg.Connection, customer_id: str, card: CardDisplay) -> None:
+async def save_card(conn: Connection, customer_id: str, card: CardDisplay) -> None:
     if card.is_default:
         await conn.execute(
             "UPDATE payment_methods SET is_default = false, updated_at = now()"
@@ -276,9 +276,7 @@ async def save_card(conn: asyncpg.Connection, customer_id: str, card: CardDispla
     )
 
 
-async def replace_cards(
-    conn: asyncpg.Connection, customer_id: str, cards: Sequence[CardDisplay]
-) -> None:
+async def replace_cards(conn: Connection, customer_id: str, cards: Sequence[CardDisplay]) -> None:
     """Make the cache equal to Stripe's list."""
     await conn.execute(
         "DELETE FROM payment_methods WHERE customer_id = $1 AND NOT (pm_id = ANY($2::text[]))",
@@ -293,9 +291,7 @@ async def replace_cards(
         await save_card(conn, customer_id, card)
 
 
-async def cached_cards(
-    conn: asyncpg.Connection | asyncpg.Pool, customer_id: str
-) -> list[CardDisplay]:
+async def cached_cards(conn: Connection | asyncpg.Pool, customer_id: str) -> list[CardDisplay]:
     rows = await conn.fetch(
         "SELECT pm_id, brand, last4, exp_month, exp_year, is_default FROM payment_methods"
         " WHERE customer_id = $1 ORDER BY updated_at, pm_id",
@@ -304,9 +300,7 @@ async def cached_cards(
     return [CardDisplay(**dict(r)) for r in rows]
 
 
-async def delete_card(
-    conn: asyncpg.Connection | asyncpg.Pool, customer_id: str, pm_id: str
-) -> None:
+async def delete_card(conn: Connection | asyncpg.Pool, customer_id: str, pm_id: str) -> None:
     await conn.execute(
         "DELETE FROM payment_methods WHERE customer_id = $1 AND pm_id = $2", customer_id, pm_id
     )
@@ -316,7 +310,7 @@ async def delete_card(
 
 
 async def claim_event(
-    conn: asyncpg.Connection,
+    conn: Connection,
     event_id: str,
     event_type: str,
     object_id: str | None,
@@ -335,7 +329,7 @@ async def claim_event(
 
 
 async def settle_event(
-    conn: asyncpg.Connection, event_id: str, booking_id: str | None, outcome: str
+    conn: Connection, event_id: str, booking_id: str | None, outcome: str
 ) -> None:
     await conn.execute(
         "UPDATE webhook_events SET booking_id = $2, outcome = $3 WHERE event_id = $1",
@@ -346,7 +340,7 @@ async def settle_event(
 
 
 async def record_dispute(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     dispute_id: str,
     booking_id: str | None,

@@ -28,10 +28,17 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 import stripe
 from opentelemetry.trace import SpanKind
+from stripe.params import (
+    CustomerCreateParams,
+    PaymentIntentCaptureParams,
+    PaymentIntentCreateParams,
+    SetupIntentCreateParams,
+)
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from booking_shared import tracing
@@ -59,6 +66,14 @@ from payment.domain.gateway import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class _Page(TypedDict):
+    """The paging part of every Stripe list call."""
+
+    limit: int
+    starting_after: NotRequired[str]
+
 
 T = TypeVar("T")
 
@@ -163,7 +178,7 @@ class StripeGateway:
             else:
                 if not _plain(existing).get("deleted"):
                     return existing.id
-        params: dict[str, Any] = {"metadata": {"user_id": user_id}}
+        params: CustomerCreateParams = {"metadata": {"user_id": user_id}}
         if email:
             params["email"] = email
         email_tag = hashlib.sha256((email or "").encode()).hexdigest()[:16]
@@ -182,17 +197,23 @@ class StripeGateway:
         """A SetupIntent for saving a card for later off-session use; the browser confirms it
         with the client secret (Stripe.js), so the card number never reaches us."""
         key = _derive_key(idempotency_key, "create_setup_intent")
+        params: SetupIntentCreateParams = {
+            "customer": customer_id,
+            "usage": "off_session",
+            # The SDK's types know only the newer allowed_payment_method_types; Stripe still
+            # takes this spelling, and localstripe knows no other.
+            "payment_method_types": ["card"],  # type: ignore[typeddict-unknown-key]
+        }
         si = await self._request(
             "create_setup_intent",
             lambda: self._v1.setup_intents.create_async(
-                params={
-                    "customer": customer_id,
-                    "usage": "off_session",
-                    "payment_method_types": ["card"],
-                },
-                options={"idempotency_key": key},
+                params=params, options={"idempotency_key": key}
             ),
         )
+        if si.client_secret is None:  # Stripe always returns one for a new SetupIntent
+            raise StripeRequestFailed(
+                "the new SetupIntent has no client_secret", operation="create_setup_intent"
+            )
         return SetupIntentCreated(setup_intent_id=si.id, client_secret=si.client_secret)
 
     async def attach_payment_method(
@@ -246,7 +267,7 @@ class StripeGateway:
             self._list_all(
                 "list_payment_methods",
                 lambda after: self._v1.payment_methods.list_async(
-                    params=self._page({"customer": customer_id, "type": "card"}, after)
+                    params={"customer": customer_id, "type": "card", **self._page(after)}
                 ),
             ),
             self._request(
@@ -324,7 +345,7 @@ class StripeGateway:
         meta = _check_metadata(metadata)
         if not meta.get(COMMAND_ID_KEY):
             raise ValueError(f"metadata must include {COMMAND_ID_KEY!r}")
-        params: dict[str, Any] = {
+        params: PaymentIntentCreateParams = {
             "amount": amount_minor,
             "currency": cur.lower(),
             "customer": customer_id,
@@ -333,8 +354,9 @@ class StripeGateway:
             "confirm": True,
             "off_session": True,
             # Naming the type keeps automatic_payment_methods off, so Stripe does not ask for a
-            # return_url (redirect methods); localstripe also knows only this spelling.
-            "payment_method_types": ["card"],
+            # return_url (redirect methods); localstripe also knows only this spelling, which
+            # the SDK's types no longer list (they know allowed_payment_method_types).
+            "payment_method_types": ["card"],  # type: ignore[typeddict-unknown-key]
             "metadata": meta,
             # capture_before lives on the charge.
             "expand": ["latest_charge"],
@@ -440,7 +462,7 @@ class StripeGateway:
                 items = await self._list_all(
                     "list_payment_intents",
                     lambda after: self._v1.payment_intents.list_async(
-                        params=self._page({"customer": customer_id, "expand": expand}, after)
+                        params={"customer": customer_id, "expand": expand, **self._page(after)}
                     ),
                     keep=keep,
                 )
@@ -464,7 +486,7 @@ class StripeGateway:
         return await self._list_all(
             "list_payment_intents",
             lambda after: self._v1.payment_intents.list_async(
-                params=self._page({"expand": expand}, after)
+                params={"expand": expand, **self._page(after)}
             ),
             max_pages=None,
             keep=keep,
@@ -490,7 +512,7 @@ class StripeGateway:
             raise CaptureExceedsAuthorized(
                 intent_id=intent_id, requested=amount_minor, capturable=snap.amount_capturable
             )
-        params: dict[str, Any] = {"expand": ["latest_charge"]}
+        params: PaymentIntentCaptureParams = {"expand": ["latest_charge"]}
         if amount_minor is not None:
             params["amount_to_capture"] = amount_minor
         key = _derive_key(idempotency_key, "capture")
@@ -546,7 +568,7 @@ class StripeGateway:
         refunds = await self._list_all(
             "list_refunds",
             lambda after: self._v1.refunds.list_async(
-                params=self._page({"charge": charge_id}, after)
+                params={"charge": charge_id, **self._page(after)}
             ),
         )
         captured, refunded = _charge_amounts(charge, refunds)
@@ -715,8 +737,8 @@ class StripeGateway:
         step = min(self._backoff_max_s, self._backoff_base_s * (2 ** (attempt - 1)))
         return step / 2 + random.uniform(0, step / 2)
 
-    def _page(self, params: dict[str, Any], after: str | None) -> dict[str, Any]:
-        page: dict[str, Any] = {**params, "limit": self._list_page_size}
+    def _page(self, after: str | None) -> _Page:
+        page: _Page = {"limit": self._list_page_size}
         if after:
             page["starting_after"] = after
         return page
@@ -737,7 +759,7 @@ class StripeGateway:
         pages = 0
         while limit is None or pages < limit:
             pages += 1
-            result = _plain(await self._request(operation, lambda cursor=after: page(cursor)))
+            result = _plain(await self._request(operation, partial(page, after)))
             data = result.get("data") or []
             items.extend(item for item in data if keep is None or keep(item))
             if not result.get("has_more") or not data:

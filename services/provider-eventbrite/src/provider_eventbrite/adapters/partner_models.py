@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from booking_shared.contracts.provider import RejectReason
 from booking_shared.money import Money
 
 
@@ -92,7 +93,7 @@ _REASON = {
 
 
 # Our reasons in the provider-neutral reply contract's words (contracts.provider.RejectReason).
-_CONTRACT_REASON = {
+_CONTRACT_REASON: dict[Reason, RejectReason] = {
     Reason.SOLD_OUT: "sold_out",
     Reason.INSUFFICIENT_INVENTORY: "insufficient_inventory",
     Reason.HOLD_EXPIRED: "hold_expired",
@@ -110,8 +111,10 @@ _CONTRACT_REASON = {
 }
 
 
-def contract_reason(reason: str | None) -> str:
+def contract_reason(reason: str | None) -> RejectReason:
     """Our reason code as an ItemRejected.reason_code; an unknown one becomes slot_unavailable."""
+    if reason is None:
+        return "slot_unavailable"
     try:
         return _CONTRACT_REASON[Reason(reason)]
     except ValueError:

@@ -164,6 +164,9 @@ class Restaurant:
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Restaurant:
         policy = raw["cancellation_policy"]
+        price = Money.parse(raw["price_per_cover"])
+        if price is None:
+            raise ValueError(f"restaurant {raw['id']}: price_per_cover is empty")
         return cls(
             id=raw["id"],
             name=raw["name"],
@@ -173,7 +176,7 @@ class Restaurant:
             time_zone=raw["time_zone"],
             address=raw["address"],
             price_band=raw["price_band"],
-            price_per_cover=Money.parse(raw["price_per_cover"]),  # type: ignore[arg-type]
+            price_per_cover=price,
             cancellation_policy=CancellationPolicy(
                 int(policy["free_until_hours_before"]),
                 int(policy["late_fee_percent"]),

@@ -47,7 +47,7 @@ class SandboxEdge:
         }
         self.state.log(entry)
 
-        body = await _read_body(receive)
+        body: bytes | None = await _read_body(receive)
 
         async def replay_receive() -> dict:
             nonlocal body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
@@ -220,7 +221,7 @@ async def booking_events(
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
     stream = await handler.follow_booking(deps, user, booking_id, after)
 
-    async def events():
+    async def events() -> AsyncIterator[dict[str, str | None]]:
         async for ev in stream:
             yield {
                 "id": str(ev["id"]) if ev["id"] is not None else None,

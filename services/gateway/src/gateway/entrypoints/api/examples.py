@@ -25,8 +25,8 @@ def _problem(
     field: str | None,
     message: str | None = None,
     **extra: Any,
-):
-    body = {
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "type": BASE + slug,
         "title": title,
         "status": status,

@@ -136,11 +136,12 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(GatewayError, on_gateway_error)  # type: ignore[arg-type]
-    app.add_exception_handler(UpstreamRejected, on_upstream_rejected)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, on_unexpected)
+    # The decorator form: Starlette types add_exception_handler() for handlers of any Exception.
+    app.exception_handler(RequestValidationError)(on_validation_error)
+    app.exception_handler(GatewayError)(on_gateway_error)
+    app.exception_handler(UpstreamRejected)(on_upstream_rejected)
+    app.exception_handler(StarletteHTTPException)(on_http_error)
+    app.exception_handler(Exception)(on_unexpected)
 
 
 class GuardedRoute(APIRoute):

@@ -32,7 +32,7 @@ PREFS_EX = {
     "allowed_booking_types": ["restaurant", "event"],
     "require_confirmation_above": {"amount_minor": 15000, "currency": "EUR"},
 }
-USER_EX = {
+USER_EX: dict[str, Any] = {
     "id": "usr_0193b2c4d5e6a1b2c3d4e5f6",
     "name": "Ana Silva",
     "email": "ana@example.com",
@@ -138,9 +138,10 @@ class PreferencesPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Absent means unchanged; null is refused for these two (and the schema says so: no null).
-    auto_book_enabled: bool = Field(None, strict=True, examples=[True])  # type: ignore[assignment]
+    # The None default only marks "absent" (model_fields_set), so the type says no None.
+    auto_book_enabled: bool = Field(None, strict=True, examples=[True])  # type: ignore[assignment]  # None only marks absent
     max_auto_spend: Amount | None = Field(None, examples=[MONEY_EX])
-    allowed_booking_types: list[BookingType] = Field(None, examples=[["restaurant"]])  # type: ignore[assignment]
+    allowed_booking_types: list[BookingType] = Field(None, examples=[["restaurant"]])  # type: ignore[arg-type]  # None only marks absent
     require_confirmation_above: Amount | None = Field(None, examples=[MONEY_EX])
 
 
@@ -148,10 +149,10 @@ class MePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Absent means unchanged; null is refused for name and email (the schema says so: no null).
-    name: str = Field(  # type: ignore[assignment]
+    name: str = Field(  # type: ignore[assignment]  # None only marks absent (see above)
         None, min_length=1, max_length=200, pattern=NAME_PATTERN, examples=["Ana M. Silva"]
     )
-    email: str = Field(  # type: ignore[assignment]
+    email: str = Field(  # type: ignore[assignment]  # None only marks absent (see above)
         None, max_length=254, pattern=EMAIL_PATTERN, examples=["ana.silva@example.com"]
     )
     phone: str | None = Field(

@@ -31,7 +31,7 @@ def user_view(user: User) -> UserView:
         phone=user.phone,
         first_name=user.first_name,
         last_name=user.last_name,
-        role=user.role,  # type: ignore[arg-type]
+        role=user.role,
         preferences=user.preferences,
         created_at=user.created_at,
         updated_at=user.updated_at,
