@@ -549,6 +549,34 @@ SAGAS = {
             "user_id": USER_EX["id"],
             "updated_at": "2026-11-30T10:01:00Z",
             "paused": False,
+            "providers": ["opentable"],
+        }
+    ],
+    "total": 1,
+}
+STUCK_SAGAS = {
+    "sagas": [
+        {
+            "booking_id": BK,
+            "user_id": USER_EX["id"],
+            "state": "HOLDING",
+            "mode": "all_or_nothing",
+            "paused": False,
+            "definition_version": 1,
+            "total": MONEY_EX,
+            "created_at": "2026-11-30T10:00:00Z",
+            "updated_at": "2026-11-30T10:00:30Z",
+            "state_changed_at": "2026-11-30T10:00:00Z",
+            "attention": None,
+            "attention_at": None,
+            "providers": ["eventbrite", "opentable"],
+            "reason": "past_deadline",
+            "detail": "HoldItem (hold:item-2) unanswered past its deadline (sent 2 times, next"
+            " deadline 2026-11-30T10:01:30+00:00)",
+            "since": "2026-11-30T10:00:00Z",
+            "step": "hold:item-2",
+            "deadline_at": "2026-11-30T10:01:30Z",
+            "attempts": 2,
         }
     ],
     "total": 1,
