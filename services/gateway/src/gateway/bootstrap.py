@@ -16,6 +16,7 @@ from booking_shared.contracts import (
 from booking_shared.contracts.topics import BOOKING_EVENTS, SAGA_STATE
 from booking_shared.service import Runtime, Wiring
 from gateway.adapters.orchestrator import OrchestratorClient
+from gateway.adapters.passwords import Passwords
 from gateway.adapters.payment import PaymentClient
 from gateway.adapters.postgres import booking_channel
 from gateway.adapters.providers import ProviderClient
@@ -73,7 +74,14 @@ def make_wire(ports: Ports | None = None) -> Wiring:
             },
         )
         await signals.start()
-        rt.extras[DEPS_KEY] = Deps(settings, rt.pool, payment, providers, orchestrator, signals)
+        passwords = Passwords(
+            time_cost=settings.password_hash_time_cost,
+            memory_kib=settings.password_hash_memory_kib,
+            parallelism=settings.password_hash_parallelism,
+        )
+        rt.extras[DEPS_KEY] = Deps(
+            settings, rt.pool, payment, providers, orchestrator, signals, passwords=passwords
+        )
         closers = rt.extras.setdefault("closers", [])
         closers += [
             signals.close,

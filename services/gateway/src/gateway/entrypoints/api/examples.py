@@ -113,6 +113,23 @@ PROBLEMS: dict[str, tuple[int, str, dict[str, Any]]] = {
             "Content-Type",
         ),
     ),
+    "sign_in_wrong": (
+        401,
+        "Wrong email or password (the same answer for both)",
+        _problem(401, "unauthorized", "Unauthorized", "the email or the password is wrong", None),
+    ),
+    "sign_in_rate": (
+        429,
+        "Too many failed sign-ins for this email or from this client (Retry-After)",
+        _problem(
+            429,
+            "rate-limited",
+            "Too many requests",
+            "too many failed sign-ins; try again in 300 s",
+            None,
+            retry_after=300,
+        ),
+    ),
     "email_taken": (
         409,
         "The email is taken",
@@ -334,6 +351,11 @@ SIGNED_UP = {
     "token": "gw_Jx8...shown-once...Q",
     "token_type": "Bearer",
     "expires_at": "2026-12-30T10:00:00Z",
+}
+SIGNED_IN = {
+    **SIGNED_UP,
+    "token": "gs_Jx8...shown-once...Q",
+    "expires_at": "2026-11-30T18:00:00Z",
 }
 TOKEN = {
     "token": "gw_Jx8...shown-once...Q",

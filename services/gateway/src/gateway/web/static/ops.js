@@ -19,23 +19,41 @@ function fail(err) {
 
 for (const s of STATES) $("f-state").append(el("option", { value: s }, s));
 
+// Signing out ends a session from email and password; an operator key stays valid.
 function signOut() {
+  const t = token.get();
+  if (t && t.startsWith("gs_")) call(t, "POST", "/v1/tokens/revoke").catch(() => {});
   token.clear();
   clearInterval(timer);
   $("dash").hidden = true; $("nav").hidden = true; $("signin").hidden = false;
 }
 $("sign-out").addEventListener("click", signOut);
-$("signin-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const t = $("si-key").value.trim();
+async function signInWith(t, what) {
   try {
     await call(t, "GET", "/v1/ops/saga-counts");
     token.set(t);
-    $("si-key").value = "";
     start();
   } catch (err) {
-    show(notice, err.status === 403 ? "This key is valid but has no operator role." : err.status === 401 ? "This sign-in key is not valid." : err.message);
+    // A session made just now for an account without the role is of no use: end it.
+    if (err.status === 403 && t.startsWith("gs_")) await call(t, "POST", "/v1/tokens/revoke").catch(() => {});
+    show(notice, err.status === 403 ? `This ${what} has no operator role.` : err.status === 401 ? `This ${what} is not valid.` : err.message);
   }
+}
+$("signin-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const r = await call(null, "POST", "/v1/sessions", { email: $("si-email").value.trim(), password: $("si-password").value });
+    $("si-password").value = "";
+    await signInWith(r.token, "account");
+  } catch (err) {
+    show(notice, err.status === 401 ? "The email or the password is wrong." : err.message);
+  }
+});
+$("signin-key-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const t = $("si-key").value.trim();
+  $("si-key").value = "";
+  await signInWith(t, "key");
 });
 
 function start() {
