@@ -22,6 +22,11 @@ async def _stuck(h: Harness, **params: Any) -> dict[str, Any]:
     return StuckSagaList.model_validate(r.json()).model_dump(mode="json")
 
 
+async def _providers_of(h: Harness, bid: str) -> list[str]:
+    """The providers the saga's items were routed to, as its own detail shows them."""
+    return sorted({it["provider"] for it in (await h.saga(bid))["items"] if it["provider"]})
+
+
 async def _listed(h: Harness, bid: str, **params: Any) -> dict[str, Any] | None:
     return next((s for s in (await _stuck(h, **params))["sagas"] if s["booking_id"] == bid), None)
 
@@ -49,7 +54,7 @@ async def test_a_paused_saga_whose_step_deadline_has_passed_is_stuck_past_its_de
     )
     assert row["past"] and datetime.fromisoformat(found["deadline_at"]) == row["deadline_at"]
     assert "AuthorizePayment (authorize) unanswered past its deadline" in found["detail"]
-    assert found["providers"] == sorted({p.name for p in h.fakes.providers})
+    assert found["providers"] == await _providers_of(h, bid)
 
     await h.http.post(f"/internal/sagas/{bid}/resume", json=OPS)
     await wait_for(lambda: h.fakes._manual.get((bid, "AuthorizePayment")), what="authorize")
@@ -117,7 +122,6 @@ async def test_the_stuck_list_is_most_urgent_first_paginated_and_filtered_by_pro
     orchestrator: Harness,
 ) -> None:
     h = orchestrator
-    tables, tickets = (p.name for p in h.fakes.providers)
     failed = await h.book({"HoldItem:item-2": Act("reject"), "CancelItem:item-1": Act("silent")})
     paused = await h.book({"AuthorizePayment": Act("manual")}, n=1)  # one restaurant item
     await h.reaches(paused, "AUTHORIZING")
@@ -140,6 +144,8 @@ async def test_the_stuck_list_is_most_urgent_first_paginated_and_filtered_by_pro
         offset += 2
     assert pages == ids
 
+    (tables,) = await _providers_of(h, paused)
+    (tickets,) = set(await _providers_of(h, failed)) - {tables}
     only_tickets = await _stuck(h, provider=tickets)
     ticket_ids = {s["booking_id"] for s in only_tickets["sagas"]}
     assert failed in ticket_ids and paused not in ticket_ids
@@ -158,11 +164,13 @@ async def test_sagas_are_filtered_by_provider_with_totals_across_pages(
     orchestrator: Harness,
 ) -> None:
     h = orchestrator
-    tables, tickets = (p.name for p in h.fakes.providers)
     restaurant_only = await h.book(n=1)
     both = await h.book(n=2)
     await h.settles(restaurant_only)
     await h.settles(both)
+    # Routed by the providers' announcements (a later one may book restaurants): read them back.
+    (tables,) = await _providers_of(h, restaurant_only)
+    (tickets,) = set(await _providers_of(h, both)) - {tables}
 
     async def all_pages(**params: Any) -> tuple[list[dict[str, Any]], int]:
         seen, offset, total = [], 0, None
@@ -185,7 +193,7 @@ async def test_sagas_are_filtered_by_provider_with_totals_across_pages(
     assert total == sum(1 for s in everything if tickets in s["providers"]) < grand_total
     by_id = {s["booking_id"]: s for s in everything}
     assert by_id[restaurant_only]["providers"] == [tables]
-    assert by_id[both]["providers"] == sorted([tables, tickets])
+    assert by_id[both]["providers"] == sorted([tables, tickets]) == await _providers_of(h, both)
     confirmed = await h.http.get(
         "/internal/sagas", params={"provider": tables, "state": "CONFIRMED", "limit": 500}
     )
