@@ -158,11 +158,20 @@ def phone(browser, request):
     yield from _new_page(browser, request, 390, 844)
 
 
+@dataclass
+class Operator:
+    email: str
+    password: str
+    token: str  # the operator key the CLI printed
+
+
 @pytest.fixture(scope="package")
-def ops_token(stack) -> str:
-    """An operator account made as an operator would: `gateway-service create-ops-user`."""
+def operator(stack) -> Operator:
+    """An operator account made as an operator would: `gateway-service create-ops-user`, with a
+    password given on standard input."""
     # The stack has provisioned and migrated the database already.
     env = {**os.environ, **stack.env(), "DB_PROVISION": "false"}
+    email, password = f"olga-{time.time_ns()}@example.com", "the night shift watches sagas"
     r = subprocess.run(
         [
             sys.executable,
@@ -172,9 +181,11 @@ def ops_token(stack) -> str:
             "--name",
             "Olga Ops",
             "--email",
-            f"olga-{time.time_ns()}@example.com",
+            email,
+            "--password-stdin",
         ],
         env=env,
+        input=password + "\n",
         capture_output=True,
         text=True,
         timeout=180,
@@ -182,4 +193,9 @@ def ops_token(stack) -> str:
     assert r.returncode == 0, r.stderr
     found = re.search(r"gw_[A-Za-z0-9_\-]+", r.stdout)
     assert found, r.stdout
-    return found.group(0)
+    return Operator(email, password, found.group(0))
+
+
+@pytest.fixture(scope="package")
+def ops_token(operator: Operator) -> str:
+    return operator.token

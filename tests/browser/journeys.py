@@ -20,15 +20,24 @@ def snap(page: Page, name: str) -> None:
 
 
 def sign_up(
-    page: Page, gateway: str, name: str = "Ana Silva", phone: str = "+351 912 345 678"
+    page: Page,
+    gateway: str,
+    name: str = "Ana Silva",
+    phone: str = "+351 912 345 678",
+    *,
+    email: str | None = None,
+    password: str | None = None,
 ) -> str:
-    """From an empty account: the sign-up form, the key shown once; returns the key."""
+    """From an empty account: the sign-up form (with a password when given), the API key shown
+    once; returns the key."""
     page.goto(gateway + "/")
     page.get_by_label("Full name").fill(name)
-    page.get_by_label("Email").fill(f"{uuid.uuid4().hex[:10]}@example.com")
+    page.get_by_label("Email", exact=True).fill(email or f"{uuid.uuid4().hex[:10]}@example.com")
     page.get_by_label("Phone (restaurants need it)").fill(phone)
+    if password is not None:
+        page.get_by_label("Choose a password").fill(password)
     page.get_by_role("button", name="Create account").click()
-    key = page.get_by_label("Your new sign-in key")
+    key = page.get_by_label("Your new API key")
     expect(key).to_have_value(re.compile(r"^gw_"))
     token = key.input_value()
     page.get_by_role("button", name="Continue").click()
@@ -36,10 +45,21 @@ def sign_up(
     return token
 
 
-def sign_in(page: Page, gateway: str, token: str) -> None:
+def sign_in_with_password(page: Page, gateway: str, email: str, password: str) -> None:
+    """The sign-in form as a person uses it: email and password."""
     page.goto(gateway + "/")
-    page.get_by_label("Your sign-in key").fill(token)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Your email").fill(email)
+    page.get_by_label("Your password").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", name="1. Your itinerary")).to_be_visible()
+
+
+def sign_in(page: Page, gateway: str, token: str) -> None:
+    """With the API key: the secondary way in."""
+    page.goto(gateway + "/")
+    page.get_by_text("Sign in with an API key instead").click()
+    page.get_by_label("Your API key").fill(token)
+    page.get_by_role("button", name="Sign in with the key").click()
     expect(page.get_by_role("heading", name="1. Your itinerary")).to_be_visible()
 
 

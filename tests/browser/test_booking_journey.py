@@ -4,11 +4,20 @@ with its codes, receipt and calendar; and a card that needs 3-D Secure, complete
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from .journeys import add_card, day, plan, review_and_book, sign_up, snap
+from .journeys import (
+    add_card,
+    day,
+    plan,
+    review_and_book,
+    sign_in_with_password,
+    sign_up,
+    snap,
+)
 
 # A journey runs in seconds; the first one also waits for the stack to start.
 pytestmark = pytest.mark.timeout(300)
@@ -31,7 +40,16 @@ def test_a_new_account_books_a_searched_itinerary_and_gets_codes_receipt_and_cal
     scout.sign_up("Scout Sam")
     ahead = _a_day_with_an_event(scout, 12)
 
-    sign_up(page, stack.url("gateway"), name="Ana Silva")
+    email, password = f"ana-{uuid.uuid4().hex[:10]}@example.com", "a long walk by the river"
+    sign_up(page, stack.url("gateway"), name="Ana Silva", email=email, password=password)
+    # Signed out, the person comes back with their email and password (a session, not the key).
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Your email").fill(email)
+    page.get_by_label("Your password").fill("not my password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.locator("#notice")).to_have_text("The email or the password is wrong.")
+    sign_in_with_password(page, stack.url("gateway"), email, password)
+    assert page.evaluate("sessionStorage.getItem('booking.token')").startswith("gs_")
     add_card(page)  # the first card of an empty account: the form is open
     expect(page.get_by_label(re.compile(r"visa ending 4242"))).to_be_checked()
 

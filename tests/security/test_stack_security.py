@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -213,6 +214,15 @@ def test_no_card_number_nor_secret_in_any_table_topic_or_log_after_a_run_of_book
     cancel = p.client.post(f"/v1/bookings/{booking_id}/cancel", headers=p.auth, json={})
     assert cancel.status_code in (200, 202), cancel.text
     p.wait_final(booking_id, states={"CANCELLED", "PARTIALLY_CANCELLED"})
+    # A person with a password signs in once with a wrong one, then with the right one.
+    email = f"pat-{time.time_ns()}@example.com"
+    password, wrong = "pat's own secret phrase", "pat's other phrase"
+    up = p.client.post("/v1/users", json={"name": "Pat", "email": email, "password": password})
+    assert up.status_code == 201, up.text
+    bad = p.client.post("/v1/sessions", json={"email": email, "password": wrong})
+    assert bad.status_code == 401, bad.text
+    session = p.client.post("/v1/sessions", json={"email": email, "password": password})
+    assert session.status_code == 201, session.text
 
     logs = {name: system.log(name) for name in SERVICES}
     assert all(logs.values()), [name for name, text in logs.items() if not text]
@@ -228,11 +238,14 @@ def test_no_card_number_nor_secret_in_any_table_topic_or_log_after_a_run_of_book
     secrets |= {
         "a person's bearer token": p.token,
         "the owner's bearer token": owner["person"].token,
+        "a person's password": password,
+        "a wrong password tried": wrong,
+        "a session token": session.json()["token"],
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
         "GUEST_DATA_KEY": env.get("GUEST_DATA_KEY", DEV_GUEST_DATA_KEY),
         "DB_PASSWORD": env.get("DB_PASSWORD", DEV_DB_PASSWORD),
     }
-    assert len(secrets) >= 8, sorted(secrets)
+    assert len(secrets) >= 11, sorted(secrets)
 
     def secrets_in(blob: bytes) -> list[str]:
         return [name for name, value in secrets.items() if value.encode() in blob]

@@ -58,6 +58,7 @@ PAYMENT = [
 ]
 ORCHESTRATOR = [
     ("get", "/internal/sagas", None, orchestrator_client.SagaList, "200"),
+    ("get", "/internal/sagas/stuck", None, orchestrator_client.StuckSagaList, "200"),
     ("get", "/internal/sagas/{booking_id}", None, orchestrator_client.SagaView, "200"),
     *(
         (
@@ -191,4 +192,5 @@ def test_a_drifted_answer_is_caught():
 def test_the_clients_use_the_shared_models():
     assert payment_client.Card is payment_api.Card
     assert orchestrator_client.SagaView is saga_api.SagaView
+    assert orchestrator_client.StuckSagaList is saga_api.StuckSagaList
     assert provider_client.SearchResult is provider_api.SearchResult

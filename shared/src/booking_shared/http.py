@@ -73,6 +73,11 @@ def error_message(err: Mapping[str, Any]) -> str:
         msg = "this field is required"
     elif err.get("type") == "extra_forbidden":
         msg = "unknown field"
+    elif err.get("type") in ("too_short", "too_long") and msg.startswith("Value should have"):
+        # A secret (SecretStr: a password) is measured in characters, not pydantic's "items".
+        msg = msg.replace(" items after validation", " characters").replace(
+            " item after validation", " character"
+        )
     return msg
 
 

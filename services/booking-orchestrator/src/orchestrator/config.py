@@ -40,6 +40,13 @@ class Settings(ServiceSettings):
         0.5, gt=0, description="How often the deadline worker looks for due deadlines."
     )
 
+    stuck_compensating_s: float = Field(
+        120.0,
+        ge=0,
+        description="A saga COMPENSATING for longer than this is listed as stuck "
+        "(GET /internal/sagas/stuck).",
+    )
+
     # Retention (docs/RETENTION.md): the plumbing tables' settings are in ServiceSettings.
     retention_history_s: float = Field(
         90 * 86400.0,

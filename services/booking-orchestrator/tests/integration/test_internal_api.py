@@ -203,6 +203,11 @@ async def test_a_compensation_that_cannot_finish_is_visible_and_an_operator_retr
     assert await h.settles(bid, within=30) == "COMPENSATION_FAILED"
     listed = await h.http.get("/internal/sagas", params={"state": "COMPENSATION_FAILED"})
     assert bid in {s["booking_id"] for s in listed.json()["sagas"]}
+    stuck = await h.http.get("/internal/sagas/stuck", params={"limit": 500})
+    mine = [s for s in stuck.json()["sagas"] if s["booking_id"] == bid]
+    assert [(s["reason"], s["state"]) for s in mine] == [
+        ("compensation_failed", "COMPENSATION_FAILED")
+    ]
     assert h.fakes.active(bid) == {"item-1": "HELD"}
     h.fakes.script(bid, {})  # the partner is back
     r = await h.http.post(f"/internal/sagas/{bid}/retry", json=OPS)

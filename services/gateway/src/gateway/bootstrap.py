@@ -16,6 +16,7 @@ from booking_shared import retention
 from booking_shared.service import Runtime
 from booking_shared.service import create_app as create_service_app
 from gateway.adapters.orchestrator import OrchestratorClient
+from gateway.adapters.passwords import Passwords
 from gateway.adapters.payment import PaymentClient
 from gateway.adapters.postgres import booking_channel
 from gateway.adapters.providers import ProviderClient
@@ -93,7 +94,12 @@ async def wire(rt: Runtime[Deps], overrides: Overrides | None = None) -> Deps:
     )
     await signals.start()
     rt.closers.push_async_callback(signals.close)
-    deps = Deps(settings, rt.pool, payment, providers, orchestrator, signals)
+    passwords = Passwords(
+        time_cost=settings.password_hash_time_cost,
+        memory_kib=settings.password_hash_memory_kib,
+        parallelism=settings.password_hash_parallelism,
+    )
+    deps = Deps(settings, rt.pool, payment, providers, orchestrator, signals, passwords=passwords)
 
     subscribe(rt.router, deps)
     rt.start_worker(Reconciler(rt.pool, settings, rt.relay.wake))

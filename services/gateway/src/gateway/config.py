@@ -70,6 +70,33 @@ class Settings(ServiceSettings):
         30.0, gt=0, le=3650, description="A bearer token expires this long after it is issued."
     )
 
+    session_ttl_s: float = Field(
+        8 * 3600.0,
+        ge=60,
+        le=30 * 86400.0,
+        description="A session token (what signing in with email and password returns) expires "
+        "this long after sign-in.",
+    )
+    password_hash_time_cost: int = Field(
+        3, ge=1, le=20, description="Argon2id passes over memory per password hash."
+    )
+    password_hash_memory_kib: int = Field(
+        65536, ge=8192, le=1048576, description="Argon2id memory per password hash (KiB)."
+    )
+    password_hash_parallelism: int = Field(4, ge=1, le=16, description="Argon2id lanes.")
+    sign_in_failures_per_email: int = Field(
+        5, ge=1, description="Failed sign-ins allowed in a burst for one email."
+    )
+    sign_in_failures_per_email_per_hour: float = Field(
+        12.0, gt=0, description="How fast that allowance comes back (per hour)."
+    )
+    sign_in_failures_per_client: int = Field(
+        20, ge=1, description="Failed sign-ins allowed in a burst from one client (IP address)."
+    )
+    sign_in_failures_per_client_per_hour: float = Field(
+        60.0, gt=0, description="How fast that allowance comes back (per hour)."
+    )
+
     rate_quotes_capacity: int = Field(20, ge=1, description="Quote bucket size per user (burst).")
     rate_quotes_per_minute: float = Field(20.0, gt=0, description="Quote bucket refill per user.")
     rate_bookings_capacity: int = Field(
@@ -162,6 +189,10 @@ class Settings(ServiceSettings):
         return timedelta(days=self.token_ttl_days)
 
     @property
+    def session_ttl(self) -> timedelta:
+        return timedelta(seconds=self.session_ttl_s)
+
+    @property
     def provider_urls(self) -> dict[str, str]:
         return {
             "opentable": self.provider_opentable_url,
@@ -182,6 +213,13 @@ class Settings(ServiceSettings):
         token = self.ops_bootstrap_token.get_secret_value() if self.ops_bootstrap_token else None
         if token is not None and len(token) < 32 and self.environment == "production":
             raise ValueError("OPS_BOOTSTRAP_TOKEN must be at least 32 characters in production")
+        if self.environment == "production" and (
+            self.password_hash_memory_kib < 19456 or self.password_hash_time_cost < 2
+        ):
+            raise ValueError(
+                "PASSWORD_HASH_MEMORY_KIB must be at least 19456 and PASSWORD_HASH_TIME_COST at"
+                " least 2 in production (OWASP's minimum for Argon2id)"
+            )
         if self.environment == "production":
             called = {
                 "PAYMENT_API_TOKEN": self.payment_api_token,

@@ -29,3 +29,8 @@ REQUESTS_UNANSWERED = Counter(
     "Requests given up after every resend (left to operators), by type",
     ["type"],
 )
+SIGN_INS = Counter(
+    "gateway_sign_ins_total",
+    "Sign-ins with email and password, by outcome (ok, refused, rate_limited)",
+    ["outcome"],
+)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from booking_shared.contracts import Capabilities
-from booking_shared.contracts.internal.orchestrator import SagaList, SagaView
+from booking_shared.contracts.internal.orchestrator import SagaList, SagaView, StuckSagaList
 from booking_shared.contracts.internal.payment import Card, PaymentView, SetupIntentOut
 from booking_shared.contracts.internal.provider import (
     BookedItem,
@@ -53,6 +53,7 @@ class OrchestratorPort(Protocol):
         self, booking_id: str, timeout_s: float | None = None
     ) -> SagaView | None: ...
     async def list_sagas(self, params: dict[str, Any]) -> SagaList: ...
+    async def list_stuck(self, params: dict[str, Any]) -> StuckSagaList: ...
     async def act(
         self, booking_id: str, action: str, actor: str, reason: str
     ) -> SagaView | None: ...

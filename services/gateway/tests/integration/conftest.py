@@ -107,6 +107,13 @@ async def gateway(upstreams, settings_for, gateway_kafka) -> AsyncIterator[Gatew
         # age their own rows past this (test_contract_lost_requests.py).
         reconcile_after_s=3600,
         reconcile_interval_s=0.2,
+        # Cheap password hashes: the tests sign in often; the parameters travel in each hash.
+        password_hash_time_cost=1,
+        password_hash_memory_kib=8192,
+        password_hash_parallelism=1,
+        # Every test (and schemathesis) signs in from 127.0.0.1: the per-client bound is tested
+        # with a client of its own (test_contract_sign_in.py).
+        sign_in_failures_per_client=100_000,
     )
     app = create_app(settings)
     producer = AIOKafkaProducer(

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from booking_shared.contracts.internal.orchestrator import SagaList, SagaView
+from booking_shared.contracts.internal.orchestrator import SagaList, SagaView, StuckSagaList
 from booking_shared.contracts.internal.payment import PaymentView
 from booking_shared.contracts.internal.provider import CancelQuote, QuoteResult
 
@@ -118,6 +118,7 @@ def saga_summary(saga: dict[str, Any]) -> dict[str, Any]:
         **{k: full[k] for k in keys},
         "total": full["total"] or money(0),
         "state_changed_at": None,
+        "providers": saga.get("providers", []),
     }
 
 
@@ -375,10 +376,37 @@ class Upstreams:
             if (gate := await self._gate("orchestrator", "list")) is not None:
                 return gate
             state = request.query_params.get("state")
-            sagas = [s for s in self.sagas.values() if not state or s["state"] == state]
+            provider = request.query_params.get("provider")
+            sagas = [
+                s
+                for s in self.sagas.values()
+                if (not state or s["state"] == state)
+                and (not provider or provider in s.get("providers", []))
+            ]
             self.list_queries.append(dict(request.query_params))
             answer = {"sagas": [saga_summary(s) for s in sagas], "total": len(sagas)}
             return SagaList.model_validate(answer).model_dump(mode="json")
+
+        @r.get("/internal/sagas/stuck")
+        async def list_stuck(request: Request) -> Any:
+            self.list_queries.append({"stuck": "1", **request.query_params})
+            stuck = [s for s in self.sagas.values() if s.get("reason")]
+            answer = {
+                "sagas": [
+                    {
+                        **saga_summary(s),
+                        "reason": s["reason"],
+                        "detail": s.get("detail", s["reason"]),
+                        "since": None,
+                        "step": s.get("step"),
+                        "deadline_at": None,
+                        "attempts": None,
+                    }
+                    for s in stuck
+                ],
+                "total": len(stuck),
+            }
+            return StuckSagaList.model_validate(answer).model_dump(mode="json")
 
         @r.get("/internal/sagas/{booking_id}")
         async def get_saga(booking_id: str) -> Any:

@@ -11,7 +11,7 @@ import pytest
 
 from booking_shared import retention
 from booking_shared.db import prepare_database
-from gateway.adapters.retention import rate_bucket_refill_s, rules
+from gateway.adapters.retention import rate_bucket_refill_s, rules, sign_in_bucket_refill_s
 from gateway.bootstrap import MIGRATIONS
 from gateway.config import Settings
 
@@ -163,3 +163,49 @@ async def test_the_sent_request_with_the_sealed_guest_goes_once_the_booking_is_l
     assert left == {fresh, live}
     # The booking itself is the person's record: it stays.
     assert await pool.fetchval("SELECT count(*) FROM bookings WHERE id = $1", done) == 1
+
+
+async def test_expired_sessions_go_an_hour_later_while_api_keys_and_live_sessions_stay(db):
+    _, pool = db
+    uid = await user(pool)
+
+    async def token(kind: str, expired_ago_s: float) -> str:
+        digest = secrets.token_hex(32)
+        await pool.execute(
+            "INSERT INTO api_tokens (token_hash, user_id, kind, expires_at)"
+            " VALUES ($1, $2, $3, now() - make_interval(secs => $4))",
+            digest,
+            uid,
+            kind,
+            expired_ago_s,
+        )
+        return digest
+
+    old_session = await token("session", 2 * HOUR)
+    just_expired = await token("session", 60)
+    live_session = await token("session", -HOUR)
+    old_key = await token("api_key", 2 * HOUR)
+    await sweep(db)
+    left = {
+        r["token_hash"]
+        for r in await pool.fetch("SELECT token_hash FROM api_tokens WHERE user_id = $1", uid)
+    }
+    assert left == {just_expired, live_session, old_key}
+    assert old_session not in left
+
+
+async def test_a_failed_sign_in_bucket_goes_once_it_would_be_full_again(db):
+    settings, pool = db
+    refill = sign_in_bucket_refill_s(settings)
+    assert refill == 25 * 60.0  # 5 per email, 12 an hour back; 20 per client, 60 an hour
+    keys = {"sign-in:email:drained": refill + 5, "sign-in:email:refilling": refill - 60}
+    for key, ago in keys.items():
+        await pool.execute(
+            "INSERT INTO rate_buckets (user_id, bucket, tokens, updated_at)"
+            " VALUES ($1, 'sign_in_failures', 0, now() - make_interval(secs => $2))",
+            key + secrets.token_hex(3),
+            ago,
+        )
+    await sweep(db)
+    left = await pool.fetch("SELECT user_id FROM rate_buckets WHERE bucket = 'sign_in_failures'")
+    assert [r["user_id"].startswith("sign-in:email:refilling") for r in left] == [True]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from booking_shared.contracts import Capabilities, GuestRequirements
-from booking_shared.contracts.internal.orchestrator import SagaList, SagaView
+from booking_shared.contracts.internal.orchestrator import SagaList, SagaView, StuckSagaList
 from booking_shared.contracts.internal.payment import Card, PaymentView, SetupIntentOut
 from booking_shared.contracts.internal.provider import (
     BookedItem,
@@ -143,6 +143,9 @@ class FakeOrchestrator:
 
     async def list_sagas(self, params: dict[str, Any]) -> SagaList:
         return SagaList(sagas=[], total=len(self.sagas))
+
+    async def list_stuck(self, params: dict[str, Any]) -> StuckSagaList:
+        return StuckSagaList(sagas=[], total=0)
 
     async def act(self, booking_id: str, action: str, actor: str, reason: str) -> SagaView | None:
         return self.sagas.get(booking_id)

@@ -437,30 +437,105 @@ class SagaRepository:
         user_id: str | None,
         limit: int,
         offset: int,
+        provider: str | None = None,
     ) -> tuple[list[asyncpg.Record], int]:
         where: list[str] = []
         args: list[object] = []
         if state:
             args.append(state)
-            where.append(f"state = ${len(args)}")
+            where.append(f"s.state = ${len(args)}")
         if older_than:
             args.append(older_than)
             # A saga flagged for operators is stuck however busy its resends keep it.
-            where.append(f"(updated_at <= ${len(args)} OR attention IS NOT NULL)")
+            where.append(f"(s.updated_at <= ${len(args)} OR s.attention IS NOT NULL)")
         if user_id:
             args.append(user_id)
-            where.append(f"user_id = ${len(args)}")
+            where.append(f"s.user_id = ${len(args)}")
+        if provider:
+            args.append(provider)
+            where.append(_AT_PROVIDER.format(n=len(args)))
         clause = (" WHERE " + " AND ".join(where)) if where else ""
-        total = await self.conn.fetchval(f"SELECT count(*) FROM sagas{clause}", *args)
+        total = await self.conn.fetchval(f"SELECT count(*) FROM sagas s{clause}", *args)
         rows = await self.conn.fetch(
-            "SELECT booking_id, user_id, state, mode, paused, definition_version, currency, total_minor,"
-            f" created_at, updated_at, state_changed_at, attention, attention_at FROM sagas{clause}"
-            f" ORDER BY updated_at, booking_id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+            f"SELECT {_SUMMARY_COLS} FROM sagas s{clause}"
+            f" ORDER BY s.updated_at, s.booking_id LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
             *args,
             limit,
             offset,
         )
         return rows, total
+
+    async def stuck(
+        self,
+        *,
+        now: datetime,
+        compensating_since: datetime,
+        provider: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[asyncpg.Record], int]:
+        """Sagas that need an operator's eye, most urgent first: COMPENSATION_FAILED, flagged
+        for operators, a step past its deadline, COMPENSATING since before `compensating_since`.
+
+        A step is past its deadline when its persisted deadline has passed without the deadline
+        worker acting on it (the worker is down or behind, or the saga is paused), or when it has
+        already been resent because a deadline passed with no answer (attempts > 1): either way
+        the command has gone unanswered for longer than the saga allows."""
+        args: list[Any] = [now, compensating_since]
+        where = "rank IS NOT NULL"
+        if provider:
+            args.append(provider)
+            where += " AND " + _AT_PROVIDER.format(n=len(args))
+        query = f"""
+            WITH overdue AS (
+                SELECT DISTINCT ON (st.booking_id) st.booking_id, st.name, st.command_type,
+                       st.attempts, st.deadline_at, st.created_at
+                FROM saga_steps st
+                WHERE st.status = 'SENT' AND st.deadline_at IS NOT NULL
+                  AND (st.deadline_at <= $1 OR st.attempts > 1)
+                ORDER BY st.booking_id, st.created_at, st.name
+            ), ranked AS (
+                SELECT s.*, o.name AS step_name, o.command_type AS step_command,
+                       o.attempts AS step_attempts, o.deadline_at AS step_deadline_at,
+                       o.created_at AS step_sent_at,
+                       CASE WHEN s.state = 'COMPENSATION_FAILED' THEN 0
+                            WHEN s.attention IS NOT NULL THEN 1
+                            WHEN o.booking_id IS NOT NULL THEN 2
+                            WHEN s.state = 'COMPENSATING' AND s.state_changed_at <= $2 THEN 3
+                       END AS rank
+                FROM sagas s LEFT JOIN overdue o ON o.booking_id = s.booking_id
+            )
+            SELECT * FROM ranked s WHERE {where}"""
+        total = await self.conn.fetchval(f"SELECT count(*) FROM ({query}) q", *args)
+        rows = await self.conn.fetch(
+            f"""SELECT {_SUMMARY_COLS}, s.rank, s.step_name, s.step_command, s.step_attempts,
+                   s.step_deadline_at, s.step_sent_at,
+                   CASE s.rank WHEN 1 THEN s.attention_at WHEN 2 THEN s.step_sent_at
+                        ELSE s.state_changed_at END AS since
+                FROM ({query}) s
+                ORDER BY s.rank, since, s.booking_id
+                LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}""",
+            *args,
+            limit,
+            offset,
+        )
+        return rows, total
+
+
+# The provider of an item: the one it was routed to, or, not routed yet, those that declared its
+# booking type (the providers' own announcements, the table routing reads).
+_ITEM_PROVIDERS = """SELECT coalesce(nullif(i.provider, ''), p.name) AS name
+    FROM saga_items i LEFT JOIN providers p
+      ON i.provider = '' AND i.booking_type = ANY (p.booking_types)
+         AND (p.capabilities ->> 'api_book')::boolean
+    WHERE i.booking_id = s.booking_id"""
+_AT_PROVIDER = "EXISTS (SELECT 1 FROM (" + _ITEM_PROVIDERS + ") ip WHERE ip.name = ${n})"
+_SUMMARY_COLS = (
+    "s.booking_id, s.user_id, s.state, s.mode, s.paused, s.definition_version, s.currency,"
+    " s.total_minor, s.created_at, s.updated_at, s.state_changed_at, s.attention, s.attention_at,"
+    " ARRAY(SELECT DISTINCT ip.name FROM (" + _ITEM_PROVIDERS + ") ip"
+    " WHERE ip.name IS NOT NULL ORDER BY ip.name) AS providers"
+)
 
 
 def row_money(minor: int | None, currency: str) -> dict[str, Any] | None:

@@ -82,6 +82,7 @@ def saga_view(saga: Saga, history: list[Any]) -> dict[str, Any]:
 
 
 def summary_view(row: Any) -> dict[str, Any]:
+    """A row of SagaRepository.search or .stuck."""
     return {
         "booking_id": row["booking_id"],
         "user_id": row["user_id"],
@@ -95,4 +96,45 @@ def summary_view(row: Any) -> dict[str, Any]:
         "state_changed_at": _iso(row["state_changed_at"]),
         "attention": row["attention"],
         "attention_at": _iso(row["attention_at"]),
+        "providers": list(row["providers"] or []),
+    }
+
+
+STUCK_REASONS = {
+    0: "compensation_failed",
+    1: "flagged",
+    2: "past_deadline",
+    3: "compensating_too_long",
+}
+
+
+def stuck_view(row: Any, compensating_limit_s: float) -> dict[str, Any]:
+    """A stuck saga's summary with why it is stuck, in words an operator acts on."""
+    reason = STUCK_REASONS[row["rank"]]
+    step = None
+    if reason == "compensation_failed":
+        detail = "compensation could not finish: something may still be held or charged"
+    elif reason == "flagged":
+        detail = f"flagged for operators: {row['attention']}"
+    elif reason == "past_deadline":
+        step = row["step_name"]
+        detail = (
+            f"{row['step_command']} ({step}) unanswered past its deadline"
+            f" (sent {row['step_attempts']} times"
+            + (
+                f", next deadline {_iso(row['step_deadline_at'])})"
+                if row["step_attempts"] > 1
+                else f", deadline {_iso(row['step_deadline_at'])})"
+            )
+        )
+    else:
+        detail = f"compensating for longer than {compensating_limit_s:g} s"
+    return {
+        **summary_view(row),
+        "reason": reason,
+        "detail": detail,
+        "since": _iso(row["since"]),
+        "step": step,
+        "deadline_at": _iso(row["step_deadline_at"]) if step else None,
+        "attempts": row["step_attempts"] if step else None,
     }

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from booking_shared.contracts.internal.orchestrator import ActionRequest, SagaList, SagaView
+from booking_shared.contracts.internal.orchestrator import (
+    ActionRequest,
+    SagaList,
+    SagaView,
+    StuckSagaList,
+)
 from booking_shared.http import problem
 from orchestrator import handlers
 from orchestrator.adapters.repository import SagaRepository
-from orchestrator.adapters.views import saga_view, summary_view
+from orchestrator.adapters.views import saga_view, stuck_view, summary_view
 from orchestrator.domain.model import NotAllowed, OperatorKind, SagaState
 
 router = APIRouter(prefix="/internal/sagas", tags=["sagas"])
 
+Provider = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="Only sagas with an item at this provider (routed to it, or not routed yet "
+        "and of a booking type it declared).",
+    ),
+]
 BookingId = Annotated[str, Path(min_length=1, max_length=64, description="The booking (saga) id.")]
 
 
@@ -53,6 +68,7 @@ async def list_sagas(
         float | None, Query(ge=0, description="Unchanged for at least this many seconds.")
     ] = None,
     user_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    provider: Provider = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -63,10 +79,50 @@ async def list_sagas(
             state=state.value if state else None,
             older_than=handlers.older_than(older_than_s, deps.clock()),
             user_id=user_id,
+            provider=provider,
             limit=limit,
             offset=offset,
         )
     return {"sagas": [summary_view(r) for r in rows], "total": total}
+
+
+@router.get(
+    "/stuck",
+    summary="Stuck sagas, most urgent first, each with its reason: COMPENSATION_FAILED, flagged "
+    "for operators, a step past its deadline, compensating too long",
+    response_model=StuckSagaList,
+)
+async def list_stuck_sagas(
+    request: Request,
+    compensating_longer_than_s: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            description="COMPENSATING for longer than this is stuck (default: the "
+            "STUCK_COMPENSATING_S setting).",
+        ),
+    ] = None,
+    provider: Provider = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    rt = _runtime(request)
+    deps: handlers.Deps = rt.deps
+    limit_s = (
+        compensating_longer_than_s
+        if compensating_longer_than_s is not None
+        else rt.settings.stuck_compensating_s
+    )
+    now = deps.clock()
+    async with rt.pool.acquire() as conn:
+        rows, total = await SagaRepository(conn).stuck(
+            now=now,
+            compensating_since=now - timedelta(seconds=limit_s),
+            provider=provider,
+            limit=limit,
+            offset=offset,
+        )
+    return {"sagas": [stuck_view(r, limit_s) for r in rows], "total": total}
 
 
 @router.get(

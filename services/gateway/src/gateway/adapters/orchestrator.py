@@ -1,4 +1,5 @@
-"""The orchestrator's internal saga API: one saga, sagas by state and age, operator actions.
+"""The orchestrator's internal saga API: one saga, sagas by state, age and provider, the stuck
+ones with their reasons, operator actions.
 Every answer is parsed into the shared contract (booking_shared.contracts.internal.orchestrator)."""
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from booking_shared.contracts.internal.orchestrator import (
     ActionRequest,
     SagaList,
     SagaView,
+    StuckSagaList,
 )
 from gateway.adapters.http import ServiceClient
 
-__all__ = ["ACTIONS", "OrchestratorClient"]
+__all__ = ["ACTIONS", "OrchestratorClient", "SagaList", "SagaView", "StuckSagaList"]
 
 
 class OrchestratorClient(ServiceClient):
@@ -33,6 +35,10 @@ class OrchestratorClient(ServiceClient):
     async def list_sagas(self, params: dict[str, Any]) -> SagaList:
         clean = {k: v for k, v in params.items() if v is not None}
         return await self.call_as(SagaList, "GET", "/internal/sagas", params=clean)
+
+    async def list_stuck(self, params: dict[str, Any]) -> StuckSagaList:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return await self.call_as(StuckSagaList, "GET", "/internal/sagas/stuck", params=clean)
 
     async def act(self, booking_id: str, action: str, actor: str, reason: str) -> SagaView | None:
         if action not in ACTIONS:

@@ -80,10 +80,11 @@ async def insert_user(
     role: str = "user",
     first_name: str | None = None,
     last_name: str | None = None,
+    password_hash: str | None = None,
 ) -> User:
     row = await conn.fetchrow(
-        "INSERT INTO users AS u (id, name, email, phone, role, preferences, first_name, last_name)"
-        f" VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) RETURNING {_USER_COLS}",
+        "INSERT INTO users AS u (id, name, email, phone, role, preferences, first_name, last_name,"
+        f" password_hash) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9) RETURNING {_USER_COLS}",
         user_id,
         name,
         email,
@@ -92,19 +93,40 @@ async def insert_user(
         dumps(prefs.model_dump(mode="json")),
         first_name,
         last_name,
+        password_hash,
     )
     assert row is not None  # INSERT ... RETURNING always returns the row
     return _user(row)
 
 
-async def insert_token(conn: Conn, token_hash: str, user_id: str, ttl: timedelta) -> datetime:
-    """Store a token's hash; returns when it expires."""
+async def insert_token(
+    conn: Conn, token_hash: str, user_id: str, ttl: timedelta, kind: str = "api_key"
+) -> datetime:
+    """Store a token's hash (an API key, or a session from signing in); returns when it expires."""
     return await conn.fetchval(
-        "INSERT INTO api_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, now() + $3)"
+        "INSERT INTO api_tokens (token_hash, user_id, expires_at, kind) VALUES ($1, $2, now() + $3, $4)"
         " RETURNING expires_at",
         token_hash,
         user_id,
         ttl,
+        kind,
+    )
+
+
+async def user_for_sign_in(conn: Conn, email: str) -> tuple[User, str | None] | None:
+    """The user with this email (any case) and their password hash (None: no password set)."""
+    row = await conn.fetchrow(
+        f"SELECT {_USER_COLS}, u.password_hash FROM users u WHERE lower(u.email) = lower($1)",
+        email,
+    )
+    return (_user(row), row["password_hash"]) if row else None
+
+
+async def set_password_hash(conn: Conn, user_id: str, password_hash: str) -> None:
+    await conn.execute(
+        "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+        user_id,
+        password_hash,
     )
 
 
@@ -476,3 +498,16 @@ async def take_token(
             result.tokens,
         )
     return result
+
+
+async def give_back_token(
+    conn: Conn, user_id: str, bucket: str, rule: ratelimit.BucketRule
+) -> None:
+    """Return one token taken from a bucket (the attempt it paid for turned out not to count)."""
+    await conn.execute(
+        "UPDATE rate_buckets SET tokens = least($3::float8, tokens + 1)"
+        " WHERE user_id = $1 AND bucket = $2",
+        user_id,
+        bucket,
+        float(rule.capacity),
+    )

@@ -6,6 +6,7 @@ from booking_shared.retention import Rule
 from gateway.config import Settings
 from gateway.domain.states import FINAL
 
+SIGN_IN_BUCKET = "sign_in_failures"  # handlers.sessions.BUCKET (adapters import no handlers)
 _FINAL = "ARRAY[" + ", ".join(f"'{s}'" for s in sorted(FINAL)) + "]"
 
 
@@ -17,6 +18,15 @@ def rate_bucket_refill_s(settings: Settings) -> float:
         (settings.rate_bookings_capacity, settings.rate_bookings_per_minute),
     )
     return max(capacity * 60.0 / per_minute for capacity, per_minute in rules)
+
+
+def sign_in_bucket_refill_s(settings: Settings) -> float:
+    """The same for the failed sign-in buckets (per email, per client), which refill slowly."""
+    rules = (
+        (settings.sign_in_failures_per_email, settings.sign_in_failures_per_email_per_hour),
+        (settings.sign_in_failures_per_client, settings.sign_in_failures_per_client_per_hour),
+    )
+    return max(capacity * 3600.0 / per_hour for capacity, per_hour in rules)
 
 
 def rules(settings: Settings) -> list[Rule]:
@@ -45,8 +55,23 @@ def rules(settings: Settings) -> list[Rule]:
             "rate_buckets",
             rate_bucket_refill_s(settings),
             "DELETE FROM rate_buckets WHERE (user_id, bucket) IN (SELECT user_id, bucket FROM rate_buckets"
-            " WHERE updated_at < now() - make_interval(secs => $1)"
+            f" WHERE bucket <> '{SIGN_IN_BUCKET}' AND updated_at < now() - make_interval(secs => $1)"
             " ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        ),
+        Rule(
+            "sign_in_buckets",
+            sign_in_bucket_refill_s(settings),
+            "DELETE FROM rate_buckets WHERE (user_id, bucket) IN (SELECT user_id, bucket FROM rate_buckets"
+            f" WHERE bucket = '{SIGN_IN_BUCKET}' AND updated_at < now() - make_interval(secs => $1)"
+            " ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        ),
+        # A session past its expiry is refused anyway; an hour later its row goes.
+        Rule(
+            "expired_sessions",
+            3600.0,
+            "DELETE FROM api_tokens WHERE token_hash IN (SELECT token_hash FROM api_tokens"
+            " WHERE kind = 'session' AND expires_at < now() - make_interval(secs => $1)"
+            " ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
         ),
         # The request as first sent (its payload holds the sealed guest) is what the reconciler
         # resends while no answer comes; a final booking needs it no more.

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from gateway.adapters.passwords import Passwords
 from gateway.adapters.signals import BookingSignals
 from gateway.config import Settings
 from gateway.ports import OrchestratorPort, PaymentPort, ProviderPort
@@ -26,6 +27,7 @@ class Deps:
     orchestrator: OrchestratorPort
     signals: BookingSignals = field(default_factory=lambda: BookingSignals(None, "none"))
     clock: Callable[[], datetime] = utcnow
+    passwords: Passwords = field(default_factory=Passwords)
 
     def db(self) -> asyncpg.Pool:
         if self.pool is None:

@@ -1,5 +1,7 @@
-"""The ops API: sagas by state and age, one saga's history, and operator actions, proxied to the
-orchestrator's internal API with the operator recorded as the actor."""
+"""The ops API: sagas by state, age, provider and user, the stuck ones with their reasons, one
+saga's history, and operator actions, proxied to the orchestrator's internal API (which filters
+and pages: it knows every saga's items and their providers) with the operator recorded as the
+actor."""
 
 from __future__ import annotations
 
@@ -22,6 +24,16 @@ async def list_sagas(deps: Deps, principal: Principal, params: dict[str, Any]) -
         return (await deps.orchestrator.list_sagas(params)).model_dump(mode="json")
     except UpstreamRejected as exc:
         raise _mapped(exc, "state") from None
+
+
+async def list_stuck_sagas(
+    deps: Deps, principal: Principal, params: dict[str, Any]
+) -> dict[str, Any]:
+    principal.require_ops()
+    try:
+        return (await deps.orchestrator.list_stuck(params)).model_dump(mode="json")
+    except UpstreamRejected as exc:
+        raise _mapped(exc, "compensating_longer_than_s") from None
 
 
 async def get_saga(deps: Deps, principal: Principal, booking_id: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Sign-up, bearer tokens (stored hashed, with an expiry, revocable), the user's profile and
-booking preferences, and the operator role (granted by user id, never by email)."""
+"""Sign-up (with an optional password), bearer tokens (API keys and sign-in sessions, stored
+hashed, with an expiry, revocable), the user's profile and booking preferences, and the operator
+role (granted by user id, never by email)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,13 @@ from gateway.handlers.deps import Deps
 OPS_BOOTSTRAP_ACTOR = "ops-bootstrap"
 
 
-def new_token() -> str:
-    """32 random bytes, url-safe; shown once."""
-    return "gw_" + secrets.token_urlsafe(32)
+API_KEY_PREFIX = "gw_"
+SESSION_PREFIX = "gs_"
+
+
+def new_token(prefix: str = API_KEY_PREFIX) -> str:
+    """32 random bytes, url-safe; shown once. gw_: an API key; gs_: a session from signing in."""
+    return prefix + secrets.token_urlsafe(32)
 
 
 def hash_token(token: str) -> str:
@@ -63,9 +68,11 @@ class Principal:
             raise Forbidden("this route needs the ops role")
 
 
-async def _issue(conn: Connection, user_id: str, ttl: timedelta) -> IssuedToken:
-    token = new_token()
-    expires_at = await db.insert_token(conn, hash_token(token), user_id, ttl)
+async def issue(
+    conn: Connection, user_id: str, ttl: timedelta, kind: str = "api_key"
+) -> IssuedToken:
+    token = new_token(SESSION_PREFIX if kind == "session" else API_KEY_PREFIX)
+    expires_at = await db.insert_token(conn, hash_token(token), user_id, ttl, kind)
     return IssuedToken(token, expires_at)
 
 
@@ -78,7 +85,11 @@ async def sign_up(
     *,
     first_name: str | None = None,
     last_name: str | None = None,
+    password: str | None = None,
 ) -> tuple[User, IssuedToken]:
+    """A new user and their API key; with a password, they can also sign in with email and
+    password (only its Argon2id hash is kept)."""
+    password_hash = await deps.passwords.hash(password) if password else None
     try:
         async with deps.db().acquire() as conn, conn.transaction():
             user = await db.insert_user(
@@ -90,8 +101,9 @@ async def sign_up(
                 prefs or Preferences(),
                 first_name=first_name,
                 last_name=last_name,
+                password_hash=password_hash,
             )
-            issued = await _issue(conn, user.id, deps.settings.token_ttl)
+            issued = await issue(conn, user.id, deps.settings.token_ttl)
     except asyncpg.UniqueViolationError:
         raise Conflict("email-taken", "a user with this email exists", "email") from None
     return user, issued
@@ -113,7 +125,7 @@ async def issue_token(deps: Deps, principal: Principal) -> IssuedToken:
     until it is revoked or expires."""
     user = principal.require_user()
     async with deps.db().acquire() as conn:
-        return await _issue(conn, user.id, deps.settings.token_ttl)
+        return await issue(conn, user.id, deps.settings.token_ttl)
 
 
 async def revoke_token(deps: Deps, principal: Principal, *, everywhere: bool = False) -> int:
@@ -153,21 +165,28 @@ async def grant_ops(pool: asyncpg.Pool, user_id: str, ttl: timedelta) -> tuple[U
             raise NotFound("user", "user_id")
         user = await db.update_user(conn, user.id, {"role": "ops"})
         await db.revoke_user_tokens(conn, user.id)
-        issued = await _issue(conn, user.id, ttl)
+        issued = await issue(conn, user.id, ttl)
     return user, issued
 
 
 async def create_ops_user(
-    pool: asyncpg.Pool, name: str, email: str, ttl: timedelta
+    pool: asyncpg.Pool, name: str, email: str, ttl: timedelta, *, password_hash: str | None = None
 ) -> tuple[User, IssuedToken]:
     """For the CLI: a new ops principal. An email that an account already uses is refused: emails
     are not verified, so whoever registered it first may not be the operator."""
     try:
         async with pool.acquire() as conn, conn.transaction():
             user = await db.insert_user(
-                conn, new_id("usr"), name, email, None, Preferences(), role="ops"
+                conn,
+                new_id("usr"),
+                name,
+                email,
+                None,
+                Preferences(),
+                role="ops",
+                password_hash=password_hash,
             )
-            issued = await _issue(conn, user.id, ttl)
+            issued = await issue(conn, user.id, ttl)
     except asyncpg.UniqueViolationError:
         raise Conflict(
             "email-taken",

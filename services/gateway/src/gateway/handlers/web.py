@@ -1,5 +1,5 @@
 """What the web pages need beyond the JSON API: single-use tickets for the event stream, and the
-ops dashboard's counts, provider filter and dead-letter view."""
+ops dashboard's counts and dead-letter view."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from gateway.adapters import postgres as db
 from gateway.adapters import stream_tickets as tickets
 from gateway.adapters.postgres import User
 from gateway.domain.errors import NotFound, Unauthorized, UpstreamUnavailable
-from gateway.handlers import routing
 from gateway.handlers.deps import Deps
 from gateway.handlers.users import Principal, hash_token
 
@@ -68,22 +67,6 @@ async def saga_counts(deps: Deps, principal: Principal) -> dict[str, Any]:
 
     totals = await asyncio.gather(*(one(s) for s in SAGA_STATES))
     return {"counts": dict(zip(SAGA_STATES, totals, strict=True)), "total": sum(totals)}
-
-
-async def with_providers(deps: Deps, page: dict[str, Any], provider: str | None) -> dict[str, Any]:
-    """Each saga summary with the providers of its items (from the gateway's bookings), and only
-    those of `provider` when one is asked for (among the page the orchestrator returned)."""
-    sagas = page.get("sagas", [])
-    ids = [s["booking_id"] for s in sagas]
-    rows = await deps.db().fetch("SELECT id, items FROM bookings WHERE id = ANY($1::text[])", ids)
-    types = {r["id"]: [it.get("booking_type") for it in db.loads(r["items"])] for r in rows}
-    by_type = (await routing.routes(deps, deps.settings.search_timeout_s)).by_type if rows else {}
-    for s in sagas:
-        found = types.get(s["booking_id"], [])
-        s["providers"] = sorted({by_type.get(t or "", t or "?") for t in found})
-    if provider:
-        page = {**page, "sagas": [s for s in sagas if provider in s["providers"]]}
-    return page
 
 
 async def read_dead_letters(deps: Deps, principal: Principal, per_topic: int) -> dict[str, Any]:

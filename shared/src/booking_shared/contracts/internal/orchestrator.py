@@ -1,7 +1,9 @@
-"""The orchestrator's internal saga API (ORCHESTRATOR_URL): one saga, sagas by state and age,
-operator actions. Times are ISO 8601 text, as the saga's history records them."""
+"""The orchestrator's internal saga API (ORCHESTRATOR_URL): one saga, sagas by state, age and
+provider, the stuck ones with the reason, operator actions. Times are ISO 8601 text, as the saga's history records them."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -9,6 +11,10 @@ from booking_shared.contracts.booking import FailureReason
 from booking_shared.money import Money
 
 ACTIONS = ("retry", "compensate", "pause", "resume")
+
+# Why a saga is stuck, most urgent first (the order of the stuck list).
+STUCK_REASONS = ("compensation_failed", "flagged", "past_deadline", "compensating_too_long")
+StuckReason = Literal["compensation_failed", "flagged", "past_deadline", "compensating_too_long"]
 
 
 class ActionRequest(BaseModel):
@@ -104,8 +110,41 @@ class SagaSummary(BaseModel):
     state_changed_at: str | None
     attention: str | None
     attention_at: str | None
+    providers: list[str] = Field(
+        default_factory=list,
+        description="The providers of the saga's items: the one each item was routed to, or, "
+        "not routed yet, those that declared its booking type.",
+        examples=[["eventbrite", "opentable"]],
+    )
 
 
 class SagaList(BaseModel):
     sagas: list[SagaSummary]
+    total: int
+
+
+class StuckSaga(SagaSummary):
+    """A saga that needs an operator, with the reason (the most urgent one when several hold)."""
+
+    reason: StuckReason = Field(
+        description="compensation_failed: an undo could not finish (something may still be held "
+        "or charged); flagged: the saga called for operators (a capture nobody answers); "
+        "past_deadline: a step's command went unanswered past its persisted deadline; "
+        "compensating_too_long: COMPENSATING for longer than the limit.",
+        examples=["past_deadline"],
+    )
+    detail: str = Field(
+        description="The reason in words, with the step and its deadline when there is one.",
+        examples=["HoldItem (hold:item-2) unanswered past its deadline 2026-01-01T10:00:30+00:00"],
+    )
+    since: str | None = Field(description="When the saga became stuck for this reason.")
+    step: str | None = Field(
+        None, description="The step past its deadline.", examples=["hold:item-2"]
+    )
+    deadline_at: str | None = Field(None, description="That step's current deadline.")
+    attempts: int | None = Field(None, description="Sends of that step's command so far.")
+
+
+class StuckSagaList(BaseModel):
+    sagas: list[StuckSaga]
     total: int

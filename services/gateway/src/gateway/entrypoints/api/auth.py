@@ -1,4 +1,5 @@
-"""Bearer authentication: a user's token (stored hashed) or the ops bootstrap token."""
+"""Bearer authentication: a user's API key or session token (both stored hashed), or the ops
+bootstrap token."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from gateway.handlers.users import Principal, authenticate
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="bearer",
-    description="The token POST /v1/users returned (shown once). Ops routes need the ops role.",
+    description="An API key (gw_..., from POST /v1/users, shown once) or a session token (gs_..., "
+    "from signing in with email and password, POST /v1/sessions). Ops routes need the ops role.",
 )
 
 

@@ -113,6 +113,23 @@ PROBLEMS: dict[str, tuple[int, str, dict[str, Any]]] = {
             "Content-Type",
         ),
     ),
+    "sign_in_wrong": (
+        401,
+        "Wrong email or password (the same answer for both)",
+        _problem(401, "unauthorized", "Unauthorized", "the email or the password is wrong", None),
+    ),
+    "sign_in_rate": (
+        429,
+        "Too many failed sign-ins for this email or from this client (Retry-After)",
+        _problem(
+            429,
+            "rate-limited",
+            "Too many requests",
+            "too many failed sign-ins; try again in 300 s",
+            None,
+            retry_after=300,
+        ),
+    ),
     "email_taken": (
         409,
         "The email is taken",
@@ -335,6 +352,11 @@ SIGNED_UP = {
     "token_type": "Bearer",
     "expires_at": "2026-12-30T10:00:00Z",
 }
+SIGNED_IN = {
+    **SIGNED_UP,
+    "token": "gs_Jx8...shown-once...Q",
+    "expires_at": "2026-11-30T18:00:00Z",
+}
 TOKEN = {
     "token": "gw_Jx8...shown-once...Q",
     "token_type": "Bearer",
@@ -549,6 +571,34 @@ SAGAS = {
             "user_id": USER_EX["id"],
             "updated_at": "2026-11-30T10:01:00Z",
             "paused": False,
+            "providers": ["opentable"],
+        }
+    ],
+    "total": 1,
+}
+STUCK_SAGAS = {
+    "sagas": [
+        {
+            "booking_id": BK,
+            "user_id": USER_EX["id"],
+            "state": "HOLDING",
+            "mode": "all_or_nothing",
+            "paused": False,
+            "definition_version": 1,
+            "total": MONEY_EX,
+            "created_at": "2026-11-30T10:00:00Z",
+            "updated_at": "2026-11-30T10:00:30Z",
+            "state_changed_at": "2026-11-30T10:00:00Z",
+            "attention": None,
+            "attention_at": None,
+            "providers": ["eventbrite", "opentable"],
+            "reason": "past_deadline",
+            "detail": "HoldItem (hold:item-2) unanswered past its deadline (sent 2 times, next"
+            " deadline 2026-11-30T10:01:30+00:00)",
+            "since": "2026-11-30T10:00:00Z",
+            "step": "hold:item-2",
+            "deadline_at": "2026-11-30T10:01:30Z",
+            "attempts": 2,
         }
     ],
     "total": 1,

@@ -1,4 +1,5 @@
-"""/v1/ops: sagas by state and age, one saga's history, operator actions (ops role)."""
+"""/v1/ops: sagas by state, age, provider and user, the stuck ones with their reasons, one saga's
+history, operator actions (ops role)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,18 @@ from gateway.entrypoints.api.auth import OpsPrincipal, get_deps
 from gateway.entrypoints.api.problems import GuardedRoute
 from gateway.entrypoints.api.schemas import ID_PATTERN, SagaAction
 from gateway.handlers import ops as handler
-from gateway.handlers import web
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"], route_class=GuardedRoute)
+
+ProviderFilter = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[a-z0-9_-]{1,40}$",
+        description="Only sagas with an item at this provider (the orchestrator filters, so "
+        "`total` and the pages count only those).",
+        examples=["opentable"],
+    ),
+]
 
 
 @router.get(
@@ -36,24 +46,50 @@ async def list_sagas(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-    provider: Annotated[
-        str | None,
-        Query(
-            pattern=r"^[a-z0-9_-]{1,40}$",
-            description="Only sagas with an item at this provider (among the page asked for).",
-            examples=["opentable"],
-        ),
-    ] = None,
+    provider: ProviderFilter = None,
 ) -> dict[str, Any]:
     params = {
         "state": state,
         "older_than_s": older_than_s,
         "user_id": user_id,
+        "provider": provider,
         "limit": limit,
         "offset": offset,
     }
-    deps = get_deps(request)
-    return await web.with_providers(deps, await handler.list_sagas(deps, p, params), provider)
+    return await handler.list_sagas(get_deps(request), p, params)
+
+
+@router.get(
+    "/stuck-sagas",
+    summary="Stuck sagas, most urgent first, each with its reason",
+    description="COMPENSATION_FAILED first, then sagas flagged for operators, then those with a "
+    "step past its deadline (its command unanswered past the deadline the saga persisted, resent "
+    "or not), then those COMPENSATING for longer than `compensating_longer_than_s` (default: the "
+    "orchestrator's STUCK_COMPENSATING_S, 120 s). Answered by the orchestrator from its own "
+    "tables; `total` counts every stuck saga that matches, across pages.",
+    responses={
+        **ex.ok(ex.STUCK_SAGAS),
+        **ex.problems("unauthorized", "forbidden", "invalid", "upstream"),
+    },
+)
+async def list_stuck_sagas(
+    request: Request,
+    p: OpsPrincipal,
+    compensating_longer_than_s: Annotated[
+        int | None,
+        Query(ge=0, le=86_400 * 30, description="Compensating for longer than this is stuck."),
+    ] = None,
+    provider: ProviderFilter = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    params = {
+        "compensating_longer_than_s": compensating_longer_than_s,
+        "provider": provider,
+        "limit": limit,
+        "offset": offset,
+    }
+    return await handler.list_stuck_sagas(get_deps(request), p, params)
 
 
 @router.get(

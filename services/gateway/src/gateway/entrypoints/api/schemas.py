@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from booking_shared.contracts.items import BookingItem, BookingType
 from booking_shared.money import Amount, Money
@@ -24,6 +24,7 @@ _EMAIL = re.compile(EMAIL_PATTERN)
 _PHONE = re.compile(PHONE_PATTERN)
 PM_PATTERN = r"^pm_[A-Za-z0-9_]{1,250}$"
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
 
 MONEY_EX = {"amount_minor": 9000, "currency": "EUR"}
 PREFS_EX = {
@@ -125,6 +126,14 @@ class SignUp(BaseModel):
     preferences: Preferences | None = Field(
         None, description="Defaults: auto-booking off, every booking type."
     )
+    password: SecretStr | None = Field(
+        None,
+        min_length=PASSWORD_MIN,
+        max_length=PASSWORD_MAX,
+        description=f"Optional: to sign in with email and password (POST /v1/sessions). "
+        f"{PASSWORD_MIN} to {PASSWORD_MAX} characters; only its Argon2id hash is kept.",
+        examples=["correct horse battery staple"],
+    )
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
     _parts = field_validator("first_name", "last_name")(classmethod(lambda cls, v: _check_part(v)))
@@ -204,6 +213,26 @@ class SignedUp(BaseModel):
     token: str = Field(description="Bearer token, shown once: only its hash is stored.")
     token_type: Literal["Bearer"] = "Bearer"
     expires_at: datetime = Field(description="The token is refused (401) from then on.")
+
+
+class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN, examples=["ana@example.com"])
+    password: SecretStr = Field(
+        min_length=1, max_length=PASSWORD_MAX, examples=["correct horse battery staple"]
+    )
+
+
+class SignedIn(BaseModel):
+    user: UserView
+    token: str = Field(
+        description="A session token (gs_...): a bearer token accepted wherever an API key is, "
+        "until it expires (SESSION_TTL_S, 8 h) or is revoked (POST /v1/tokens/revoke). Shown "
+        "once; only its hash is stored."
+    )
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_at: datetime = Field(description="The session is refused (401) from then on.")
 
 
 class TokenView(BaseModel):

@@ -1,4 +1,4 @@
-"""/v1/users and /v1/me."""
+"""/v1/users (sign up), /v1/sessions (sign in with email and password), /v1/me and tokens."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ from fastapi import APIRouter, Body, Request, Response
 
 from gateway.adapters.postgres import User
 from gateway.entrypoints.api import examples as ex
-from gateway.entrypoints.api.auth import CurrentUser, UserPrincipal, get_deps
+from gateway.entrypoints.api.auth import CurrentUser, UserPrincipal, client_info, get_deps
 from gateway.entrypoints.api.problems import GuardedRoute
 from gateway.entrypoints.api.schemas import (
     PREFS_EX,
     MePatch,
+    SignedIn,
     SignedUp,
+    SignIn,
     SignUp,
     TokenView,
     UserView,
 )
-from gateway.handlers import users
+from gateway.handlers import sessions, users
 
 router = APIRouter(prefix="/v1", tags=["users"], route_class=GuardedRoute)
 
@@ -42,8 +44,10 @@ def user_view(user: User) -> UserView:
     "/users",
     status_code=201,
     response_model=SignedUp,
-    summary="Sign up: returns a bearer token, shown once",
-    description="Creates a user and a bearer token. Only the token's SHA-256 is stored: keep the token.",
+    summary="Sign up: returns a bearer token (an API key), shown once",
+    description="Creates a user and a bearer token (an API key, `gw_...`, valid TOKEN_TTL_DAYS). Only "
+    "the token's SHA-256 is stored: keep the token. With a `password`, the user can also sign in "
+    "with email and password (POST /v1/sessions); only its Argon2id hash is stored.",
     responses={
         **ex.ok(ex.SIGNED_UP, 201, "Created; Location: /v1/me"),
         **ex.problems("invalid", "malformed", "pan", "email_taken"),
@@ -57,6 +61,11 @@ async def sign_up(
         Body(
             openapi_examples=ex.body(
                 minimal={"name": "Ana Silva", "email": "ana@example.com"},
+                with_password={
+                    "name": "Ana Silva",
+                    "email": "ana@example.com",
+                    "password": "correct horse battery staple",
+                },
                 with_preferences={
                     "name": "Ana Silva",
                     "email": "ana@example.com",
@@ -75,9 +84,42 @@ async def sign_up(
         body.preferences,
         first_name=body.first_name,
         last_name=body.last_name,
+        password=body.password.get_secret_value() if body.password else None,
     )
     response.headers["Location"] = "/v1/me"
     return SignedUp(user=user_view(user), token=issued.token, expires_at=issued.expires_at)
+
+
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=SignedIn,
+    summary="Sign in with email and password: returns a session token",
+    description="A session token (`gs_...`) is a bearer token accepted wherever the API key is, "
+    "for SESSION_TTL_S (8 h); sign out with POST /v1/tokens/revoke. A wrong email and a wrong "
+    "password get the same 401 (no way to tell whether an account exists), as does an account "
+    "made without a password. Failed sign-ins are limited per email and per client (429 with "
+    "Retry-After).",
+    responses={
+        **ex.ok(ex.SIGNED_IN, 201, "Created"),
+        **ex.problems("sign_in_wrong", "invalid", "malformed", "sign_in_rate"),
+    },
+)
+async def sign_in(
+    request: Request,
+    body: Annotated[
+        SignIn,
+        Body(
+            openapi_examples=ex.body(
+                sign_in={"email": "ana@example.com", "password": "correct horse battery staple"}
+            )
+        ),
+    ],
+) -> SignedIn:
+    user, session = await sessions.sign_in(
+        get_deps(request), body.email, body.password.get_secret_value(), client_info(request)
+    )
+    return SignedIn(user=user_view(user), token=session.token, expires_at=session.expires_at)
 
 
 @router.get(

@@ -28,6 +28,7 @@ const FIELD_NAMES = {
   email: "email",
   name: "name",
   phone: "phone",
+  password: "password",
   "guest.last_name": "family name",
   "guest.first_name": "given name",
   "guest.phone": "phone",
@@ -75,7 +76,7 @@ export function explain(status, problem, retryAfter) {
     case "not-found":
       return "We could not find that. It may have expired or belong to another account.";
     case "email-taken":
-      return "An account with this email already exists. Sign in with your key instead.";
+      return "An account with this email already exists. Sign in instead.";
     case "card-number-refused":
     case "card-number-in-request":
       return "Card numbers must be typed only in the card field, never elsewhere.";

@@ -51,8 +51,10 @@ function view(name) {
 document.querySelectorAll("#nav [data-view]").forEach((b) => b.addEventListener("click", () => { show(notice, ""); view(b.dataset.view); }));
 $("sign-out").addEventListener("click", () => signOut(true));
 
+// Signing out ends a session from email and password; an API key is the person's own long-lived
+// credential (maybe their only one), so it stays valid: they revoke it in the API if they wish.
 async function signOut(revoke) {
-  if (revoke && token.get()) await api("POST", "/v1/tokens/revoke").catch(() => {});
+  if (revoke && token.get()?.startsWith("gs_")) await api("POST", "/v1/tokens/revoke").catch(() => {});
   token.clear();
   state.source?.close();
   view("auth");
@@ -63,10 +65,16 @@ $("signup-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const body = { name: $("su-name").value.trim(), email: $("su-email").value.trim() };
   if ($("su-phone").value.trim()) body.phone = $("su-phone").value.trim();
+  const password = $("su-password").value;
+  if (password) body.password = password;
   try {
     const r = await call(null, "POST", "/v1/users", body);
     token.set(r.token);
+    $("su-password").value = "";
     $("su-key").value = r.token;
+    $("signup-key-note").textContent = password
+      ? "You can sign in with your email and password. This API key is for apps and scripts; it is shown only once: keep it somewhere safe, or ignore it."
+      : "This is your personal API key, and you need it to sign in again (you chose no password). It is shown only once: keep it somewhere safe (a password manager).";
     $("signup-form").hidden = true;
     $("signup-key").hidden = false;
     $("su-key").focus();
@@ -74,7 +82,19 @@ $("signup-form").addEventListener("submit", async (e) => {
   } catch (err) { fail(err); }
 });
 $("signup-continue").addEventListener("click", () => startSignedIn());
+// Email and password: the gateway answers with a session token (8 h), kept like a key would be.
 $("signin-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const r = await call(null, "POST", "/v1/sessions", { email: $("si-email").value.trim(), password: $("si-password").value });
+    token.set(r.token);
+    $("si-password").value = "";
+    startSignedIn();
+  } catch (err) {
+    show(notice, err.status === 401 ? "The email or the password is wrong." : err.message);
+  }
+});
+$("signin-key-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const t = $("si-key").value.trim();
   try {
@@ -83,7 +103,7 @@ $("signin-form").addEventListener("submit", async (e) => {
     $("si-key").value = "";
     startSignedIn();
   } catch (err) {
-    show(notice, err.status === 401 ? "This sign-in key is not valid (it may have expired or been revoked)." : err.message);
+    show(notice, err.status === 401 ? "This API key is not valid (it may have expired or been revoked)." : err.message);
   }
 });
 

@@ -9,7 +9,6 @@ const api = (method, path, body) => call(token.get(), method, path, body);
 const notice = $("notice");
 const STATES = ["REQUESTED", "HOLDING", "AUTHORIZING", "ACTION_REQUIRED", "CONFIRMING", "CAPTURING", "CONFIRMED",
   "COMPENSATING", "FAILED", "COMPENSATION_FAILED", "CANCELLING", "CANCELLED", "PARTIALLY_CANCELLED"];
-const SETTLED = new Set(["CONFIRMED", "FAILED", "CANCELLED", "PARTIALLY_CANCELLED"]);
 let current = null;
 let timer = null;
 
@@ -20,23 +19,41 @@ function fail(err) {
 
 for (const s of STATES) $("f-state").append(el("option", { value: s }, s));
 
+// Signing out ends a session from email and password; an operator key stays valid.
 function signOut() {
+  const t = token.get();
+  if (t && t.startsWith("gs_")) call(t, "POST", "/v1/tokens/revoke").catch(() => {});
   token.clear();
   clearInterval(timer);
   $("dash").hidden = true; $("nav").hidden = true; $("signin").hidden = false;
 }
 $("sign-out").addEventListener("click", signOut);
-$("signin-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const t = $("si-key").value.trim();
+async function signInWith(t, what) {
   try {
     await call(t, "GET", "/v1/ops/saga-counts");
     token.set(t);
-    $("si-key").value = "";
     start();
   } catch (err) {
-    show(notice, err.status === 403 ? "This key is valid but has no operator role." : err.status === 401 ? "This sign-in key is not valid." : err.message);
+    // A session made just now for an account without the role is of no use: end it.
+    if (err.status === 403 && t.startsWith("gs_")) await call(t, "POST", "/v1/tokens/revoke").catch(() => {});
+    show(notice, err.status === 403 ? `This ${what} has no operator role.` : err.status === 401 ? `This ${what} is not valid.` : err.message);
   }
+}
+$("signin-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const r = await call(null, "POST", "/v1/sessions", { email: $("si-email").value.trim(), password: $("si-password").value });
+    $("si-password").value = "";
+    await signInWith(r.token, "account");
+  } catch (err) {
+    show(notice, err.status === 401 ? "The email or the password is wrong." : err.message);
+  }
+});
+$("signin-key-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const t = $("si-key").value.trim();
+  $("si-key").value = "";
+  await signInWith(t, "key");
 });
 
 function start() {
@@ -46,6 +63,17 @@ function start() {
   clearInterval(timer);
   timer = setInterval(() => { if ($("live").checked) refresh(); }, 3000);
 }
+
+// At a phone's width the tables are stacked (style.css): each cell is labelled with its column.
+function labelCells() {
+  for (const table of document.querySelectorAll("#dash table")) {
+    const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+    for (const tr of table.querySelectorAll("tbody tr")) {
+      [...tr.children].forEach((td, i) => { if (heads[i] && !td.hasAttribute("colspan")) td.dataset.label = heads[i]; });
+    }
+  }
+}
+new MutationObserver(labelCells).observe($("dash"), { childList: true, subtree: true });
 
 async function refresh() {
   try {
@@ -58,7 +86,7 @@ async function refresh() {
 async function loadCounts() {
   const r = await api("GET", "/v1/ops/saga-counts");
   $("counts").replaceChildren(...STATES.map((s) => el("div", { "data-state": s },
-    el("span", { class: `badge ${s}` }, s), el("strong", {}, String(r.counts[s] ?? 0)))));
+    badge(s), el("strong", {}, String(r.counts[s] ?? 0)))));
 }
 
 function sagaLink(s) {
@@ -67,44 +95,66 @@ function sagaLink(s) {
 
 function ageSeconds(iso) { return Math.round((Date.now() - new Date(iso).getTime()) / 1000); }
 
-async function loadStuck() {
-  const after = Math.max(0, Number($("stuck-after").value || 0));
-  const [old, failed] = await Promise.all([
-    api("GET", `/v1/ops/sagas?older_than_s=${after}&limit=100`),
-    api("GET", "/v1/ops/sagas?state=COMPENSATION_FAILED&limit=100"),
-  ]);
-  const seen = new Map();
-  for (const s of [...failed.sagas, ...old.sagas]) if (!SETTLED.has(s.state) || s.attention) seen.set(s.booking_id, s);
-  const rows = [...seen.values()].sort((a, b) => why(a)[0] - why(b)[0]);
-  $("stuck").replaceChildren(...rows.map((s) => el("tr", { "data-booking": s.booking_id },
-    el("td", {}, sagaLink(s)), el("td", {}, el("span", { class: `badge ${s.state}` }, s.state)),
-    el("td", {}, why(s)[1]), el("td", {}, `${ageSeconds(s.state_changed_at || s.updated_at)} s`),
-    el("td", {}, (s.providers || []).join(", ")), el("td", {}, s.user_id))));
-  if (!rows.length) $("stuck").append(el("tr", {}, el("td", { colspan: "6", class: "muted" }, "Nothing stuck.")));
+// The orchestrator answers both lists (filters, order, totals); the page only turns pages.
+const PAGE = 25;
+const pages = { stuck: 0, sagas: 0 };
+
+function pager(name, total, shown, load) {
+  const from = pages[name] * PAGE;
+  const prev = el("button", { type: "button", disabled: from === 0 ? "" : null,
+    onclick: () => { pages[name] -= 1; load().catch(fail); } }, "Previous");
+  const next = el("button", { type: "button", disabled: from + shown >= total ? "" : null,
+    onclick: () => { pages[name] += 1; load().catch(fail); } }, "Next");
+  const what = total ? `${from + 1}–${from + shown} of ${total}` : "0 of 0";
+  $(`${name}-pages`).replaceChildren(el("span", { class: "muted", "aria-live": "polite" }, what), prev, next);
 }
 
-function why(s) {
-  if (s.state === "COMPENSATION_FAILED") return [0, "compensation failed: something may still be held or charged"];
-  if (s.attention) return [1, `flagged: ${s.attention}`];
-  if (s.state === "COMPENSATING") return [2, "compensating too long"];
-  if (s.paused) return [3, "paused by an operator"];
-  return [4, "no progress past its deadline"];
+// A state name breaks after its underscores, so that a long one wraps inside a narrow cell.
+function badge(state, extra = "") {
+  const parts = state.split("_");
+  const label = parts.flatMap((p, i) => (i ? [el("wbr"), `_${p}`] : [p]));
+  return el("span", { class: `badge ${state}` }, ...label, extra);
+}
+
+const REASONS = { compensation_failed: "compensation failed", flagged: "flagged for operators",
+  past_deadline: "past its deadline", compensating_too_long: "compensating too long" };
+
+async function loadStuck() {
+  const q = new URLSearchParams({ limit: String(PAGE), offset: String(pages.stuck * PAGE) });
+  const limit = $("stuck-after").value;
+  if (limit !== "") q.set("compensating_longer_than_s", String(Math.max(0, Math.round(Number(limit)))));
+  const r = await api("GET", `/v1/ops/stuck-sagas?${q}`);
+  if (!r.sagas.length && pages.stuck > 0 && r.total) { pages.stuck = 0; return loadStuck(); }
+  $("stuck").replaceChildren(...r.sagas.map((s) => el("tr", { "data-booking": s.booking_id, "data-reason": s.reason },
+    el("td", {}, sagaLink(s)), el("td", {}, badge(s.state)),
+    el("td", {}, el("strong", {}, REASONS[s.reason] || s.reason), el("br"), el("span", { class: "muted" }, s.detail)),
+    el("td", {}, s.since ? `${ageSeconds(s.since)} s` : "—"),
+    el("td", {}, (s.providers || []).join(", ")), el("td", {}, s.user_id))));
+  if (!r.sagas.length) $("stuck").append(el("tr", {}, el("td", { colspan: "6", class: "muted" }, "Nothing stuck.")));
+  pager("stuck", r.total, r.sagas.length, loadStuck);
 }
 
 async function loadSagas() {
-  const q = new URLSearchParams({ limit: "50" });
+  const q = new URLSearchParams({ limit: String(PAGE), offset: String(pages.sagas * PAGE) });
   if ($("f-state").value) q.set("state", $("f-state").value);
   if ($("f-age").value) q.set("older_than_s", $("f-age").value);
   if ($("f-provider").value) q.set("provider", $("f-provider").value);
   if ($("f-user").value.trim()) q.set("user_id", $("f-user").value.trim());
   const r = await api("GET", `/v1/ops/sagas?${q}`);
+  if (!r.sagas.length && pages.sagas > 0 && r.total) { pages.sagas = 0; return loadSagas(); }
   $("sagas").replaceChildren(...r.sagas.map((s) => el("tr", { "data-booking": s.booking_id },
-    el("td", {}, sagaLink(s)), el("td", {}, el("span", { class: `badge ${s.state}` }, s.state, s.paused ? " (paused)" : "")),
+    el("td", {}, sagaLink(s)), el("td", {}, badge(s.state, s.paused ? " (paused)" : "")),
     el("td", {}, money(s.total)), el("td", {}, when(s.updated_at)),
     el("td", {}, (s.providers || []).join(", ")), el("td", {}, s.user_id))));
   if (!r.sagas.length) $("sagas").append(el("tr", {}, el("td", { colspan: "6", class: "muted" }, "No saga matches.")));
+  pager("sagas", r.total, r.sagas.length, loadSagas);
 }
-$("filters").addEventListener("submit", (e) => { e.preventDefault(); loadSagas().catch(fail); });
+$("stuck-after").addEventListener("change", () => { pages.stuck = 0; loadStuck().catch(fail); });
+$("filters").addEventListener("submit", (e) => {
+  e.preventDefault();
+  pages.sagas = 0;
+  loadSagas().catch(fail);
+});
 
 const REPLIES = { HoldItem: ["ItemHeld", "ItemRejected"], ConfirmItem: ["ItemConfirmed", "ItemRejected"], CancelItem: ["ItemCancelled", "ItemRejected"],
   AuthorizePayment: ["PaymentAuthorized", "PaymentDeclined", "PaymentActionRequired", "PaymentFailed"], CapturePayment: ["PaymentCaptured", "PaymentFailed"],
