@@ -82,7 +82,7 @@ def make_wire(ports: Ports | None = None) -> Wiring:
             *(p.close for p in providers.values()),
         ]
 
-        reconciler = Reconciler(rt.pool, settings, rt.relay.wake)
+        reconciler = Reconciler(rt.pool, settings, rt.relay.wake, payment)
         reconciler.start()
         rt.extras["reconciler"] = reconciler
         closers.insert(0, reconciler.stop)

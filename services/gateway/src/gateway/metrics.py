@@ -29,3 +29,9 @@ REQUESTS_UNANSWERED = Counter(
     "Requests given up after every resend (left to operators), by type",
     ["type"],
 )
+CARD_WAITS = Counter(
+    "gateway_card_waits_total",
+    "Bookings accepted before their card could be chosen (the payment service away), by what"
+    " became of them: waiting, sent (published with the card), or the failure code",
+    ["outcome"],
+)
