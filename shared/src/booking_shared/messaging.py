@@ -116,6 +116,8 @@ class MessageRouter:
             else self.settings.kafka_fetch_max_wait_ms,
             "decoder": _raw_body,
         }
+        if self.settings.kafka_group_instance_id:
+            options["group_instance_id"] = self.settings.kafka_group_instance_id
         if self.patterns:
             fixed = [f"^{re.escape(t)}$" for t in self.routes]
             sub = broker.subscriber(
