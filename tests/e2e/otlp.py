@@ -28,6 +28,8 @@ class Span:
     name: str
     kind: int  # the OTLP enum: 2 server, 3 client, 4 producer, 5 consumer
     attributes: dict[str, Any] = field(hash=False)
+    start_ns: int = field(default=0, hash=False)  # unix time, nanoseconds
+    end_ns: int = field(default=0, hash=False)
 
 
 def _value(v: Any) -> Any:
@@ -94,6 +96,8 @@ class Receiver:
                             name=s.name,
                             kind=int(s.kind),
                             attributes={a.key: _value(a.value) for a in s.attributes},
+                            start_ns=s.start_time_unix_nano,
+                            end_ns=s.end_time_unix_nano,
                         )
                     )
         with self._lock:

@@ -35,9 +35,12 @@ __all__ = ["Handling", "MessageRouter", "ensure_topics", "make_broker"]
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
     """FastStream's KafkaBroker from settings. Tansu fails InitProducerId, so idempotence
     is on only against Apache Kafka. With tracing on, FastStream's telemetry middleware opens
-    each message's consumer span from the traceparent in its headers."""
+    each message's consumer span from the traceparent in its headers. No FastDepends
+    (`apply_types=False`): the one subscriber takes the framework's message as it is (see
+    MessageRouter.attach), so per-message argument resolution would be pure cost."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        apply_types=False,
         enable_idempotence=settings.kafka_flavour == "kafka",
         client_id=settings.service_name,
         logger=None,
@@ -114,7 +117,7 @@ class MessageRouter:
             "fetch_max_wait_ms": self.pacer.wait_ms
             if self.pacer
             else self.settings.kafka_fetch_max_wait_ms,
-            "decoder": _raw_body,
+            "decoder": _the_message,
         }
         if self.settings.kafka_group_instance_id:
             options["group_instance_id"] = self.settings.kafka_group_instance_id
@@ -129,7 +132,7 @@ class MessageRouter:
         if self.pacer is not None:
             self.pacer.watch(lambda: getattr(sub, "consumer", None))
 
-        async def receive(body: Any, msg: KafkaMessage) -> None:
+        async def receive(msg: KafkaMessage) -> None:
             if self.pacer is not None:
                 self.pacer.busy()
             record = msg.raw_message
@@ -279,10 +282,11 @@ def _pg_text(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-async def _raw_body(msg: Any) -> bytes:
-    """Hand the handler the bytes as they came, so a poison body reaches the DLQ path
-    instead of failing inside the framework's JSON decoding."""
-    return msg.body
+async def _the_message(msg: Any) -> Any:
+    """Hand the handler the framework's message itself (its bytes as they came, headers and
+    record), so a poison body reaches the DLQ path instead of failing inside the framework's
+    JSON decoding."""
+    return msg
 
 
 def _header_pairs(headers: Any) -> list[tuple[str, bytes]]:

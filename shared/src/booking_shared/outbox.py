@@ -102,8 +102,8 @@ async def enqueue_raw(
         json.dumps(headers),
         payload,
     )
-    # NOTIFY is transactional: the relay wakes when (and only if) the caller commits.
-    await conn.execute("SELECT pg_notify($1, '')", channel(schema))
+    # The relay wakes on the NOTIFY the table's trigger sends (migration
+    # 0003_plumbing_outbox_notify): transactional, so only when (and if) the caller commits.
 
 
 def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:

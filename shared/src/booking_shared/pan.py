@@ -23,6 +23,15 @@ _RUN_IN_TOKENS = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
 # ...and not glued to letters either: the scanner's candidates.
 _RUN_STANDING_ALONE = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,18}(?![0-9A-Za-z])")
 _SEPARATORS = re.compile(r"[ -]")
+# A UUID in its canonical form: its first three groups can be 16 decimal digits joined by dashes
+# (about one UUID in 2,000), a Luhn-valid card shape one time in ten of those. No card is
+# written 8-4-4-4-12, so UUIDs are taken out before either check looks for digits.
+_UUID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
+
+
+def _without_uuids(text: str) -> str:
+    return _UUID.sub("uuid", text)
+
 
 # (prefix, lengths): Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay.
 BRANDS: tuple[tuple[re.Pattern[str], frozenset[int]], ...] = (
@@ -58,7 +67,7 @@ def card_numbers(text: str | bytes) -> list[str]:
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     out = []
-    for m in _RUN_STANDING_ALONE.finditer(text):
+    for m in _RUN_STANDING_ALONE.finditer(_without_uuids(text)):
         digits = _SEPARATORS.sub("", m.group())
         if _is_brand(digits) and luhn_ok(digits):
             out.append(digits)
@@ -67,7 +76,7 @@ def card_numbers(text: str | bytes) -> list[str]:
 
 def looks_like_pan(text: str) -> bool:
     """Whether `text` holds anything that may be a card number, even inside a token: the guard."""
-    for m in _RUN_IN_TOKENS.finditer(text):
+    for m in _RUN_IN_TOKENS.finditer(_without_uuids(text)):
         digits = _SEPARATORS.sub("", m.group())
         if 13 <= len(digits) <= 19 and digits[0] in _ISSUER_DIGITS and luhn_ok(digits):
             return True

@@ -23,7 +23,7 @@ from booking_shared.contracts.topics import dlq
 from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
 from orchestrator.adapters import traces
-from orchestrator.adapters.repository import SagaRepository
+from orchestrator.adapters.repository import HistoryRow, SagaRepository, history_row
 from orchestrator.domain.model import (
     CancellationRequested,
     Context,
@@ -77,15 +77,17 @@ async def _emit(
     decision: Decision,
     deps: Deps,
     cause: Envelope | None,
+    incoming: HistoryRow | None = None,
 ) -> None:
-    """Outgoing commands and events through the outbox, each one also in the history."""
+    """Outgoing commands and events through the outbox, each one also in the history (after
+    `incoming`, the history row of the message that caused them; all rows in one round trip)."""
     if cause is None and tracing.enabled() and tracing.current_traceparent() is None:
         # A timer (a deadline): continue the booking's trace rather than start one.
         parent = await traces.recall(conn, decision.saga.booking_id)
         with tracing.span("saga deadline", {"booking.id": decision.saga.booking_id}, parent=parent):
-            await _emit_now(conn, repo, decision, deps, cause)
+            await _emit_now(conn, repo, decision, deps, cause, incoming)
         return
-    await _emit_now(conn, repo, decision, deps, cause)
+    await _emit_now(conn, repo, decision, deps, cause, incoming)
 
 
 async def _emit_now(
@@ -94,8 +96,10 @@ async def _emit_now(
     decision: Decision,
     deps: Deps,
     cause: Envelope | None,
+    incoming: HistoryRow | None,
 ) -> None:
     tracing.annotate({"saga.state": decision.saga.state.value})
+    history = [incoming] if incoming is not None else []
     for send in decision.sends:
         with _step_span(decision, send):
             env = await outbox.enqueue(
@@ -106,14 +110,17 @@ async def _emit_now(
                 schema=deps.schema,
                 cause=cause,
             )
-        await repo.record(
-            decision.saga.booking_id,
-            "out",
-            send.message.type_name(),
-            topic=send.topic,
-            message_id=env.message_id,
-            summary=summarize(send.message),
+        history.append(
+            history_row(
+                decision.saga.booking_id,
+                "out",
+                send.message.type_name(),
+                topic=send.topic,
+                message_id=env.message_id,
+                summary=summarize(send.message),
+            )
         )
+    await repo.record_many(history)
     for before, to, reason in decision.transitions:
         SAGA_TRANSITIONS.labels(to.value).inc()
         tracing.event(
@@ -146,9 +153,9 @@ def _step_span(decision: Decision, send: object):  # type: ignore[no-untyped-def
     )
 
 
-async def _record_in(repo: SagaRepository, h: Handling, note: str = "") -> None:
+def _in_row(h: Handling, note: str = "") -> HistoryRow:
     summary = summarize(h.message)
-    await repo.record(
+    return history_row(
         h.message.booking_id,
         "in",
         h.envelope.type,
@@ -156,6 +163,10 @@ async def _record_in(repo: SagaRepository, h: Handling, note: str = "") -> None:
         message_id=h.envelope.message_id,
         summary=f"{summary} | {note}" if note else summary,
     )
+
+
+async def _record_in(repo: SagaRepository, h: Handling, note: str = "") -> None:
+    await repo.record_many([_in_row(h, note)])
 
 
 # ---- messages ----------------------------------------------------------------------------------
@@ -174,8 +185,7 @@ async def start_booking(h: Handling, deps: Deps) -> None:
         await traces.remember(
             h.conn, msg.booking_id, tracing.current_traceparent() or h.envelope.traceparent
         )
-    await _record_in(repo, h, decision.note)
-    await _emit(h.conn, repo, decision, deps, h.envelope)
+    await _emit(h.conn, repo, decision, deps, h.envelope, _in_row(h, decision.note))
 
 
 async def request_cancellation(h: Handling, deps: Deps) -> None:
@@ -207,8 +217,7 @@ async def _apply(h: Handling, event: Input, deps: Deps) -> None:
         return
     decision = decide(saga, event, await _context(repo, deps, saga))
     await repo.save(decision.saga, saga)
-    await _record_in(repo, h, decision.note)
-    await _emit(h.conn, repo, decision, deps, h.envelope)
+    await _emit(h.conn, repo, decision, deps, h.envelope, _in_row(h, decision.note))
 
 
 async def record_provider(h: Handling, deps: Deps) -> None:
@@ -265,16 +274,17 @@ async def fire_due_deadlines(
                 for name in await repo.due_deadlines(booking_id, now):
                     decision = decide(current, DeadlineDue(name), ctx)
                     SAGA_DEADLINES.labels(_deadline_kind(name)).inc()
+                    noted = None
                     if decision.sends or decision.transitions or decision.saga != current:
                         summary = f"{name}: {decision.note}" if decision.note else name
-                        await repo.record(booking_id, "action", "DeadlineDue", summary=summary)
+                        noted = history_row(booking_id, "action", "DeadlineDue", summary=summary)
                     if decision.saga.attention and not current.attention:
                         SAGA_ESCALATIONS.labels(_deadline_kind(name)).inc()
                         log.warning(
                             "saga escalated to operators",
                             extra={"booking_id": booking_id, "reason": decision.saga.attention},
                         )
-                    await _emit(conn, repo, decision, deps, None)
+                    await _emit(conn, repo, decision, deps, None, noted)
                     current = decision.saga
                 await repo.save(current, saga)
         except Exception:
@@ -306,10 +316,10 @@ async def act_on_saga(
         decision = decide(
             saga, OperatorAction(action, actor, reason), await _context(repo, deps, saga)
         )  # type: ignore[arg-type]
-        await repo.record(
+        noted = history_row(
             booking_id, "action", action, summary=f"{action} by {actor}: {reason} | {decision.note}"
         )
-        await _emit(conn, repo, decision, deps, None)
+        await _emit(conn, repo, decision, deps, None, noted)
         current = decision.saga
         if action == "resume":
             current = await _replay_parked(conn, repo, current, deps)
@@ -333,7 +343,7 @@ async def _replay_parked(
             else ReplyReceived(message)
         )
         decision = decide(saga, event, await _context(repo, deps, saga))
-        await repo.record(
+        noted = history_row(
             saga.booking_id,
             "in",
             row["type"],
@@ -341,7 +351,7 @@ async def _replay_parked(
             message_id=row["message_id"],
             summary=f"{summarize(message)} | applied on resume {decision.note}".strip(),
         )
-        await _emit(conn, repo, decision, deps, None)
+        await _emit(conn, repo, decision, deps, None, noted)
         saga = decision.saga
     return saga
 

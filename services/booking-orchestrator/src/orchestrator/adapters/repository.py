@@ -45,6 +45,22 @@ def _minor(m: Money | None) -> int | None:
     return None if m is None else m.amount_minor
 
 
+HistoryRow = tuple[str, datetime | None, str, str | None, str, uuid.UUID | None, str]
+
+
+def history_row(
+    booking_id: str,
+    direction: str,
+    type_: str,
+    topic: str | None = None,
+    message_id: uuid.UUID | None = None,
+    summary: str = "",
+    at: datetime | None = None,
+) -> HistoryRow:
+    """One saga_history row (`at` None: the time of its insert)."""
+    return (booking_id, at, direction, topic, type_, message_id, summary[:1000])
+
+
 class SagaRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -95,8 +111,17 @@ class SagaRepository:
         )
 
     async def load(self, booking_id: str, *, lock: bool = True) -> Saga | None:
+        # One round trip: the saga's row with its items, steps and timers as arrays of rows.
         row = await self.conn.fetchrow(
-            "SELECT * FROM sagas WHERE booking_id = $1" + (" FOR UPDATE" if lock else ""),
+            """SELECT s.*,
+                 array(SELECT i FROM saga_items i WHERE i.booking_id = s.booking_id
+                        ORDER BY i.position) AS item_rows,
+                 array(SELECT st FROM saga_steps st WHERE st.booking_id = s.booking_id
+                        ORDER BY st.created_at, st.name) AS step_rows,
+                 array(SELECT d FROM deadlines d WHERE d.booking_id = s.booking_id
+                        AND d.name LIKE 'timer:%') AS timer_rows
+               FROM sagas s WHERE s.booking_id = $1"""
+            + (" FOR UPDATE OF s" if lock else ""),
             booking_id,
         )
         if row is None:
@@ -125,14 +150,10 @@ class SagaRepository:
                 fee=_money(r["fee_minor"], r["currency"]),
                 failure=FailureReason.model_validate_json(r["failure"]) if r["failure"] else None,
             )
-            for r in await self.conn.fetch(
-                "SELECT * FROM saga_items WHERE booking_id = $1 ORDER BY position", booking_id
-            )
+            for r in row["item_rows"]
         ]
         steps = {}
-        for r in await self.conn.fetch(
-            "SELECT * FROM saga_steps WHERE booking_id = $1 ORDER BY created_at, name", booking_id
-        ):
+        for r in row["step_rows"]:
             model = model_for(r["command_type"])
             assert model is not None, r["command_type"]
             steps[r["name"]] = Step(
@@ -147,13 +168,7 @@ class SagaRepository:
                 reply=r["reply"],
                 created_at=r["created_at"],
             )
-        timers = {
-            r["name"].removeprefix("timer:"): r["due_at"]
-            for r in await self.conn.fetch(
-                "SELECT name, due_at FROM deadlines WHERE booking_id = $1 AND name LIKE 'timer:%'",
-                booking_id,
-            )
-        }
+        timers = {r["name"].removeprefix("timer:"): r["due_at"] for r in row["timer_rows"]}
         return Saga(
             booking_id=row["booking_id"],
             user_id=row["user_id"],
@@ -367,28 +382,15 @@ class SagaRepository:
 
     # ---- history and parked messages ------------------------------------------------------
 
-    async def record(
-        self,
-        booking_id: str,
-        direction: str,
-        type_: str,
-        *,
-        topic: str | None = None,
-        message_id: uuid.UUID | None = None,
-        summary: str = "",
-        at: datetime | None = None,
-    ) -> None:
-        await self.conn.execute(
-            "INSERT INTO saga_history (booking_id, at, direction, topic, type, message_id, summary)"
-            " VALUES ($1, coalesce($2, clock_timestamp()), $3, $4, $5, $6, $7)",
-            booking_id,
-            at,
-            direction,
-            topic,
-            type_,
-            message_id,
-            summary[:1000],
-        )
+    _HISTORY_SQL = (
+        "INSERT INTO saga_history (booking_id, at, direction, topic, type, message_id, summary)"
+        " VALUES ($1, coalesce($2, clock_timestamp()), $3, $4, $5, $6, $7)"
+    )
+
+    async def record_many(self, rows: list[HistoryRow]) -> None:
+        """Several history rows in one round trip, in the order given."""
+        if rows:
+            await self.conn.executemany(self._HISTORY_SQL, rows)
 
     async def park(
         self, booking_id: str, topic: str, type_: str, message_id: uuid.UUID, payload: str
