@@ -92,8 +92,11 @@ def system(tmp_path_factory: pytest.TempPathFactory):
     env.update({var: str(ports[name]) for var, name in PORTS.items()})
     env["DEVSTACK_DIR"] = str(state)
     # Short saga deadlines, so that a participant that never answers is resent to and then
-    # compensated within seconds (production default: 10 s, doubling).
+    # compensated within seconds (production default: 10 s, doubling, 3 sends: 70 s). Four
+    # sends (2 + 4 + 8 + 16 = 30 s) leave a restarted service (test_payment_outage_e2e: killed,
+    # started again 5 s later, up to ~10 s to start on a busy machine) time to answer.
     env["STEP_TIMEOUT_S"] = "2"
+    env["STEP_MAX_ATTEMPTS"] = "4"
     env["ACTION_WINDOW_S"] = "8"  # the time a person has for 3-D Secure
     # A booking or cancellation request unanswered for 2 s is sent again (production: 30 s).
     env["RECONCILE_AFTER_S"] = "2"

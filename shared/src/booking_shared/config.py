@@ -65,6 +65,13 @@ class ServiceSettings(RetentionSettings):
         15.0, gt=0, description="Quiet time after which a service counts as idle."
     )
     kafka_partitions: int = 4
+    kafka_group_instance_id: str | None = Field(
+        None,
+        description="Static consumer-group membership (KIP-345): an instance restarted with the "
+        "same id takes its partitions back at once, instead of waiting for its killed "
+        "predecessor's session to lapse (measured on Tansu: 8 s instead of 18 s). Unique among "
+        "the running instances of one service (e.g. a StatefulSet pod name); unset: dynamic.",
+    )
     broker_watch_interval_s: float = Field(
         1.0,
         gt=0,

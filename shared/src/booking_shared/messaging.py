@@ -127,6 +127,8 @@ class MessageRouter:
             else self.settings.kafka_fetch_max_wait_ms,
             "decoder": _the_message,
         }
+        if self.settings.kafka_group_instance_id:
+            options["group_instance_id"] = self.settings.kafka_group_instance_id
         if self.patterns:
             fixed = [f"^{re.escape(t)}$" for t in self.routes]
             sub = broker.subscriber(

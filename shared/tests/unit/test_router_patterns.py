@@ -20,3 +20,25 @@ def test_a_topic_matching_a_pattern_gets_the_patterns_handlers_and_others_are_re
     assert set(router.routes["provider.tours.replies.v1"]) == {"ItemHeld"}
     assert not router._resolve("provider.tours.replies.v1.dlq")
     assert not router._resolve("payment.replies.v1")
+
+
+class _Broker:
+    """Records the options of the one subscriber the router makes."""
+
+    def __init__(self) -> None:
+        self.options: dict = {}
+
+    def subscriber(self, *topics, **options):
+        self.options = options
+        return lambda handler: handler
+
+
+def test_the_consumer_joins_as_a_static_member_only_when_an_instance_id_is_set():
+    for instance_id, expected in ((None, None), ("", None), ("payment-dev", "payment-dev")):
+        settings = ServiceSettings(kafka_group_instance_id=instance_id)
+        router = MessageRouter(settings=settings, pool=None, consumer="payment")  # type: ignore[arg-type]
+        router.on("saga.state.v1", SagaStateChanged, _noop)
+        broker = _Broker()
+        router.attach(broker)  # type: ignore[arg-type]
+        assert broker.options["group_id"] == "payment"
+        assert broker.options.get("group_instance_id") == expected, instance_id

@@ -102,7 +102,7 @@ async def wire(rt: Runtime[Deps], overrides: Overrides | None = None) -> Deps:
     deps = Deps(settings, rt.pool, payment, providers, orchestrator, signals, passwords=passwords)
 
     subscribe(rt.router, deps)
-    rt.start_worker(Reconciler(rt.pool, settings, rt.relay.wake))
+    rt.start_worker(Reconciler(rt.pool, settings, rt.relay.wake, deps.payment))
     retention.start(rt, retention_rules(settings))
     return deps
 

@@ -147,6 +147,13 @@ class Settings(ServiceSettings):
         ge=0,
         description="Resends of one request before it is left to operators (logged, counted).",
     )
+    card_wait_max_s: float = Field(
+        300.0,
+        gt=0,
+        description="A booking accepted before its card could be chosen (no copy of the user's"
+        " cards, the payment service away) fails with `payment_unavailable` if the payment"
+        " service has not answered after this; nothing is held or charged before.",
+    )
     max_body_bytes: int = Field(65536, description="Bigger request bodies get 413.")
     trust_forwarded_for: bool = Field(
         False, description="Take the client IP from X-Forwarded-For (behind a proxy)."

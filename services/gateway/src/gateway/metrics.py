@@ -34,3 +34,9 @@ SIGN_INS = Counter(
     "Sign-ins with email and password, by outcome (ok, refused, rate_limited)",
     ["outcome"],
 )
+CARD_WAITS = Counter(
+    "gateway_card_waits_total",
+    "Bookings accepted before their card could be chosen (the payment service away), by what"
+    " became of them: waiting, sent (published with the card), or the failure code",
+    ["outcome"],
+)

@@ -37,6 +37,7 @@ TABLES = (
     "idempotency_keys",
     "rate_buckets",
     "card_copies",
+    "bookings_awaiting_card",
 )
 
 

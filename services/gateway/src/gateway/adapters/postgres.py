@@ -215,6 +215,60 @@ async def forget_card_copy(conn: Conn, user_id: str) -> None:
     await conn.execute("DELETE FROM card_copies WHERE user_id = $1", user_id)
 
 
+# --- bookings whose card is chosen when the payment service answers (handlers/card_wait.py) ---
+
+
+async def insert_awaiting_card(
+    conn: Conn,
+    booking_id: str,
+    user_id: str,
+    customer_id: str,
+    wanted_card_id: str | None,
+    request: dict[str, Any],
+) -> None:
+    await conn.execute(
+        "INSERT INTO bookings_awaiting_card (booking_id, user_id, customer_id, wanted_card_id,"
+        " request) VALUES ($1, $2, $3, $4, $5::jsonb)",
+        booking_id,
+        user_id,
+        customer_id,
+        wanted_card_id,
+        dumps(request),
+    )
+
+
+async def awaiting_card(conn: Conn, max_wait_s: float, limit: int) -> list[asyncpg.Record]:
+    """The oldest bookings awaiting their card; `expired`: waiting longer than max_wait_s."""
+    return await conn.fetch(
+        "SELECT booking_id, user_id, customer_id, wanted_card_id, created_at,"
+        " created_at < now() - make_interval(secs => $1) AS expired"
+        " FROM bookings_awaiting_card ORDER BY created_at, booking_id LIMIT $2",
+        max_wait_s,
+        limit,
+    )
+
+
+async def take_awaiting_card(conn: Conn, booking_id: str) -> asyncpg.Record | None:
+    """Lock one waiting booking for the caller's transaction; None if another instance holds it
+    or it is no longer waiting. Delete it in the same transaction."""
+    return await conn.fetchrow(
+        "SELECT * FROM bookings_awaiting_card WHERE booking_id = $1 FOR UPDATE SKIP LOCKED",
+        booking_id,
+    )
+
+
+async def delete_awaiting_card(conn: Conn, booking_id: str) -> None:
+    await conn.execute("DELETE FROM bookings_awaiting_card WHERE booking_id = $1", booking_id)
+
+
+async def note_card_tries(conn: Conn, booking_ids: list[str]) -> None:
+    await conn.execute(
+        "UPDATE bookings_awaiting_card SET attempts = attempts + 1, last_tried_at = now()"
+        " WHERE booking_id = ANY($1::text[])",
+        booking_ids,
+    )
+
+
 # --- quotes -----------------------------------------------------------------------------
 
 

@@ -1,5 +1,7 @@
 """The reconciler: a background task that sends again the requests the saga never answered
-(handlers/reconcile.py). Its state is in Postgres, so any instance, or the next one, goes on."""
+(handlers/reconcile.py), and chooses the card of the bookings accepted while the payment service
+could not name it (handlers/card_wait.py). Its state is in Postgres, so any instance, or the
+next one, goes on."""
 
 from __future__ import annotations
 
@@ -11,18 +13,24 @@ from collections.abc import Callable
 import asyncpg
 
 from gateway.config import Settings
-from gateway.handlers import reconcile
+from gateway.handlers import card_wait, reconcile
+from gateway.ports import PaymentPort
 
 log = logging.getLogger(__name__)
 
 
 class Reconciler:
     def __init__(
-        self, pool: asyncpg.Pool, settings: Settings, on_commit: Callable[[], None]
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        on_commit: Callable[[], None],
+        payment: PaymentPort | None = None,
     ) -> None:
         self.pool = pool
         self.settings = settings
         self.on_commit = on_commit
+        self.payment = payment
         self.resent = 0
         self._task: asyncio.Task | None = None
 
@@ -49,12 +57,30 @@ class Reconciler:
             self.on_commit()  # the relay sends them now, not at its next poll
         return done
 
+    async def choose_cards(self) -> card_wait.Pass:
+        if self.payment is None:
+            return card_wait.Pass()
+        s = self.settings
+        done = await card_wait.resolve_once(
+            self.pool,
+            self.payment,
+            max_wait_s=s.card_wait_max_s,
+            producer=s.service_name,
+            schema=s.db_schema,
+        )
+        if done.sent:
+            self.on_commit()
+        return done
+
     async def _run(self) -> None:
         while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database away: try again at the next tick
-                log.warning("reconciler tick failed", extra={"error": repr(exc)})
+            for step in (self.tick, self.choose_cards):
+                try:
+                    await step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # database away: try again at the next tick
+                    log.warning(
+                        "reconciler step failed", extra={"step": step.__name__, "error": repr(exc)}
+                    )
             await asyncio.sleep(self.settings.reconcile_interval_s)

@@ -41,7 +41,7 @@ from gateway.domain.errors import (
 )
 from gateway.domain.guest import GuestDetails, guest_issues
 from gateway.domain.ids import new_id
-from gateway.handlers import limits, reconcile
+from gateway.handlers import card_wait, limits, reconcile
 from gateway.handlers.deps import ClientInfo, Deps
 from gateway.handlers.payment_methods import choose_card
 from gateway.handlers.quotes import lines_of, profile_guest, provider_needs
@@ -184,22 +184,32 @@ async def _book(
     if active >= deps.settings.max_active_bookings:
         raise RateLimited(f"you have {active} bookings in progress; wait until one finishes", 5)
 
-    customer_id, card = await choose_card(deps, user, cmd.payment_method_id)
-    if card is None:
+    choice = await choose_card(deps, user, cmd.payment_method_id)
+    card = choice.card
+    if card is None and not choice.deferred:
         msg = "no payment method on file: add a card (POST /v1/payment-methods) before booking"
         raise PaymentMethodRequired(msg, [FieldError("payment_method_id", msg)])
 
     booking_id = new_id("bk")
-    message = BookingRequested(
-        booking_id=booking_id,
-        user_id=user.id,
-        quote_id=quote["id"],
-        items=[ln.item for ln in to_book],
-        total=amount,
-        payment=PaymentSource(customer_id=customer_id, payment_method_id=card.id),
-        mode=cmd.mode,
-        guest=seal(guest.contact(), deps.settings.guest_data_key),
-        requested_at=now,
+    request: dict[str, Any] = {
+        "booking_id": booking_id,
+        "user_id": user.id,
+        "quote_id": quote["id"],
+        "items": [ln.item for ln in to_book],
+        "total": amount,
+        "mode": cmd.mode,
+        "guest": seal(guest.contact(), deps.settings.guest_data_key),
+        "requested_at": now,
+    }
+    # Without a card yet (deferred), the request waits for it (card_wait.py): no saga starts,
+    # nothing is held or charged, until the payment service names the card.
+    message = (
+        BookingRequested(
+            **request,
+            payment=PaymentSource(customer_id=choice.customer_id, payment_method_id=card.id),
+        )
+        if card is not None
+        else None
     )
     location = f"{BOOKINGS_PATH}/{booking_id}"
     body = {
@@ -208,7 +218,7 @@ async def _book(
         "quote_id": quote["id"],
         "mode": cmd.mode,
         "total": amount.model_dump(),
-        "payment_method_id": card.id,
+        "payment_method_id": card.id if card else None,
         "consent": {"basis": granted.basis, "recorded_at": now.isoformat()},
         "links": _links(booking_id),
     }
@@ -236,7 +246,7 @@ async def _book(
                 state=states.INITIAL,
                 total_minor=amount.amount_minor,
                 currency=amount.currency,
-                payment_method_id=card.id,
+                payment_method_id=card.id if card else None,
                 items=items_summary,
             )
             await db.insert_consent(
@@ -267,20 +277,28 @@ async def _book(
                 now,
                 schema=deps.settings.db_schema,
             )
-            env = await outbox.enqueue(
-                conn,
-                BOOKING_EVENTS,
-                message,
-                producer=deps.settings.service_name,
-                schema=deps.settings.db_schema,
-            )
-            await reconcile.remember(conn, BOOKING_EVENTS, message, env)
+            if message is not None:
+                env = await outbox.enqueue(
+                    conn,
+                    BOOKING_EVENTS,
+                    message,
+                    producer=deps.settings.service_name,
+                    schema=deps.settings.db_schema,
+                )
+                await reconcile.remember(conn, BOOKING_EVENTS, message, env)
+            else:
+                await card_wait.wait_for_card(
+                    conn, request, choice.customer_id, cmd.payment_method_id
+                )
             await db.complete_key(conn, user.id, key, 202, body, headers, booking_id)
     except asyncpg.UniqueViolationError:
         existing = await db.booking_for_quote(pool, quote["id"])
         raise _already_booked(existing or "") from None
     BOOKINGS_REQUESTED.labels(granted.basis).inc()
-    log.info("booking requested", extra={"booking_id": booking_id, "basis": granted.basis})
+    log.info(
+        "booking requested",
+        extra={"booking_id": booking_id, "basis": granted.basis, "card_deferred": card is None},
+    )
     return Answer(202, body, headers)
 
 

@@ -3,11 +3,13 @@ Only Stripe tokens (pm_...) pass here, never a card number.
 
 The gateway keeps its own copy of each user's cards (card_copies), written through from every
 answer the payment service gives about them; a booking chooses its card from that copy, so a
-booking is accepted while the payment service is away (see the README, "Cards and bookings")."""
+booking is accepted while the payment service is away (see the README, "Cards and bookings").
+A user without a copy whose cards cannot be heard now has the choice deferred (card_wait.py)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from booking_shared.contracts.internal import payment as contract
@@ -135,25 +137,48 @@ async def remove_payment_method(deps: Deps, user: User, payment_method_id: str) 
         await _refresh(deps, user, customer)
 
 
-async def choose_card(deps: Deps, user: User, wanted: str | None) -> tuple[str, Card | None]:
-    """(customer id, card) for a booking: the card asked for (if it is this user's), else the
-    default; (customer, None) when there is no card on file. Read from the gateway's copy, so the
-    payment service is not needed; only a user whose cards were never heard (saved before the
-    copy existed) makes it ask the payment service once."""
+@dataclass(frozen=True)
+class CardChoice:
+    """The card of a booking: chosen now (`card`), none on file (`card` None), or `deferred`: the
+    user's cards are not known here and the payment service did not answer, so the card (the one
+    asked for, else the default) is chosen when it answers (handlers/card_wait.py)."""
+
+    customer_id: str
+    card: Card | None
+    deferred: bool = False
+
+
+def pick_card(cards: list[Card], wanted: str | None) -> Card | None:
+    """The card asked for (None if it is not among these), else the default (else the first)."""
+    if wanted:
+        return next((c for c in cards if c.id == wanted), None)
+    return next((c for c in cards if c.is_default), cards[0] if cards else None)
+
+
+async def choose_card(deps: Deps, user: User, wanted: str | None) -> CardChoice:
+    """The card for a booking: the card asked for (if it is this user's), else the default.
+    Read from the gateway's copy, so the payment service is not needed; only a user whose cards
+    were never heard (saved before the copy existed, or a dropped copy) makes it ask the payment
+    service, and if that does not answer the choice is deferred rather than the booking refused."""
     customer = customer_of(user)
     if customer is None:
         if wanted:
             raise NotFound("payment method", "payment_method_id")
-        return "", None
+        return CardChoice("", None)
     copy = await db.card_copy(deps.db(), user.id)
     if copy is not None:
         cards = [Card.model_validate(c) for c in copy]
     else:
-        cards = await _remember(deps, user, await deps.payment.list_cards(customer))
-    if wanted:
-        for c in cards:
-            if c.id == wanted:
-                return customer, c
+        try:
+            cards = await _remember(deps, user, await deps.payment.list_cards(customer))
+        except UpstreamUnavailable:
+            log.warning(
+                "the user's cards are not known here and the payment service does not answer:"
+                " the booking's card is chosen when it does",
+                extra={"user_id": user.id},
+            )
+            return CardChoice(customer, None, deferred=True)
+    card = pick_card(cards, wanted)
+    if wanted and card is None:
         raise NotFound("payment method", "payment_method_id")
-    default = next((c for c in cards if c.is_default), cards[0] if cards else None)
-    return customer, default
+    return CardChoice(customer, card)

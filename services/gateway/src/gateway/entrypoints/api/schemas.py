@@ -398,7 +398,12 @@ class BookingAccepted(BaseModel):
     quote_id: str
     mode: str
     total: Money
-    payment_method_id: str
+    payment_method_id: str | None = Field(
+        description="The card to be charged. null: your cards were not known here and the "
+        "payment service did not answer; the card asked for (else your default card) is chosen "
+        "when it does, or the booking fails with a reason (README, Cards and bookings).",
+        examples=["pm_1Pq2w3"],
+    )
     consent: dict[str, Any]
     links: dict[str, str]
 
@@ -431,7 +436,11 @@ class BookingItemStatus(BaseModel):
 
 
 class PaymentStatus(BaseModel):
-    payment_method_id: str
+    payment_method_id: str | None = Field(
+        description="null until the card is chosen (a booking accepted while the payment "
+        "service did not answer).",
+        examples=["pm_1Pq2w3"],
+    )
     held: Money | None = Field(None, description="Authorized, not yet captured.")
     captured: Money | None = None
     refunded: Money | None = None
