@@ -84,9 +84,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     ports = {name: infra.free_port() for name in PORTS.values()}
     env.update({var: str(ports[name]) for var, name in PORTS.items()})
     env["DEVSTACK_DIR"] = str(state)
-    # A silent partner keeps its step waiting for 30 s (the stuck saga of the ops journey), and a
-    # person has a minute for 3-D Secure in the page.
-    env["STEP_TIMEOUT_S"] = "30"
+    # A silent partner's step is past its deadline after 10 s (the stuck saga of the ops journey;
+    # resent at 10, 30 and 70 s, so it stays HOLDING while the operator acts), and a person has a
+    # minute for 3-D Secure in the page.
+    env["STEP_TIMEOUT_S"] = "10"
     env["ACTION_WINDOW_S"] = "60"
     # Searches wait longer for a provider: a busy test machine must not drop one from the results.
     env["SEARCH_TIMEOUT_S"] = "10"

@@ -40,7 +40,7 @@ def test_an_operator_sees_a_stuck_saga_and_compensates_it(page: Page, stack, ope
     person.add_card()
     quote = person.quote(plan(person, days_ahead=28, restaurant=5, events=1))
     provider = stack.pid("provider-eventbrite")
-    os.kill(provider, signal.SIGSTOP)  # alive but silent: its hold waits unanswered (30 s here)
+    os.kill(provider, signal.SIGSTOP)  # alive but silent: its hold waits unanswered (10 s here)
     try:
         booking_id = person.book(quote["id"]).json()["booking_id"]
 
@@ -52,7 +52,7 @@ def test_an_operator_sees_a_stuck_saga_and_compensates_it(page: Page, stack, ope
             "0", timeout=30_000
         )
         assert_badges_fit(page)  # COMPENSATION_FAILED's among them, at 1200 px
-        # The silent partner's hold waits past its deadline (30 s here) and is sent again: the
+        # The silent partner's hold waits past its deadline (10 s here) and is sent again: the
         # orchestrator lists the saga as stuck for that reason.
         row = page.locator("#stuck tr", has_text=booking_id)
         expect(row).to_be_visible(timeout=60_000)
