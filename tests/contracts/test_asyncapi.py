@@ -1,6 +1,6 @@
 """The AsyncAPI documents: the committed files are what the code generates (`make asyncapi`),
 they are valid AsyncAPI 3.0, and the topic catalogue they come from agrees with the contracts and
-with what the services actually subscribe to."""
+with what the services actually subscribe to and declare they send."""
 
 from __future__ import annotations
 
@@ -102,6 +102,14 @@ def _declared(service: str) -> dict[str, set[str]]:
     return {t: {m.__name__ for m in ms} for t, ms in SERVICES[service].receives.items()}
 
 
+def _sends(router: MessageRouter) -> dict[str, set[str]]:
+    return {t: {m.__name__ for m in ms} for t, ms in router.sends.items()}
+
+
+def _declared_sends(service: str) -> dict[str, set[str]]:
+    return {t: {m.__name__ for m in ms} for t, ms in SERVICES[service].sends.items()}
+
+
 def _router(settings) -> MessageRouter:
     return MessageRouter(settings=settings, pool=None, consumer="catalogue-check")  # type: ignore[arg-type]
 
@@ -114,6 +122,7 @@ def test_the_orchestrators_subscriptions_are_the_catalogues():
     router = _router(settings)
     subscribe(SimpleNamespace(router=router, settings=settings), deps=None)  # type: ignore[arg-type]
     assert _routes(router) == _declared("booking-orchestrator")
+    assert _sends(router) == _declared_sends("booking-orchestrator")
 
 
 def test_the_payment_services_subscriptions_are_the_catalogues():
@@ -124,6 +133,17 @@ def test_the_payment_services_subscriptions_are_the_catalogues():
     router = _router(settings)
     subscribe(router, SimpleNamespace(settings=settings))  # type: ignore[arg-type]
     assert _routes(router) == _declared("payment")
+    assert _sends(router) == _declared_sends("payment")
+
+
+def test_the_gateways_subscriptions_are_the_catalogues():
+    from gateway.config import Settings
+    from gateway.entrypoints.messaging import subscribe
+
+    router = _router(Settings())
+    subscribe(router, None)  # type: ignore[arg-type]
+    assert _routes(router) == _declared("gateway")
+    assert _sends(router) == _declared_sends("gateway")
 
 
 class _NoDatabase(Exception):
@@ -144,3 +164,4 @@ async def test_a_provider_services_subscriptions_are_the_catalogues(provider):
     with pytest.raises(_NoDatabase):
         await wire_provider(rt, SimpleNamespace(name=provider))  # type: ignore[arg-type]
     assert _routes(router) == _declared(f"provider-{provider}")
+    assert _sends(router) == _declared_sends(f"provider-{provider}")

@@ -1,5 +1,9 @@
 """Kafka plumbing: the broker factory, topic creation, and a message router that runs each
-handler exactly once per message (inbox), retries it, and dead-letters what cannot be handled."""
+handler exactly once per message (inbox), retries it, and dead-letters what cannot be handled.
+
+The router registers on FastStream's broker what FastStream documents: one typed handler per
+message type the service consumes, and a publisher per topic it sends to, so the service's
+AsyncAPI document (`asyncapi_document`, served at GET /asyncapi.json) is FastStream's own."""
 
 from __future__ import annotations
 
@@ -8,18 +12,21 @@ import re
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 import asyncpg
-from faststream import AckPolicy
+from faststream import AckPolicy, BaseMiddleware
+from faststream.exceptions import SubscriberNotFound
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.specification import AsyncAPI
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, RetryError, stop_after_attempt, wait_exponential
 
 from booking_shared import inbox, outbox, tracing
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts.base import Message, model_for
+from booking_shared.contracts.catalogue import TOPICS
 from booking_shared.contracts.envelope import Envelope
 from booking_shared.contracts.topics import dlq
 from booking_shared.db import Connection
@@ -31,14 +38,14 @@ from booking_shared.pacing import FetchPacer
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Message)
 
-__all__ = ["Handling", "MessageRouter", "ensure_topics", "make_broker"]
+__all__ = ["Handling", "MessageRouter", "asyncapi_document", "ensure_topics", "make_broker"]
 
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
     """FastStream's KafkaBroker from settings. Tansu fails InitProducerId, so idempotence
     is on only against Apache Kafka. With tracing on, FastStream's telemetry middleware opens
     each message's consumer span from the traceparent in its headers. No FastDepends
-    (`apply_types=False`): the one subscriber takes the framework's message as it is (see
+    (`apply_types=False`): the router's decoder already hands each typed handler its model (see
     MessageRouter.attach), so per-message argument resolution would be pure cost."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
@@ -91,6 +98,7 @@ class MessageRouter:
     consumer: str
     routes: dict[str, dict[str, Handler]] = field(default_factory=dict)
     patterns: dict[str, dict[str, Handler]] = field(default_factory=dict)
+    sends: dict[str, tuple[type[Message], ...]] = field(default_factory=dict)
     on_commit: Callable[[], None] | None = None
     pacer: FetchPacer | None = None
 
@@ -103,6 +111,12 @@ class MessageRouter:
         refresh, with no change to the subscriber."""
         self.patterns.setdefault(pattern, {})[model.type_name()] = handler
 
+    def emits(self, topic: str, *models: type[Message]) -> None:
+        """Declare what the service sends on a topic. The outbox relay publishes the rows; the
+        declaration becomes a FastStream publisher, which is what the AsyncAPI document shows
+        (tests/e2e/test_asyncapi_e2e.py holds each service's outbox to its declarations)."""
+        self.sends[topic] = tuple(dict.fromkeys((*self.sends.get(topic, ()), *models)))
+
     def _resolve(self, topic: str) -> bool:
         if topic in self.routes:
             return True
@@ -113,9 +127,25 @@ class MessageRouter:
                 return True
         return False
 
+    def consumed(self) -> list[type[Message]]:
+        """Every message type the service handles, on any topic or pattern."""
+        names = {n for table in (*self.routes.values(), *self.patterns.values()) for n in table}
+        return [m for n in sorted(names) if (m := model_for(n)) is not None]
+
     def attach(self, broker: KafkaBroker) -> None:
-        """One subscriber for every routed topic: each extra consumer in a group costs a
-        rebalance (seconds on Tansu), so a service joins its group once."""
+        """One subscriber for every routed topic (each extra consumer in a group costs a
+        rebalance, seconds on Tansu, so a service joins its group once), with one typed handler
+        per message type, as FastStream intends: the decoder hands each handler its message as
+        the contract's model. A record no typed handler takes (a type not routed on its topic, a
+        bad envelope or body) still reaches `process` (see _Unrouted), which ignores it or
+        dead-letters it. Then one publisher per topic the service sends to."""
+        for topic, models in self.sends.items():
+            broker.publisher(
+                topic,
+                schema=models[0] if len(models) == 1 else Union[models],  # noqa: UP007
+                title=f"{topic}:send",
+                description=_topic_description(topic),
+            )
         if not self.routes and not self.patterns:
             return
         options: dict[str, Any] = {
@@ -125,7 +155,7 @@ class MessageRouter:
             "fetch_max_wait_ms": self.pacer.wait_ms
             if self.pacer
             else self.settings.kafka_fetch_max_wait_ms,
-            "decoder": _the_message,
+            "decoder": self._decode,
         }
         if self.settings.kafka_group_instance_id:
             options["group_instance_id"] = self.settings.kafka_group_instance_id
@@ -140,22 +170,54 @@ class MessageRouter:
         if self.pacer is not None:
             self.pacer.watch(lambda: getattr(sub, "consumer", None))
 
-        async def receive(msg: KafkaMessage) -> None:
-            if self.pacer is not None:
-                self.pacer.busy()
-            record = msg.raw_message
-            assert not isinstance(record, tuple)  # a batch comes only to a batch subscriber
-            if not self._resolve(record.topic):
-                return
-            await self.process(
-                record.topic,
-                msg.body,
-                msg.headers,
-                partition=record.partition,
-                offset=record.offset,
-            )
+        for model in self.consumed():
+            sub(filter=_decoded_as(model))(self._typed_handler(model, broker))
+        broker.add_middleware(_unrouted(self))  # the service's only subscriber is this one
 
-        sub(receive)
+    def _typed_handler(
+        self, model: type[Message], broker: KafkaBroker
+    ) -> Callable[[Message], Awaitable[None]]:
+        """FastStream's handler for one message type: `async def <Type>(message: <Type>)`."""
+
+        async def handle(message: Message) -> None:
+            await self.receive(broker.context.get_local("message").raw_message, message)
+
+        handle.__name__ = handle.__qualname__ = model.__name__
+        handle.__annotations__ = {"message": model, "return": None}
+        handle.__doc__ = (model.__doc__ or model.__name__).strip().splitlines()[0]
+        return handle
+
+    async def _decode(self, msg: KafkaMessage) -> Message | KafkaMessage:
+        """The record's body as the model its `type` header names, when the service routes that
+        type on the record's topic and the body is valid; else the framework's message as it
+        is, for `process` to ignore or dead-letter."""
+        record = msg.raw_message
+        assert not isinstance(record, tuple)  # a batch comes only to a batch subscriber
+        type_name = msg.headers.get("type")
+        if not self._resolve(record.topic) or type_name not in self.routes[record.topic]:
+            return msg
+        model = model_for(type_name)
+        if model is None:
+            return msg
+        try:
+            return model.model_validate_json(msg.body)
+        except ValidationError:
+            return msg
+
+    async def receive(self, record: Any, message: Message | None = None) -> str:
+        """One consumed record (aiokafka's), with its body already decoded if it could be."""
+        if self.pacer is not None:
+            self.pacer.busy()
+        if not self._resolve(record.topic):
+            return "ignored"
+        return await self.process(
+            record.topic,
+            record.value,
+            record.headers,
+            partition=record.partition,
+            offset=record.offset,
+            message=message,
+        )
 
     async def process(
         self,
@@ -165,8 +227,10 @@ class MessageRouter:
         *,
         partition: int | None = None,
         offset: int | None = None,
+        message: Message | None = None,
     ) -> str:
-        """Handle one record; returns what happened (handled, duplicate, ignored, dead)."""
+        """Handle one record; returns what happened (handled, duplicate, ignored, dead).
+        `message` is its body already decoded (by the subscriber's decoder), if it was."""
         raw_headers = _header_pairs(headers)
         bind_message(raw_headers)
         try:
@@ -185,7 +249,8 @@ class MessageRouter:
         try:
             if model is None:
                 raise ValueError(f"unknown message type {env.type}")
-            message = model.model_validate_json(body)
+            if message is None or type(message) is not model:
+                message = model.model_validate_json(body)
         except (ValidationError, ValueError) as exc:
             await self._dead_letter(
                 topic, body, raw_headers, env, f"invalid {env.type}: {exc}", 0, partition, offset
@@ -291,11 +356,46 @@ def _pg_text(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-async def _the_message(msg: Any) -> Any:
-    """Hand the handler the framework's message itself (its bytes as they came, headers and
-    record), so a poison body reaches the DLQ path instead of failing inside the framework's
-    JSON decoding."""
-    return msg
+def _decoded_as(model: type[Message]) -> Callable[[KafkaMessage], Awaitable[bool]]:
+    """FastStream's filter of one typed handler: the record decoded as exactly this model."""
+
+    async def matches(msg: KafkaMessage) -> bool:
+        return type(await msg.decode()) is model
+
+    return matches
+
+
+def _unrouted(router: MessageRouter) -> type[BaseMiddleware]:
+    """A broker middleware for what no typed handler took (FastStream raises
+    SubscriberNotFound for it): `process` ignores the record or parks it in the DLQ, and the
+    record is then acknowledged like any handled one, so its partition keeps flowing. If
+    that fails too (the database is down), the error stands and the broker redelivers."""
+
+    class Unrouted(BaseMiddleware):
+        async def after_processed(
+            self, exc_type: Any = None, exc_val: BaseException | None = None, exc_tb: Any = None
+        ) -> bool:
+            if not isinstance(exc_val, SubscriberNotFound):
+                return False
+            await router.receive(self.msg)
+            return True
+
+    return Unrouted
+
+
+def _topic_description(topic: str) -> str:
+    known = TOPICS.get(topic)
+    return known.description if known else f"Messages on {topic}."
+
+
+def asyncapi_document(
+    broker: KafkaBroker, *, title: str, version: str, description: str = ""
+) -> dict[str, Any]:
+    """The service's AsyncAPI 3.0 document, as FastStream generates it from its broker: each
+    consumed type from its typed handler, each sent topic from its publisher."""
+    spec = AsyncAPI(broker, title=title, version=version, description=description or None)
+    document: dict[str, Any] = spec.to_specification().to_jsonable()
+    return document
 
 
 def _header_pairs(headers: Any) -> list[tuple[str, bytes]]:

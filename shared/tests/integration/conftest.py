@@ -73,9 +73,9 @@ async def plumbing(database_url: str, kafka_bootstrap: str, role_prefix: str):
 
     async def tracking(topic, body, headers, **kw):
         outcome = await original(topic, body, headers, **kw)
-        p.outcomes.append(
-            (headers.get("correlation_id", "") if isinstance(headers, dict) else "", outcome)
-        )
+        pairs = dict(headers.items() if isinstance(headers, dict) else headers)
+        booking = pairs.get("correlation_id", b"")
+        p.outcomes.append((booking.decode() if isinstance(booking, bytes) else booking, outcome))
         return outcome
 
     router.process = tracking  # type: ignore[method-assign]

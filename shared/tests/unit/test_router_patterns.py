@@ -30,7 +30,13 @@ class _Broker:
 
     def subscriber(self, *topics, **options):
         self.options = options
-        return lambda handler: handler
+        return lambda handler=None, **kw: handler or (lambda h: h)
+
+    def publisher(self, *topics, **options):
+        return None
+
+    def add_middleware(self, middleware):
+        return None
 
 
 def test_the_consumer_joins_as_a_static_member_only_when_an_instance_id_is_set():

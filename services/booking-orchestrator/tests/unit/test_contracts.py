@@ -10,15 +10,15 @@ import pytest
 
 import booking_shared.contracts as contracts
 from booking_shared.contracts import BookingRequested, model_for
+from booking_shared.contracts.catalogue import PAYMENT_REPLY_TYPES, PROVIDER_REPLIES
 from orchestrator.domain.model import SagaState
 from orchestrator.domain.saga import start
-from orchestrator.entrypoints.messaging import PAYMENT_REPLY_TYPES, PROVIDER_REPLY_TYPES
 
 from .sagas import ctx
 
 EXAMPLES = Path(contracts.__file__).parent / "examples"
 CONSUMED = ["BookingRequested", "BookingCancellationRequested", "ProviderAnnounced"] + [
-    m.__name__ for m in (*PAYMENT_REPLY_TYPES, *PROVIDER_REPLY_TYPES)
+    m.__name__ for m in (*PAYMENT_REPLY_TYPES, *PROVIDER_REPLIES)
 ]
 
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from booking_shared import retention
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts import CancelItem, ConfirmItem, HoldItem, ProviderAnnounced
+from booking_shared.contracts.catalogue import PROVIDER_REPLIES
 from booking_shared.contracts.topics import PROVIDER_REGISTRY, provider_commands, provider_replies
 from booking_shared.messaging import MessageRouter
 from booking_shared.outbox import enqueue
@@ -29,7 +30,7 @@ KIT_MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def subscribe(router: MessageRouter, deps: Deps) -> None:
-    """Route the three provider commands to their handlers."""
+    """Route the three provider commands to their handlers; declare what the provider sends."""
     port, commands, replies = deps.port, deps.commands_topic, deps.replies_topic
     router.on(commands, HoldItem, lambda h: handlers.hold_item(h, port, replies))
     router.on(
@@ -38,6 +39,8 @@ def subscribe(router: MessageRouter, deps: Deps) -> None:
         lambda h: handlers.confirm_item(h, port, replies, deps.guest_data_key),
     )
     router.on(commands, CancelItem, lambda h: handlers.cancel_item(h, port, replies))
+    router.emits(replies, *PROVIDER_REPLIES)
+    router.emits(PROVIDER_REGISTRY, ProviderAnnounced)
 
 
 class HoldSweeper:

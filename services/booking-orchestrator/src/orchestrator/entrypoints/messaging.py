@@ -13,26 +13,24 @@ from booking_shared import tracing
 from booking_shared.contracts import (
     BookingCancellationRequested,
     BookingRequested,
-    ItemCancelled,
-    ItemConfirmed,
-    ItemHeld,
-    ItemHoldLapsed,
-    ItemRejected,
-    Message,
-    PaymentActionRequired,
-    PaymentAuthorized,
-    PaymentCaptured,
-    PaymentDeclined,
-    PaymentFailed,
-    PaymentRefunded,
-    PaymentVoided,
     ProviderAnnounced,
+    SagaStateChanged,
+)
+from booking_shared.contracts.catalogue import (
+    BOOKING_OUTCOMES,
+    PAYMENT_COMMAND_TYPES,
+    PAYMENT_REPLY_TYPES,
+    PROVIDER_COMMANDS,
+    PROVIDER_REPLIES,
 )
 from booking_shared.contracts.topics import (
     BOOKING_EVENTS,
     KNOWN_PROVIDERS,
+    PAYMENT_COMMANDS,
     PAYMENT_REPLIES,
     PROVIDER_REGISTRY,
+    SAGA_STATE,
+    provider_commands,
     provider_replies,
 )
 from booking_shared.messaging import Handling
@@ -41,23 +39,6 @@ from orchestrator import handlers
 from orchestrator.handlers import Deps
 
 log = logging.getLogger(__name__)
-
-PAYMENT_REPLY_TYPES: tuple[type[Message], ...] = (
-    PaymentAuthorized,
-    PaymentDeclined,
-    PaymentActionRequired,
-    PaymentCaptured,
-    PaymentVoided,
-    PaymentRefunded,
-    PaymentFailed,
-)
-PROVIDER_REPLY_TYPES: tuple[type[Message], ...] = (
-    ItemHeld,
-    ItemRejected,
-    ItemConfirmed,
-    ItemCancelled,
-    ItemHoldLapsed,
-)
 
 
 def saga_span(name: str, h: Handling) -> AbstractContextManager[Span | None]:
@@ -109,5 +90,12 @@ def subscribe(rt: Runtime, deps: Deps) -> None:
     if not provider_pattern:
         names = (*KNOWN_PROVIDERS, *getattr(rt.settings, "extra_providers", []))
         provider_pattern = "^(" + "|".join(re.escape(provider_replies(n)) for n in names) + ")$"
-    for model in PROVIDER_REPLY_TYPES:
+    for model in PROVIDER_REPLIES:
         router.on_pattern(provider_pattern, model, on_reply)
+
+    # What the saga sends (through its outbox): FastStream documents it from these.
+    router.emits(BOOKING_EVENTS, *BOOKING_OUTCOMES)
+    router.emits(SAGA_STATE, SagaStateChanged)
+    router.emits(PAYMENT_COMMANDS, *PAYMENT_COMMAND_TYPES)
+    for name in (*KNOWN_PROVIDERS, *getattr(rt.settings, "extra_providers", [])):
+        router.emits(provider_commands(name), *PROVIDER_COMMANDS)
