@@ -15,7 +15,7 @@ import copy
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -192,7 +192,19 @@ class Run:
         self.d = definition
         self.decision = Decision(saga=saga)
         self.reviving = False  # an operator retry: undo steps that ran out of attempts go again
-        self.first_wait = ctx.policy.timeout(1)  # how long a new command waits for its answer
+        # Indexed once (a saga's items are fixed when it starts); the first of a shared id
+        # wins, as in Saga.item.
+        self.items = {it.item_id: it for it in reversed(saga.items)}
+
+    def item(self, item_id: str | None) -> Item | None:
+        return self.items.get(item_id) if item_id is not None else None
+
+    def wait(self, attempt: int) -> timedelta:
+        """How long send number `attempt` of a command waits for its answer (backing off)."""
+        p = self.ctx.policy
+        return timedelta(
+            seconds=min(p.step_timeout_s * p.backoff ** max(attempt - 1, 0), p.max_step_timeout_s)
+        )
 
     @property
     def now(self) -> datetime:
@@ -222,7 +234,7 @@ class Run:
         kind = msg.type_name()
         s = self.saga
         if isinstance(msg, ItemHoldLapsed):
-            item = s.item(msg.item_id)
+            item = self.items.get(msg.item_id)
             if item is None:
                 self.note(f"ItemHoldLapsed for unknown item {msg.item_id}")
                 return
@@ -232,7 +244,7 @@ class Run:
             self.settle()
             return
         cid = getattr(msg, "command_id", None)
-        step = s.step_for(cid) if cid is not None else None
+        step = next((st for st in s.steps.values() if st.command.command_id == cid), None)
         if step is None:
             self.note(f"{kind} answers no command of this saga; ignored")
             return
@@ -246,7 +258,7 @@ class Run:
             self.note(f"{kind} is not an answer to {step.kind}; ignored")
             return
         step.reply = kind
-        item = s.item(step.item_id)
+        item = self.item(step.item_id)
         if step.status in answer.repeats:
             self.note(f"duplicate {kind}")
         elif step.phase != Phase.FORWARD:  # an undo answered: late or not, it counts
@@ -287,7 +299,7 @@ class Run:
             self.note(f"deadline {name} no longer due")
             return
         spec = self.d.step(step.kind)
-        item = s.item(step.item_id)
+        item = self.item(step.item_id)
         if spec.resend_forever and step.phase == Phase.FORWARD:
             self.resend(step)
             self.note(f"no answer to {name}: sent again (send {step.attempts}), never given up")
@@ -427,7 +439,7 @@ class Run:
             item_id=item.item_id if item else None,
             status=StepStatus.SENT,
             attempts=1,
-            deadline_at=self.now + self.first_wait,
+            deadline_at=self.now + self.wait(1),
             created_at=self.now,
         )
         self.saga.steps[name] = step
@@ -445,8 +457,8 @@ class Run:
         """The same command again, same command id: idempotent downstream."""
         step.attempts = 1 if reset else step.attempts + 1
         step.status = StepStatus.SENT
-        step.deadline_at = self.now + self.ctx.policy.timeout(step.attempts)
-        item = self.saga.item(step.item_id)
+        step.deadline_at = self.now + self.wait(step.attempts)
+        item = self.item(step.item_id)
         self.decision.sends.append(Send(self.topic(step.kind, item), step.command, step=step.name))
 
     def close(self, step: Step, status: StepStatus) -> None:
