@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from booking_shared.contracts import (
@@ -57,7 +56,9 @@ R = TypeVar("R", bound=Message)
 # An answer's handler gets the step it answers and that step's item (None for the payment).
 ReplyHandler = Callable[["Run", Step, Item | None, R], None]
 TimeoutHandler = Callable[["Run", Step, Item | None], None]
-CommandBuilder = Callable[[Saga, Item | None, uuid.UUID], Command]
+# A forward step's commands, built in one call: one per item taking part, in order, each with
+# its command id (a step for the booking as a whole: no items, one id).
+CommandBuilder = Callable[[Saga, list[Item], list[uuid.UUID]], list[Command]]
 Hook = Callable[["Run"], None]
 
 ANSWERED = frozenset({StepStatus.DONE, StepStatus.FAILED})
@@ -323,18 +324,28 @@ class Run:
     # ---- going forward, in the table's order ---------------------------------------------------
 
     def enter(self, spec: StepDef, reason: str) -> None:
-        """Move to a forward step's state and send its command(s), per item in parallel."""
+        """Move to a forward step's state and send its command(s), per item in parallel. The
+        row's builder makes every command of the step in one call."""
         assert spec.state is not None and spec.command is not None
         self.transition(spec.state, reason)
-        build = spec.command
-        if spec.items is None:
-            self.send(spec.kind, Phase.FORWARD, None, lambda cid: build(self.saga, None, cid))
+        flow = spec.items
+        if flow is None:
+            items: list[Item] = []
+            targets: list[Item | None] = [None]  # one command for the booking
+        else:
+            items = [it for it in self.saga.items if it.status == flow.takes and not it.failure]
+            targets = [*items]
+        names: list[str] = []
+        for target in targets:
+            names.append(self.step_name(spec.kind, Phase.FORWARD, target, names))
+        ids = [command_id(self.saga.booking_id, name) for name in names]
+        commands = spec.command(self.saga, items, ids)
+        for name, target, command in zip(names, targets, commands, strict=True):
+            self.add_step(name, spec.kind, Phase.FORWARD, target, command)
+        if flow is None:
             return
-        for it in [
-            it for it in self.saga.items if it.status == spec.items.takes and not it.failure
-        ]:
-            self.send(spec.kind, Phase.FORWARD, it, partial(build, self.saga, it))
-            it.status = spec.items.sending
+        for it in items:
+            it.status = flow.sending
             reserves = it.hold_capable or not spec.reserves_only_with_hold
             it.exposure = Exposure.MAYBE if reserves else Exposure.NONE
 
@@ -424,18 +435,30 @@ class Run:
         self, kind: str, phase: Phase, item: Item | None, build: Callable[[uuid.UUID], Command]
     ) -> Step:
         """Create a step, send its command and start its deadline."""
+        name = self.step_name(kind, phase, item)
+        return self.add_step(name, kind, phase, item, build(command_id(self.saga.booking_id, name)))
+
+    def step_name(
+        self, kind: str, phase: Phase, item: Item | None, taken: list[str] | None = None
+    ) -> str:
+        """A new step's name: unique in the saga (and among the names `taken` alongside it)."""
         base = f"{kind}:{item.item_id}" if item is not None else kind
         if phase == Phase.CANCELLATION:
             base = f"cancellation-{base}"
         name, n = base, 1
-        while name in self.saga.steps:
+        while name in self.saga.steps or (taken is not None and name in taken):
             n += 1
             name = f"{base}#{n}"
+        return name
+
+    def add_step(
+        self, name: str, kind: str, phase: Phase, item: Item | None, command: Command
+    ) -> Step:
         step = Step(
             name=name,
             kind=kind,
             phase=phase,
-            command=build(command_id(self.saga.booking_id, name)),
+            command=command,
             item_id=item.item_id if item else None,
             status=StepStatus.SENT,
             attempts=1,

@@ -114,31 +114,39 @@ def voided(saga: Saga) -> bool:
 # ---- forward commands ---------------------------------------------------------------------
 
 
-def hold_command(saga: Saga, item: Item | None, cid: uuid.UUID) -> Command:
-    assert item is not None
-    return HoldItem(booking_id=saga.booking_id, command_id=cid, item=item.spec)
+def hold_commands(saga: Saga, items: list[Item], ids: list[uuid.UUID]) -> list[Command]:
+    return [
+        HoldItem(booking_id=saga.booking_id, command_id=cid, item=it.spec)
+        for it, cid in zip(items, ids, strict=True)
+    ]
 
 
-def authorize_command(saga: Saga, _: Item | None, cid: uuid.UUID) -> Command:
-    return AuthorizePayment(
-        booking_id=saga.booking_id,
-        command_id=cid,
-        customer_id=saga.payment.customer_id,
-        payment_method_id=saga.payment.payment_method_id,
-        amount=amount_to_authorize(saga),
-        description=f"Booking {saga.booking_id}"[:200],
-    )
+def authorize_command(saga: Saga, _: list[Item], ids: list[uuid.UUID]) -> list[Command]:
+    (cid,) = ids
+    return [
+        AuthorizePayment(
+            booking_id=saga.booking_id,
+            command_id=cid,
+            customer_id=saga.payment.customer_id,
+            payment_method_id=saga.payment.payment_method_id,
+            amount=amount_to_authorize(saga),
+            description=f"Booking {saga.booking_id}"[:200],
+        )
+    ]
 
 
-def confirm_command(saga: Saga, item: Item | None, cid: uuid.UUID) -> Command:
-    assert item is not None
-    return ConfirmItem(booking_id=saga.booking_id, command_id=cid, item=item.spec, guest=saga.guest)
+def confirm_commands(saga: Saga, items: list[Item], ids: list[uuid.UUID]) -> list[Command]:
+    return [
+        ConfirmItem(booking_id=saga.booking_id, command_id=cid, item=it.spec, guest=saga.guest)
+        for it, cid in zip(items, ids, strict=True)
+    ]
 
 
-def capture_command(saga: Saga, _: Item | None, cid: uuid.UUID) -> Command:
-    return CapturePayment(
-        booking_id=saga.booking_id, command_id=cid, amount=amount_to_capture(saga)
-    )
+def capture_command(saga: Saga, _: list[Item], ids: list[uuid.UUID]) -> list[Command]:
+    (cid,) = ids
+    return [
+        CapturePayment(booking_id=saga.booking_id, command_id=cid, amount=amount_to_capture(saga))
+    ]
 
 
 def drop(run: Run, item: Item, why: str, undo_reason: str) -> None:
