@@ -26,8 +26,9 @@ from booking_shared.db import Connection
 from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
 from orchestrator.adapters import traces
-from orchestrator.adapters.repository import HistoryRow, SagaRepository, history_row
+from orchestrator.adapters.repository import SagaRepository
 from orchestrator.config import Settings
+from orchestrator.domain.history import HistoryRow, history_row, received, sent, summarize
 from orchestrator.domain.model import (
     CancellationRequested,
     Context,
@@ -43,7 +44,6 @@ from orchestrator.domain.model import (
     Send,
 )
 from orchestrator.domain.saga import decide, start
-from orchestrator.domain.summary import summarize
 from orchestrator.metrics import (
     SAGA_DEADLINES,
     SAGA_ESCALATIONS,
@@ -105,7 +105,7 @@ async def _emit_now(
     incoming: HistoryRow | None,
 ) -> None:
     tracing.annotate({"saga.state": decision.saga.state.value})
-    history = [incoming] if incoming is not None else []
+    message_ids = []
     for send in decision.sends:
         with _step_span(decision, send):
             env = await outbox.enqueue(
@@ -116,17 +116,9 @@ async def _emit_now(
                 schema=deps.schema,
                 cause=cause,
             )
-        history.append(
-            history_row(
-                decision.saga.booking_id,
-                "out",
-                send.message.type_name(),
-                topic=send.topic,
-                message_id=env.message_id,
-                summary=summarize(send.message),
-            )
-        )
-    await repo.record_many(history)
+        message_ids.append(env.message_id)
+    out = sent(decision.saga.booking_id, decision.sends, message_ids)
+    await repo.record_many(([incoming] if incoming is not None else []) + out)
     for before, to, reason in decision.transitions:
         SAGA_TRANSITIONS.labels(to.value).inc()
         tracing.event(
@@ -160,15 +152,7 @@ def _step_span(decision: Decision, send: Send) -> AbstractContextManager[Span | 
 
 
 def _in_row(h: Handling, note: str = "") -> HistoryRow:
-    summary = summarize(h.message)
-    return history_row(
-        h.message.booking_id,
-        "in",
-        h.envelope.type,
-        topic=h.topic,
-        message_id=h.envelope.message_id,
-        summary=f"{summary} | {note}" if note else summary,
-    )
+    return received(h.message, h.envelope.type, h.topic, h.envelope.message_id, note)
 
 
 async def _record_in(repo: SagaRepository, h: Handling, note: str = "") -> None:
