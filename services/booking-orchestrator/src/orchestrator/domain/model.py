@@ -139,10 +139,6 @@ class Item:
     fee: Money | None = None
     failure: FailureReason | None = None
 
-    @property
-    def booked(self) -> bool:
-        return self.status == ItemStatus.CONFIRMED
-
 
 @dataclass
 class Step:
