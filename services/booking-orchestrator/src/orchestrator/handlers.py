@@ -28,7 +28,7 @@ from booking_shared.messaging import Handling
 from orchestrator.adapters import traces
 from orchestrator.adapters.repository import SagaRepository
 from orchestrator.config import Settings
-from orchestrator.domain.history import HistoryRow, history_row, received, sent, summarize
+from orchestrator.domain.history import HistoryRow, Received, history_row, received, rows, summarize
 from orchestrator.domain.model import (
     CancellationRequested,
     Context,
@@ -83,10 +83,10 @@ async def _emit(
     decision: Decision,
     deps: Deps,
     cause: Envelope | None,
-    incoming: HistoryRow | None = None,
+    incoming: Received | HistoryRow | None = None,
 ) -> None:
     """Outgoing commands and events through the outbox, each one also in the history (after
-    `incoming`, the history row of the message that caused them; all rows in one round trip)."""
+    `incoming`, the message or the action that caused them; all rows in one round trip)."""
     if cause is None and tracing.enabled() and tracing.current_traceparent() is None:
         # A timer (a deadline): continue the booking's trace rather than start one.
         parent = await traces.recall(conn, decision.saga.booking_id)
@@ -102,7 +102,7 @@ async def _emit_now(
     decision: Decision,
     deps: Deps,
     cause: Envelope | None,
-    incoming: HistoryRow | None,
+    incoming: Received | HistoryRow | None,
 ) -> None:
     tracing.annotate({"saga.state": decision.saga.state.value})
     message_ids = []
@@ -117,8 +117,7 @@ async def _emit_now(
                 cause=cause,
             )
         message_ids.append(env.message_id)
-    out = sent(decision.saga.booking_id, decision.sends, message_ids)
-    await repo.record_many(([incoming] if incoming is not None else []) + out)
+    await repo.record_many(rows(decision.saga.booking_id, incoming, decision.sends, message_ids))
     for before, to, reason in decision.transitions:
         SAGA_TRANSITIONS.labels(to.value).inc()
         tracing.event(
@@ -151,12 +150,12 @@ def _step_span(decision: Decision, send: Send) -> AbstractContextManager[Span | 
     )
 
 
-def _in_row(h: Handling, note: str = "") -> HistoryRow:
-    return received(h.message, h.envelope.type, h.topic, h.envelope.message_id, note)
+def _received(h: Handling, note: str = "") -> Received:
+    return Received(h.message, h.envelope.type, h.topic, h.envelope.message_id, note)
 
 
 async def _record_in(repo: SagaRepository, h: Handling, note: str = "") -> None:
-    await repo.record_many([_in_row(h, note)])
+    await repo.record_many([received(_received(h, note))])
 
 
 # ---- messages ----------------------------------------------------------------------------------
@@ -175,7 +174,7 @@ async def start_booking(h: Handling, deps: Deps) -> None:
         await traces.remember(
             h.conn, msg.booking_id, tracing.current_traceparent() or h.envelope.traceparent
         )
-    await _emit(h.conn, repo, decision, deps, h.envelope, _in_row(h, decision.note))
+    await _emit(h.conn, repo, decision, deps, h.envelope, _received(h, decision.note))
 
 
 async def request_cancellation(h: Handling, deps: Deps) -> None:
@@ -207,7 +206,7 @@ async def _apply(h: Handling, event: Input, deps: Deps) -> None:
         return
     decision = decide(saga, event, await _context(repo, deps, saga))
     await repo.save(decision.saga, saga)
-    await _emit(h.conn, repo, decision, deps, h.envelope, _in_row(h, decision.note))
+    await _emit(h.conn, repo, decision, deps, h.envelope, _received(h, decision.note))
 
 
 async def record_provider(h: Handling, deps: Deps) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import NamedTuple
 
 from booking_shared.contracts import Message
 from booking_shared.money import Money
@@ -80,24 +81,39 @@ def history_row(
     return (booking_id, at, direction, topic, type_, message_id, summary[:1000])
 
 
-def received(
-    message: Message, type_: str, topic: str, message_id: uuid.UUID, note: str = ""
-) -> HistoryRow:
-    """The row of a message that came in, with how the saga read it (`note`)."""
-    summary = summarize(message)
+class Received(NamedTuple):
+    """A message that came in, and how the saga read it (`note`)."""
+
+    message: Message
+    type_: str
+    topic: str
+    message_id: uuid.UUID
+    note: str = ""
+
+
+def received(r: Received) -> HistoryRow:
+    summary = summarize(r.message)
     return history_row(
-        message.booking_id,
+        r.message.booking_id,
         "in",
-        type_,
-        topic=topic,
-        message_id=message_id,
-        summary=f"{summary} | {note}" if note else summary,
+        r.type_,
+        topic=r.topic,
+        message_id=r.message_id,
+        summary=f"{summary} | {r.note}" if r.note else summary,
     )
 
 
-def sent(booking_id: str, sends: list[Send], message_ids: list[uuid.UUID]) -> list[HistoryRow]:
-    """The rows of what a decision sent, in order, each with the id the outbox gave it."""
-    return [
+def rows(
+    booking_id: str,
+    cause: Received | HistoryRow | None,
+    sends: list[Send],
+    message_ids: list[uuid.UUID],
+) -> list[HistoryRow]:
+    """The rows of one input, in one go: what caused it (a message received, or the row of a
+    deadline or an operator's action), then what the decision sent, in order, each with the id
+    the outbox gave it."""
+    first = [received(cause) if isinstance(cause, Received) else cause] if cause else []
+    return first + [
         history_row(
             booking_id,
             "out",
