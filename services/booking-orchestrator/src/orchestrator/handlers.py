@@ -26,8 +26,9 @@ from booking_shared.db import Connection
 from booking_shared.logs import booking_id_var
 from booking_shared.messaging import Handling
 from orchestrator.adapters import traces
-from orchestrator.adapters.repository import HistoryRow, SagaRepository, history_row
+from orchestrator.adapters.repository import SagaRepository
 from orchestrator.config import Settings
+from orchestrator.domain.history import HistoryRow, Received, history_row, received, rows, summarize
 from orchestrator.domain.model import (
     CancellationRequested,
     Context,
@@ -43,7 +44,6 @@ from orchestrator.domain.model import (
     Send,
 )
 from orchestrator.domain.saga import decide, start
-from orchestrator.domain.summary import summarize
 from orchestrator.metrics import (
     SAGA_DEADLINES,
     SAGA_ESCALATIONS,
@@ -83,10 +83,10 @@ async def _emit(
     decision: Decision,
     deps: Deps,
     cause: Envelope | None,
-    incoming: HistoryRow | None = None,
+    incoming: Received | HistoryRow | None = None,
 ) -> None:
     """Outgoing commands and events through the outbox, each one also in the history (after
-    `incoming`, the history row of the message that caused them; all rows in one round trip)."""
+    `incoming`, the message or the action that caused them; all rows in one round trip)."""
     if cause is None and tracing.enabled() and tracing.current_traceparent() is None:
         # A timer (a deadline): continue the booking's trace rather than start one.
         parent = await traces.recall(conn, decision.saga.booking_id)
@@ -102,10 +102,10 @@ async def _emit_now(
     decision: Decision,
     deps: Deps,
     cause: Envelope | None,
-    incoming: HistoryRow | None,
+    incoming: Received | HistoryRow | None,
 ) -> None:
     tracing.annotate({"saga.state": decision.saga.state.value})
-    history = [incoming] if incoming is not None else []
+    message_ids = []
     for send in decision.sends:
         with _step_span(decision, send):
             env = await outbox.enqueue(
@@ -116,17 +116,8 @@ async def _emit_now(
                 schema=deps.schema,
                 cause=cause,
             )
-        history.append(
-            history_row(
-                decision.saga.booking_id,
-                "out",
-                send.message.type_name(),
-                topic=send.topic,
-                message_id=env.message_id,
-                summary=summarize(send.message),
-            )
-        )
-    await repo.record_many(history)
+        message_ids.append(env.message_id)
+    await repo.record_many(rows(decision.saga.booking_id, incoming, decision.sends, message_ids))
     for before, to, reason in decision.transitions:
         SAGA_TRANSITIONS.labels(to.value).inc()
         tracing.event(
@@ -159,20 +150,12 @@ def _step_span(decision: Decision, send: Send) -> AbstractContextManager[Span | 
     )
 
 
-def _in_row(h: Handling, note: str = "") -> HistoryRow:
-    summary = summarize(h.message)
-    return history_row(
-        h.message.booking_id,
-        "in",
-        h.envelope.type,
-        topic=h.topic,
-        message_id=h.envelope.message_id,
-        summary=f"{summary} | {note}" if note else summary,
-    )
+def _received(h: Handling, note: str = "") -> Received:
+    return Received(h.message, h.envelope.type, h.topic, h.envelope.message_id, note)
 
 
 async def _record_in(repo: SagaRepository, h: Handling, note: str = "") -> None:
-    await repo.record_many([_in_row(h, note)])
+    await repo.record_many([received(_received(h, note))])
 
 
 # ---- messages ----------------------------------------------------------------------------------
@@ -191,7 +174,7 @@ async def start_booking(h: Handling, deps: Deps) -> None:
         await traces.remember(
             h.conn, msg.booking_id, tracing.current_traceparent() or h.envelope.traceparent
         )
-    await _emit(h.conn, repo, decision, deps, h.envelope, _in_row(h, decision.note))
+    await _emit(h.conn, repo, decision, deps, h.envelope, _received(h, decision.note))
 
 
 async def request_cancellation(h: Handling, deps: Deps) -> None:
@@ -223,7 +206,7 @@ async def _apply(h: Handling, event: Input, deps: Deps) -> None:
         return
     decision = decide(saga, event, await _context(repo, deps, saga))
     await repo.save(decision.saga, saga)
-    await _emit(h.conn, repo, decision, deps, h.envelope, _in_row(h, decision.note))
+    await _emit(h.conn, repo, decision, deps, h.envelope, _received(h, decision.note))
 
 
 async def record_provider(h: Handling, deps: Deps) -> None:

@@ -23,14 +23,15 @@ def _tool():  # type: ignore[no-untyped-def]
 
 
 # Returns (stops in a module the walk had already left) inside orchestrator/domain, at most.
-# Before the saga core was reshaped: 25, 29, 13, 17, 13, 19.
+# Before the saga core was reshaped: 25, 29, 13, 17, 13, 19; before the reply path was
+# straightened (no callbacks into the model, one call per step's commands): 10, 14, 8, 12, 6, 18.
 CEILINGS = {
-    "the last hold (HOLDING -> AUTHORIZING)": 10,
-    "a payment authorized (AUTHORIZING -> CONFIRMING)": 14,
-    "a confirmation, not the last (CONFIRMING)": 8,
-    "the capture (CAPTURING -> CONFIRMED)": 12,
-    "a duplicate hold (HOLDING)": 6,
-    "a late hold after the booking failed (FAILED)": 18,
+    "the last hold (HOLDING -> AUTHORIZING)": 5,
+    "a payment authorized (AUTHORIZING -> CONFIRMING)": 5,
+    "a confirmation, not the last (CONFIRMING)": 3,
+    "the capture (CAPTURING -> CONFIRMED)": 7,
+    "a duplicate hold (HOLDING)": 1,
+    "a late hold after the booking failed (FAILED)": 9,
 }
 
 
@@ -58,3 +59,21 @@ def test_the_walk_sees_every_module_a_reply_goes_through() -> None:
         "orchestrator/domain/steps",
     } <= set(walk.stops)
     assert walk.returns == len(walk.stops) - walk.modules
+
+
+@pytest.mark.parametrize("case", list(CEILINGS))
+def test_the_handlers_are_left_for_the_domain_once_and_come_back_once_to_persist(
+    case: str,
+) -> None:
+    stops = _tool().walk(case).stops
+    # handlers -> saga -> engine ... -> handlers (save, outbox) -> history (every row) -> handlers
+    assert stops.count("orchestrator/handlers") <= 3, " -> ".join(stops)
+    assert stops.count("orchestrator/domain/history") == 1, " -> ".join(stops)
+    first_back = stops.index("orchestrator/handlers", 1)
+    assert all(m.startswith("orchestrator/domain/") for m in stops[1:first_back])
+
+
+@pytest.mark.parametrize("case", list(CEILINGS))
+def test_the_engine_matches_a_reply_without_calling_back_into_the_model(case: str) -> None:
+    stops = _tool().walk(case).stops
+    assert "orchestrator/domain/model" not in stops, " -> ".join(stops)

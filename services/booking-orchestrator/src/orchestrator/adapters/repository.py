@@ -23,6 +23,7 @@ from booking_shared.contracts import (
 )
 from booking_shared.db import Connection
 from booking_shared.money import Money
+from orchestrator.domain.history import HistoryRow
 from orchestrator.domain.model import (
     Exposure,
     Item,
@@ -54,22 +55,6 @@ def _command(type_name: str, payload: str) -> Command:
     if not isinstance(command, Command):
         raise ValueError(f"a stored step command of unknown type {type_name!r}")
     return command
-
-
-HistoryRow = tuple[str, datetime | None, str, str | None, str, uuid.UUID | None, str]
-
-
-def history_row(
-    booking_id: str,
-    direction: str,
-    type_: str,
-    topic: str | None = None,
-    message_id: uuid.UUID | None = None,
-    summary: str = "",
-    at: datetime | None = None,
-) -> HistoryRow:
-    """One saga_history row (`at` None: the time of its insert)."""
-    return (booking_id, at, direction, topic, type_, message_id, summary[:1000])
 
 
 class SagaRepository:

@@ -48,10 +48,10 @@ from orchestrator.domain.steps import (
     capture_failed,
     capture_unanswered,
     compensation_finished,
-    confirm_command,
+    confirm_commands,
     confirm_refused,
     confirm_refused_late,
-    hold_command,
+    hold_commands,
     hold_lapsed,
     hold_refused,
     hold_refused_late,
@@ -98,7 +98,7 @@ DEFINITION = Definition(
             "hold",
             state=S.HOLDING,
             items=ItemFlow(IS.PENDING, IS.HOLDING, IS.HELD),
-            command=hold_command,
+            command=hold_commands,
             reserves_only_with_hold=True,  # else HoldItem only checks availability
             replies={
                 ItemHeld: Answer(item_held, late=item_held_late),
@@ -131,7 +131,7 @@ DEFINITION = Definition(
             "confirm",
             state=S.CONFIRMING,
             items=ItemFlow(IS.HELD, IS.CONFIRMING, IS.CONFIRMED),
-            command=confirm_command,
+            command=confirm_commands,
             replies={
                 ItemConfirmed: Answer(item_confirmed, late=item_confirmed_late),
                 ItemRejected: Answer(confirm_refused, late=confirm_refused_late, **REFUSAL),

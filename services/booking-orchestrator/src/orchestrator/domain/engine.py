@@ -15,8 +15,7 @@ import copy
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
+from datetime import datetime, timedelta
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from booking_shared.contracts import (
@@ -57,7 +56,9 @@ R = TypeVar("R", bound=Message)
 # An answer's handler gets the step it answers and that step's item (None for the payment).
 ReplyHandler = Callable[["Run", Step, Item | None, R], None]
 TimeoutHandler = Callable[["Run", Step, Item | None], None]
-CommandBuilder = Callable[[Saga, Item | None, uuid.UUID], Command]
+# A forward step's commands, built in one call: one per item taking part, in order, each with
+# its command id (a step for the booking as a whole: no items, one id).
+CommandBuilder = Callable[[Saga, list[Item], list[uuid.UUID]], list[Command]]
 Hook = Callable[["Run"], None]
 
 ANSWERED = frozenset({StepStatus.DONE, StepStatus.FAILED})
@@ -192,7 +193,19 @@ class Run:
         self.d = definition
         self.decision = Decision(saga=saga)
         self.reviving = False  # an operator retry: undo steps that ran out of attempts go again
-        self.first_wait = ctx.policy.timeout(1)  # how long a new command waits for its answer
+        # Indexed once (a saga's items are fixed when it starts); the first of a shared id
+        # wins, as in Saga.item.
+        self.items = {it.item_id: it for it in reversed(saga.items)}
+
+    def item(self, item_id: str | None) -> Item | None:
+        return self.items.get(item_id) if item_id is not None else None
+
+    def wait(self, attempt: int) -> timedelta:
+        """How long send number `attempt` of a command waits for its answer (backing off)."""
+        p = self.ctx.policy
+        return timedelta(
+            seconds=min(p.step_timeout_s * p.backoff ** max(attempt - 1, 0), p.max_step_timeout_s)
+        )
 
     @property
     def now(self) -> datetime:
@@ -222,7 +235,7 @@ class Run:
         kind = msg.type_name()
         s = self.saga
         if isinstance(msg, ItemHoldLapsed):
-            item = s.item(msg.item_id)
+            item = self.items.get(msg.item_id)
             if item is None:
                 self.note(f"ItemHoldLapsed for unknown item {msg.item_id}")
                 return
@@ -232,7 +245,7 @@ class Run:
             self.settle()
             return
         cid = getattr(msg, "command_id", None)
-        step = s.step_for(cid) if cid is not None else None
+        step = next((st for st in s.steps.values() if st.command.command_id == cid), None)
         if step is None:
             self.note(f"{kind} answers no command of this saga; ignored")
             return
@@ -246,7 +259,7 @@ class Run:
             self.note(f"{kind} is not an answer to {step.kind}; ignored")
             return
         step.reply = kind
-        item = s.item(step.item_id)
+        item = self.item(step.item_id)
         if step.status in answer.repeats:
             self.note(f"duplicate {kind}")
         elif step.phase != Phase.FORWARD:  # an undo answered: late or not, it counts
@@ -287,7 +300,7 @@ class Run:
             self.note(f"deadline {name} no longer due")
             return
         spec = self.d.step(step.kind)
-        item = s.item(step.item_id)
+        item = self.item(step.item_id)
         if spec.resend_forever and step.phase == Phase.FORWARD:
             self.resend(step)
             self.note(f"no answer to {name}: sent again (send {step.attempts}), never given up")
@@ -311,18 +324,28 @@ class Run:
     # ---- going forward, in the table's order ---------------------------------------------------
 
     def enter(self, spec: StepDef, reason: str) -> None:
-        """Move to a forward step's state and send its command(s), per item in parallel."""
+        """Move to a forward step's state and send its command(s), per item in parallel. The
+        row's builder makes every command of the step in one call."""
         assert spec.state is not None and spec.command is not None
         self.transition(spec.state, reason)
-        build = spec.command
-        if spec.items is None:
-            self.send(spec.kind, Phase.FORWARD, None, lambda cid: build(self.saga, None, cid))
+        flow = spec.items
+        if flow is None:
+            items: list[Item] = []
+            targets: list[Item | None] = [None]  # one command for the booking
+        else:
+            items = [it for it in self.saga.items if it.status == flow.takes and not it.failure]
+            targets = [*items]
+        names: list[str] = []
+        for target in targets:
+            names.append(self.step_name(spec.kind, Phase.FORWARD, target, names))
+        ids = [command_id(self.saga.booking_id, name) for name in names]
+        commands = spec.command(self.saga, items, ids)
+        for name, target, command in zip(names, targets, commands, strict=True):
+            self.add_step(name, spec.kind, Phase.FORWARD, target, command)
+        if flow is None:
             return
-        for it in [
-            it for it in self.saga.items if it.status == spec.items.takes and not it.failure
-        ]:
-            self.send(spec.kind, Phase.FORWARD, it, partial(build, self.saga, it))
-            it.status = spec.items.sending
+        for it in items:
+            it.status = flow.sending
             reserves = it.hold_capable or not spec.reserves_only_with_hold
             it.exposure = Exposure.MAYBE if reserves else Exposure.NONE
 
@@ -412,22 +435,34 @@ class Run:
         self, kind: str, phase: Phase, item: Item | None, build: Callable[[uuid.UUID], Command]
     ) -> Step:
         """Create a step, send its command and start its deadline."""
+        name = self.step_name(kind, phase, item)
+        return self.add_step(name, kind, phase, item, build(command_id(self.saga.booking_id, name)))
+
+    def step_name(
+        self, kind: str, phase: Phase, item: Item | None, taken: list[str] | None = None
+    ) -> str:
+        """A new step's name: unique in the saga (and among the names `taken` alongside it)."""
         base = f"{kind}:{item.item_id}" if item is not None else kind
         if phase == Phase.CANCELLATION:
             base = f"cancellation-{base}"
         name, n = base, 1
-        while name in self.saga.steps:
+        while name in self.saga.steps or (taken is not None and name in taken):
             n += 1
             name = f"{base}#{n}"
+        return name
+
+    def add_step(
+        self, name: str, kind: str, phase: Phase, item: Item | None, command: Command
+    ) -> Step:
         step = Step(
             name=name,
             kind=kind,
             phase=phase,
-            command=build(command_id(self.saga.booking_id, name)),
+            command=command,
             item_id=item.item_id if item else None,
             status=StepStatus.SENT,
             attempts=1,
-            deadline_at=self.now + self.first_wait,
+            deadline_at=self.now + self.wait(1),
             created_at=self.now,
         )
         self.saga.steps[name] = step
@@ -445,8 +480,8 @@ class Run:
         """The same command again, same command id: idempotent downstream."""
         step.attempts = 1 if reset else step.attempts + 1
         step.status = StepStatus.SENT
-        step.deadline_at = self.now + self.ctx.policy.timeout(step.attempts)
-        item = self.saga.item(step.item_id)
+        step.deadline_at = self.now + self.wait(step.attempts)
+        item = self.item(step.item_id)
         self.decision.sends.append(Send(self.topic(step.kind, item), step.command, step=step.name))
 
     def close(self, step: Step, status: StepStatus) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -139,10 +139,6 @@ class Item:
     fee: Money | None = None
     failure: FailureReason | None = None
 
-    @property
-    def booked(self) -> bool:
-        return self.status == ItemStatus.CONFIRMED
-
 
 @dataclass
 class Step:
@@ -226,12 +222,6 @@ class Saga:
                 return it
         return None
 
-    def step_for(self, command_id: uuid.UUID) -> Step | None:
-        for st in self.steps.values():
-            if st.command_id == command_id:
-                return st
-        return None
-
     def steps_of(
         self, kind: str | None = None, item_id: str | None = None, phase: Phase | None = None
     ) -> list[Step]:
@@ -256,7 +246,8 @@ class Saga:
 
 @dataclass(frozen=True)
 class Policy:
-    """Deadlines and bounds (from settings; tests make them short)."""
+    """Deadlines and bounds (from settings; tests make them short). The engine turns them
+    into the wait of each send (`Run.wait`)."""
 
     step_timeout_s: float = 10.0
     step_max_attempts: int = (
@@ -271,13 +262,6 @@ class Policy:
     compensation_max_attempts: int = 8  # sends of a compensation command before COMPENSATION_FAILED
     action_window_s: float = 900.0  # how long the customer has for 3-D Secure
     route_wait_s: float = 10.0  # how long a booking waits for a provider of its item types
-
-    def timeout(self, attempt: int) -> timedelta:
-        return timedelta(
-            seconds=min(
-                self.step_timeout_s * self.backoff ** max(attempt - 1, 0), self.max_step_timeout_s
-            )
-        )
 
 
 @dataclass(frozen=True)

@@ -114,31 +114,39 @@ def voided(saga: Saga) -> bool:
 # ---- forward commands ---------------------------------------------------------------------
 
 
-def hold_command(saga: Saga, item: Item | None, cid: uuid.UUID) -> Command:
-    assert item is not None
-    return HoldItem(booking_id=saga.booking_id, command_id=cid, item=item.spec)
+def hold_commands(saga: Saga, items: list[Item], ids: list[uuid.UUID]) -> list[Command]:
+    return [
+        HoldItem(booking_id=saga.booking_id, command_id=cid, item=it.spec)
+        for it, cid in zip(items, ids, strict=True)
+    ]
 
 
-def authorize_command(saga: Saga, _: Item | None, cid: uuid.UUID) -> Command:
-    return AuthorizePayment(
-        booking_id=saga.booking_id,
-        command_id=cid,
-        customer_id=saga.payment.customer_id,
-        payment_method_id=saga.payment.payment_method_id,
-        amount=amount_to_authorize(saga),
-        description=f"Booking {saga.booking_id}"[:200],
-    )
+def authorize_command(saga: Saga, _: list[Item], ids: list[uuid.UUID]) -> list[Command]:
+    (cid,) = ids
+    return [
+        AuthorizePayment(
+            booking_id=saga.booking_id,
+            command_id=cid,
+            customer_id=saga.payment.customer_id,
+            payment_method_id=saga.payment.payment_method_id,
+            amount=amount_to_authorize(saga),
+            description=f"Booking {saga.booking_id}"[:200],
+        )
+    ]
 
 
-def confirm_command(saga: Saga, item: Item | None, cid: uuid.UUID) -> Command:
-    assert item is not None
-    return ConfirmItem(booking_id=saga.booking_id, command_id=cid, item=item.spec, guest=saga.guest)
+def confirm_commands(saga: Saga, items: list[Item], ids: list[uuid.UUID]) -> list[Command]:
+    return [
+        ConfirmItem(booking_id=saga.booking_id, command_id=cid, item=it.spec, guest=saga.guest)
+        for it, cid in zip(items, ids, strict=True)
+    ]
 
 
-def capture_command(saga: Saga, _: Item | None, cid: uuid.UUID) -> Command:
-    return CapturePayment(
-        booking_id=saga.booking_id, command_id=cid, amount=amount_to_capture(saga)
-    )
+def capture_command(saga: Saga, _: list[Item], ids: list[uuid.UUID]) -> list[Command]:
+    (cid,) = ids
+    return [
+        CapturePayment(booking_id=saga.booking_id, command_id=cid, amount=amount_to_capture(saga))
+    ]
 
 
 def drop(run: Run, item: Item, why: str, undo_reason: str) -> None:
@@ -206,7 +214,7 @@ def hold_lapsed(run: Run, item: Item, detail: str) -> None:
     s = run.saga
     if item.status != ItemStatus.HELD or item.exposure != Exposure.HOLD:
         run.note(f"hold of {item.item_id} lapsed; nothing to do in {s.state.value}")
-        if item.exposure == Exposure.HOLD and not item.booked:
+        if item.exposure == Exposure.HOLD and item.status != ItemStatus.CONFIRMED:
             item.exposure = Exposure.NONE
         return
     item.exposure = Exposure.NONE
@@ -439,9 +447,9 @@ def cancel_item(run: Run, item: Item, phase: Phase, reason: str) -> None:
             booking_id=run.saga.booking_id, command_id=cid, item_id=item.item_id, reason=reason
         )
 
-    run.ensure("cancel", phase, item, build)
     if item.status != ItemStatus.CANCEL_FAILED and exposed(item):
         item.status = ItemStatus.CANCELLING
+    run.ensure("cancel", phase, item, build)
 
 
 def void_payment(run: Run) -> None:
@@ -560,25 +568,27 @@ def refund_refused(run: Run, step: Step, item: Item | None, reply: PaymentFailed
 def problems(run: Run) -> list[str]:
     """What the unwinding could not undo (shown with COMPENSATION_FAILED)."""
     s = run.saga
+    unwinding = s.unwinding
+    latest = {(st.kind, st.item_id, st.phase): st for st in s.steps.values()}  # the last wins
     out = []
     for st in s.steps.values():
         if st.phase == Phase.FORWARD or st.status != StepStatus.EXHAUSTED:
             continue
-        if run.latest(st.kind, st.item_id, st.phase) is st:
+        if latest[(st.kind, st.item_id, st.phase)] is st:
             out.append(f"no answer to {st.name} after {st.attempts} sends")
     for it in s.items:
         if cancel_pending(run, it):
             continue
-        if s.unwinding == "compensation" and exposed(it):
+        if unwinding == "compensation" and exposed(it):
             out.append(f"{it.item_id} is still {it.exposure.value} at {it.provider}")
-        elif s.unwinding == "cancellation" and it.status == ItemStatus.NOT_CANCELLABLE:
+        elif unwinding == "cancellation" and it.status == ItemStatus.NOT_CANCELLABLE:
             continue  # the partner's definite no: the item stands and stays paid, not a fault
-        elif s.unwinding == "cancellation" and (
+        elif unwinding == "cancellation" and (
             it.exposure == Exposure.BOOKING or it.status == ItemStatus.CANCEL_FAILED
         ):
             out.append(f"{it.item_id} could not be cancelled at {it.provider}")
     p = s.payment
-    if s.unwinding == "compensation" and p.captured and p.captured.amount_minor > 0:
+    if unwinding == "compensation" and p.captured and p.captured.amount_minor > 0:
         refunded = p.refunded.amount_minor if p.refunded else 0
         if refunded < p.captured.amount_minor:
             out.append(
@@ -618,14 +628,16 @@ def late_exposure(run: Run, item: Item, why: str) -> None:
     unless an undo is already on its way (same partition, so it runs after) or a
     compensation stage still to come will do it."""
     s = run.saga
-    if not exposed(item) or cancel_pending(run, item) or run.stage_to_come("hold"):
-        return  # the last stage (release holds) releases whatever is still exposed
+    if not exposed(item) or cancel_pending(run, item):
+        return
     if (
-        item.booked
+        item.status == ItemStatus.CONFIRMED
         and s.state in (SagaState.CONFIRMED, SagaState.CANCELLING)
         and s.unwinding != "compensation"
     ):
         return
+    if run.stage_to_come("hold"):
+        return  # the last stage (release holds) releases whatever is still exposed
     run.note(f"{why}: cancelling {item.item_id}")
     cancel_item(run, item, Phase.COMPENSATION, why)
 
@@ -657,7 +669,7 @@ def start_cancellation(run: Run, reason: str) -> None:
     s = run.saga
     run.transition(SagaState.CANCELLING, reason or "cancellation requested")
     for it in s.items:
-        if it.booked and exposed(it):
+        if it.status == ItemStatus.CONFIRMED and exposed(it):
             cancel_item(run, it, Phase.CANCELLATION, reason or "cancelled by the customer")
     cancellation_progress(run)
 
