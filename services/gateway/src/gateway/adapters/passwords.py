@@ -38,7 +38,9 @@ class Passwords:
             ok = self._hasher.verify(stored or self._stand_in, password) and stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False, False
-        return ok, ok and self._hasher.check_needs_rehash(stored)  # type: ignore[arg-type]
+        if stored is None or not ok:
+            return False, False
+        return True, self._hasher.check_needs_rehash(stored)
 
     async def verify(self, stored: str | None, password: str) -> tuple[bool, bool]:
         """(matches, needs a new hash with today's parameters). `stored` None never matches, at
