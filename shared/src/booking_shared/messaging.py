@@ -156,6 +156,9 @@ class MessageRouter:
             if self.pacer
             else self.settings.kafka_fetch_max_wait_ms,
             "decoder": self._decode,
+            "session_timeout_ms": self.settings.session_timeout_ms,
+            "heartbeat_interval_ms": self.settings.session_timeout_ms // 4,
+            "rebalance_timeout_ms": 10_000,  # a member's time to rejoin, apart from the session
         }
         if self.settings.kafka_group_instance_id:
             options["group_instance_id"] = self.settings.kafka_group_instance_id

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -116,9 +117,13 @@ async def start_runtime(
 ) -> Runtime[D]:
     """Provision and migrate, create topics, register handlers, start consuming and relaying."""
     killpoint.configure(settings)
+    took: dict[str, float] = {}
+    t = time.monotonic()
     pool = await prepare_database(settings, migrations_dir)
+    took["database_s"], t = round(time.monotonic() - t, 2), time.monotonic()
     topics = topics or all_topics()
     await _retry("kafka topics", lambda: ensure_topics(settings, topics))
+    took["topics_s"], t = round(time.monotonic() - t, 2), time.monotonic()
     broker = make_broker(settings)
     pacer = FetchPacer(settings)
     router = MessageRouter(
@@ -139,8 +144,11 @@ async def start_runtime(
     rt.metrics.add(consumer_lag)
     if wire is not None:
         rt.deps = await wire(rt)
+    took["wiring_s"], t = round(time.monotonic() - t, 2), time.monotonic()
     router.attach(broker)
     await _retry("kafka broker", broker.start)
+    took["consumer_s"] = round(time.monotonic() - t, 2)  # joining the consumer group
+    log.info("runtime started", extra=took)
     relay.start()
     rt.pacer_task = asyncio.create_task(pacer.run(), name="fetch-pacer")
 

@@ -71,18 +71,11 @@ def token_variable(svc: Part) -> str:
     return f"{svc.env_port.removesuffix('_PORT')}_API_TOKEN"
 
 
-def group_instance_id(service: str) -> str:
-    """The stack runs one instance of each service: a restarted one (a test's or a chaos run's,
-    after the first is dead) comes back as the same static group member, so it consumes again
-    without waiting for the dead one's session to lapse."""
-    return f"{service}-dev"
-
-
 def service_env(env: dict[str, str], svc: Part) -> dict[str, str]:
     """The environment one service runs with: the stack's, its port, and its own credential.
     Only the gateway, which calls the others, holds their credentials."""
     others = {token_variable(p) for p in SERVICES} if svc.name != "gateway" else set()
-    own = {"PORT": str(svc.port), "KAFKA_GROUP_INSTANCE_ID": group_instance_id(svc.name)}
+    own = {"PORT": str(svc.port)}
     if token_variable(svc) in env:
         own["INTERNAL_API_TOKEN"] = env[token_variable(svc)]
     return {**{k: v for k, v in env.items() if k not in others}, **own}
