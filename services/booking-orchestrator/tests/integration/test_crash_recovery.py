@@ -23,6 +23,8 @@ from .fakes import Act
 def _env(h: Harness, port: int) -> dict[str, str]:
     env = {}
     for name, value in h.settings.model_dump().items():
+        if value is None:
+            continue  # unset: the child takes the same default ("None" would not parse)
         env[name.upper()] = json.dumps(value) if isinstance(value, list | dict) else str(value)
     env["PORT"] = str(port)
     env["LOG_JSON"] = "true"
