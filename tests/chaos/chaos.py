@@ -143,29 +143,40 @@ class Run:
         self.fault("SIGKILL", service=name)
 
     async def restart(self, name: str, **env: str) -> None:
-        """Start a service again as `make up` does, and wait until it is ready."""
+        """Start a service again as `make up` does, and wait until it is ready. A service whose
+        kill point is armed may die at it before it answers /readyz (it consumes from the moment
+        it joins its group): that is a death like any other, for the caller to count."""
         svc = SERVICES[name]
         k = sum(1 for c in self.children if c.name.startswith(name))
+        merged = {**self.env(), **env}
         child = await asyncio.to_thread(
             infra.spawn,
             f"{name}-restarted-{k + 1}",
             [sys.executable, "-m", svc.module],
             svc.port,
             self.logs,
-            up.service_env({**self.env(), **env}, svc),
+            up.service_env(merged, svc),
             90,
+            False,
         )
         self.children.append(child)
         self.pids[name] = child.proc.pid
-        await self.wait_ready(svc.port, 90)
-        self.fault("restarted", service=name)
+        if await self.wait_ready(svc.port, 90, child):
+            self.fault("restarted", service=name)
+        elif merged.get("KILL_POINT"):
+            self.fault("died at its kill point while starting", service=name)
+        else:
+            raise RuntimeError(f"{name} died while starting again: see {child.log_path}")
 
-    async def wait_ready(self, port: int, timeout: float) -> None:
+    async def wait_ready(self, port: int, timeout: float, child: infra.Child | None = None) -> bool:
+        """True once the service on `port` is ready; False if `child` died first."""
         deadline = now() + timeout
         while now() < deadline:
+            if child is not None and child.proc.poll() is not None:
+                return False
             ok, _ = await asyncio.to_thread(up.ready, port)
             if ok:
-                return
+                return True
             await asyncio.sleep(0.5)
         raise RuntimeError(f"the service on {port} was not ready after {timeout:.0f}s")
 
