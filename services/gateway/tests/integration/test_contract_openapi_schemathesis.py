@@ -36,7 +36,7 @@ async def test_schemathesis_finds_no_disagreement_between_the_code_and_its_opena
         "--checks",
         "all",
         "--max-examples",
-        os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "15"),
+        os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "10"),
         "--seed",
         os.environ.get("SCHEMATHESIS_SEED", "20261202"),
         "--phases",
