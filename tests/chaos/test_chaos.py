@@ -3,7 +3,7 @@ bookings through the gateway while one fault at a time is injected. Each scenari
 with every saga final within 60 s of the fault clearing, the invariant checker clean, no card
 number in any log, and evidence that the fault really happened (see chaos.py).
 
-`make test` runs a short, representative subset (N=12); the slow suite runs every scenario
+`make test` runs a short, representative scenario (N=12); the slow suite runs every scenario
 (N=40); `make chaos` is the full run (N=1000 per scenario, docs/RELIABILITY.md)."""
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ ALL = (
     "poison",
 )
 # A crash between a Stripe call and its commit (SIGKILL, restart, the command redelivered and
-# reconciled with Stripe), and poison records in front of live sagas' commands (the DLQ path
-# under load). The broker restarted empty is in `make test` through tests/e2e.
-SHORT = ("kill-payment-stripe", "poison")
+# reconciled with Stripe). The broker restarted empty is in `make test` through tests/e2e; poison
+# records (the DLQ path under load) run with every scenario in the slow suite, and their
+# handling through the real subscriber is in shared/tests/integration/test_plumbing.py (a
+# handler that always fails, a body that is not JSON, NUL bytes): kept out of `make test` to
+# keep it under 15 minutes on this machine.
+SHORT = ("kill-payment-stripe",)
 
 
 def run_chaos(
