@@ -94,6 +94,26 @@ class ServiceSettings(RetentionSettings):
         ge=0,
         description="A repeated broker-client warning or error is logged once per window, with a count.",
     )
+    consumer_concurrency: int = Field(
+        16,
+        ge=1,
+        description="Records a service handles at once, each booking's in order (its key's lane; "
+        "booking_shared.lanes). A slow partner or Stripe answer then holds up only its own "
+        "booking. Each record in flight holds a database connection (db_pool_max) while handled.",
+    )
+    kafka_commit_interval_ms: int = Field(
+        100,
+        ge=0,
+        description="At most one offset commit per this many ms, covering every record finished "
+        "since the last; a crash reads again what was finished and not yet committed (the inbox "
+        "drops it).",
+    )
+    shutdown_drain_s: float = Field(
+        10.0,
+        ge=0,
+        description="At a graceful stop, how long records in flight may take to finish and be "
+        "committed; what is still running then is read again by the next consumer.",
+    )
     consumer_max_attempts: int = Field(3, description="Tries before a message goes to its DLQ.")
     consumer_retry_backoff_ms: int = 100
 

@@ -7,14 +7,17 @@ AsyncAPI document (`asyncapi_document`, served at GET /asyncapi.json) is FastStr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, Union
 
 import asyncpg
+from aiokafka import TopicPartition
 from faststream import AckPolicy, BaseMiddleware
 from faststream.exceptions import SubscriberNotFound
 from faststream.kafka import KafkaBroker
@@ -31,11 +34,13 @@ from booking_shared.contracts.envelope import Envelope
 from booking_shared.contracts.topics import dlq
 from booking_shared.db import Connection
 from booking_shared.kafka_admin import ensure_topics
+from booking_shared.lanes import Lanes, OffsetBook, Stretch
 from booking_shared.logs import bind_message
 from booking_shared.metrics import MESSAGES_DEAD, MESSAGES_HANDLED
 from booking_shared.pacing import FetchPacer
 
 log = logging.getLogger(__name__)
+_HANDLE_ATTRIBUTES = {"messaging.system": "kafka", "messaging.operation.type": "process"}
 M = TypeVar("M", bound=Message)
 
 __all__ = ["Handling", "MessageRouter", "asyncapi_document", "ensure_topics", "make_broker"]
@@ -101,6 +106,13 @@ class MessageRouter:
     sends: dict[str, tuple[type[Message], ...]] = field(default_factory=dict)
     on_commit: Callable[[], None] | None = None
     pacer: FetchPacer | None = None
+    lanes: Lanes | None = field(default=None, init=False)
+    offsets: OffsetBook[TopicPartition] = field(default_factory=OffsetBook, init=False)
+    _subscriber: Any = field(default=None, init=False)
+    _dirty: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _committer: asyncio.Task[None] | None = field(default=None, init=False)
+    _closing: bool = field(default=False, init=False)
+    _warned_at: float = field(default=0.0, init=False)
 
     def on(self, topic: str, model: type[Message], handler: Handler) -> None:
         self.routes.setdefault(topic, {})[model.type_name()] = handler
@@ -137,8 +149,9 @@ class MessageRouter:
         rebalance, seconds on Tansu, so a service joins its group once), with one typed handler
         per message type, as FastStream intends: the decoder hands each handler its message as
         the contract's model. A record no typed handler takes (a type not routed on its topic, a
-        bad envelope or body) still reaches `process` (see _Unrouted), which ignores it or
-        dead-letters it. Then one publisher per topic the service sends to."""
+        bad envelope or body) still reaches `process` (see _unrouted), which ignores it or
+        dead-letters it. Either way the record goes to `dispatch`, which handles it in its
+        key's lane. Then one publisher per topic the service sends to."""
         for topic, models in self.sends.items():
             broker.publisher(
                 topic,
@@ -151,7 +164,8 @@ class MessageRouter:
         options: dict[str, Any] = {
             "group_id": self.consumer,
             "auto_offset_reset": "earliest",
-            "ack_policy": AckPolicy.NACK_ON_ERROR,
+            # Offsets are committed by the router, behind what its lanes finished (see dispatch).
+            "ack_policy": AckPolicy.MANUAL,
             "fetch_max_wait_ms": self.pacer.wait_ms
             if self.pacer
             else self.settings.kafka_fetch_max_wait_ms,
@@ -169,6 +183,7 @@ class MessageRouter:
             )
         else:
             sub = broker.subscriber(*self.routes, **options)
+        self._subscriber = sub
 
         if self.pacer is not None:
             self.pacer.watch(lambda: getattr(sub, "consumer", None))
@@ -183,7 +198,7 @@ class MessageRouter:
         """FastStream's handler for one message type: `async def <Type>(message: <Type>)`."""
 
         async def handle(message: Message) -> None:
-            await self.receive(broker.context.get_local("message").raw_message, message)
+            await self.dispatch(broker.context.get_local("message").raw_message, message)
 
         handle.__name__ = handle.__qualname__ = model.__name__
         handle.__annotations__ = {"message": model, "return": None}
@@ -206,6 +221,96 @@ class MessageRouter:
             return model.model_validate_json(msg.body)
         except ValidationError:
             return msg
+
+    async def dispatch(self, record: Any, message: Message | None = None) -> None:
+        """Hand a consumed record (aiokafka's) to the lane of its key: the booking's earlier
+        records first, other bookings' at the same time, at most `consumer_concurrency` records
+        admitted at once (the consumer stops reading while they are). Returns once admitted;
+        the record's offset is committed once it and every record before it on its partition
+        are done (so a crash reads again at most what was in flight)."""
+        if self._closing:
+            await asyncio.Event().wait()  # stopping: read no more; the consumer is being closed
+        if self.lanes is None:
+            self.lanes = Lanes(self.settings.consumer_concurrency)
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_loop(), name="offset-commit")
+        stretch = self.offsets.read(TopicPartition(record.topic, record.partition), record.offset)
+        key = record.key if record.key is not None else (record.topic, record.partition)
+        await self.lanes.submit(key, lambda: self._finish(record, message, stretch))
+
+    async def _finish(self, record: Any, message: Message | None, stretch: Stretch) -> None:
+        """Handle the record until it is handled: `process` already retries the handler and
+        dead-letters what fails; what still raises (the database is down) is tried again
+        here, holding its key and its offset back, as the broker's redelivery would."""
+        delay = 0.2
+        # FastStream's consumer span ended when the record was admitted; this one, its child,
+        # spans the handling (the booking id and type go on it, and what the handler sends).
+        with tracing.span(
+            f"{record.topic} handle",
+            _HANDLE_ATTRIBUTES | {"messaging.destination.name": record.topic},
+        ):
+            while True:
+                try:
+                    await self.receive(record, message)
+                    break
+                except Exception as exc:
+                    self._warn("record not handled; will try again", exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+        stretch.done(record.offset)
+        self._dirty.set()
+
+    async def _commit_loop(self) -> None:
+        """Commit what the lanes finished, at most every kafka_commit_interval_ms: one commit
+        covers every record finished since the last (a commit per record would be a broker
+        round trip each)."""
+        interval = self.settings.kafka_commit_interval_ms / 1000
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            if not await self.commit():
+                self._dirty.set()
+                await asyncio.sleep(1.0)
+                continue
+            await asyncio.sleep(interval)
+
+    async def commit(self) -> bool:
+        """Commit the partitions' points that moved; False if the consumer could not (none
+        now, a rebalance under way, the broker away): what is not committed is read again."""
+        consumer = getattr(self._subscriber, "consumer", None)
+        if consumer is None:
+            return False
+        try:
+            points = self.offsets.due(consumer.assignment())
+            if points:
+                await consumer.commit(points)
+                self.offsets.committed(points)
+        except Exception as exc:
+            self._warn("offset commit failed; will try again", exc)
+            return False
+        return True
+
+    async def stop(self, timeout: float) -> None:
+        """Stop admitting records, let those admitted finish (up to `timeout` s), commit them;
+        what is still running then is cancelled and read again by the next consumer."""
+        self._closing = True
+        if self.lanes is not None and not await self.lanes.drain(timeout):
+            log.warning("stopping with records still in flight", extra={"n": len(self.lanes)})
+        await self.commit()
+        if self.lanes is not None:
+            await self.lanes.cancel()
+        if self._committer is not None:
+            self._committer.cancel()
+
+    def restarted(self) -> None:
+        """The consumer was made again (after a broker loss): start the offsets over."""
+        self.offsets.forget()
+
+    def _warn(self, what: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= self.settings.log_repeat_window_s:
+            self._warned_at = now
+            log.warning(what, extra={"error": repr(exc)})
 
     async def receive(self, record: Any, message: Message | None = None) -> str:
         """One consumed record (aiokafka's), with its body already decoded if it could be."""
@@ -370,9 +475,9 @@ def _decoded_as(model: type[Message]) -> Callable[[KafkaMessage], Awaitable[bool
 
 def _unrouted(router: MessageRouter) -> type[BaseMiddleware]:
     """A broker middleware for what no typed handler took (FastStream raises
-    SubscriberNotFound for it): `process` ignores the record or parks it in the DLQ, and the
-    record is then acknowledged like any handled one, so its partition keeps flowing. If
-    that fails too (the database is down), the error stands and the broker redelivers."""
+    SubscriberNotFound for it): it goes to its lane like any other record, where `process`
+    ignores it or parks it in the DLQ, and its offset is then committed like any handled one's,
+    so its partition keeps flowing."""
 
     class Unrouted(BaseMiddleware):
         async def after_processed(
@@ -380,7 +485,7 @@ def _unrouted(router: MessageRouter) -> type[BaseMiddleware]:
         ) -> bool:
             if not isinstance(exc_val, SubscriberNotFound):
                 return False
-            await router.receive(self.msg)
+            await router.dispatch(self.msg)
             return True
 
     return Unrouted

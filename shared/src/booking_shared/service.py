@@ -156,6 +156,7 @@ async def start_runtime(
         await asyncio.wait_for(ensure_topics(settings, topics), 10)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(broker.stop(), 10)
+        router.restarted()  # the new consumer starts from the group's offsets, or the new log's start
         await asyncio.wait_for(broker.start(), 30)
         # What was published shortly before the loss may have died with the broker unread
         # (a saga's last events, a reply): publish it again; consumers drop what they had.
@@ -173,6 +174,8 @@ async def stop_runtime(rt: Runtime[Any]) -> None:
     for task in (rt.pacer_task, rt.watch_task):
         if task is not None:
             task.cancel()
+    with contextlib.suppress(Exception):
+        await rt.router.stop(timeout=rt.settings.shutdown_drain_s)
     with contextlib.suppress(Exception):
         await rt.broker.stop()
     await rt.relay.stop()

@@ -84,20 +84,30 @@ async def test_one_message_chain_through_the_outbox_is_one_trace_with_each_hop_a
     await wait_for(
         lambda: any(s.name == f"{second} process" for s in spans()), what="the second hop's span"
     )
+    await wait_for(
+        lambda: any(s.name == f"{second} handle" for s in spans()), what="the second handling"
+    )
     by_name = {s.name: s for s in spans()}
     send_1, process_1 = by_name[f"send {first}"], by_name[f"{first} process"]
+    handle_1 = by_name[f"{first} handle"]
     send_2, process_2 = by_name[f"send {second}"], by_name[f"{second} process"]
+    handle_2 = by_name[f"{second} handle"]
 
-    # Each hop is the child of the span before it, across the outbox and the broker.
+    # Each hop is the child of the span before it, across the outbox and the broker: the
+    # consumer span (FastStream's, the record read), under it the handling, under that the send.
     assert send_1.parent.span_id == root.get_span_context().span_id
     assert process_1.parent.span_id == send_1.context.span_id
-    assert send_2.parent.span_id == process_1.context.span_id
+    assert handle_1.parent.span_id == process_1.context.span_id
+    assert send_2.parent.span_id == handle_1.context.span_id
     assert process_2.parent.span_id == send_2.context.span_id
+    assert handle_2.parent.span_id == process_2.context.span_id
     assert send_1.kind == SpanKind.PRODUCER and process_1.kind == SpanKind.CONSUMER
-    # The envelope carries the producer span's context; the consumer span names the booking.
+    # The envelope carries the producer span's context; the handling span names the booking.
     assert env.traceparent.startswith(f"00-{trace_id:032x}-{send_1.context.span_id:016x}-")
-    assert process_2.attributes["booking.id"] == bid
-    assert process_2.attributes["messaging.message.type"] == "SagaStateChanged"
+    assert handle_2.attributes["booking.id"] == bid
+    assert handle_2.attributes["messaging.message.type"] == "SagaStateChanged"
+    # It spans the handler's work, which ends after the record was admitted.
+    assert handle_2.end_time >= process_2.end_time
     stored = await pool.fetchval(
         "SELECT headers FROM outbox WHERE topic = $1 AND msg_key = $2", second, bid
     )

@@ -1,0 +1,117 @@
+"""Lanes (per-key order, keys at once, a bound) and the offset book (what may be committed)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from booking_shared.lanes import Lanes, OffsetBook
+
+
+async def test_one_keys_work_runs_in_order_and_another_key_does_not_wait_for_it() -> None:
+    lanes = Lanes(limit=8)
+    gate = asyncio.Event()
+    done: list[str] = []
+
+    def work(name: str, wait: bool = False):  # type: ignore[no-untyped-def]
+        async def run() -> None:
+            if wait:
+                await gate.wait()
+            done.append(name)
+
+        return run
+
+    await lanes.submit("a", work("a1", wait=True))
+    await lanes.submit("a", work("a2"))
+    await lanes.submit("b", work("b1"))
+    await lanes.submit("b", work("b2"))
+    await asyncio.sleep(0.05)
+    assert done == ["b1", "b2"]  # a1 is held; a2 waits behind it; b ran
+    gate.set()
+    assert await lanes.drain(1)
+    assert done == ["b1", "b2", "a1", "a2"]
+    assert len(lanes) == 0
+
+
+async def test_a_failing_work_does_not_stop_its_key() -> None:
+    lanes = Lanes(limit=2)
+    done: list[str] = []
+
+    async def boom() -> None:
+        raise RuntimeError("x")
+
+    async def after() -> None:
+        done.append("after")
+
+    await lanes.submit("k", boom)
+    await lanes.submit("k", after)
+    await lanes.drain(1)
+    assert done == ["after"]
+
+
+async def test_submit_waits_while_the_limit_is_reached() -> None:
+    lanes = Lanes(limit=2)
+    gate = asyncio.Event()
+
+    async def held() -> None:
+        await gate.wait()
+
+    await lanes.submit("a", held)
+    await lanes.submit("b", held)
+    third = asyncio.create_task(lanes.submit("c", held))
+    await asyncio.sleep(0.05)
+    assert not third.done()
+    gate.set()
+    await asyncio.wait_for(third, 1)
+    assert await lanes.drain(1)
+
+
+async def test_drain_reports_what_did_not_finish_and_cancel_stops_it() -> None:
+    lanes = Lanes(limit=2)
+    await lanes.submit("a", asyncio.Event().wait)
+    assert not await lanes.drain(0.05)
+    await lanes.cancel()
+    assert len(lanes) == 0
+
+
+def test_a_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="limit"):
+        Lanes(limit=0)
+
+
+def test_the_commit_point_is_the_lowest_unfinished_offset_then_the_one_after_the_last() -> None:
+    book: OffsetBook[str] = OffsetBook()
+    s = [book.read("p0", n) for n in (10, 11, 12)]
+    assert book.due() == {"p0": 10}
+    s[1].done(11)
+    assert book.due() == {"p0": 10}  # 10 is still running
+    s[0].done(10)
+    assert book.due() == {"p0": 12}
+    book.committed({"p0": 12})
+    assert book.due() == {}  # nothing moved since
+    s[2].done(12)
+    assert book.due() == {"p0": 13}
+    assert book.in_flight() == 0
+
+
+def test_only_the_partitions_held_now_are_due() -> None:
+    book: OffsetBook[str] = OffsetBook()
+    book.read("p0", 1).done(1)
+    book.read("p1", 5).done(5)
+    assert book.due(["p1"]) == {"p1": 6}
+
+
+def test_reading_back_starts_a_new_stretch_and_the_old_one_no_longer_holds_the_point() -> None:
+    book: OffsetBook[str] = OffsetBook()
+    old = book.read("p0", 40)
+    book.read("p0", 41).done(41)
+    # the partition came back from its committed offset (or the broker lost its log)
+    again = book.read("p0", 3)
+    assert book.due() == {"p0": 3}
+    again.done(3)
+    assert book.due() == {"p0": 4}
+    old.done(40)  # finishing a record of the old stretch changes nothing
+    assert book.due() == {"p0": 4}
+    book.forget()
+    assert book.due() == {}
