@@ -236,9 +236,16 @@ class MessageRouter:
             self._committer = asyncio.create_task(self._commit_loop(), name="offset-commit")
         stretch = self.offsets.read(TopicPartition(record.topic, record.partition), record.offset)
         key = record.key if record.key is not None else (record.topic, record.partition)
-        await self.lanes.submit(key, lambda: self._finish(record, message, stretch))
+        # Outside FastStream's consumer span (a record no typed handler took reaches here after
+        # it closed), the handling continues the producer's trace from the record's header.
+        parent = None
+        if tracing.enabled() and tracing.current_traceparent() is None:
+            parent = dict(_header_pairs(record.headers)).get("traceparent", b"").decode() or None
+        await self.lanes.submit(key, lambda: self._finish(record, message, stretch, parent))
 
-    async def _finish(self, record: Any, message: Message | None, stretch: Stretch) -> None:
+    async def _finish(
+        self, record: Any, message: Message | None, stretch: Stretch, parent: str | None = None
+    ) -> None:
         """Handle the record until it is handled: `process` already retries the handler and
         dead-letters what fails; what still raises (the database is down) is tried again
         here, holding its key and its offset back, as the broker's redelivery would."""
@@ -248,6 +255,7 @@ class MessageRouter:
         with tracing.span(
             f"{record.topic} handle",
             _HANDLE_ATTRIBUTES | {"messaging.destination.name": record.topic},
+            parent=parent,
         ):
             while True:
                 try:
