@@ -75,6 +75,7 @@ async def wire(rt: Runtime[Deps], overrides: Overrides | None = None) -> Deps:
             timeout,
             token=tokens.get(name),
             capabilities_ttl_s=settings.provider_capabilities_ttl_s,
+            quote_timeout_s=settings.quote_timeout_s,
         )
         for name, url in settings.provider_urls.items()
     }

@@ -48,6 +48,12 @@ class Settings(ServiceSettings):
         description="Credentials of extra_provider_urls: name -> token (JSON).",
     )
     http_timeout_s: float = Field(5.0, description="Timeout of a call to another service.")
+    quote_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="Timeout of a provider's quote: it asks its partner for each item's price and "
+        "availability (at once), so it takes the partner's slowest answer, with its retries.",
+    )
     search_timeout_s: float = Field(
         2.0, description="A provider slower than this is reported missing."
     )

@@ -92,3 +92,20 @@ async def test_a_providers_capabilities_are_read_once_then_cached_and_unreadable
     )
     with pytest.raises(UpstreamUnavailable):
         await fresh.capabilities()
+
+
+async def test_a_quote_waits_for_the_quote_timeout_and_other_calls_for_the_usual_one():
+    seen: dict[str, float] = {}
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen[req.url.path] = req.extensions["timeout"]["read"]
+        if req.url.path.endswith("/quote"):
+            return httpx.Response(200, json={"provider": "opentable", "items": []})
+        return httpx.Response(404, json={"detail": "none"})
+
+    p = ProviderClient(
+        "opentable", "http://svc", 1, quote_timeout_s=15, transport=transport(handler)
+    )
+    assert await p.quote([]) == []
+    assert await p.booking_items("bk_1") == []
+    assert seen == {"/internal/quote": 15, "/internal/bookings/bk_1/items": 1}

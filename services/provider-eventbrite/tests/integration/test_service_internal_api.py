@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -139,6 +140,24 @@ async def test_quote_gives_price_policy_and_availability_per_item(api, sandbox, 
     ) == start - timedelta(hours=24)
     assert not lines["short"]["available"] and lines["short"]["reason"] == "insufficient_inventory"
     assert not lines["gone"]["available"] and lines["gone"]["reason"] == "not_found"
+
+
+async def test_a_quote_asks_the_partner_about_its_items_at_once(api, sandbox, item_for):
+    event, tc = await sandbox.bookable(min_left=2)
+    items = [item_for(event, tc, quantity=1, item_id=f"i{n}") for n in range(4)]
+    await sandbox.faults(latency_ms=400)
+    try:
+        started = time.monotonic()
+        resp = await api.post(
+            "/internal/quote", json={"items": [i.model_dump(mode="json") for i in items]}
+        )
+        took = time.monotonic() - started
+    finally:
+        await sandbox.faults()
+    assert resp.status_code == 200, resp.text
+    assert [line["item_id"] for line in resp.json()["items"]] == ["i0", "i1", "i2", "i3"]
+    # one after another, four partner answers would take 1.6 s at least
+    assert took < 1.2, took
 
 
 async def test_booking_items_and_the_cancel_quote_follow_the_partners_records(

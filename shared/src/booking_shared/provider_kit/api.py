@@ -3,6 +3,7 @@ contract booking_shared.contracts.internal.provider."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Annotated, Any
 
@@ -87,11 +88,14 @@ async def search(
 async def quote(request: Request, body: QuoteRequest) -> dict[str, Any]:
     port = _port(request)
     lines = []
-    for item in body.items:
-        try:
-            line = await port.quote(item)
-        except PartnerUnavailable as exc:
-            raise HTTPException(503, f"{port.name} is unavailable: {exc}") from exc
+    # Each item's price and availability at once: a slow partner costs its slowest answer,
+    # not the sum of them.
+    answers = await asyncio.gather(*(port.quote(i) for i in body.items), return_exceptions=True)
+    for line in answers:
+        if isinstance(line, PartnerUnavailable):
+            raise HTTPException(503, f"{port.name} is unavailable: {line}") from line
+        if isinstance(line, BaseException):
+            raise line
         lines.append(
             {
                 "item_id": line.item_id,

@@ -37,10 +37,12 @@ class ProviderClient(ServiceClient):
         timeout: float,
         *,
         capabilities_ttl_s: float = 300.0,
+        quote_timeout_s: float | None = None,
         **kw: Any,
     ) -> None:
         super().__init__(f"provider-{name}", base_url, timeout, **kw)
         self.name = name
+        self._quote_timeout_s = quote_timeout_s
         self._capabilities_ttl_s = capabilities_ttl_s
         self._declared: tuple[float, ProviderCapabilities] | None = None
 
@@ -88,7 +90,11 @@ class ProviderClient(ServiceClient):
     async def quote(self, items: list[BookingItem]) -> list[QuoteAnswer]:
         # Built, not validated: the provider's own 422 names what is wrong with the items.
         body = QuoteRequest.model_construct(items=items).model_dump(mode="json")
-        return (await self.call_as(QuoteResult, "POST", "/internal/quote", json=body)).items
+        return (
+            await self.call_as(
+                QuoteResult, "POST", "/internal/quote", json=body, timeout_s=self._quote_timeout_s
+            )
+        ).items
 
     async def booking_items(self, booking_id: str) -> list[BookedItem]:
         found = await self.call_as(
