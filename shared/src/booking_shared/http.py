@@ -72,7 +72,7 @@ def error_message(err: Mapping[str, Any]) -> str:
     if err.get("type") == "missing":
         msg = "this field is required"
     elif err.get("type") == "extra_forbidden":
-        msg = "unknown field"
+        msg = "unknown field" + (f"; {err['hint']}" if err.get("hint") else "")
     elif err.get("type") in ("too_short", "too_long") and msg.startswith("Value should have"):
         # A secret (SecretStr: a password) is measured in characters, not pydantic's "items".
         msg = msg.replace(" items after validation", " characters").replace(

@@ -145,3 +145,19 @@ async def test_an_unavailable_item_refuses_all_or_nothing_but_best_effort_books_
     assert r.status_code == 409 and r.json()["items"] == ["gone-1"]
     r = await book(client, token, q["id"], confirm=True, mode="best_effort")
     assert r.status_code == 202 and r.json()["total"] == EUR(6000)
+
+
+async def test_a_preference_sent_at_the_top_level_is_refused_with_where_it_belongs(client):
+    token, _ = await sign_up(client)
+    r = await client.patch(
+        "/v1/me",
+        json={"auto_book_enabled": True, "max_auto_spend": EUR(15000), "nickname": "x"},
+        headers=bearer(token),
+    )
+    assert r.status_code == 422
+    messages = {e["field"]: e["message"] for e in r.json()["errors"]}
+    assert messages["auto_book_enabled"].startswith("unknown field; it belongs under")
+    assert '{"preferences": {"max_auto_spend": ...}}' in messages["max_auto_spend"]
+    assert messages["nickname"] == "unknown field"  # not a preference: no hint
+    me = await client.get("/v1/me", headers=bearer(token))
+    assert me.json()["preferences"]["auto_book_enabled"] is False  # nothing changed

@@ -21,6 +21,7 @@ from booking_shared.http import field_name
 from booking_shared.pan import find_pans, json_leaves, looks_like_pan
 from gateway.domain import idempotency
 from gateway.domain.errors import FieldError, GatewayError, UpstreamRejected
+from gateway.entrypoints.api.schemas import PreferencesPatch
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
             fields[0].message,
             fields,
         )
+    _hint_misplaced_preferences(errs)
     base = _type_base(request)
     return http.validation_problem(
         exc, type_for=lambda slug: base + slug, instance=request.url.path
@@ -229,3 +231,15 @@ def _pan(request: Request, fields: list[str]) -> JSONResponse:
         msg,
         [FieldError(f, msg) for f in fields],
     )
+
+
+def _hint_misplaced_preferences(errs: Sequence[dict[str, Any]]) -> None:
+    """A preference sent at the top level of a profile (`{"auto_book_enabled": true}`) is an
+    unknown field there: say where it belongs."""
+    for e in errs:
+        loc = tuple(e.get("loc", ()))
+        if e.get("type") == "extra_forbidden" and len(loc) == 2 and loc[0] == "body":
+            if loc[1] in PreferencesPatch.model_fields:
+                e["hint"] = (
+                    f'it belongs under "preferences": {{"preferences": {{"{loc[1]}": ...}}}}'
+                )
