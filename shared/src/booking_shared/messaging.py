@@ -36,7 +36,7 @@ from booking_shared.db import Connection
 from booking_shared.kafka_admin import ensure_topics
 from booking_shared.lanes import Lanes, OffsetBook, Stretch
 from booking_shared.logs import bind_message
-from booking_shared.metrics import MESSAGES_DEAD, MESSAGES_HANDLED
+from booking_shared.metrics import CONSUMER_IN_FLIGHT, MESSAGES_DEAD, MESSAGES_HANDLED
 from booking_shared.pacing import FetchPacer
 
 log = logging.getLogger(__name__)
@@ -242,6 +242,7 @@ class MessageRouter:
         if tracing.enabled() and tracing.current_traceparent() is None:
             parent = dict(_header_pairs(record.headers)).get("traceparent", b"").decode() or None
         await self.lanes.submit(key, lambda: self._finish(record, message, stretch, parent))
+        CONSUMER_IN_FLIGHT.labels(self.consumer).set(len(self.lanes))
 
     async def _finish(
         self, record: Any, message: Message | None, stretch: Stretch, parent: str | None = None
@@ -267,6 +268,8 @@ class MessageRouter:
                     delay = min(delay * 2, 5.0)
         stretch.done(record.offset)
         self._dirty.set()
+        if self.lanes is not None:
+            CONSUMER_IN_FLIGHT.labels(self.consumer).set(len(self.lanes) - 1)  # this one is done
 
     async def _commit_loop(self) -> None:
         """Commit what the lanes finished, at most every kafka_commit_interval_ms: one commit

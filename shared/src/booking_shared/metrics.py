@@ -48,6 +48,11 @@ CONSUMER_LAG = Gauge(
     "Messages on a partition past the consumer group's committed offset (high watermark minus committed)",
     ["service", "topic", "partition"],
 )
+CONSUMER_IN_FLIGHT = Gauge(
+    "booking_consumer_in_flight",
+    "Records admitted to the consumer's lanes and not yet handled (at most CONSUMER_CONCURRENCY)",
+    ["service"],
+)
 FETCH_WAIT_MS = Gauge(
     "booking_kafka_fetch_wait_ms",
     "The consumer's current fetch wait (short while busy)",

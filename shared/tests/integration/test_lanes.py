@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import REGISTRY
 
 from booking_shared.config import ServiceSettings
 from booking_shared.contracts import Envelope, SagaStateChanged
@@ -130,6 +131,10 @@ async def test_a_slow_booking_holds_up_neither_the_others_nor_the_commit_of_what
         await wait_for(fast_done, what="the other booking's five messages")
         assert await service.effects(slow) == ["FIRST"]
         assert f"{slow}:AFTER" not in service.started  # its own lane keeps it behind SLOW
+        in_flight = REGISTRY.get_sample_value(
+            "booking_consumer_in_flight", {"service": service.settings.service_name}
+        )
+        assert in_flight == 2  # SLOW, and AFTER waiting behind it
 
         # The group's offset stops at SLOW (offset 1): a crash now would read it again.
         async def committed_at(n: int) -> bool:
