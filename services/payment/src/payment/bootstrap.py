@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from booking_shared import retention
 from booking_shared.contracts.topics import dlq
+from booking_shared.db import create_pool
 from booking_shared.service import Runtime
 from booking_shared.service import create_app as create_service_app
 from payment.adapters.retention import rules as retention_rules
@@ -68,7 +69,10 @@ async def wire(rt: Runtime[Deps], overrides: Overrides | None = None) -> Deps:
     settings = cast(Settings, rt.settings)
     gateway = ((overrides or Overrides()).gateway_factory or stripe_gateway)(settings)
     rt.closers.push_async_callback(gateway.close)
-    deps = Deps(gateway=gateway, pool=rt.pool, settings=settings)
+    # Each use is one statement, never waiting on anything else: a few connections do.
+    attempts = await create_pool(settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 4}))
+    rt.closers.push_async_callback(attempts.close)
+    deps = Deps(gateway=gateway, pool=rt.pool, settings=settings, attempts=attempts)
     subscribe(rt.router, deps)
     retention.start(rt, retention_rules(settings))
     if settings.action_poll_interval_s > 0:

@@ -91,6 +91,16 @@ class Deps:
     pool: asyncpg.Pool
     settings: Settings
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # A command's attempt is committed before its Stripe call, on a connection of its own,
+    # while the handler's transaction holds one from `pool`. From a pool apart, so that
+    # commands handled at once (booking_shared.lanes) never wait on each other's connections:
+    # with one pool, as many handlers as the pool has connections would each hold one and wait
+    # for a second, for ever.
+    attempts: asyncpg.Pool | None = None
+
+    @property
+    def attempt_pool(self) -> asyncpg.Pool:
+        return self.attempts or self.pool
 
     @property
     def replies(self) -> str:
@@ -134,7 +144,7 @@ async def _begin(h: Handling, deps: Deps) -> Any:
                 "attempts": row["attempts"],
             },
         )
-        await repo.bump_attempt(deps.pool, row["command_id"])
+        await repo.bump_attempt(deps.attempt_pool, row["command_id"])
     return row
 
 
@@ -143,7 +153,7 @@ async def _attempt(
 ) -> None:
     cmd = h.message_as(Command)
     await repo.record_attempt(
-        deps.pool,
+        deps.attempt_pool,
         command_id=cmd.command_id,
         booking_id=cmd.booking_id,
         kind=kind,
