@@ -73,6 +73,15 @@ class OffsetBook(Generic[P]):
     def committed(self, points: dict[P, int]) -> None:
         self._committed.update(points)
 
+    def drop(self, partitions: Iterable[P]) -> None:
+        """Forget these partitions (the group took them away, or gave them anew: the consumer
+        then reads them from the group's committed offset, and what this book knew of them is
+        stale; after a broker that lost its log, dangerously so: its offsets are past the new
+        log's end, and committing them would skip what the new log holds)."""
+        for p in partitions:
+            self._stretches.pop(p, None)
+            self._committed.pop(p, None)
+
     def in_flight(self) -> int:
         return sum(len(s.pending) for s in self._stretches.values())
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, Union
 
 import asyncpg
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream import AckPolicy, BaseMiddleware
 from faststream.exceptions import SubscriberNotFound
 from faststream.kafka import KafkaBroker
@@ -176,6 +176,7 @@ class MessageRouter:
         }
         if self.settings.kafka_group_instance_id:
             options["group_instance_id"] = self.settings.kafka_group_instance_id
+        options["listener"] = _Rebalance(self.offsets)
         if self.patterns:
             fixed = [f"^{re.escape(t)}$" for t in self.routes]
             sub = broker.subscriber(
@@ -293,6 +294,13 @@ class MessageRouter:
             return False
         try:
             points = self.offsets.due(consumer.assignment())
+            # Never past what the broker said the log holds: a point beyond it is stale (a
+            # broker that lost its log answers with a shorter one).
+            for tp, point in list(points.items()):
+                end = consumer.highwater(tp)
+                if end is not None and point > end:
+                    self.offsets.drop([tp])
+                    del points[tp]
             if points:
                 await consumer.commit(points)
                 self.offsets.committed(points)
@@ -467,6 +475,20 @@ class MessageRouter:
             )
         if self.on_commit:
             self.on_commit()
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Partitions taken away or given anew are read from the group's committed offset: what the
+    offset book knew of them is dropped, never committed (see OffsetBook.drop)."""
+
+    def __init__(self, offsets: OffsetBook[TopicPartition]) -> None:
+        self.offsets = offsets
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.offsets.drop(revoked)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.offsets.drop(assigned)
 
 
 def _pg_text(text: str) -> str:

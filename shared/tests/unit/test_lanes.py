@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 
+from booking_shared.config import ServiceSettings
 from booking_shared.lanes import Lanes, OffsetBook
+from booking_shared.messaging import MessageRouter
 
 
 async def test_one_keys_work_runs_in_order_and_another_key_does_not_wait_for_it() -> None:
@@ -115,3 +119,45 @@ def test_reading_back_starts_a_new_stretch_and_the_old_one_no_longer_holds_the_p
     assert book.due() == {"p0": 4}
     book.forget()
     assert book.due() == {}
+
+
+def test_dropped_partitions_are_never_committed_and_start_over() -> None:
+    book: OffsetBook[str] = OffsetBook()
+    old = book.read("p0", 200)
+    book.read("p1", 7).done(7)
+    book.drop(["p0"])  # revoked, or assigned anew
+    old.done(200)
+    assert book.due() == {"p1": 8}
+    book.read("p0", 3)
+    assert book.due() == {"p0": 3, "p1": 8}
+
+
+class _Consumer:
+    """The few calls MessageRouter.commit makes of aiokafka's consumer."""
+
+    def __init__(self, highwater: dict[Any, int]) -> None:
+        self._highwater = highwater
+        self.commits: list[dict[Any, int]] = []
+
+    def assignment(self) -> set[Any]:
+        return set(self._highwater)
+
+    def highwater(self, tp: Any) -> int | None:
+        return self._highwater.get(tp)
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        self.commits.append(dict(offsets))
+
+
+async def test_a_point_past_the_logs_end_is_stale_and_not_committed() -> None:
+    """After a broker lost its log, the consumer's old offsets are past the new log's end:
+    committing them would make the next consumer skip what the new log holds."""
+    router = MessageRouter(settings=ServiceSettings(), pool=None, consumer="c")  # type: ignore[arg-type]
+    p0, p1 = TopicPartition("t", 0), TopicPartition("t", 1)
+    router.offsets.read(p0, 212).done(212)  # read from the lost log
+    router.offsets.read(p1, 4).done(4)
+    consumer = _Consumer({p0: 193, p1: 9})  # the new log holds 193 records on p0
+    router._subscriber = type("Sub", (), {"consumer": consumer})()
+    assert await router.commit()
+    assert consumer.commits == [{p1: 5}]
+    assert router.offsets.due([p0, p1]) == {}  # p0 dropped: read again from the group's offset
