@@ -109,10 +109,12 @@ class ServiceSettings(RetentionSettings):
         "drops it).",
     )
     shutdown_drain_s: float = Field(
-        10.0,
+        2.0,
         ge=0,
         description="At a graceful stop, how long records in flight may take to finish and be "
-        "committed; what is still running then is read again by the next consumer.",
+        "committed; what is still running then is read again by the next consumer (so this only "
+        "saves work, never data). Short in dev, where stacks stop often and a handler may be "
+        "retrying a partner that is gone; compose and k8s give 10 s.",
     )
     consumer_max_attempts: int = Field(3, description="Tries before a message goes to its DLQ.")
     consumer_retry_backoff_ms: int = 100
