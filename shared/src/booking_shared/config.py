@@ -43,6 +43,13 @@ class ServiceSettings(RetentionSettings):
     db_provision: bool = Field(True, description="Create the role and schema at start (dev/test).")
     db_pool_min: int = 1
     db_pool_max: int = 10
+    db_pool_reserve: int = Field(
+        3,
+        ge=0,
+        description="Connections of the pool that the consumer's handlers leave to the rest: the "
+        "outbox relay's listening one, HTTP requests (/readyz among them) and workers. The consumer "
+        "handles at most DB_POOL_MAX - DB_POOL_RESERVE records at once (at least one).",
+    )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_flavour: Literal["tansu", "kafka"] = Field(
@@ -95,11 +102,12 @@ class ServiceSettings(RetentionSettings):
         description="A repeated broker-client warning or error is logged once per window, with a count.",
     )
     consumer_concurrency: int = Field(
-        16,
+        7,
         ge=1,
         description="Records a service handles at once, each booking's in order (its key's lane; "
         "booking_shared.lanes). A slow partner or Stripe answer then holds up only its own "
-        "booking. Each record in flight holds a database connection (db_pool_max) while handled.",
+        "booking. Each record in flight holds a pooled connection while handled, so the consumer "
+        "takes at most DB_POOL_MAX - DB_POOL_RESERVE of them, whatever this says.",
     )
     kafka_commit_interval_ms: int = Field(
         100,
@@ -182,6 +190,13 @@ class ServiceSettings(RetentionSettings):
     @property
     def db_role(self) -> str:
         return f"{self.db_role_prefix}{self.db_schema}"
+
+    @property
+    def consumer_lanes(self) -> int:
+        """Records handled at once: CONSUMER_CONCURRENCY, within the pool's connections that
+        DB_POOL_RESERVE leaves to handlers (more lanes than that would wait for a connection, and
+        starve the relay, HTTP requests and workers of theirs)."""
+        return max(1, min(self.consumer_concurrency, self.db_pool_max - self.db_pool_reserve))
 
     @property
     def service_database_url(self) -> str:

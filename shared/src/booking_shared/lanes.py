@@ -85,23 +85,20 @@ class OffsetBook(Generic[P]):
     def in_flight(self) -> int:
         return sum(len(s.pending) for s in self._stretches.values())
 
-    def forget(self) -> None:
-        """Start over (the consumer was rebuilt, e.g. after a broker loss)."""
-        self._stretches.clear()
-        self._committed.clear()
-
 
 class Lanes:
     """Runs work in per-key order, different keys at once, at most `limit` pieces of work
-    admitted at a time (waiting ones included): `submit` waits for room."""
+    admitted at a time (waiting ones included): `submit` waits for room. `on_change`, if given,
+    is told how many are admitted each time that changes (e.g. to set a gauge)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, on_change: Callable[[int], None] | None = None) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
         self._room = asyncio.Semaphore(limit)
         self._tails: dict[Hashable, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._on_change = on_change
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -116,6 +113,8 @@ class Lanes:
         self._tails[key] = task
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._finished(key, t))
+        if self._on_change is not None:
+            self._on_change(len(self._tasks))
 
     async def _run(
         self, before: asyncio.Task[None] | None, work: Callable[[], Awaitable[None]]
@@ -131,6 +130,8 @@ class Lanes:
         self._tasks.discard(task)
         if self._tails.get(key) is task:
             del self._tails[key]
+        if self._on_change is not None:
+            self._on_change(len(self._tasks))
 
     async def drain(self, timeout: float) -> bool:
         """Wait for the admitted work; True if it all finished within `timeout` s."""

@@ -142,7 +142,8 @@ class RepeatLimit(logging.Filter):
     to the next one let through how many were held back. A broker away or empty makes the
     Kafka client repeat itself many times a second; the log keeps the news, not the noise."""
 
-    PREFIXES = ("aiokafka", "faststream", "kafka")
+    # The broker clients, and the message router's own retries (booking_shared.messaging).
+    PREFIXES = ("aiokafka", "faststream", "kafka", "booking_shared.messaging.retries")
 
     def __init__(self, window_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()

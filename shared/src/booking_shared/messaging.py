@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,14 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.specification import AsyncAPI
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, RetryCallState, RetryError, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from booking_shared import inbox, outbox, tracing
 from booking_shared.config import ServiceSettings
@@ -40,6 +46,10 @@ from booking_shared.metrics import CONSUMER_IN_FLIGHT, MESSAGES_DEAD, MESSAGES_H
 from booking_shared.pacing import FetchPacer
 
 log = logging.getLogger(__name__)
+# The router's own retries (a record the database refused, an offset commit the broker did):
+# while either is away they repeat many times a second, so logs.RepeatLimit lets one through
+# per window, as it does the broker client's.
+retries_log = logging.getLogger(f"{__name__}.retries")
 _HANDLE_ATTRIBUTES = {"messaging.system": "kafka", "messaging.operation.type": "process"}
 M = TypeVar("M", bound=Message)
 
@@ -106,13 +116,27 @@ class MessageRouter:
     sends: dict[str, tuple[type[Message], ...]] = field(default_factory=dict)
     on_commit: Callable[[], None] | None = None
     pacer: FetchPacer | None = None
-    lanes: Lanes | None = field(default=None, init=False)
+    lanes: Lanes = field(init=False)
     offsets: OffsetBook[TopicPartition] = field(default_factory=OffsetBook, init=False)
     _subscriber: Any = field(default=None, init=False)
     _dirty: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _committer: asyncio.Task[None] | None = field(default=None, init=False)
     _closing: bool = field(default=False, init=False)
-    _warned_at: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        gauge = CONSUMER_IN_FLIGHT.labels(self.consumer)
+        self.lanes = Lanes(self.settings.consumer_lanes, on_change=gauge.set)
+        if self.settings.consumer_lanes < self.settings.consumer_concurrency:
+            log.warning(
+                "fewer records handled at once than CONSUMER_CONCURRENCY asks: each holds a "
+                "pooled connection, and DB_POOL_RESERVE of DB_POOL_MAX are kept for the rest",
+                extra={
+                    "consumer_concurrency": self.settings.consumer_concurrency,
+                    "db_pool_max": self.settings.db_pool_max,
+                    "db_pool_reserve": self.settings.db_pool_reserve,
+                    "lanes": self.settings.consumer_lanes,
+                },
+            )
 
     def on(self, topic: str, model: type[Message], handler: Handler) -> None:
         self.routes.setdefault(topic, {})[model.type_name()] = handler
@@ -176,7 +200,7 @@ class MessageRouter:
         }
         if self.settings.kafka_group_instance_id:
             options["group_instance_id"] = self.settings.kafka_group_instance_id
-        options["listener"] = _Rebalance(self.offsets)
+        options["listener"] = _Rebalance(self)
         if self.patterns:
             fixed = [f"^{re.escape(t)}$" for t in self.routes]
             sub = broker.subscriber(
@@ -225,16 +249,12 @@ class MessageRouter:
 
     async def dispatch(self, record: Any, message: Message | None = None) -> None:
         """Hand a consumed record (aiokafka's) to the lane of its key: the booking's earlier
-        records first, other bookings' at the same time, at most `consumer_concurrency` records
-        admitted at once (the consumer stops reading while they are). Returns once admitted;
-        the record's offset is committed once it and every record before it on its partition
-        are done (so a crash reads again at most what was in flight)."""
+        records first, other bookings' at the same time, at most `settings.consumer_lanes`
+        records admitted at once (the consumer stops reading while they are). Returns once
+        admitted; the record's offset is committed once it and every record before it on its
+        partition are done (so a crash reads again at most what was in flight)."""
         if self._closing:
             await asyncio.Event().wait()  # stopping: read no more; the consumer is being closed
-        if self.lanes is None:
-            self.lanes = Lanes(self.settings.consumer_concurrency)
-        if self._committer is None:
-            self._committer = asyncio.create_task(self._commit_loop(), name="offset-commit")
         stretch = self.offsets.read(TopicPartition(record.topic, record.partition), record.offset)
         key = record.key if record.key is not None else (record.topic, record.partition)
         # Outside FastStream's consumer span (a record no typed handler took reaches here after
@@ -243,15 +263,14 @@ class MessageRouter:
         if tracing.enabled() and tracing.current_traceparent() is None:
             parent = dict(_header_pairs(record.headers)).get("traceparent", b"").decode() or None
         await self.lanes.submit(key, lambda: self._finish(record, message, stretch, parent))
-        CONSUMER_IN_FLIGHT.labels(self.consumer).set(len(self.lanes))
 
     async def _finish(
         self, record: Any, message: Message | None, stretch: Stretch, parent: str | None = None
     ) -> None:
         """Handle the record until it is handled: `process` already retries the handler and
         dead-letters what fails; what still raises (the database is down) is tried again
-        here, holding its key and its offset back, as the broker's redelivery would."""
-        delay = 0.2
+        here, 0.2 s doubling up to 5 s, for as long as it takes, holding its key and its offset
+        back, as the broker's redelivery would."""
         # FastStream's consumer span ended when the record was admitted; this one, its child,
         # spans the handling (the booking id and type go on it, and what the handler sends).
         with tracing.span(
@@ -259,18 +278,20 @@ class MessageRouter:
             _HANDLE_ATTRIBUTES | {"messaging.destination.name": record.topic},
             parent=parent,
         ):
-            while True:
-                try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(Exception),
+                wait=wait_exponential(multiplier=0.2, max=5.0),
+                before_sleep=_retrying("record not handled; will try again"),
+            ):
+                with attempt:
                     await self.receive(record, message)
-                    break
-                except Exception as exc:
-                    self._warn("record not handled; will try again", exc)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
         stretch.done(record.offset)
         self._dirty.set()
-        if self.lanes is not None:
-            CONSUMER_IN_FLIGHT.labels(self.consumer).set(len(self.lanes) - 1)  # this one is done
+
+    def started(self) -> None:
+        """The consumer holds partitions: start committing what the lanes finish."""
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_loop(), name="offset-commit")
 
     async def _commit_loop(self) -> None:
         """Commit what the lanes finished, at most every kafka_commit_interval_ms: one commit
@@ -305,7 +326,7 @@ class MessageRouter:
                 await consumer.commit(points)
                 self.offsets.committed(points)
         except Exception as exc:
-            self._warn("offset commit failed; will try again", exc)
+            retries_log.warning("offset commit failed; will try again", extra={"error": repr(exc)})
             return False
         return True
 
@@ -313,23 +334,12 @@ class MessageRouter:
         """Stop admitting records, let those admitted finish (up to `timeout` s), commit them;
         what is still running then is cancelled and read again by the next consumer."""
         self._closing = True
-        if self.lanes is not None and not await self.lanes.drain(timeout):
+        if not await self.lanes.drain(timeout):
             log.warning("stopping with records still in flight", extra={"n": len(self.lanes)})
         await self.commit()
-        if self.lanes is not None:
-            await self.lanes.cancel()
+        await self.lanes.cancel()
         if self._committer is not None:
             self._committer.cancel()
-
-    def restarted(self) -> None:
-        """The consumer was made again (after a broker loss): start the offsets over."""
-        self.offsets.forget()
-
-    def _warn(self, what: str, exc: BaseException) -> None:
-        now = time.monotonic()
-        if now - self._warned_at >= self.settings.log_repeat_window_s:
-            self._warned_at = now
-            log.warning(what, extra={"error": repr(exc)})
 
     async def receive(self, record: Any, message: Message | None = None) -> str:
         """One consumed record (aiokafka's), with its body already decoded if it could be."""
@@ -479,16 +489,27 @@ class MessageRouter:
 
 class _Rebalance(ConsumerRebalanceListener):
     """Partitions taken away or given anew are read from the group's committed offset: what the
-    offset book knew of them is dropped, never committed (see OffsetBook.drop)."""
+    offset book knew of them is dropped, never committed (see OffsetBook.drop). This holds for
+    a consumer made again after a broker loss too: its first assignment drops the lost log's
+    offsets. Once the consumer holds partitions, the router commits."""
 
-    def __init__(self, offsets: OffsetBook[TopicPartition]) -> None:
-        self.offsets = offsets
+    def __init__(self, router: MessageRouter) -> None:
+        self.router = router
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        self.offsets.drop(revoked)
+        self.router.offsets.drop(revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        self.offsets.drop(assigned)
+        self.router.offsets.drop(assigned)
+        self.router.started()
+
+
+def _retrying(what: str) -> Callable[[RetryCallState], None]:
+    def warn(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        retries_log.warning(what, extra={"error": repr(exc), "attempt": state.attempt_number})
+
+    return warn
 
 
 def _pg_text(text: str) -> str:

@@ -50,7 +50,7 @@ CONSUMER_LAG = Gauge(
 )
 CONSUMER_IN_FLIGHT = Gauge(
     "booking_consumer_in_flight",
-    "Records admitted to the consumer's lanes and not yet handled (at most CONSUMER_CONCURRENCY)",
+    "Records admitted to the consumer's lanes and not yet handled (at most CONSUMER_CONCURRENCY, within DB_POOL_MAX - DB_POOL_RESERVE)",
     ["service"],
 )
 FETCH_WAIT_MS = Gauge(

@@ -156,7 +156,8 @@ async def start_runtime(
         await asyncio.wait_for(ensure_topics(settings, topics), 10)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(broker.stop(), 10)
-        router.restarted()  # the new consumer starts from the group's offsets, or the new log's start
+        # The new consumer starts from the group's offsets, or the new log's start: its first
+        # assignment drops what the router knew of the old log (messaging._Rebalance).
         await asyncio.wait_for(broker.start(), 30)
         # What was published shortly before the loss may have died with the broker unread
         # (a saga's last events, a reply): publish it again; consumers drop what they had.

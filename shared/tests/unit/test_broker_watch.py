@@ -113,3 +113,24 @@ def test_other_templates_loggers_and_levels_are_not_held_back():
             _record("aiokafka", "Unable to update metadata from [%s]", 111, level=logging.INFO)
         )
     assert not limit.filter(_record("aiokafka", "Unable to update metadata from [%s]", 111))
+
+
+def test_the_routers_retries_are_held_back_but_its_handler_failures_are_not():
+    """While the database is away, each record in flight is tried again every few seconds and
+    offsets fail to commit every second: one line per window. A handler failing is about one
+    message, and each is kept."""
+    now = [0.0]
+    limit = RepeatLimit(window_s=30, clock=lambda: now[0])
+    retry = "booking_shared.messaging.retries"
+    assert limit.filter(_record(retry, "record not handled; will try again", level=logging.WARNING))
+    for _ in range(50):
+        now[0] += 0.2
+        assert not limit.filter(
+            _record(retry, "record not handled; will try again", level=logging.WARNING)
+        )
+        assert limit.filter(
+            _record("booking_shared.messaging", "handler failed", level=logging.WARNING)
+        )
+    assert limit.filter(
+        _record(retry, "offset commit failed; will try again", level=logging.WARNING)
+    )

@@ -117,8 +117,6 @@ def test_reading_back_starts_a_new_stretch_and_the_old_one_no_longer_holds_the_p
     assert book.due() == {"p0": 4}
     old.done(40)  # finishing a record of the old stretch changes nothing
     assert book.due() == {"p0": 4}
-    book.forget()
-    assert book.due() == {}
 
 
 def test_dropped_partitions_are_never_committed_and_start_over() -> None:
@@ -161,3 +159,30 @@ async def test_a_point_past_the_logs_end_is_stale_and_not_committed() -> None:
     assert await router.commit()
     assert consumer.commits == [{p1: 5}]
     assert router.offsets.due([p0, p1]) == {}  # p0 dropped: read again from the group's offset
+
+
+async def test_the_count_admitted_is_reported_as_it_changes() -> None:
+    seen: list[int] = []
+    lanes = Lanes(limit=4, on_change=seen.append)
+    gate = asyncio.Event()
+    await lanes.submit("a", gate.wait)
+    await lanes.submit("b", gate.wait)
+    assert seen == [1, 2]
+    gate.set()
+    assert await lanes.drain(1)
+    assert seen[-1] == 0 and len(seen) == 4
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "pool_max", "reserve", "lanes"),
+    [(7, 10, 3, 7), (16, 10, 3, 7), (6, 2, 0, 2), (8, 3, 3, 1), (4, 20, 3, 4)],
+)
+def test_the_lanes_leave_the_pools_reserve_to_the_rest(
+    concurrency: int, pool_max: int, reserve: int, lanes: int
+) -> None:
+    settings = ServiceSettings(
+        consumer_concurrency=concurrency, db_pool_max=pool_max, db_pool_reserve=reserve
+    )
+    assert settings.consumer_lanes == lanes
+    router = MessageRouter(settings=settings, pool=None, consumer="c")  # type: ignore[arg-type]
+    assert router.lanes.limit == lanes

@@ -55,7 +55,7 @@ async def test_each_type_reaches_process_as_its_model_and_the_rest_still_reaches
         # a type the service does not route on this topic
         await test.publish(state.model_dump_json().encode(), EVENTS, headers=_headers(state))
         # each record was admitted to its lane; let the lanes finish
-        assert router.lanes is not None and await router.lanes.drain(5)
+        assert await router.lanes.drain(5)
         await router.stop(timeout=1)
     # records of one key (here, of one topic's partition: no key) reach it in order
     assert [(t, type(m).__name__ if m else None) for t, m in seen if t == STATE] == [

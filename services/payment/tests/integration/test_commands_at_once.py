@@ -1,8 +1,10 @@
-"""Commands of different bookings handled at once (booking_shared.lanes) with fewer database
-connections than commands in flight: each handler holds one connection for its transaction and
-records its attempt before the Stripe call on another. With one pool for both, as many handlers
-as connections each held one and waited for a second, and the service answered nothing more
-(found by the kill-services chaos run, after a restart with a backlog of commands)."""
+"""Commands of different bookings handled at once (booking_shared.lanes), as many as the pool
+has connections: each handler holds one connection for its transaction and records its attempt
+before the Stripe call on another. With one pool for both, as many handlers as connections each
+held one and waited for a second, and the service answered nothing more (found by the
+kill-services chaos run, after a restart with a backlog of commands). DB_POOL_RESERVE now keeps
+connections out of the handlers' reach by default; this test sets it to 0 to show that a
+handler still never needs two of the pool's."""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from booking_shared.money import Money
 
 pytestmark = [pytest.mark.integration]
 
-# Two connections for handler transactions, six commands admitted at once.
-SERVICE_OVERRIDES = {"db_pool_max": 2, "consumer_concurrency": 6}
+# Two connections, both open to handlers (no reserve), two commands handled at once: each
+# handler holds one connection, so a second taken from the same pool would never come.
+SERVICE_OVERRIDES = {"db_pool_max": 2, "db_pool_reserve": 0, "consumer_concurrency": 2}
 
 
 async def test_a_backlog_of_commands_is_answered_with_fewer_connections_than_commands(svc):
