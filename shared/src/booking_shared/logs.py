@@ -122,7 +122,12 @@ def formatter(service: str, fmt: str = "json") -> structlog.stdlib.ProcessorForm
         _add_context(service),
     ]
     if fmt == "console":
-        renderer: Any = structlog.dev.ConsoleRenderer(colors=False)
+        # A plain traceback: rich's, the default when rich is installed, prints each frame's
+        # local variables (an API key in a request's headers among them) and takes seconds to
+        # render a deep one, with the event loop blocked.
+        renderer: Any = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
         final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta, _mask, renderer]
     else:
         final = [

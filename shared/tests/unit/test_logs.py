@@ -110,6 +110,20 @@ def test_console_format_is_readable_and_still_masks() -> None:
         json.loads(text)
 
 
+def test_a_console_traceback_shows_the_frames_but_never_their_local_variables() -> None:
+    def call_partner() -> None:
+        headers = {"Authorization": "Bearer sk_test_local-variable-only"}
+        raise ConnectionError(f"refused ({len(headers)} headers)")
+
+    try:
+        call_partner()
+    except ConnectionError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    text = logs.formatter("svc", "console").format(record)
+    assert "in call_partner" in text and "ConnectionError: refused (1 headers)" in text
+    assert "sk_test_local-variable-only" not in text
+
+
 def test_the_trace_id_is_read_from_a_w3c_traceparent_only() -> None:
     assert logs.trace_id_of(TRACEPARENT) == "0af7651916cd43dd8448eb211c80319c"
     assert logs.trace_id_of("00-short-b7ad6b7169203331-01") is None
