@@ -99,15 +99,19 @@ class Lanes:
         self._tails: dict[Hashable, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._on_change = on_change
+        self._closed = False
 
     def __len__(self) -> int:
         return len(self._tasks)
 
-    async def submit(self, key: Hashable, work: Callable[[], Awaitable[None]]) -> None:
+    async def submit(self, key: Hashable, work: Callable[[], Awaitable[None]]) -> bool:
         """Admit `work`, to run after every earlier work of the same key has finished. Returns
-        once admitted, not when done. `work` should not raise; if it does, the next work of the
-        key runs anyway."""
+        once admitted, not when done; False if the lanes were cancelled meanwhile (`work` will
+        not run). `work` should not raise; if it does, the next work of the key runs anyway."""
         await self._room.acquire()
+        if self._closed:
+            self._room.release()
+            return False
         before = self._tails.get(key)
         task = asyncio.create_task(self._run(before, work))
         self._tails[key] = task
@@ -115,6 +119,7 @@ class Lanes:
         task.add_done_callback(lambda t: self._finished(key, t))
         if self._on_change is not None:
             self._on_change(len(self._tasks))
+        return True
 
     async def _run(
         self, before: asyncio.Task[None] | None, work: Callable[[], Awaitable[None]]
@@ -141,7 +146,9 @@ class Lanes:
         return not running
 
     async def cancel(self) -> None:
-        """Stop whatever is still running (its records were not committed: read again later)."""
+        """Stop whatever is still running (its records were not committed: read again later),
+        and admit nothing more."""
+        self._closed = True
         tasks = set(self._tasks)
         for task in tasks:
             task.cancel()

@@ -122,6 +122,7 @@ class MessageRouter:
     _dirty: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _committer: asyncio.Task[None] | None = field(default=None, init=False)
     _closing: bool = field(default=False, init=False)
+    _stopped: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def __post_init__(self) -> None:
         gauge = CONSUMER_IN_FLIGHT.labels(self.consumer)
@@ -254,7 +255,10 @@ class MessageRouter:
         admitted; the record's offset is committed once it and every record before it on its
         partition are done (so a crash reads again at most what was in flight)."""
         if self._closing:
-            await asyncio.Event().wait()  # stopping: read no more; the consumer is being closed
+            # Stopping: this record is not handled (nor committed; the next consumer reads it).
+            # Returning only once the router has stopped keeps the consumer from reading on.
+            await self._stopped.wait()
+            return
         stretch = self.offsets.read(TopicPartition(record.topic, record.partition), record.offset)
         key = record.key if record.key is not None else (record.topic, record.partition)
         # Outside FastStream's consumer span (a record no typed handler took reaches here after
@@ -262,7 +266,8 @@ class MessageRouter:
         parent = None
         if tracing.enabled() and tracing.current_traceparent() is None:
             parent = dict(_header_pairs(record.headers)).get("traceparent", b"").decode() or None
-        await self.lanes.submit(key, lambda: self._finish(record, message, stretch, parent))
+        if not await self.lanes.submit(key, lambda: self._finish(record, message, stretch, parent)):
+            await self._stopped.wait()  # the router stopped while this waited for room
 
     async def _finish(
         self, record: Any, message: Message | None, stretch: Stretch, parent: str | None = None
@@ -340,6 +345,9 @@ class MessageRouter:
         await self.lanes.cancel()
         if self._committer is not None:
             self._committer.cancel()
+        # Records that reached dispatch since are let go unhandled, so that FastStream's own
+        # stop, which waits for them (up to its graceful_timeout, 15 s), returns at once.
+        self._stopped.set()
 
     async def receive(self, record: Any, message: Message | None = None) -> str:
         """One consumed record (aiokafka's), with its body already decoded if it could be."""

@@ -188,3 +188,36 @@ async def test_a_record_in_flight_at_a_stop_is_handled_by_the_next_consumer_once
     finally:
         await router.stop(timeout=5)
         await broker.stop()  # type: ignore[attr-defined]
+
+
+async def test_a_stop_with_records_waiting_for_a_lane_returns_at_once_and_leaves_them_unread(
+    service: Service,
+) -> None:
+    """One lane, its record stuck, another booking's record waiting for room when the service
+    stops: the stuck one is cancelled, the waiting one and the one read after are not handled,
+    and neither the router's stop nor FastStream's (which waits up to 15 s for a record it
+    handed over) waits for them."""
+    service.settings = service.settings.model_copy(update={"consumer_concurrency": 1})
+    stuck, waiting, later = (f"bk_{secrets.token_hex(4)}" for _ in range(3))
+    service.gates["STUCK"] = asyncio.Event()  # never set
+    router, broker = await service.start()
+    assert router.lanes.limit == 1
+    await service.send(stuck, "STUCK")
+    await service.send(waiting, "DONE")
+    await service.send(later, "DONE")  # reaches the router only after its stop began
+
+    async def stuck_started() -> bool:
+        return f"{stuck}:STUCK" in service.started
+
+    await wait_for(stuck_started, what="the first record in its handler")
+    await asyncio.sleep(0.3)  # the second is read and waits for the lane
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await router.stop(timeout=0.5)
+    await broker.stop()  # type: ignore[attr-defined]
+    assert loop.time() - began < 3
+    await asyncio.sleep(0.2)
+    assert f"{waiting}:DONE" not in service.started
+    assert f"{later}:DONE" not in service.started
+    assert await service.effects() == []
+    assert await service.committed() in (None, 0)  # both are read again by the next consumer
