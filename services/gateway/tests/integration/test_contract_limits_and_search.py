@@ -88,3 +88,13 @@ async def test_a_quote_when_its_provider_is_down_is_503_and_stores_nothing(gatew
         gateway.upstreams.down.discard("opentable")
     assert r.status_code == 503 and r.json()["service"] == "provider-opentable"
     assert (await gateway.counts())["quotes"] == before
+
+
+async def test_a_party_searching_gets_a_ticket_each_unless_it_asks_for_another_number(client):
+    token, _ = await sign_up(client)
+    params = {"date": "2026-12-05", "types": "event", "party_size": 3}
+    r = await client.get("/v1/search", params=params, headers=bearer(token))
+    assert r.status_code == 200 and r.json()["results"]
+    assert {x["item"]["quantity"] for x in r.json()["results"]} == {3}
+    r = await client.get("/v1/search", params={**params, "quantity": 1}, headers=bearer(token))
+    assert {x["item"]["quantity"] for x in r.json()["results"]} == {1}

@@ -52,7 +52,16 @@ async def search(
     party_size: Annotated[
         int, Query(ge=1, le=20, description="Covers (restaurants).", examples=[2])
     ] = 2,
-    quantity: Annotated[int, Query(ge=1, le=20, description="Tickets (events).", examples=[2])] = 1,
+    quantity: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=20,
+            description="Tickets (events); the party size when not given, so that a party "
+            "searching together gets a ticket each.",
+            examples=[2],
+        ),
+    ] = None,
     types: Annotated[
         str,
         Query(
@@ -82,7 +91,7 @@ async def search(
         "date": day.isoformat(),
         "q": q,
         "party_size": party_size,
-        "quantity": quantity,
+        "quantity": party_size if quantity is None else quantity,
         "time": time,
         "limit": limit,
     }
