@@ -120,10 +120,20 @@ class SandboxAdmin:
         return data["events"]
 
     async def bookable(
-        self, policy: str | None = None, min_days_ahead: float = 0, min_left: int = 1
+        self,
+        policy: str | None = None,
+        min_days_ahead: float = 0,
+        min_left: int = 1,
+        pick: int = 0,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """An event (with the policy) and one of its classes on sale with at least min_left left."""
+        """An event (with the policy) and one of its classes on sale with at least min_left left.
+
+        pick chooses among the matches in catalogue order: 0 is the first, which most tests
+        share; -1 the last, for a test whose counts must not meet a late hold from another
+        test's provider (the sandbox is reset per test, a provider retrying is not).
+        """
         now = await self.now()
+        found = []
         for e in await self.events():
             days = (datetime.fromisoformat(e["start"]["utc"]) - now).total_seconds() / 86400
             if policy and e["refund_policy"]["policy_type"] != policy or days < min_days_ahead:
@@ -131,8 +141,10 @@ class SandboxAdmin:
             for tc in e["ticket_classes"]:
                 left = tc["quantity_total"] - tc["quantity_sold"] - tc["quantity_pending"]
                 if tc["on_sale_status"] == "AVAILABLE" and left >= min_left:
-                    return e, tc
-        raise LookupError(f"no bookable event with policy={policy} {min_days_ahead} days ahead")
+                    found.append((e, tc))
+        if not found:
+            raise LookupError(f"no bookable event with policy={policy} {min_days_ahead} days ahead")
+        return found[pick]
 
 
 @pytest.fixture(scope="session")
